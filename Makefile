@@ -1,0 +1,67 @@
+# Kyodo — two commands on a fresh machine with Python 3.11 and make:
+#   make demo   set up, then run the whole platform with a seeded demo consortium
+#   make test   set up, then lint, type-check, check migrations and run every test
+#
+# Set-up: a virtualenv in .venv, uv (pinned) installed into it, then
+# `uv sync --frozen` from the committed uv.lock. Nothing else is installed by hand.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+BIN := $(VENV)/bin
+PYTEST_WORKERS ?= 2
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: setup demo test lint typecheck migrations-check pytest bench messages clean system-deps
+
+$(UV):
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $@
+
+## setup: the virtualenv with every dependency from uv.lock
+setup: $(VENV)/.synced system-deps
+
+## system-deps: programs from the operating system that tests and sealing use
+system-deps:
+	@bash deploy/install-system-deps.sh
+
+## demo: run everything (embedded PostgreSQL and Redis, web, worker, beat) on http://127.0.0.1:8000
+demo: setup
+	$(BIN)/kyodo demo
+
+## test: lint, types, migrations and the whole test suite
+test: setup lint typecheck migrations-check pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+migrations-check:
+	$(BIN)/kyodo db check
+
+pytest:
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+## bench: benchmarks (not part of `make test`); figures are printed
+bench: setup
+	$(BIN)/pytest tests/bench -p no:xdist -s -m bench
+
+## messages: refresh the gettext catalogs after changing user-facing text
+messages: setup
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output \
+		--ignore-dirs=".venv .kyodo tests" -o kyodo/locale/messages.pot .
+	$(BIN)/pybabel update -i kyodo/locale/messages.pot -d kyodo/locale --no-wrap
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

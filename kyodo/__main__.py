@@ -1,0 +1,5 @@
+"""`python -m kyodo` is the `kyodo` command."""
+
+from kyodo.cli import main
+
+main()

@@ -1,0 +1,74 @@
+"""The Celery application: `kyodo worker` and `kyodo beat` run it.
+
+Each worker reports a heartbeat to Redis (``kyodo:worker:<hostname>`` with a
+time-to-live), which ``/health/ready`` reads to know that at least one worker is
+alive. Domain packages register their tasks through :data:`TASK_MODULES`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from typing import Any, ClassVar
+
+import redis
+from celery import Celery, bootsteps
+from celery.worker import WorkController
+
+from kyodo.runtime import redis_url
+from kyodo.settings import get_settings
+
+__all__ = ["HEARTBEAT_PREFIX", "TASK_MODULES", "WorkerHeartbeat", "celery"]
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_PREFIX = "kyodo:worker:"
+"""Redis key prefix of worker heartbeats."""
+
+TASK_MODULES = ["kyodo.tasks"]
+"""Modules whose tasks every worker loads."""
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Writes ``kyodo:worker:<hostname>`` every few seconds while the worker runs."""
+
+    requires: ClassVar[set[str]] = {"celery.worker.components:Timer"}
+
+    def __init__(self, parent: WorkController, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.interval = get_settings().worker.heartbeat_seconds
+        self.tref: Any = None
+        self.client: redis.Redis | None = None
+
+    def start(self, parent: WorkController) -> None:
+        self.client = redis.Redis.from_url(
+            redis_url(get_settings()), socket_connect_timeout=1, socket_timeout=1
+        )
+        self.beat(parent)
+        self.tref = parent.timer.call_repeatedly(self.interval, self.beat, (parent,), priority=10)
+
+    def stop(self, parent: WorkController) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+        if self.client is not None:
+            with contextlib.suppress(redis.RedisError):
+                self.client.delete(HEARTBEAT_PREFIX + parent.hostname)
+            self.client.close()
+
+    def beat(self, parent: WorkController) -> None:
+        """Record that this worker is alive; Redis being down is logged, not fatal."""
+        if self.client is None:
+            return
+        payload = json.dumps({"hostname": parent.hostname, "pid": os.getpid(), "at": time.time()})
+        try:
+            self.client.set(HEARTBEAT_PREFIX + parent.hostname, payload, ex=max(2, int(self.interval * 3)))
+        except redis.RedisError as exc:
+            log.warning("worker heartbeat not recorded: %s", exc)
+
+
+celery = Celery("kyodo", include=TASK_MODULES)
+celery.config_from_object("kyodo.celery_config")
+celery.steps["worker"].add(WorkerHeartbeat)

@@ -1,0 +1,38 @@
+"""Celery configuration, imported lazily the first time Celery reads its settings.
+
+Being a module read on first use (``config_from_object("kyodo.celery_config")``)
+means importing task modules never needs a running Redis or a run file.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from kyodo.runtime import redis_url
+from kyodo.settings import get_settings
+
+_settings = get_settings()
+
+broker_url = redis_url(_settings)
+result_backend = broker_url
+broker_connection_retry_on_startup = True
+broker_transport_options = {"visibility_timeout": 3600}
+# A task is acknowledged only when it finished, and put back if its worker died:
+# with idempotent tasks this turns "a worker killed mid-task" into a retry.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_expires = 24 * 3600
+timezone = "Asia/Tokyo"
+enable_utc = True
+worker_hijack_root_logger = False
+beat_schedule = {
+    "relay-outbox": {
+        "task": "kyodo.relay_outbox",
+        "schedule": timedelta(seconds=_settings.worker.outbox_relay_seconds),
+        "options": {"expires": _settings.worker.outbox_relay_seconds * 2},
+    },
+}

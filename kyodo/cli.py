@@ -1,0 +1,184 @@
+"""The `kyodo` command: run the platform, its parts, and operator tasks."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import click
+import httpx
+
+from kyodo.settings import Settings, get_settings
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Kyodo (共同): the shared electronic-contract platform."""
+
+
+def _wait_ready(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Web port (default KYODO_PORT or 8000).")
+def demo(port: int | None) -> None:
+    """Everything on this machine: database, Redis, migrations, demo data, web, worker, beat."""
+    from kyodo.migrations import upgrade
+    from kyodo.supervisor import Supervisor, embedded_services
+
+    if port is not None:
+        os.environ["KYODO_PORT"] = str(port)
+        get_settings.cache_clear()
+    settings = get_settings()
+    click.echo(f"[kyodo] data folder: {settings.app.data_dir}")
+    with embedded_services(settings) as services:
+        click.echo("[kyodo] database and Redis are up; migrating")
+        upgrade(services.database_url, quiet=True)
+        supervisor = Supervisor(settings, services)
+        supervisor.start()
+        base = settings.server.base_url()
+        if _wait_ready(f"http://{settings.server.host}:{settings.server.port}/health/ready", 90):
+            click.echo(f"[kyodo] ready: {base}  (Ctrl-C stops everything)")
+        else:
+            click.echo(f"[kyodo] not ready yet; see {settings.app.data_dir / 'logs'}", err=True)
+        code = supervisor.wait()
+    click.echo("[kyodo] stopped")
+    sys.exit(code)
+
+
+@main.command()
+def services() -> None:
+    """Only the embedded PostgreSQL and Redis, for running the other parts by hand."""
+    from kyodo.supervisor import embedded_services
+
+    settings = get_settings()
+    with embedded_services(settings) as running:
+        click.echo(f"KYODO_DATABASE_URL={running.database_url}")
+        click.echo(f"KYODO_REDIS_URL={running.redis_url}")
+        click.echo("[kyodo] Ctrl-C stops them")
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default KYODO_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default KYODO_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """The web server (uvicorn)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "kyodo.app:create_app",
+        factory=True,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        workers=settings.server.web_workers,
+        proxy_headers=True,
+        log_level=settings.app.log_level.lower(),
+    )
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--concurrency", "-c", type=int, default=None, help="Worker processes.")
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int | None) -> None:
+    """A Celery worker (extra options are passed to Celery)."""
+    from kyodo.celery_app import celery
+
+    settings = get_settings()
+    argv = [
+        "worker",
+        "--loglevel",
+        settings.app.log_level,
+        "--concurrency",
+        str(concurrency or settings.worker.concurrency),
+        *ctx.args,
+    ]
+    celery.worker_main(argv)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Celery beat, the scheduler of periodic tasks (run exactly one)."""
+    from kyodo.celery_app import celery
+
+    celery.start(["beat", "--loglevel", get_settings().app.log_level, *ctx.args])
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate up to REVISION (default: head)."""
+    from kyodo.migrations import upgrade
+
+    upgrade(revision=revision)
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate down to REVISION (e.g. -1 or base)."""
+    from kyodo.migrations import downgrade
+
+    downgrade(revision=revision)
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the revision the database is at."""
+    from alembic import command
+    from kyodo.migrations import alembic_config
+
+    command.current(alembic_config(), verbose=True)
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail if the models need a migration. Uses a throw-away embedded database when none is set."""
+    from kyodo.migrations import check, upgrade
+    from kyodo.supervisor import embedded_services
+
+    settings = get_settings()
+    if settings.database.url:
+        upgrade(settings.database.url, quiet=True)
+        check(settings.database.url)
+        return
+    with tempfile.TemporaryDirectory(prefix="kyodo-check-") as tmp:
+        throwaway = Settings(
+            app=dataclasses.replace(settings.app, data_dir=Path(tmp)),
+            redis=dataclasses.replace(settings.redis, url="redis://unused"),
+        )
+        with embedded_services(throwaway) as running:
+            upgrade(running.database_url, quiet=True)
+            check(running.database_url)
+    click.echo("No new upgrade operations detected.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Japanese-first text: gettext catalogs, the request's language, Japanese-era dates.
+
+Catalogs are the ``.po`` files under ``kyodo/locale`` (Babel reads and compiles
+them in memory at start-up, so there is no build step to forget). Message ids are
+English; the Japanese catalog must translate every one of them, which a test checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gettext as _gettext
+import io
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+__all__ = [
+    "LOCALES",
+    "LOCALE_COOKIE",
+    "current_locale",
+    "format_date",
+    "gettext",
+    "japanese_era",
+    "ngettext",
+    "translations",
+]
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+LOCALES = ("ja", "en")
+"""Languages the platform speaks, Japanese first."""
+LOCALE_COOKIE = "kyodo_lang"
+"""Cookie that keeps the language a user chose."""
+
+current_locale: ContextVar[str] = ContextVar("kyodo_locale", default="ja")
+"""The language of the request (or mail, or report) being produced."""
+
+
+@cache
+def translations(locale: str) -> _gettext.NullTranslations:
+    """The compiled catalog for ``locale`` (English falls back to the message ids)."""
+    path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return _gettext.NullTranslations()
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return _gettext.GNUTranslations(buffer)
+
+
+def gettext(message: str) -> str:
+    """Translate ``message`` into the current language."""
+    return translations(current_locale.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """Translate with a plural form chosen by ``n``."""
+    return translations(current_locale.get()).ngettext(singular, plural, n)
+
+
+# Start dates of the modern eras (元号), newest first.
+_ERAS: tuple[tuple[dt.date, str, str], ...] = (
+    (dt.date(2019, 5, 1), "令和", "Reiwa"),
+    (dt.date(1989, 1, 8), "平成", "Heisei"),
+    (dt.date(1926, 12, 25), "昭和", "Showa"),
+    (dt.date(1912, 7, 30), "大正", "Taisho"),
+    (dt.date(1868, 10, 23), "明治", "Meiji"),
+)
+
+
+def japanese_era(day: dt.date) -> tuple[str, int]:
+    """The era name and year for ``day``: 2025-04-01 -> ("令和", 7)."""
+    for start, name, _romaji in _ERAS:
+        if day >= start:
+            return name, day.year - start.year + 1
+    raise ValueError(f"{day} is before the Meiji era")
+
+
+def format_date(day: dt.date | dt.datetime, *, era: bool = False, locale: str | None = None) -> str:
+    """A date as people write it: 2025年4月1日 / 令和7年4月1日 (元年 for year 1) / 2025-04-01."""
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    lang = locale or current_locale.get()
+    if lang == "ja":
+        if era:
+            name, year = japanese_era(day)
+            year_text = "元" if year == 1 else str(year)
+            return f"{name}{year_text}年{day.month}月{day.day}日"
+        return f"{day.year}年{day.month}月{day.day}日"
+    if era:
+        for start, _name, romaji in _ERAS:
+            if day >= start:
+                return f"{day.isoformat()} ({romaji} {day.year - start.year + 1})"
+    return day.isoformat()

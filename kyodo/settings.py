@@ -1,0 +1,169 @@
+"""Settings, one small dataclass per concern, read from ``KYODO_*`` variables once.
+
+Every field names its environment variable and has a default that works on one
+machine with no configuration (embedded PostgreSQL and Redis in the data folder).
+The README lists every variable; ``tests/kyodo/test_settings.py`` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = [
+    "AppSettings",
+    "DatabaseSettings",
+    "RedisSettings",
+    "ServerSettings",
+    "Settings",
+    "WorkerSettings",
+    "get_settings",
+]
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Where the platform keeps its files and how it presents itself."""
+
+    data_dir: Path = field(default_factory=lambda: Path(_env("KYODO_DATA_DIR", ".kyodo")).resolve())
+    """KYODO_DATA_DIR: embedded PostgreSQL/Redis data, documents, test PKI, dev mailbox."""
+    secret_key: str = field(default_factory=lambda: _env("KYODO_SECRET_KEY"))
+    """KYODO_SECRET_KEY: signs cookies; generated and kept in the data folder when unset."""
+    default_locale: str = field(default_factory=lambda: _env("KYODO_DEFAULT_LOCALE", "ja"))
+    """KYODO_DEFAULT_LOCALE: language of screens and mail when the user has not chosen (ja or en)."""
+    debug: bool = field(default_factory=lambda: _env_bool("KYODO_DEBUG", False))
+    """KYODO_DEBUG: show tracebacks in responses (never in production)."""
+    log_level: str = field(default_factory=lambda: _env("KYODO_LOG_LEVEL", "INFO"))
+    """KYODO_LOG_LEVEL: Python logging level for every process."""
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # Written with O_EXCL so two processes starting together agree on one key.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The HTTP server."""
+
+    host: str = field(default_factory=lambda: _env("KYODO_HOST", "127.0.0.1"))
+    """KYODO_HOST: address the web server listens on."""
+    port: int = field(default_factory=lambda: _env_int("KYODO_PORT", 8000))
+    """KYODO_PORT: port the web server listens on."""
+    web_workers: int = field(default_factory=lambda: _env_int("KYODO_WEB_WORKERS", 1))
+    """KYODO_WEB_WORKERS: uvicorn worker processes for `kyodo serve`."""
+    public_url: str = field(default_factory=lambda: _env("KYODO_PUBLIC_URL"))
+    """KYODO_PUBLIC_URL: base URL used in e-mailed links (default http://HOST:PORT)."""
+
+    def base_url(self) -> str:
+        """The URL people reach the platform at."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """PostgreSQL, the system of record."""
+
+    url: str = field(default_factory=lambda: _env("KYODO_DATABASE_URL"))
+    """KYODO_DATABASE_URL: external PostgreSQL (postgresql://user:pass@host:port/db); empty = embedded."""
+    pool_size: int = field(default_factory=lambda: _env_int("KYODO_DATABASE_POOL_SIZE", 10))
+    """KYODO_DATABASE_POOL_SIZE: connections kept open per process."""
+    echo: bool = field(default_factory=lambda: _env_bool("KYODO_DATABASE_ECHO", False))
+    """KYODO_DATABASE_ECHO: log every SQL statement (debugging only)."""
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when no external server is configured and the embedded one is used."""
+        return not self.url
+
+    def async_url(self) -> str:
+        """The URL with SQLAlchemy's psycopg 3 driver name."""
+        return to_psycopg_url(self.url)
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Redis: Celery broker and results, sessions, rate limits, policy fan-out."""
+
+    url: str = field(default_factory=lambda: _env("KYODO_REDIS_URL"))
+    """KYODO_REDIS_URL: external Redis (redis://host:port/db); empty = embedded."""
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when no external server is configured and the embedded one is used."""
+        return not self.url
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Celery worker and beat."""
+
+    concurrency: int = field(default_factory=lambda: _env_int("KYODO_WORKER_CONCURRENCY", 2))
+    """KYODO_WORKER_CONCURRENCY: worker processes per `kyodo worker`."""
+    heartbeat_seconds: float = field(
+        default_factory=lambda: _env_float("KYODO_WORKER_HEARTBEAT_SECONDS", 5.0)
+    )
+    """KYODO_WORKER_HEARTBEAT_SECONDS: how often a worker reports it is alive to /health/ready."""
+    outbox_relay_seconds: float = field(default_factory=lambda: _env_float("KYODO_OUTBOX_RELAY_SECONDS", 5.0))
+    """KYODO_OUTBOX_RELAY_SECONDS: how often beat relays outbox rows left behind to Celery."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings, grouped by concern."""
+
+    app: AppSettings = field(default_factory=AppSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+
+
+def to_psycopg_url(url: str) -> str:
+    """Rewrite ``postgres://`` / ``postgresql://`` URLs to ``postgresql+psycopg://``."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read from the environment, once per process."""
+    return Settings()

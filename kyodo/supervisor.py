@@ -1,0 +1,142 @@
+"""`kyodo demo`: every part of the platform on one machine, stopped together by Ctrl-C.
+
+Order of start: embedded PostgreSQL and Redis (unless external URLs are set),
+migrations, demo data, then the web server, a Celery worker and Celery beat as
+child processes. Order of stop: web, beat, worker, then Redis and PostgreSQL, so
+that nothing is cut off mid-transaction. A child that dies unexpectedly stops the
+whole set, with the name of its log file, rather than leaving a half-working
+platform.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kyodo.embedded import EmbeddedPostgres, EmbeddedRedis
+from kyodo.processes import ChildProcess, spawn
+from kyodo.runtime import clear_services_file, write_services_file
+from kyodo.settings import Settings
+
+__all__ = ["EmbeddedServices", "Supervisor", "embedded_services"]
+
+
+@dataclass
+class EmbeddedServices:
+    """URLs of the database and Redis in use, and the embedded servers to stop."""
+
+    database_url: str
+    redis_url: str
+    servers: list[EmbeddedPostgres | EmbeddedRedis] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def embedded_services(settings: Settings) -> Iterator[EmbeddedServices]:
+    """Start what is not configured externally; stop it on exit."""
+    data_dir = settings.app.data_dir
+    servers: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if settings.database.url:
+            db_url = settings.database.url
+        else:
+            pg = EmbeddedPostgres(data_dir)
+            servers.append(pg)
+            db_url = pg.start()
+        if settings.redis.url:
+            redis_url = settings.redis.url
+        else:
+            rd = EmbeddedRedis(data_dir)
+            servers.append(rd)
+            redis_url = rd.start()
+        write_services_file(settings, database_url=db_url, redis_url=redis_url)
+        yield EmbeddedServices(db_url, redis_url, servers)
+    finally:
+        clear_services_file(settings)
+        for server in reversed(servers):
+            server.stop()
+
+
+class _Stop(Exception):
+    pass
+
+
+class Supervisor:
+    """Runs the web server, worker and beat and stops them in order."""
+
+    def __init__(self, settings: Settings, services: EmbeddedServices) -> None:
+        self.settings = settings
+        self.services = services
+        self.children: list[ChildProcess] = []
+        self.logs = settings.app.data_dir / "logs"
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KYODO_DATABASE_URL"] = self.services.database_url
+        env["KYODO_REDIS_URL"] = self.services.redis_url
+        env["KYODO_DATA_DIR"] = str(self.settings.app.data_dir)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _kyodo(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "kyodo", *args]
+
+    def start(self) -> None:
+        """Start web, worker and beat."""
+        env = self._env()
+        beat_file = self.settings.app.data_dir / "run" / "celerybeat-schedule"
+        beat_file.parent.mkdir(parents=True, exist_ok=True)
+        self.children = [
+            spawn("worker", self._kyodo("worker"), env=env, log_path=self.logs / "worker.log"),
+            spawn(
+                "beat",
+                self._kyodo("beat", "--schedule", str(beat_file)),
+                env=env,
+                log_path=self.logs / "beat.log",
+            ),
+            spawn("web", self._kyodo("serve"), env=env, log_path=self.logs / "web.log"),
+        ]
+
+    def wait(self) -> int:
+        """Block until Ctrl-C / SIGTERM or a child dies; returns the exit code."""
+
+        def _raise(signum: int, _frame: object) -> None:
+            raise _Stop(signal.Signals(signum).name)
+
+        previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        try:
+            while True:
+                for child in self.children:
+                    if not child.alive():
+                        sys.stderr.write(
+                            f"[kyodo] {child.name} stopped unexpectedly (exit {child.popen.returncode}); "
+                            f"see {self.logs / (child.name + '.log')}. Stopping everything.\n"
+                        )
+                        return 1
+                time.sleep(0.5)
+        except _Stop:
+            return 0
+        finally:
+            # Ignore further Ctrl-C while stopping so the orderly stop completes.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def stop(self) -> None:
+        """Web first, then beat, then the worker (which finishes its current task)."""
+        for name in ("web", "beat", "worker"):
+            for child in self.children:
+                if child.name == name:
+                    child.stop(timeout=20 if name == "worker" else 10)
+        self.children = []
+
+
+def log_dir(settings: Settings) -> Path:
+    """Where the children's logs are."""
+    return settings.app.data_dir / "logs"
