@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
@@ -54,7 +54,7 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env.policies["ext.i18n.trimmed"] = True
 
 
-def _redis_lifespan(settings: Settings) -> Callable[[Litestar], AsyncIterator[None]]:
+def _redis_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Short timeouts: a Redis that hangs must turn into a quick 503, not a stuck request.
@@ -67,7 +67,7 @@ def _redis_lifespan(settings: Settings) -> Callable[[Litestar], AsyncIterator[No
         finally:
             await client.aclose()
 
-    return lifespan  # type: ignore[return-value]
+    return lifespan
 
 
 def create_app(
@@ -79,7 +79,7 @@ def create_app(
     settings = settings or get_settings()
     db_config = alchemy_config(settings, session_maker=session_maker)
     template_config = TemplateConfig(
-        directory=TEMPLATE_DIRS,
+        directory=[*TEMPLATE_DIRS],
         engine=JinjaTemplateEngine,
         engine_callback=_configure_jinja,
     )

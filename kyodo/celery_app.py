@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, ClassVar
+from typing import Any
 
 import redis
 from celery import Celery, bootsteps
@@ -35,36 +35,43 @@ TASK_MODULES = ["kyodo.tasks"]
 class WorkerHeartbeat(bootsteps.StartStopStep):
     """Writes ``kyodo:worker:<hostname>`` every few seconds while the worker runs."""
 
-    requires: ClassVar[set[str]] = {"celery.worker.components:Timer"}
+    requires = ("celery.worker.components:Timer",)
 
     def __init__(self, parent: WorkController, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         self.interval = get_settings().worker.heartbeat_seconds
         self.tref: Any = None
         self.client: redis.Redis | None = None
+        self.key = ""
 
     def start(self, parent: WorkController) -> None:
+        # celery-types does not declare WorkController.hostname; Celery sets it in __init__.
+        self.key = HEARTBEAT_PREFIX + parent.hostname  # type: ignore[attr-defined]
         self.client = redis.Redis.from_url(
             redis_url(get_settings()), socket_connect_timeout=1, socket_timeout=1
         )
         self.beat(parent)
-        self.tref = parent.timer.call_repeatedly(self.interval, self.beat, (parent,), priority=10)
+        assert parent.timer is not None, "the Timer step runs before this one"
+        # kombu's Timer has call_repeatedly; celery-types declares a narrower class.
+        self.tref = parent.timer.call_repeatedly(  # type: ignore[attr-defined]
+            self.interval, self.beat, (parent,), priority=10
+        )
 
     def stop(self, parent: WorkController) -> None:
         if self.tref is not None:
             self.tref.cancel()
         if self.client is not None:
             with contextlib.suppress(redis.RedisError):
-                self.client.delete(HEARTBEAT_PREFIX + parent.hostname)
+                self.client.delete(self.key)
             self.client.close()
 
     def beat(self, parent: WorkController) -> None:
         """Record that this worker is alive; Redis being down is logged, not fatal."""
         if self.client is None:
             return
-        payload = json.dumps({"hostname": parent.hostname, "pid": os.getpid(), "at": time.time()})
+        payload = json.dumps({"key": self.key, "pid": os.getpid(), "at": time.time()})
         try:
-            self.client.set(HEARTBEAT_PREFIX + parent.hostname, payload, ex=max(2, int(self.interval * 3)))
+            self.client.set(self.key, payload, ex=max(2, int(self.interval * 3)))
         except redis.RedisError as exc:
             log.warning("worker heartbeat not recorded: %s", exc)
 

@@ -20,8 +20,25 @@ __all__ = ["main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+def cli() -> None:
     """Kyodo (共同): the shared electronic-contract platform."""
+
+
+def main() -> None:
+    """Entry point: run a command; configuration problems end with a plain message, not a traceback."""
+    from kyodo.embedded import EmbeddedServiceError
+    from kyodo.runtime import ServicesNotRunning
+
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (ServicesNotRunning, EmbeddedServiceError) as exc:
+        click.echo(f"kyodo: {exc}", err=True)
+        sys.exit(2)
 
 
 def _wait_ready(url: str, timeout: float) -> bool:
@@ -36,7 +53,7 @@ def _wait_ready(url: str, timeout: float) -> bool:
     return False
 
 
-@main.command()
+@cli.command()
 @click.option("--port", type=int, default=None, help="Web port (default KYODO_PORT or 8000).")
 def demo(port: int | None) -> None:
     """Everything on this machine: database, Redis, migrations, demo data, web, worker, beat."""
@@ -63,7 +80,7 @@ def demo(port: int | None) -> None:
     sys.exit(code)
 
 
-@main.command()
+@cli.command()
 def services() -> None:
     """Only the embedded PostgreSQL and Redis, for running the other parts by hand."""
     from kyodo.supervisor import embedded_services
@@ -79,7 +96,7 @@ def services() -> None:
         stop.wait()
 
 
-@main.command()
+@cli.command()
 @click.option("--host", default=None, help="Address to listen on (default KYODO_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default KYODO_PORT).")
 def serve(host: str | None, port: int | None) -> None:
@@ -98,7 +115,7 @@ def serve(host: str | None, port: int | None) -> None:
     )
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--concurrency", "-c", type=int, default=None, help="Worker processes.")
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int | None) -> None:
@@ -117,7 +134,7 @@ def worker(ctx: click.Context, concurrency: int | None) -> None:
     celery.worker_main(argv)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def beat(ctx: click.Context) -> None:
     """Celery beat, the scheduler of periodic tasks (run exactly one)."""
@@ -126,7 +143,7 @@ def beat(ctx: click.Context) -> None:
     celery.start(["beat", "--loglevel", get_settings().app.log_level, *ctx.args])
 
 
-@main.group()
+@cli.group()
 def db() -> None:
     """Database schema (Alembic)."""
 
@@ -177,7 +194,6 @@ def db_check() -> None:
         with embedded_services(throwaway) as running:
             upgrade(running.database_url, quiet=True)
             check(running.database_url)
-    click.echo("No new upgrade operations detected.")
 
 
 if __name__ == "__main__":

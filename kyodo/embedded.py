@@ -85,7 +85,7 @@ class EmbeddedPostgres:
             [str(self.bin_dir / argv[0]), *argv[1:]],
             check=True,
             capture_output=True,
-            **run_as_user_kwargs(self.system_user),  # type: ignore[arg-type]
+            **run_as_user_kwargs(self.system_user),
         )
 
     def _prepare(self) -> None:

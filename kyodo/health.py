@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import ClassVar
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
@@ -80,7 +79,7 @@ class HealthController(Controller):
     """Probes for load balancers, orchestrators and the synthetic monitor."""
 
     path = "/health"
-    tags: ClassVar[list[str]] = ["health"]
+    tags = ("health",)
 
     @get("/live", summary="Process is up", cache=False)
     async def live(self) -> dict[str, str]:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
@@ -43,7 +43,6 @@ class PagesController(Controller):
     @post("/language", status_code=303)
     async def set_language(
         self,
-        request: Request,
         data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Redirect:
         """Remember the chosen language in a cookie and go back where the user was."""

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 __all__ = ["ChildProcess", "free_port", "run_as_user_kwargs", "spawn"]
 
@@ -44,7 +45,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def run_as_user_kwargs(username: str | None) -> dict[str, object]:
+def run_as_user_kwargs(username: str | None) -> dict[str, Any]:
     """``subprocess`` arguments to drop root privileges to ``username`` (None = stay)."""
     if username is None:
         return {}
@@ -98,14 +99,14 @@ def spawn(
     cwd: Path | None = None,
 ) -> ChildProcess:
     """Start ``argv`` in its own session, tied to this process's life."""
-    stdout: int | object = subprocess.DEVNULL
+    stdout: int | IO[bytes] = subprocess.DEVNULL
     log_file = None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         stdout = log_file
     try:
-        popen = subprocess.Popen(  # type: ignore[call-overload]
+        popen: subprocess.Popen[bytes] = subprocess.Popen(
             list(argv),
             env=dict(env) if env is not None else None,
             stdin=subprocess.DEVNULL,

@@ -1,0 +1,90 @@
+"""Japanese-first text, an English switch and dates in the Japanese era."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from babel.messages.pofile import read_po
+from bs4 import BeautifulSoup
+from litestar.testing import AsyncTestClient
+
+from kyodo.i18n import LOCALE_DIR, current_locale, format_date, japanese_era
+
+
+def test_every_message_has_a_japanese_translation() -> None:
+    with (LOCALE_DIR / "messages.pot").open("rb") as fh:
+        template_ids = {m.id for m in read_po(fh) if m.id}
+    with (LOCALE_DIR / "ja" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalog = read_po(fh, locale="ja")
+    translated = {m.id: m.string for m in catalog if m.id}
+    missing = sorted(i for i in template_ids if not translated.get(i))
+    assert not missing, f"untranslated into Japanese: {missing}"
+    fuzzy = sorted(m.id for m in catalog if m.id and m.fuzzy)
+    assert not fuzzy, f"fuzzy (unchecked) Japanese translations: {fuzzy}"
+
+
+async def test_pages_are_japanese_by_default(client: AsyncTestClient) -> None:
+    page = BeautifulSoup((await client.get("/")).text, "html.parser")
+    assert page.html is not None
+    assert page.html["lang"] == "ja"
+    assert page.h1 is not None
+    assert page.h1.get_text(strip=True) == "共同 電子契約サービス"
+
+
+async def test_english_switch_is_remembered(client: AsyncTestClient) -> None:
+    switched = await client.post("/language", data={"lang": "en", "next": "/login"}, follow_redirects=False)
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/login"
+    page = BeautifulSoup((await client.get("/login")).text, "html.parser")
+    assert page.html is not None
+    assert page.html["lang"] == "en"
+    assert page.h1 is not None
+    assert page.h1.get_text(strip=True) == "Staff sign-in"
+    await client.post("/language", data={"lang": "ja", "next": "/"})
+    page = BeautifulSoup((await client.get("/login")).text, "html.parser")
+    assert page.h1 is not None
+    assert page.h1.get_text(strip=True) == "職員ログイン"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil"])
+async def test_language_switch_never_redirects_off_site(client: AsyncTestClient, target: str) -> None:
+    response = await client.post("/language", data={"lang": "en", "next": target}, follow_redirects=False)
+    assert response.headers["location"] == "/"
+
+
+async def test_unknown_language_is_ignored(client: AsyncTestClient) -> None:
+    response = await client.post("/language", data={"lang": "xx", "next": "/"}, follow_redirects=False)
+    assert "set-cookie" not in response.headers
+    page = BeautifulSoup((await client.get("/")).text, "html.parser")
+    assert page.html is not None
+    assert page.html["lang"] == "ja"
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (dt.date(2025, 4, 1), "令和7年4月1日"),
+        (dt.date(2019, 5, 1), "令和元年5月1日"),
+        (dt.date(2019, 4, 30), "平成31年4月30日"),
+        (dt.date(1989, 1, 8), "平成元年1月8日"),
+        (dt.date(1989, 1, 7), "昭和64年1月7日"),
+    ],
+)
+def test_japanese_era_dates(day: dt.date, expected: str) -> None:
+    assert format_date(day, era=True, locale="ja") == expected
+
+
+def test_western_dates_in_both_languages() -> None:
+    assert format_date(dt.date(2025, 4, 1), locale="ja") == "2025年4月1日"
+    assert format_date(dt.date(2025, 4, 1), locale="en") == "2025-04-01"
+    assert format_date(dt.date(2025, 4, 1), era=True, locale="en") == "2025-04-01 (Reiwa 7)"
+
+
+def test_era_follows_the_current_language() -> None:
+    token = current_locale.set("en")
+    try:
+        assert format_date(dt.datetime(2026, 1, 5, 9, 0)) == "2026-01-05"
+    finally:
+        current_locale.reset(token)
+    assert japanese_era(dt.date(2026, 1, 5)) == ("令和", 8)

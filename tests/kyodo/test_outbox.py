@@ -1,0 +1,61 @@
+"""The transactional outbox: nothing is sent unless its transaction committed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery.result import AsyncResult
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from kyodo.celery_app import celery
+from kyodo.outbox import OutboxMessage, enqueue, relay_pending
+from kyodo.settings import Settings, to_psycopg_url
+from tests.conftest import start_worker
+
+
+async def test_rolled_back_work_is_never_sent(fresh_database: Settings) -> None:
+    engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        enqueue(session, "kyodo.ping", value="never")
+        await session.rollback()
+    async with maker() as session:
+        assert await relay_pending(session) == 0
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    await engine.dispose()
+
+
+async def test_committed_work_reaches_a_real_worker_once(fresh_database: Settings, tmp_path: Path) -> None:
+    worker = start_worker(fresh_database, tmp_path, name="outbox")
+    engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with maker() as session:
+            message = enqueue(session, "kyodo.ping", value="届きました")
+            await session.commit()
+        async with maker() as session:
+            assert await relay_pending(session) == 1
+            await session.commit()
+        async with maker() as session:
+            # A second relay pass finds nothing left to send.
+            assert await relay_pending(session) == 0
+            row = await session.get(OutboxMessage, message.id)
+            assert row is not None
+            assert row.sent_at is not None
+            assert row.attempts == 1
+        result: AsyncResult[str] = AsyncResult(f"outbox-{message.id}-1", app=celery)
+        assert result.get(timeout=30) == "届きました"
+    finally:
+        worker.stop()
+        await engine.dispose()
+
+
+async def test_outbox_rows_share_the_callers_transaction(db_session: AsyncSession) -> None:
+    enqueue(db_session, "kyodo.ping", value="a")
+    enqueue(db_session, "kyodo.ping", value="b")
+    await db_session.flush()
+    pending = await db_session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+    )
+    assert pending == 2
