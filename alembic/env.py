@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import context
 from kyodo.models import metadata
-from kyodo.runtime import database_url
+from kyodo.runtime import database_admin_url
 from kyodo.settings import get_settings, to_psycopg_url
 
 config = context.config
@@ -20,7 +20,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or to_psycopg_url(database_url(get_settings()))
+    return config.attributes.get("database_url") or to_psycopg_url(database_admin_url(get_settings()))
 
 
 def _configure(connection: Connection | None = None) -> None:

@@ -47,9 +47,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
     def start(self, parent: WorkController) -> None:
         # celery-types does not declare WorkController.hostname; Celery sets it in __init__.
         self.key = HEARTBEAT_PREFIX + parent.hostname  # type: ignore[attr-defined]
-        self.client = redis.Redis.from_url(
-            redis_url(get_settings()), socket_connect_timeout=1, socket_timeout=1
-        )
+        self.client = redis.Redis.from_url(redis_url(get_settings()), socket_connect_timeout=1, socket_timeout=1)
         self.beat(parent)
         assert parent.timer is not None, "the Timer step runs before this one"
         # kombu's Timer has call_repeatedly; celery-types declares a narrower class.

@@ -8,11 +8,9 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import click
-import httpx
 
 from kyodo.settings import Settings, get_settings
 
@@ -41,18 +39,6 @@ def main() -> None:
         sys.exit(2)
 
 
-def _wait_ready(url: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    return False
-
-
 @cli.command()
 @click.option("--port", type=int, default=None, help="Web port (default KYODO_PORT or 8000).")
 def demo(port: int | None) -> None:
@@ -67,15 +53,17 @@ def demo(port: int | None) -> None:
     click.echo(f"[kyodo] data folder: {settings.app.data_dir}")
     with embedded_services(settings) as services:
         click.echo("[kyodo] database and Redis are up; migrating")
-        upgrade(services.database_url, quiet=True)
+        upgrade(services.database_admin_url, app_url=services.database_url, quiet=True)
         supervisor = Supervisor(settings, services)
-        supervisor.start()
         base = settings.server.base_url()
-        if _wait_ready(f"http://{settings.server.host}:{settings.server.port}/health/ready", 90):
-            click.echo(f"[kyodo] ready: {base}  (Ctrl-C stops everything)")
-        else:
-            click.echo(f"[kyodo] not ready yet; see {settings.app.data_dir / 'logs'}", err=True)
-        code = supervisor.wait()
+
+        def announce(ready: bool) -> None:
+            if ready:
+                click.echo(f"[kyodo] ready: {base}  (Ctrl-C stops everything)")
+            else:
+                click.echo(f"[kyodo] not ready yet; see {settings.app.data_dir / 'logs'}", err=True)
+
+        code = supervisor.run(f"http://{settings.server.host}:{settings.server.port}/health/ready", announce)
     click.echo("[kyodo] stopped")
     sys.exit(code)
 
@@ -153,8 +141,10 @@ def db() -> None:
 def db_upgrade(revision: str) -> None:
     """Migrate up to REVISION (default: head)."""
     from kyodo.migrations import upgrade
+    from kyodo.runtime import database_admin_url, database_url
 
-    upgrade(revision=revision)
+    settings = get_settings()
+    upgrade(database_admin_url(settings), revision, app_url=database_url(settings))
 
 
 @db.command("downgrade")
@@ -162,14 +152,16 @@ def db_upgrade(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     """Migrate down to REVISION (e.g. -1 or base)."""
     from kyodo.migrations import downgrade
+    from kyodo.runtime import database_admin_url
 
-    downgrade(revision=revision)
+    downgrade(database_admin_url(get_settings()), revision)
 
 
 @db.command("current")
 def db_current() -> None:
     """Show the revision the database is at."""
     from alembic import command
+
     from kyodo.migrations import alembic_config
 
     command.current(alembic_config(), verbose=True)
@@ -183,8 +175,9 @@ def db_check() -> None:
 
     settings = get_settings()
     if settings.database.url:
-        upgrade(settings.database.url, quiet=True)
-        check(settings.database.url)
+        admin = settings.database.admin_url or settings.database.url
+        upgrade(admin, quiet=True)
+        check(admin)
         return
     with tempfile.TemporaryDirectory(prefix="kyodo-check-") as tmp:
         throwaway = Settings(
@@ -192,8 +185,8 @@ def db_check() -> None:
             redis=dataclasses.replace(settings.redis, url="redis://unused"),
         )
         with embedded_services(throwaway) as running:
-            upgrade(running.database_url, quiet=True)
-            check(running.database_url)
+            upgrade(running.database_admin_url, quiet=True)
+            check(running.database_admin_url)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,19 @@ import redis
 
 from kyodo.processes import ChildProcess, free_port, run_as_user_kwargs, spawn
 
-__all__ = ["EmbeddedPostgres", "EmbeddedRedis", "EmbeddedServiceError"]
+__all__ = ["APP_ROLE", "EmbeddedPostgres", "EmbeddedRedis", "EmbeddedServiceError", "ensure_app_role"]
 
 # PostgreSQL refuses to run as root; when we are root we run it as this user.
 POSTGRES_SYSTEM_USER = "kyodo-pg"
+APP_ROLE = "kyodo_app"
+"""Database role of the running platform: not a superuser, not the owner, no BYPASSRLS."""
+
+
+def ensure_app_role(conn: psycopg.Connection[tuple[object, ...]], role: str = APP_ROLE) -> None:
+    """Create the application's login role if the server does not have it yet."""
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    if not exists:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS')
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -76,9 +85,13 @@ class EmbeddedPostgres:
         self.bin_dir = _package_dir("pgserver") / "pginstall" / "bin"
         self.system_user = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
 
-    def url(self, database: str | None = None) -> str:
-        """A libpq URL for ``database`` (default: the platform's database)."""
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database or self.database}"
+    def url(self, database: str | None = None, *, role: str = "postgres") -> str:
+        """A libpq URL for ``database`` (default: the platform's database) as ``role``."""
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{database or self.database}"
+
+    def app_url(self) -> str:
+        """The platform's database as the application role (row-level security applies)."""
+        return self.url(role=APP_ROLE)
 
     def _run(self, *argv: str) -> None:
         subprocess.run(
@@ -152,11 +165,10 @@ class EmbeddedPostgres:
                 )
             try:
                 with psycopg.connect(self.url("postgres"), connect_timeout=2, autocommit=True) as conn:
-                    exists = conn.execute(
-                        "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
-                    ).fetchone()
+                    exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
                     if not exists:
                         conn.execute(f'CREATE DATABASE "{self.database}"')
+                    ensure_app_role(conn)
                 return self.url()
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
@@ -221,8 +233,7 @@ class EmbeddedRedis:
             while True:
                 if not self.process.alive():
                     raise EmbeddedServiceError(
-                        "Redis stopped during start-up. "
-                        f"Last lines of {self.log_path}:\n{_tail(self.log_path)}"
+                        f"Redis stopped during start-up. Last lines of {self.log_path}:\n{_tail(self.log_path)}"
                     )
                 try:
                     client.ping()

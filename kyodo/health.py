@@ -87,9 +87,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/ready", summary="Database, Redis and a worker answer", cache=False)
-    async def ready(
-        self, db_engine: NamedDependency[AsyncEngine], state: State
-    ) -> Response[dict[str, object]]:
+    async def ready(self, db_engine: NamedDependency[AsyncEngine], state: State) -> Response[dict[str, object]]:
         """200 when PostgreSQL, Redis and at least one Celery worker answer; 503 otherwise."""
         ok, checks = await readiness(db_engine, state.redis)
         body: dict[str, object] = {

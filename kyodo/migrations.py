@@ -1,17 +1,32 @@
-"""Alembic from Python: `kyodo db ...`, the demo start-up and the test fixtures use these."""
+"""Alembic from Python: `kyodo db ...`, the demo start-up and the test fixtures use these.
+
+Migrations run as the schema owner (``KYODO_DATABASE_ADMIN_URL``). Afterwards the
+application role (the user in ``KYODO_DATABASE_URL``) is granted what it needs and
+no more: no DDL, and no UPDATE or DELETE on append-only tables.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.config import Config
-
+import psycopg
 from alembic import command
+from alembic.config import Config
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
 from kyodo.settings import to_psycopg_url
 
-__all__ = ["alembic_config", "check", "downgrade", "upgrade"]
+__all__ = ["APPEND_ONLY_TABLES", "alembic_config", "check", "downgrade", "grant_app_role", "upgrade"]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+APPEND_ONLY_TABLES: set[str] = set()
+"""Tables the application may only read and insert into (audit trails); domains add theirs."""
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def alembic_config(database_url: str | None = None, *, configure_logging: bool = True) -> Config:
@@ -24,16 +39,40 @@ def alembic_config(database_url: str | None = None, *, configure_logging: bool =
     return config
 
 
-def upgrade(database_url: str | None = None, revision: str = "head", *, quiet: bool = False) -> None:
-    """Bring the schema up to ``revision``."""
-    command.upgrade(alembic_config(database_url, configure_logging=not quiet), revision)
+def grant_app_role(admin_url: str, app_url: str) -> None:
+    """Give the application role data access (not DDL) to every table of the schema."""
+    role = make_url(to_psycopg_url(app_url)).username
+    owner = make_url(to_psycopg_url(admin_url)).username
+    if not role or role == owner:
+        return
+    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+        ident = sql.Identifier(role)
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
+        conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {}").format(ident))
+        for table in sorted(APPEND_ONLY_TABLES):
+            conn.execute(sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), ident))
 
 
-def downgrade(database_url: str | None = None, revision: str = "-1", *, quiet: bool = False) -> None:
+def upgrade(
+    admin_url: str | None = None,
+    revision: str = "head",
+    *,
+    app_url: str | None = None,
+    quiet: bool = False,
+) -> None:
+    """Bring the schema up to ``revision`` and grant the application role its access."""
+    command.upgrade(alembic_config(admin_url, configure_logging=not quiet), revision)
+    if admin_url and app_url:
+        grant_app_role(admin_url, app_url)
+
+
+def downgrade(admin_url: str | None = None, revision: str = "-1", *, quiet: bool = False) -> None:
     """Take the schema down to ``revision``."""
-    command.downgrade(alembic_config(database_url, configure_logging=not quiet), revision)
+    command.downgrade(alembic_config(admin_url, configure_logging=not quiet), revision)
 
 
-def check(database_url: str | None = None) -> None:
+def check(admin_url: str | None = None) -> None:
     """Fail if the models and the migrated schema differ (``alembic check``)."""
-    command.check(alembic_config(database_url))
+    command.check(alembic_config(admin_url))

@@ -17,6 +17,7 @@ from kyodo.settings import Settings
 __all__ = [
     "ServicesNotRunning",
     "clear_services_file",
+    "database_admin_url",
     "database_url",
     "redis_url",
     "services_file",
@@ -33,18 +34,31 @@ def services_file(settings: Settings) -> Path:
     return settings.app.data_dir / "run" / "services.json"
 
 
-def write_services_file(settings: Settings, *, database_url: str, redis_url: str) -> None:
+def write_services_file(settings: Settings, *, database_url: str, database_admin_url: str, redis_url: str) -> None:
     """Record the embedded servers' URLs for processes started later."""
     path = services_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"database_url": database_url, "redis_url": redis_url, "pid": os.getpid()}))
+    body = {
+        "database_url": database_url,
+        "database_admin_url": database_admin_url,
+        "redis_url": redis_url,
+        "pid": os.getpid(),
+    }
+    tmp.write_text(json.dumps(body))
     tmp.replace(path)
 
 
 def clear_services_file(settings: Settings) -> None:
     """Forget the embedded servers (they are stopping)."""
     services_file(settings).unlink(missing_ok=True)
+
+
+_VARIABLES = {
+    "database_url": "KYODO_DATABASE_URL",
+    "database_admin_url": "KYODO_DATABASE_URL",
+    "redis_url": "KYODO_REDIS_URL",
+}
 
 
 def _from_services_file(settings: Settings, key: str) -> str:
@@ -56,7 +70,7 @@ def _from_services_file(settings: Settings, key: str) -> str:
     value = data.get(key)
     if not value:
         raise ServicesNotRunning(
-            f"{'KYODO_DATABASE_URL' if key == 'database_url' else 'KYODO_REDIS_URL'} is not set and no "
+            f"{_VARIABLES[key]} is not set and no "
             f"embedded server is running for {settings.app.data_dir}. Start `kyodo demo` or "
             "`kyodo services`, or set the variable to an external server."
         )
@@ -66,6 +80,15 @@ def _from_services_file(settings: Settings, key: str) -> str:
 def database_url(settings: Settings) -> str:
     """The PostgreSQL URL (libpq form) this process should use."""
     return settings.database.url or _from_services_file(settings, "database_url")
+
+
+def database_admin_url(settings: Settings) -> str:
+    """The PostgreSQL URL of the schema owner, for migrations."""
+    if settings.database.admin_url:
+        return settings.database.admin_url
+    if settings.database.url:
+        return settings.database.url
+    return _from_services_file(settings, "database_admin_url")
 
 
 def redis_url(settings: Settings) -> str:

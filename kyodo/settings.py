@@ -17,6 +17,7 @@ __all__ = [
     "AppSettings",
     "DatabaseSettings",
     "RedisSettings",
+    "SecuritySettings",
     "ServerSettings",
     "Settings",
     "WorkerSettings",
@@ -101,7 +102,14 @@ class DatabaseSettings:
     """PostgreSQL, the system of record."""
 
     url: str = field(default_factory=lambda: _env("KYODO_DATABASE_URL"))
-    """KYODO_DATABASE_URL: external PostgreSQL (postgresql://user:pass@host:port/db); empty = embedded."""
+    """KYODO_DATABASE_URL: external PostgreSQL (postgresql://user:pass@host:port/db); empty = embedded.
+
+    The role in this URL must not be a superuser or have BYPASSRLS: row-level
+    security is the second line of member isolation and the platform refuses to
+    start otherwise.
+    """
+    admin_url: str = field(default_factory=lambda: _env("KYODO_DATABASE_ADMIN_URL"))
+    """KYODO_DATABASE_ADMIN_URL: role that owns the schema and runs migrations (default: KYODO_DATABASE_URL)."""
     pool_size: int = field(default_factory=lambda: _env_int("KYODO_DATABASE_POOL_SIZE", 10))
     """KYODO_DATABASE_POOL_SIZE: connections kept open per process."""
     echo: bool = field(default_factory=lambda: _env_bool("KYODO_DATABASE_ECHO", False))
@@ -136,12 +144,26 @@ class WorkerSettings:
 
     concurrency: int = field(default_factory=lambda: _env_int("KYODO_WORKER_CONCURRENCY", 2))
     """KYODO_WORKER_CONCURRENCY: worker processes per `kyodo worker`."""
-    heartbeat_seconds: float = field(
-        default_factory=lambda: _env_float("KYODO_WORKER_HEARTBEAT_SECONDS", 5.0)
-    )
+    heartbeat_seconds: float = field(default_factory=lambda: _env_float("KYODO_WORKER_HEARTBEAT_SECONDS", 5.0))
     """KYODO_WORKER_HEARTBEAT_SECONDS: how often a worker reports it is alive to /health/ready."""
     outbox_relay_seconds: float = field(default_factory=lambda: _env_float("KYODO_OUTBOX_RELAY_SECONDS", 5.0))
     """KYODO_OUTBOX_RELAY_SECONDS: how often beat relays outbox rows left behind to Celery."""
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """Sign-in, sessions and lockout."""
+
+    session_idle_minutes: int = field(default_factory=lambda: _env_int("KYODO_SESSION_IDLE_MINUTES", 30))
+    """KYODO_SESSION_IDLE_MINUTES: a staff session ends after this long without a request."""
+    session_absolute_hours: int = field(default_factory=lambda: _env_int("KYODO_SESSION_ABSOLUTE_HOURS", 10))
+    """KYODO_SESSION_ABSOLUTE_HOURS: a staff session ends this long after sign-in, whatever happens."""
+    login_max_attempts: int = field(default_factory=lambda: _env_int("KYODO_LOGIN_MAX_ATTEMPTS", 5))
+    """KYODO_LOGIN_MAX_ATTEMPTS: wrong passwords in a row before the account is locked."""
+    login_lock_minutes: int = field(default_factory=lambda: _env_int("KYODO_LOGIN_LOCK_MINUTES", 15))
+    """KYODO_LOGIN_LOCK_MINUTES: how long a locked account stays locked."""
+    secure_cookies: bool = field(default_factory=lambda: _env_bool("KYODO_SECURE_COOKIES", False))
+    """KYODO_SECURE_COOKIES: send cookies only over HTTPS (set to true behind TLS)."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +175,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
 
 def to_psycopg_url(url: str) -> str:

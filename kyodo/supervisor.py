@@ -15,9 +15,11 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 from kyodo.embedded import EmbeddedPostgres, EmbeddedRedis
 from kyodo.processes import ChildProcess, spawn
@@ -32,6 +34,7 @@ class EmbeddedServices:
     """URLs of the database and Redis in use, and the embedded servers to stop."""
 
     database_url: str
+    database_admin_url: str
     redis_url: str
     servers: list[EmbeddedPostgres | EmbeddedRedis] = field(default_factory=list)
 
@@ -44,18 +47,20 @@ def embedded_services(settings: Settings) -> Iterator[EmbeddedServices]:
     try:
         if settings.database.url:
             db_url = settings.database.url
+            admin_url = settings.database.admin_url or db_url
         else:
             pg = EmbeddedPostgres(data_dir)
             servers.append(pg)
-            db_url = pg.start()
+            admin_url = pg.start()
+            db_url = pg.app_url()
         if settings.redis.url:
             redis_url = settings.redis.url
         else:
             rd = EmbeddedRedis(data_dir)
             servers.append(rd)
             redis_url = rd.start()
-        write_services_file(settings, database_url=db_url, redis_url=redis_url)
-        yield EmbeddedServices(db_url, redis_url, servers)
+        write_services_file(settings, database_url=db_url, database_admin_url=admin_url, redis_url=redis_url)
+        yield EmbeddedServices(db_url, admin_url, redis_url, servers)
     finally:
         clear_services_file(settings)
         for server in reversed(servers):
@@ -64,6 +69,13 @@ def embedded_services(settings: Settings) -> Iterator[EmbeddedServices]:
 
 class _Stop(Exception):
     pass
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class Supervisor:
@@ -78,6 +90,7 @@ class Supervisor:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["KYODO_DATABASE_URL"] = self.services.database_url
+        env["KYODO_DATABASE_ADMIN_URL"] = self.services.database_admin_url
         env["KYODO_REDIS_URL"] = self.services.redis_url
         env["KYODO_DATA_DIR"] = str(self.settings.app.data_dir)
         env["PYTHONUNBUFFERED"] = "1"
@@ -102,14 +115,21 @@ class Supervisor:
             spawn("web", self._kyodo("serve"), env=env, log_path=self.logs / "web.log"),
         ]
 
-    def wait(self) -> int:
-        """Block until Ctrl-C / SIGTERM or a child dies; returns the exit code."""
+    def run(self, ready_url: str, on_ready: Callable[[bool], None]) -> int:
+        """Start web, worker and beat; block until Ctrl-C / SIGTERM or a child dies.
+
+        Signal handlers are installed before the first child starts, so a Ctrl-C
+        at any moment (even while waiting for readiness) stops everything in order.
+        """
 
         def _raise(signum: int, _frame: object) -> None:
             raise _Stop(signal.Signals(signum).name)
 
         previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
+            self.start()
+            announced = False
+            deadline = time.monotonic() + 90
             while True:
                 for child in self.children:
                     if not child.alive():
@@ -118,6 +138,13 @@ class Supervisor:
                             f"see {self.logs / (child.name + '.log')}. Stopping everything.\n"
                         )
                         return 1
+                if not announced:
+                    if _answers_200(ready_url):
+                        announced = True
+                        on_ready(True)
+                    elif time.monotonic() > deadline:
+                        announced = True
+                        on_ready(False)
                 time.sleep(0.5)
         except _Stop:
             return 0

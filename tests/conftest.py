@@ -27,10 +27,11 @@ import pytest
 import redis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 
 from kyodo.celery_app import HEARTBEAT_PREFIX
-from kyodo.embedded import EmbeddedPostgres, EmbeddedRedis
+from kyodo.embedded import APP_ROLE, EmbeddedPostgres, EmbeddedRedis, ensure_app_role
 from kyodo.settings import (
     AppSettings,
     DatabaseSettings,
@@ -49,6 +50,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 def _with_database(url: str, database: str) -> str:
     base, _, _ = url.rpartition("/")
     return f"{base}/{database}"
+
+
+def _as_app_role(admin_db_url: str) -> str:
+    """The same database, connected as the application role (row-level security applies)."""
+    return make_url(admin_db_url).set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
 
 
 def _create_database(admin_url: str, name: str, template: str | None = None) -> str:
@@ -97,10 +103,12 @@ def pytest_configure(config: pytest.Config) -> None:
             rd.start()
             _RunServices.servers.append(rd)
             redis_base = f"redis://127.0.0.1:{rd.port}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            ensure_app_role(conn)
         template_url = _create_database(admin_url, TEMPLATE_DB)
         from kyodo.migrations import upgrade
 
-        upgrade(template_url, quiet=True)
+        upgrade(template_url, app_url=_as_app_role(template_url), quiet=True)
         os.environ[_ENV_ADMIN] = admin_url
         os.environ[_ENV_REDIS] = redis_base
     # Every process of the run (and the workers it starts) reads these.
@@ -111,7 +119,8 @@ def pytest_configure(config: pytest.Config) -> None:
     redis_url = f"{os.environ[_ENV_REDIS]}/{1 + index}"
     redis.Redis.from_url(redis_url).flushdb()
     data_dir = Path(tempfile.mkdtemp(prefix=f"kyodo-data-{worker_id}-"))
-    os.environ["KYODO_DATABASE_URL"] = db_url
+    os.environ["KYODO_DATABASE_URL"] = _as_app_role(db_url)
+    os.environ["KYODO_DATABASE_ADMIN_URL"] = db_url
     os.environ["KYODO_REDIS_URL"] = redis_url
     os.environ["KYODO_DATA_DIR"] = str(data_dir)
     os.environ["KYODO_WORKER_HEARTBEAT_SECONDS"] = "1"
@@ -146,7 +155,11 @@ def settings() -> Settings:
     """Settings of this test process (its own database and Redis database)."""
     return Settings(
         app=AppSettings(data_dir=Path(os.environ["KYODO_DATA_DIR"])),
-        database=DatabaseSettings(url=os.environ["KYODO_DATABASE_URL"], pool_size=2),
+        database=DatabaseSettings(
+            url=os.environ["KYODO_DATABASE_URL"],
+            admin_url=os.environ["KYODO_DATABASE_ADMIN_URL"],
+            pool_size=2,
+        ),
         redis=RedisSettings(url=os.environ["KYODO_REDIS_URL"]),
         worker=WorkerSettings(heartbeat_seconds=1.0),
     )
@@ -158,7 +171,9 @@ def fresh_database(admin_url: str, settings: Settings) -> Iterator[Settings]:
     name = f"kyodo_fresh_{uuid.uuid4().hex[:12]}"
     url = _create_database(admin_url, name, TEMPLATE_DB)
     try:
-        yield dataclasses.replace(settings, database=DatabaseSettings(url=url, pool_size=2))
+        yield dataclasses.replace(
+            settings, database=DatabaseSettings(url=_as_app_role(url), admin_url=url, pool_size=2)
+        )
     finally:
         _drop_database(admin_url, name)
 
@@ -264,6 +279,7 @@ def start_worker(settings: Settings, tmp_path: Path, name: str = "test") -> Work
     env = dict(os.environ)
     env.update(
         KYODO_DATABASE_URL=settings.database.url,
+        KYODO_DATABASE_ADMIN_URL=settings.database.admin_url,
         KYODO_REDIS_URL=settings.redis.url,
         KYODO_DATA_DIR=str(settings.app.data_dir),
         KYODO_WORKER_HEARTBEAT_SECONDS=str(settings.worker.heartbeat_seconds),

@@ -33,7 +33,11 @@ def _tables(url: str) -> set[str]:
 
 
 def test_db_downgrade_and_upgrade(fresh_database: Settings) -> None:
-    env = dict(os.environ, KYODO_DATABASE_URL=fresh_database.database.url)
+    env = dict(
+        os.environ,
+        KYODO_DATABASE_URL=fresh_database.database.url,
+        KYODO_DATABASE_ADMIN_URL=fresh_database.database.admin_url,
+    )
     assert "outbox_message" in _tables(fresh_database.database.url)
 
     down = _kyodo("db", "downgrade", "base", env=env)

@@ -63,6 +63,13 @@ def _descendants(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
     return psutil.Process(proc.pid).children(recursive=True)
 
 
+def _cmdline(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # exited or a zombie between listing and reading
+        return ""
+
+
 def _all_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
     _gone, alive = psutil.wait_procs(processes, timeout=timeout)
     return alive
@@ -96,7 +103,7 @@ def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(demo_dir: Path) -
     assert body["failed"] == []
     first_cluster = _cluster_id(demo_dir)
     children = _descendants(demo)
-    names = " ".join(" ".join(p.cmdline()) for p in children)
+    names = " ".join(_cmdline(p) for p in children)
     for part in ("postgres", "redis-server", "worker", "beat", "serve"):
         assert part in names, f"{part} is not running under kyodo demo"
 

@@ -44,9 +44,7 @@ async def test_ready_is_503_and_names_the_worker_when_no_worker_runs(settings: S
 
 
 async def test_ready_is_503_and_names_the_database_when_it_is_unreachable(settings: Settings) -> None:
-    broken = dataclasses.replace(
-        settings, database=DatabaseSettings(url="postgresql://nobody@127.0.0.1:1/nothing")
-    )
+    broken = dataclasses.replace(settings, database=DatabaseSettings(url="postgresql://nobody@127.0.0.1:1/nothing"))
     async with AsyncTestClient(app=create_app(broken)) as client:
         response = await client.get("/health/ready")
     assert response.status_code == 503
@@ -57,9 +55,7 @@ def _ready(client: httpx.Client) -> httpx.Response:
     return client.get("/health/ready")
 
 
-def test_ready_goes_503_when_redis_stops_and_back_to_200_when_it_returns(
-    settings: Settings, tmp_path: Path
-) -> None:
+def test_ready_goes_503_when_redis_stops_and_back_to_200_when_it_returns(settings: Settings, tmp_path: Path) -> None:
     """Stop the real Redis under a running app and worker, then start it again."""
     from litestar.testing import TestClient
 

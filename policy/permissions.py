@@ -1,0 +1,136 @@
+"""Permissions and the built-in roles every member has.
+
+A permission is an (object, action) pair. Built-in roles are defined here, in
+code, for every domain; a member administrator may define further roles in the
+member's domain, made only of permissions the administrator holds.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = [
+    "BUILTIN_ROLES",
+    "MEMBER_PERMISSIONS",
+    "SECRETARIAT_PERMISSIONS",
+    "SECRETARIAT_ROLE",
+    "BuiltinRole",
+    "Permission",
+    "consortium_domain",
+    "member_domain",
+]
+
+
+@dataclass(frozen=True, order=True)
+class Permission:
+    """An action on a kind of object, e.g. ``Permission("contract", "sign")``."""
+
+    obj: str
+    act: str
+
+    def __str__(self) -> str:
+        return f"{self.obj}:{self.act}"
+
+    @classmethod
+    def parse(cls, text: str) -> Permission:
+        """``"contract:sign"`` → ``Permission("contract", "sign")``."""
+        obj, _, act = text.partition(":")
+        if not obj or not act:
+            raise ValueError(f"not a permission: {text!r}")
+        return cls(obj, act)
+
+
+def P(text: str) -> Permission:
+    return Permission.parse(text)
+
+
+MEMBER_PERMISSIONS: dict[Permission, str] = {
+    P("contract:view"): "契約書を閲覧する",
+    P("contract:draft"): "契約書を作成・編集する",
+    P("contract:send"): "契約書を送信する",
+    P("contract:cancel"): "送信した契約書を取り消す",
+    P("contract:sign"): "契約名義で締結する（契約締結権限）",
+    P("contract:download"): "締結済み契約書・締結証明書をダウンロードする",
+    P("contract:view_all"): "所属にかかわらず団体のすべての契約書を閲覧する",
+    P("audit:view"): "監査ログを閲覧する",
+    P("addressbook:view"): "アドレス帳を閲覧する",
+    P("addressbook:manage"): "アドレス帳を編集する",
+    P("staff:view"): "職員一覧を閲覧する",
+    P("staff:manage"): "職員・所属を管理する",
+    P("title:manage"): "契約名義と名義の付与を管理する",
+    P("role:manage"): "ロールと権限を管理する",
+    P("iprange:manage"): "接続元IPアドレス制限を管理する",
+    P("apikey:manage"): "APIキーを発行・失効する",
+    P("member:import"): "職員を一括登録する",
+}
+"""Every permission that can be held in a member's domain, with its Japanese label."""
+
+SECRETARIAT_PERMISSIONS: dict[Permission, str] = {
+    P("consortium:view"): "構成団体の一覧と状況を閲覧する",
+    P("consortium:manage"): "構成団体の加入・脱退を管理する",
+    P("company:manage"): "事業者（共通）を管理する",
+    P("report:view"): "利用状況・SLAの集計を閲覧する",
+    P("billing:manage"): "契約と請求を管理する",
+}
+
+
+class BuiltinRole(enum.StrEnum):
+    """Roles every member has."""
+
+    ADMIN = "admin"
+    DRAFTER = "drafter"
+    SIGNER = "signer"
+    VIEWER = "viewer"
+    AUDITOR = "auditor"
+
+
+SECRETARIAT_ROLE = "secretariat"
+
+_ROLE_PERMISSIONS: dict[str, set[str]] = {
+    BuiltinRole.ADMIN: {str(p) for p in MEMBER_PERMISSIONS},
+    BuiltinRole.DRAFTER: {
+        "contract:view",
+        "contract:draft",
+        "contract:send",
+        "contract:cancel",
+        "contract:download",
+        "addressbook:view",
+        "addressbook:manage",
+    },
+    BuiltinRole.SIGNER: {"contract:view", "contract:sign", "contract:download", "addressbook:view"},
+    BuiltinRole.VIEWER: {"contract:view", "contract:download"},
+    BuiltinRole.AUDITOR: {
+        "contract:view",
+        "contract:view_all",
+        "contract:download",
+        "audit:view",
+        "staff:view",
+        "addressbook:view",
+    },
+    SECRETARIAT_ROLE: {str(p) for p in SECRETARIAT_PERMISSIONS},
+}
+
+BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
+    role: frozenset(Permission.parse(p) for p in perms) for role, perms in _ROLE_PERMISSIONS.items()
+}
+"""Built-in role name → its permissions."""
+
+ROLE_LABELS: dict[str, str] = {
+    BuiltinRole.ADMIN: "団体管理者",
+    BuiltinRole.DRAFTER: "起案者",
+    BuiltinRole.SIGNER: "締結権限者",
+    BuiltinRole.VIEWER: "閲覧者",
+    BuiltinRole.AUDITOR: "監査担当",
+    SECRETARIAT_ROLE: "事務局",
+}
+
+
+def member_domain(member_id: object) -> str:
+    """The Casbin domain of a member."""
+    return f"member:{member_id}"
+
+
+def consortium_domain(consortium_id: object) -> str:
+    """The Casbin domain of a consortium's secretariat."""
+    return f"consortium:{consortium_id}"

@@ -1,0 +1,196 @@
+"""Member-scoped data: departments, staff, contract titles, IP ranges, API keys, address book.
+
+Every table here carries ``member_id`` and is listed in :data:`tenants.rls.MEMBER_OWNED`;
+PostgreSQL row-level security hides other members' rows even from a query that
+forgets its filter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+from advanced_alchemy.base import BigIntBase, UUIDv7AuditBase
+from sqlalchemy import (
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import CIDR, INET, JSONB
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+__all__ = [
+    "AddressBookEntry",
+    "ApiKey",
+    "ContractTitle",
+    "Department",
+    "IpRange",
+    "MemberOwned",
+    "SecurityEvent",
+    "SecurityEventKind",
+    "Staff",
+    "StaffStatus",
+    "TitleGrant",
+    "ViewScope",
+]
+
+
+class MemberOwned:
+    """Mixin: the row belongs to one member (and row-level security enforces it)."""
+
+    @declared_attr
+    def member_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+
+
+class Department(MemberOwned, UUIDv7AuditBase):
+    """A department (課・室), possibly inside another."""
+
+    __tablename__ = "department"
+    __table_args__ = (UniqueConstraint("member_id", "code"),)
+
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("department.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class StaffStatus(enum.StrEnum):
+    """Whether a staff account may sign in."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    RETIRED = "retired"
+
+
+class ViewScope(enum.StrEnum):
+    """Which concluded contracts a staff member may view (SAP-6(9))."""
+
+    MEMBER = "member"
+    """Every contract of the member (within their roles)."""
+    DEPARTMENT = "department"
+    """Only contracts of their own department."""
+
+
+class Staff(MemberOwned, UUIDv7AuditBase):
+    """An individual staff account (never shared, ACC-5)."""
+
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("member_id", "email"),)
+
+    login_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    department_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("department.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    status: Mapped[StaffStatus] = mapped_column(
+        Enum(StaffStatus, name="staff_status", values_callable=lambda e: [m.value for m in e]),
+        default=StaffStatus.ACTIVE,
+    )
+    view_scope: Mapped[ViewScope] = mapped_column(
+        Enum(ViewScope, name="view_scope", values_callable=lambda e: [m.value for m in e]),
+        default=ViewScope.MEMBER,
+    )
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    department: Mapped[Department | None] = relationship(lazy="raise")
+
+
+class ContractTitle(MemberOwned, UUIDv7AuditBase):
+    """A contract title (契約名義) under which the member concludes contracts (CON-2)."""
+
+    __tablename__ = "contract_title"
+    __table_args__ = (UniqueConstraint("member_id", "code"),)
+
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    """Short name shown in lists, e.g. 市長, 教育長, 上下水道事業管理者."""
+    formal_name: Mapped[str] = mapped_column(String(400))
+    """Name printed on contracts, e.g. 盛岡市長 内舘 茂."""
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class TitleGrant(MemberOwned, UUIDv7AuditBase):
+    """A staff member may contract under a title (CON-3)."""
+
+    __tablename__ = "title_grant"
+    __table_args__ = (UniqueConstraint("staff_id", "title_id"),)
+
+    staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    title_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract_title.id", ondelete="CASCADE"), index=True)
+
+
+class IpRange(MemberOwned, UUIDv7AuditBase):
+    """An address range staff of the member may connect from (ACC-6)."""
+
+    __tablename__ = "ip_range"
+    __table_args__ = (UniqueConstraint("member_id", "cidr"),)
+
+    cidr: Mapped[str] = mapped_column(CIDR)
+    label: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ApiKey(MemberOwned, UUIDv7AuditBase):
+    """A key other systems of the member use for the API; only its hash is stored."""
+
+    __tablename__ = "api_key"
+
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    """Public part shown in lists so a key can be recognised without revealing it."""
+    key_hash: Mapped[str] = mapped_column(String(128))
+    label: Mapped[str] = mapped_column(String(200))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AddressBookEntry(MemberOwned, UUIDv7AuditBase):
+    """A contractor contact in the member's own address book (SAP-6(22))."""
+
+    __tablename__ = "address_book_entry"
+    __table_args__ = (UniqueConstraint("member_id", "contact_id"),)
+
+    company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contractor_company.id", ondelete="CASCADE"))
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contractor_contact.id", ondelete="CASCADE"))
+    note: Mapped[str] = mapped_column(String(400), default="")
+
+
+class SecurityEventKind(enum.StrEnum):
+    """Security events counted in the monthly report (SEC-2)."""
+
+    LOGIN_FAILED = "login_failed"
+    ACCOUNT_LOCKED = "account_locked"
+    IP_REFUSED = "ip_refused"
+    API_KEY_REFUSED = "api_key_refused"
+    CONTRACTOR_PASSWORD_FAILED = "contractor_password_failed"  # noqa: S105 - an event name
+    CONTRACTOR_LOCKED = "contractor_locked"
+
+
+class SecurityEvent(MemberOwned, BigIntBase):
+    """One security-relevant event of a member: who, from where, when."""
+
+    __tablename__ = "security_event"
+    __table_args__ = (Index("ix_security_event_member_time", "member_id", "occurred_at"),)
+
+    kind: Mapped[SecurityEventKind] = mapped_column(
+        Enum(SecurityEventKind, name="security_event_kind", values_callable=lambda e: [m.value for m in e])
+    )
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    subject: Mapped[str] = mapped_column(String(254), default="")
+    """Login ID, e-mail or key prefix concerned."""
+    ip: Mapped[str | None] = mapped_column(INET, nullable=True)
+    user_agent: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
