@@ -1,9 +1,10 @@
 """The Litestar application factory.
 
 ``create_app()`` builds the whole web application from :class:`~kyodo.settings.Settings`:
-controllers of the platform and of every domain, the SQLAlchemy plugin, templates
-(Jinja2 with gettext), static files, OpenAPI at ``/schema``. Tests call it with a
-session maker bound to a rolled-back transaction.
+controllers of the platform and of every domain (:mod:`kyodo.routes`), the
+SQLAlchemy plugin, authentication and CSRF protection, templates (Jinja2 with
+gettext), static files, OpenAPI at ``/schema``. Tests call it with a session maker
+bound to a rolled-back transaction.
 """
 
 from __future__ import annotations
@@ -12,35 +13,42 @@ import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from jinja2 import Environment
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo import i18n
+from kyodo import i18n, navigation
+from kyodo.auth import CSRF_COOKIE, CSRF_HEADER, authentication_middleware
 from kyodo.db import alchemy_config
-from kyodo.health import HealthController
+from kyodo.dependencies import dependencies
+from kyodo.i18n import gettext as _
 from kyodo.middleware import locale_middleware
-from kyodo.pages import PagesController
+from kyodo.routes import route_handlers, template_dirs
 from kyodo.runtime import redis_url
+from kyodo.sessions import SessionStore
 from kyodo.settings import Settings, get_settings
+from policy.engine import PolicyListener
 
-__all__ = ["TEMPLATE_DIRS", "create_app"]
+__all__ = ["create_app"]
 
 PACKAGE_DIR = Path(__file__).parent
-TEMPLATE_DIRS: list[Path] = [PACKAGE_DIR / "templates"]
-"""Template folders: the platform's, then each domain's ``templates/``."""
 STATIC_DIR = PACKAGE_DIR / "static"
 
 
@@ -51,23 +59,52 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env.globals["_"] = i18n.gettext
     env.globals["format_date"] = i18n.format_date
     env.globals["current_language"] = i18n.current_locale.get
+    env.globals["start_links"] = navigation.start_links
+    env.filters["role_label"] = navigation.role_label
     env.policies["ext.i18n.trimmed"] = True
 
 
-def _redis_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+def _services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        url = redis_url(settings)
         # Short timeouts: a Redis that hangs must turn into a quick 503, not a stuck request.
-        client = Redis.from_url(
-            redis_url(settings), socket_connect_timeout=1, socket_timeout=1, health_check_interval=10
-        )
+        client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, health_check_interval=10)
         app.state.redis = client
+        app.state.session_store = SessionStore(
+            client,
+            idle_seconds=settings.security.session_idle_minutes * 60,
+            absolute_seconds=settings.security.session_absolute_hours * 3600,
+        )
+        listener = PolicyListener(url)
+        listener.start()
         try:
             yield
         finally:
+            listener.stop()
             await client.aclose()
 
     return lifespan
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    return not request.url.path.startswith("/api/")
+
+
+def _not_signed_in(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
+    if _wants_html(request):
+        if request.headers.get("hx-request"):
+            # htmx follows HX-Redirect with a full page load.
+            return Response("", status_code=401, headers={"HX-Redirect": "/login"})
+        return Redirect(path=f"/login?next={request.url.path}", status_code=303)
+    return Response({"status_code": 401, "detail": _("Please sign in.")}, status_code=401)
+
+
+def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
+    message = _("You do not have permission for this operation. Ask your administrator if you need it.")
+    if _wants_html(request):
+        return Template("error.html", context={"title": _("Not allowed"), "message": message}, status_code=403)
+    return Response({"status_code": 403, "detail": message}, status_code=403)
 
 
 def create_app(
@@ -79,28 +116,56 @@ def create_app(
     settings = settings or get_settings()
     db_config = alchemy_config(settings, session_maker=session_maker)
     template_config = TemplateConfig(
-        directory=[*TEMPLATE_DIRS],
+        directory=[*template_dirs()],
         engine=JinjaTemplateEngine,
         engine_callback=_configure_jinja,
     )
+    csrf = CSRFConfig(
+        secret=settings.app.resolved_secret_key(),
+        cookie_name=CSRF_COOKIE,
+        header_name=CSRF_HEADER,
+        cookie_secure=settings.security.secure_cookies,
+        cookie_samesite="lax",
+        # The JSON API authenticates with API keys, or with the session plus the
+        # CSRF header (checked in kyodo.auth); public probes post nothing.
+        exclude=["/api/", "/health/"],
+    )
     return Litestar(
         route_handlers=[
-            HealthController,
-            PagesController,
+            *route_handlers(),
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
         template_config=template_config,
-        middleware=[DefineMiddleware(locale_middleware, default_locale=settings.app.default_locale)],
+        middleware=[
+            DefineMiddleware(locale_middleware, default_locale=settings.app.default_locale),
+            authentication_middleware,
+        ],
+        csrf_config=csrf,
+        dependencies=dependencies(),
+        exception_handlers={NotAuthorizedException: _not_signed_in, PermissionDeniedException: _forbidden},
         openapi_config=OpenAPIConfig(
             title="Kyodo API",
             version="1",
-            description="Electronic contracts for the members of a consortium of local governments.",
+            description=(
+                "Electronic contracts for the members of a consortium of local governments. "
+                "Authenticate with a member's API key: `Authorization: Bearer kyd_…`."
+            ),
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", bearer_format="kyd_…")}
+            ),
+            security=[{"apiKey": []}],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
-        lifespan=[_redis_lifespan(settings)],
-        state=State({"settings": settings, "started_at": dt.datetime.now(dt.UTC)}),
+        lifespan=[_services_lifespan(settings)],
+        state=State(
+            {
+                "settings": settings,
+                "started_at": dt.datetime.now(dt.UTC),
+                "session_maker_key": db_config.session_maker_app_state_key,
+            }
+        ),
         debug=settings.app.debug,
     )

@@ -62,6 +62,9 @@ def alchemy_config(
         engine_config=EngineConfig(),
         before_send_handler="autocommit",
         create_all=False,
+        # Handlers get the member-scoped session from kyodo.dependencies under the
+        # usual name "db_session"; the raw one stays internal.
+        session_dependency_key="raw_db_session",
     )
 
 

@@ -1,21 +1,31 @@
-"""Public pages of the platform shell: top page, sign-in, language switch."""
+"""Pages of the platform shell: top page, sign-in and sign-out, the start page, language switch."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from kyodo.auth import client_ip, session_store
 from kyodo.i18n import LOCALE_COOKIE, LOCALES
+from kyodo.i18n import gettext as _
+from kyodo.sessions import SESSION_COOKIE
+from kyodo.settings import Settings
+from policy.guards import current_principal, requires_login
+from tenants.auth import LoginFailure, login
 
-__all__ = ["PagesController", "safe_next"]
+__all__ = ["AccountController", "PagesController", "safe_next"]
 
 JST = ZoneInfo("Asia/Tokyo")
+FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def safe_next(target: str | None) -> str:
@@ -26,28 +36,110 @@ def safe_next(target: str | None) -> str:
 
 
 class PagesController(Controller):
-    """Top page, sign-in placeholder and the language switch."""
+    """Top page and the language switch."""
 
     include_in_schema = False
 
     @get("/")
-    async def home(self) -> Template:
-        """Top page."""
+    async def home(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        """Top page (signed-in users go to their start page)."""
+        if request.scope.get("user") is not None:
+            return Redirect(path="/app", status_code=303)
         return Template("home.html", context={"today": dt.datetime.now(JST).date()})
 
-    @get("/login")
-    async def login_page(self) -> Template:
-        """Staff sign-in form."""
-        return Template("login.html")
-
     @post("/language", status_code=303)
-    async def set_language(
-        self,
-        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> Redirect:
+    async def set_language(self, data: FormData) -> Redirect:
         """Remember the chosen language in a cookie and go back where the user was."""
         lang = data.get("lang", "")
         response = Redirect(path=safe_next(data.get("next")), status_code=303)
         if lang in LOCALES:
             response.set_cookie(LOCALE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
         return response
+
+
+def _failure_message(failure: LoginFailure, locked_until: dt.datetime | None) -> str:
+    if failure is LoginFailure.LOCKED:
+        until = locked_until.astimezone(JST).strftime("%H:%M") if locked_until else ""
+        return _(
+            "This account is locked after too many wrong passwords. Try again after {time}, "
+            "or ask your administrator to unlock it."
+        ).format(time=until)
+    if failure is LoginFailure.IP_REFUSED:
+        return _(
+            "Access from this network is not allowed for your organisation. "
+            "Please connect from your office network, or ask your administrator."
+        )
+    if failure is LoginFailure.INACTIVE:
+        return _("This account cannot be used. Please ask your administrator.")
+    return _("The ID or the password is not correct.")
+
+
+class AccountController(Controller):
+    """Sign-in, sign-out and the start page after signing in."""
+
+    include_in_schema = False
+
+    @get("/login")
+    async def login_page(self, next_url: Annotated[str | None, QueryParameter(name="next")] = None) -> Template:
+        """Sign-in form."""
+        return Template("login.html", context={"next": safe_next(next_url), "error": None})
+
+    @post("/login", status_code=303)
+    async def login_submit(
+        self,
+        request: Request[Any, Any, Any],
+        data: FormData,
+        db_session: NamedDependency[AsyncSession],
+        state: State,
+    ) -> Template | Redirect:
+        """Check the ID and password; start a fresh session on success."""
+        settings: Settings = state.settings
+        outcome = await login(
+            db_session,
+            data.get("login_id", ""),
+            data.get("password", ""),
+            ip=client_ip(request.scope),
+            user_agent=request.headers.get("user-agent", ""),
+            security=settings.security,
+        )
+        # Failed attempts and lock-outs are kept whatever the outcome.
+        await db_session.commit()
+        if outcome.session_data is None:
+            assert outcome.failure is not None
+            return Template(
+                "login.html",
+                context={
+                    "next": safe_next(data.get("next")),
+                    "error": _failure_message(outcome.failure, outcome.locked_until),
+                    "login_id": data.get("login_id", ""),
+                },
+                status_code=403 if outcome.failure is LoginFailure.IP_REFUSED else 400,
+            )
+        store = session_store(state)
+        # Rotation: whatever session the browser had before is ended, a new token issued.
+        await store.delete(request.cookies.get(SESSION_COOKIE, ""))
+        token = await store.create(outcome.session_data)
+        response = Redirect(path=safe_next(data.get("next")) if data.get("next") else "/app", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=settings.security.secure_cookies,
+            path="/",
+        )
+        return response
+
+    @post("/logout", status_code=303)
+    async def logout(self, request: Request[Any, Any, Any], state: State) -> Redirect:
+        """End the session."""
+        await session_store(state).delete(request.cookies.get(SESSION_COOKIE, ""))
+        response = Redirect(path="/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @get("/app", guards=[requires_login])
+    async def start_page(self, request: Request[Any, Any, Any]) -> Template:
+        """What the signed-in person can do, by their permissions."""
+        principal = current_principal(request)
+        return Template("start.html", context={"principal": principal})

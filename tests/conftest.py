@@ -27,6 +27,7 @@ import pytest
 import redis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.testing.transport import TestClientTransport
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 
@@ -42,6 +43,21 @@ from kyodo.settings import (
 )
 
 TEMPLATE_DB = "kyodo_test_template"
+PEER_HEADER = "x-test-peer"
+"""Test-only: the peer address the in-process test client pretends to connect from."""
+
+
+def _parse_request_with_peer(self: TestClientTransport, request: Any) -> Any:
+    # Litestar's test transport reports the peer as "testclient"; the platform
+    # checks real addresses (IP allow-lists), so tests say which address they
+    # come from, 127.0.0.1 by default.
+    scope = _original_parse_request(self, request)
+    scope["client"] = (request.headers.get(PEER_HEADER, "127.0.0.1"), 50000)
+    return scope
+
+
+_original_parse_request = TestClientTransport.parse_request
+TestClientTransport.parse_request = _parse_request_with_peer  # type: ignore[method-assign]
 _ENV_ADMIN = "KYODO_TEST__ADMIN_URL"
 _ENV_REDIS = "KYODO_TEST__REDIS_BASE"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -154,7 +170,7 @@ def admin_url() -> str:
 def settings() -> Settings:
     """Settings of this test process (its own database and Redis database)."""
     return Settings(
-        app=AppSettings(data_dir=Path(os.environ["KYODO_DATA_DIR"])),
+        app=AppSettings(data_dir=Path(os.environ["KYODO_DATA_DIR"]), debug=True),
         database=DatabaseSettings(
             url=os.environ["KYODO_DATABASE_URL"],
             admin_url=os.environ["KYODO_DATABASE_ADMIN_URL"],
@@ -298,3 +314,57 @@ def celery_worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) 
         yield worker
     finally:
         worker.stop()
+
+
+# --------------------------------------------------------------------------- people
+
+
+async def sign_in(client: AsyncTestClient[Litestar], login_id: str, password: str | None = None) -> None:
+    """Sign in through the real form (CSRF token taken from the page)."""
+    from tests.factories import PASSWORD
+
+    page = await client.get("/login")
+    token = client.cookies.get("kyodo_csrf")
+    assert token, page.text[:500]
+    response = await client.post(
+        "/login",
+        data={"login_id": login_id, "password": password or PASSWORD, "_csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text[:1000]
+
+
+@dataclasses.dataclass
+class TwoMembers:
+    """Member A and member B of one consortium, each with an administrator, plus the secretariat."""
+
+    consortium: Any
+    a: Any
+    b: Any
+    admin_a: Any
+    admin_b: Any
+    secretariat: Any
+
+
+@pytest.fixture
+async def two_members(db_session: AsyncSession) -> TwoMembers:
+    from tests import factories as f
+
+    group = await f.consortium(db_session)
+    a = await f.member(db_session, group, "032018", "盛岡市")
+    b = await f.member(db_session, group, "032140", "八幡平市")
+    return TwoMembers(
+        consortium=group,
+        a=a,
+        b=b,
+        admin_a=await f.staff(db_session, a, "morioka-admin", roles=("admin",)),
+        admin_b=await f.staff(db_session, b, "hachimantai-admin", roles=("admin",)),
+        secretariat=await f.secretariat(db_session, group, "jimukyoku"),
+    )
+
+
+async def csrf_token(client: AsyncTestClient[Litestar]) -> str:
+    """The CSRF token a form on the page would carry (fetched from the login page once)."""
+    if not client.cookies.get("kyodo_csrf"):
+        await client.get("/login")
+    return str(client.cookies.get("kyodo_csrf"))

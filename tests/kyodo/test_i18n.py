@@ -10,6 +10,7 @@ from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 
 from kyodo.i18n import LOCALE_DIR, current_locale, format_date, japanese_era
+from tests.conftest import csrf_token
 
 
 def test_every_message_has_a_japanese_translation() -> None:
@@ -33,7 +34,11 @@ async def test_pages_are_japanese_by_default(client: AsyncTestClient) -> None:
 
 
 async def test_english_switch_is_remembered(client: AsyncTestClient) -> None:
-    switched = await client.post("/language", data={"lang": "en", "next": "/login"}, follow_redirects=False)
+    switched = await client.post(
+        "/language",
+        data={"lang": "en", "next": "/login", "_csrf_token": await csrf_token(client)},
+        follow_redirects=False,
+    )
     assert switched.status_code == 303
     assert switched.headers["location"] == "/login"
     page = BeautifulSoup((await client.get("/login")).text, "html.parser")
@@ -41,7 +46,7 @@ async def test_english_switch_is_remembered(client: AsyncTestClient) -> None:
     assert page.html["lang"] == "en"
     assert page.h1 is not None
     assert page.h1.get_text(strip=True) == "Staff sign-in"
-    await client.post("/language", data={"lang": "ja", "next": "/"})
+    await client.post("/language", data={"lang": "ja", "next": "/", "_csrf_token": await csrf_token(client)})
     page = BeautifulSoup((await client.get("/login")).text, "html.parser")
     assert page.h1 is not None
     assert page.h1.get_text(strip=True) == "職員ログイン"
@@ -49,12 +54,18 @@ async def test_english_switch_is_remembered(client: AsyncTestClient) -> None:
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil"])
 async def test_language_switch_never_redirects_off_site(client: AsyncTestClient, target: str) -> None:
-    response = await client.post("/language", data={"lang": "en", "next": target}, follow_redirects=False)
+    response = await client.post(
+        "/language",
+        data={"lang": "en", "next": target, "_csrf_token": await csrf_token(client)},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/"
 
 
 async def test_unknown_language_is_ignored(client: AsyncTestClient) -> None:
-    response = await client.post("/language", data={"lang": "xx", "next": "/"}, follow_redirects=False)
+    response = await client.post(
+        "/language", data={"lang": "xx", "next": "/", "_csrf_token": await csrf_token(client)}, follow_redirects=False
+    )
     assert "set-cookie" not in response.headers
     page = BeautifulSoup((await client.get("/")).text, "html.parser")
     assert page.html is not None

@@ -1,0 +1,36 @@
+"""Dependencies every handler can ask for by name.
+
+``db_session`` is the request's session already scoped to the caller's member:
+row-level security then shows it nothing of any other member. Handlers never
+scope sessions themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import NamedDependency, Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenants.principal import Principal
+from tenants.rls import for_member
+
+__all__ = ["RAW_SESSION_KEY", "dependencies"]
+
+RAW_SESSION_KEY = "raw_db_session"
+"""The SQLAlchemy plugin's unscoped session; only :func:`provide_db_session` uses it."""
+
+
+async def provide_db_session(
+    raw_db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]
+) -> AsyncSession:
+    """The request's session, scoped to the caller's member (or to no member at all)."""
+    user = request.scope.get("user")
+    await for_member(raw_db_session, user.member_id if isinstance(user, Principal) else None)
+    return raw_db_session
+
+
+def dependencies() -> dict[str, Provide]:
+    """Dependencies registered on the application."""
+    return {"db_session": Provide(provide_db_session)}

@@ -1,0 +1,39 @@
+"""What the start page offers each person, from their permissions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kyodo.i18n import gettext as _
+from policy.permissions import ROLE_LABELS
+from tenants.principal import Principal
+
+__all__ = ["Link", "role_label", "start_links"]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link on the start page."""
+
+    href: str
+    label: str
+
+
+def role_label(role: str) -> str:
+    """The Japanese label of a built-in role, or the role's own name."""
+    return ROLE_LABELS.get(role, role.removeprefix("custom:"))
+
+
+def start_links(principal: Principal) -> list[Link]:
+    """Links to every screen the person may use."""
+    candidates: list[tuple[str, str, Link]] = [
+        ("staff", "view", Link("/admin/staff", _("Staff and departments"))),
+        ("title", "manage", Link("/admin/titles", _("Contract titles"))),
+        ("role", "manage", Link("/admin/roles", _("Roles and permissions"))),
+        ("iprange", "manage", Link("/admin/ip-ranges", _("Allowed networks"))),
+        ("apikey", "manage", Link("/admin/api-keys", _("API keys"))),
+        ("addressbook", "view", Link("/address-book", _("Address book"))),
+        ("consortium", "view", Link("/secretariat/members", _("Members of the consortium"))),
+        ("company", "manage", Link("/secretariat/companies", _("Contractor companies"))),
+    ]
+    return [link for obj, act, link in candidates if principal.can(obj, act)]

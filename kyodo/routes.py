@@ -1,0 +1,33 @@
+"""Every controller of the platform and its domains, and where their templates are.
+
+Each domain lists its controllers here; the app factory and the route-walking
+isolation test read the same list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar.types import ControllerRouterHandler
+
+from kyodo.health import HealthController
+from kyodo.pages import AccountController, PagesController
+
+__all__ = ["route_handlers", "template_dirs"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """Controllers of the platform and every domain."""
+    return [HealthController, PagesController, AccountController]
+
+
+def template_dirs() -> list[Path]:
+    """The platform's templates, then each domain's ``templates/`` folder."""
+    dirs = [ROOT / "kyodo" / "templates"]
+    for domain in ("consortium", "tenants", "policy", "signing", "reporting", "onboarding"):
+        folder = ROOT / domain / "templates"
+        if folder.is_dir():
+            dirs.append(folder)
+    return dirs
