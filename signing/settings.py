@@ -20,11 +20,9 @@ from .errors import SigningConfigurationError
 
 __all__ = ["KeySource", "SigningSettings"]
 
-_PREFIX = "KYODO_SIGNING_"
-
 
 def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(_PREFIX + name)
+    value = os.environ.get(name)
     return value if value not in (None, "") else default
 
 
@@ -50,46 +48,46 @@ class KeySource(enum.StrEnum):
 class SigningSettings:
     """How to reach the provider's signing key and the trust services."""
 
-    key_source: KeySource = field(default_factory=lambda: KeySource(_env("KEY_SOURCE") or "pkcs12"))
+    key_source: KeySource = field(default_factory=lambda: KeySource(_env("KYODO_SIGNING_KEY_SOURCE") or "pkcs12"))
     """``pkcs12`` (key file, e.g. the test PKI or a software seal) or ``pkcs11`` (HSM/token)."""
 
-    pkcs12_path: Path | None = field(default_factory=lambda: _env_path("PKCS12_PATH"))
+    pkcs12_path: Path | None = field(default_factory=lambda: _env_path("KYODO_SIGNING_PKCS12_PATH"))
     """PKCS#12 (.p12/.pfx) file holding the provider key, its certificate and chain."""
 
-    pkcs12_passphrase: str | None = field(default_factory=lambda: _env("PKCS12_PASSPHRASE"), repr=False)
+    pkcs12_passphrase: str | None = field(default_factory=lambda: _env("KYODO_SIGNING_PKCS12_PASSPHRASE"), repr=False)
     """Passphrase of the PKCS#12 file."""
 
-    pkcs11_module: Path | None = field(default_factory=lambda: _env_path("PKCS11_MODULE"))
+    pkcs11_module: Path | None = field(default_factory=lambda: _env_path("KYODO_SIGNING_PKCS11_MODULE"))
     """Path of the PKCS#11 module (.so) of the HSM or token."""
 
-    pkcs11_token_label: str | None = field(default_factory=lambda: _env("PKCS11_TOKEN_LABEL"))
+    pkcs11_token_label: str | None = field(default_factory=lambda: _env("KYODO_SIGNING_PKCS11_TOKEN_LABEL"))
     """Label of the token holding the key."""
 
-    pkcs11_key_label: str | None = field(default_factory=lambda: _env("PKCS11_KEY_LABEL"))
+    pkcs11_key_label: str | None = field(default_factory=lambda: _env("KYODO_SIGNING_PKCS11_KEY_LABEL"))
     """Label of the private key object on the token."""
 
-    pkcs11_cert_label: str | None = field(default_factory=lambda: _env("PKCS11_CERT_LABEL"))
+    pkcs11_cert_label: str | None = field(default_factory=lambda: _env("KYODO_SIGNING_PKCS11_CERT_LABEL"))
     """Label of the certificate object on the token (defaults to the key label)."""
 
-    pkcs11_pin: str | None = field(default_factory=lambda: _env("PKCS11_PIN"), repr=False)
+    pkcs11_pin: str | None = field(default_factory=lambda: _env("KYODO_SIGNING_PKCS11_PIN"), repr=False)
     """User PIN of the token."""
 
-    tsa_url: str = field(default_factory=lambda: _env("TSA_URL", "") or "")
+    tsa_url: str = field(default_factory=lambda: _env("KYODO_SIGNING_TSA_URL", "") or "")
     """RFC 3161 time-stamping service URL."""
 
-    tsa_username: str | None = field(default_factory=lambda: _env("TSA_USERNAME"))
+    tsa_username: str | None = field(default_factory=lambda: _env("KYODO_SIGNING_TSA_USERNAME"))
     """HTTP basic-auth user for the TSA, if it requires one."""
 
-    tsa_password: str | None = field(default_factory=lambda: _env("TSA_PASSWORD"), repr=False)
+    tsa_password: str | None = field(default_factory=lambda: _env("KYODO_SIGNING_TSA_PASSWORD"), repr=False)
     """HTTP basic-auth password for the TSA."""
 
-    trust_root_paths: tuple[Path, ...] = field(default_factory=lambda: _env_paths("TRUST_ROOTS"))
+    trust_root_paths: tuple[Path, ...] = field(default_factory=lambda: _env_paths("KYODO_SIGNING_TRUST_ROOTS"))
     """PEM/DER files of the root certificates the provider and TSA chain up to."""
 
-    extra_cert_paths: tuple[Path, ...] = field(default_factory=lambda: _env_paths("EXTRA_CERTS"))
+    extra_cert_paths: tuple[Path, ...] = field(default_factory=lambda: _env_paths("KYODO_SIGNING_EXTRA_CERTS"))
     """Intermediate certificates not already inside the PKCS#12 file or token."""
 
-    http_timeout: float = field(default_factory=lambda: float(_env("HTTP_TIMEOUT", "10") or "10"))
+    http_timeout: float = field(default_factory=lambda: float(_env("KYODO_SIGNING_HTTP_TIMEOUT", "10") or "10"))
     """Seconds to wait for one TSA, OCSP or CRL answer before giving up."""
 
     @classmethod
