@@ -48,6 +48,7 @@ from kyodo.runtime import redis_url
 from kyodo.sessions import SessionStore
 from kyodo.settings import Settings, get_settings
 from policy.engine import PolicyListener
+from signing.settings import SigningSettings
 
 __all__ = ["create_app"]
 
@@ -139,9 +140,11 @@ def create_app(
     settings: Settings | None = None,
     *,
     session_maker: Callable[[], AsyncSession] | None = None,
+    signing: SigningSettings | None = None,
 ) -> Litestar:
     """Build the web application."""
     settings = settings or get_settings()
+    signing = signing or SigningSettings()
     db_config = alchemy_config(settings, session_maker=session_maker)
     template_config = TemplateConfig(
         directory=[*template_dirs()],
@@ -193,6 +196,7 @@ def create_app(
                 "settings": settings,
                 "started_at": dt.datetime.now(dt.UTC),
                 "session_maker_key": db_config.session_maker_app_state_key,
+                "signing_settings": signing,
             }
         ),
         debug=settings.app.debug,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from datetime import timedelta
 
 import aiohttp
 from asn1crypto import cms, x509
@@ -255,7 +256,14 @@ def signing_validation_context(
         allow_fetching=True,
         revinfo_policy=revocation_policy(end_entity_rule),
         fetcher_backend=AIOHttpFetcherBackend(session, per_request_timeout=timeout),
+        # Responders' clocks and ours differ a little (and a loaded machine answers
+        # late): an OCSP response "from the future" by a few seconds is still good.
+        time_tolerance=CLOCK_TOLERANCE,
     )
+
+
+CLOCK_TOLERANCE = timedelta(seconds=30)
+"""Accepted clock difference between this platform and the TSA/OCSP/CRL servers."""
 
 
 # -- error mapping --------------------------------------------------------------------------

@@ -781,3 +781,27 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def existing_port(directory: Path | str, default: int) -> int:
+    """The port a PKI in ``directory`` was generated for (its URLs are in the certificates)."""
+    meta = Path(directory) / _META_FILE
+    try:
+        return int(json.loads(meta.read_text("utf-8"))["port"])
+    except (OSError, ValueError, KeyError):
+        return default
+
+
+def settings_environment(settings: SigningSettings, *, prefix: str = "KYODO_SIGNING_") -> dict[str, str]:
+    """Environment variables that make another process build the same :class:`SigningSettings`."""
+    env = {
+        f"{prefix}KEY_SOURCE": settings.key_source.value,
+        f"{prefix}TSA_URL": settings.tsa_url,
+        f"{prefix}TRUST_ROOTS": ":".join(str(p) for p in settings.trust_root_paths),
+        f"{prefix}HTTP_TIMEOUT": str(settings.http_timeout),
+    }
+    if settings.pkcs12_path is not None:
+        env[f"{prefix}PKCS12_PATH"] = str(settings.pkcs12_path)
+    if settings.pkcs12_passphrase is not None:
+        env[f"{prefix}PKCS12_PASSPHRASE"] = settings.pkcs12_passphrase
+    return env

@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
@@ -104,7 +105,7 @@ def bench_enforcement() -> None:
 
 
 def _copy_rows(
-    conn: psycopg.Connection[tuple[object, ...]], table: str, columns: list[str], rows: list[tuple[object, ...]]
+    conn: psycopg.Connection[tuple[object, ...]], table: str, columns: list[str], rows: Sequence[tuple[object, ...]]
 ) -> None:
     buffer = io.StringIO()
     for row in rows:

@@ -47,7 +47,7 @@ def services(pki_server: PKIServer) -> Iterator[PKIServer]:
 
 
 @pytest.fixture(scope="session")
-def settings(pki: TestPKI, pki_server: PKIServer) -> SigningSettings:
+def signing_settings(pki: TestPKI, pki_server: PKIServer) -> SigningSettings:
     return pki.signing_settings("provider")
 
 

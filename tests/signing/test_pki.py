@@ -98,13 +98,13 @@ def test_services_answer_over_http(pki: TestPKI, pki_server: PKIServer) -> None:
 
 
 def test_signing_settings_point_at_pkcs12(pki: TestPKI) -> None:
-    settings = pki.signing_settings("sandbox")
-    assert settings.key_source is KeySource.PKCS12
-    assert settings.pkcs12_path is not None
-    assert settings.pkcs12_path.exists()
-    assert settings.trust_root_paths == (pki.root_pem_path,)
-    assert settings.pkcs12_passphrase
-    assert settings.pkcs12_passphrase not in repr(settings)
+    signing_settings = pki.signing_settings("sandbox")
+    assert signing_settings.key_source is KeySource.PKCS12
+    assert signing_settings.pkcs12_path is not None
+    assert signing_settings.pkcs12_path.exists()
+    assert signing_settings.trust_root_paths == (pki.root_pem_path,)
+    assert signing_settings.pkcs12_passphrase
+    assert signing_settings.pkcs12_passphrase not in repr(signing_settings)
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -115,11 +115,11 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("KYODO_SIGNING_PKCS11_PIN", "1234")
     monkeypatch.setenv("KYODO_SIGNING_TSA_URL", "https://tsa.example.jp/tsa")
     monkeypatch.setenv("KYODO_SIGNING_TRUST_ROOTS", f"{tmp_path}/a.pem:{tmp_path}/b.pem")
-    settings = SigningSettings.from_env()
-    assert settings.key_source is KeySource.PKCS11
-    assert settings.pkcs11_token_label == "kyodo"
-    assert len(settings.trust_root_paths) == 2
-    assert "1234" not in repr(settings)
-    settings.check()
+    signing_settings = SigningSettings.from_env()
+    assert signing_settings.key_source is KeySource.PKCS11
+    assert signing_settings.pkcs11_token_label == "kyodo"
+    assert len(signing_settings.trust_root_paths) == 2
+    assert "1234" not in repr(signing_settings)
+    signing_settings.check()
     with pytest.raises(SigningConfigurationError, match="TSA"):
         SigningSettings(tsa_url="").check()

@@ -52,8 +52,8 @@ def _travel(to: datetime) -> AbstractContextManager[Any]:
 
 async def test_renewed_archive_validates_after_eleven_years(lta_pki: TestPKI, tmp_path: Path) -> None:
     t0 = datetime.now(UTC)
-    settings = lta_pki.signing_settings()
-    async with Sealer(settings) as sealer:
+    signing_settings = lta_pki.signing_settings()
+    async with Sealer(signing_settings) as sealer:
         sealed = await sealer.seal(
             make_pdf(1),
             [TextBoxFill(0, 72, 600, 300, 20, "長期署名テスト　契約番号 R7-0789")],
@@ -69,7 +69,7 @@ async def test_renewed_archive_validates_after_eleven_years(lta_pki: TestPKI, tm
     assert needs_renewal(sealed, now=renew_at, margin=YEAR)
     with _travel(renew_at):
         successor = lta_pki.add_successor_tsa(valid_from=renew_at - timedelta(days=1), validity=10 * YEAR)
-        async with Renewer(settings) as renewer:
+        async with Renewer(signing_settings) as renewer:
             renewed = await renewer.renew(sealed)
     assert renewed.startswith(sealed)  # renewal only appends
     assert renewal_deadline(renewed) == lta_pki.cert(successor.label).not_valid_after
@@ -97,11 +97,11 @@ async def test_renewed_archive_validates_after_eleven_years(lta_pki: TestPKI, tm
 
 async def test_renewal_after_expiry_is_refused(lta_pki: TestPKI) -> None:
     t0 = datetime.now(UTC)
-    settings = lta_pki.signing_settings()
-    async with Sealer(settings) as sealer:
+    signing_settings = lta_pki.signing_settings()
+    async with Sealer(signing_settings) as sealer:
         sealed = await sealer.seal(make_pdf(1), [], reason="r", location="l")
     with _travel(t0 + 6 * YEAR):
-        async with Renewer(settings) as renewer:
+        async with Renewer(signing_settings) as renewer:
             with pytest.raises(RenewalTooLate):
                 await renewer.renew(sealed)
 

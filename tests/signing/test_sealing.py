@@ -50,18 +50,18 @@ def _page_text(pdf: bytes, page: int) -> str:
         doc.close()
 
 
-async def _seal(settings: SigningSettings, pdf: bytes, fields: list[TextBoxFill]) -> bytes:
-    async with Sealer(settings) as sealer:
+async def _seal(signing_settings: SigningSettings, pdf: bytes, fields: list[TextBoxFill]) -> bytes:
+    async with Sealer(signing_settings) as sealer:
         return await sealer.seal(pdf, fields, reason=REASON, location=LOCATION)
 
 
 @pytest.fixture
-async def sealed_one_page(settings: SigningSettings) -> bytes:
+async def sealed_one_page(signing_settings: SigningSettings) -> bytes:
     fields = [
         TextBoxFill(page=0, x=72, y=600, width=320, height=22, text=PARTY),
         TextBoxFill(page=0, x=72, y=520, width=140, height=60, text="契約金額：金１，２３４，５６７円（税込）とする。"),
     ]
-    return await _seal(settings, make_pdf(1), fields)
+    return await _seal(signing_settings, make_pdf(1), fields)
 
 
 async def test_one_page_seal_is_pades_lta_valid_offline(sealed_one_page: bytes, pki: TestPKI) -> None:
@@ -178,7 +178,7 @@ async def test_incremental_update_after_sealing_is_detected(
         assert "Signature is Valid" in pdfsig(changed, tmp_path).split("Signature #2")[0]
 
 
-async def test_several_files_and_pages_with_one_sealer(settings: SigningSettings, pki: TestPKI) -> None:
+async def test_several_files_and_pages_with_one_sealer(signing_settings: SigningSettings, pki: TestPKI) -> None:
     docs = {
         "one": (make_pdf(1, title="A"), [TextBoxFill(0, 72, 700, 250, 20, "甲：札幌市")]),
         "five": (
@@ -193,7 +193,7 @@ async def test_several_files_and_pages_with_one_sealer(settings: SigningSettings
             ],
         ),
     }
-    async with Sealer(settings) as sealer:
+    async with Sealer(signing_settings) as sealer:
         sealed = await asyncio.gather(
             *(sealer.seal(pdf, boxes, reason=REASON, location=LOCATION) for pdf, boxes in docs.values())
         )
@@ -213,15 +213,15 @@ async def test_sandbox_certificate_is_labelled(pki: TestPKI, pki_server: PKIServ
 
 
 async def test_tsa_unreachable_raises_and_returns_nothing(pki: TestPKI, pki_server: PKIServer) -> None:
-    settings = pki.signing_settings(tsa_url=f"http://127.0.0.1:{free_port()}/tsa")
+    signing_settings = pki.signing_settings(tsa_url=f"http://127.0.0.1:{free_port()}/tsa")
     result = None
     with pytest.raises(SealingUnavailable):
-        result = await _seal(settings, make_pdf(1), [])
+        result = await _seal(signing_settings, make_pdf(1), [])
     assert result is None
 
 
-async def test_tsa_refusing_after_start_raises(settings: SigningSettings, services: PKIServer) -> None:
-    async with Sealer(settings) as sealer:
+async def test_tsa_refusing_after_start_raises(signing_settings: SigningSettings, services: PKIServer) -> None:
+    async with Sealer(signing_settings) as sealer:
         await sealer.seal(make_pdf(1), [], reason=REASON, location=LOCATION)  # pins the TSA
         services.tsa_available = False
         with pytest.raises(SealingUnavailable):
@@ -230,14 +230,14 @@ async def test_tsa_refusing_after_start_raises(settings: SigningSettings, servic
         assert await sealer.seal(make_pdf(1), [], reason=REASON, location=LOCATION)  # recovers
 
 
-async def test_revocation_unavailable_raises(settings: SigningSettings, services: PKIServer) -> None:
+async def test_revocation_unavailable_raises(signing_settings: SigningSettings, services: PKIServer) -> None:
     services.revocation_available = False
     with pytest.raises(SealingUnavailable):
-        await _seal(settings, make_pdf(1), [])
+        await _seal(signing_settings, make_pdf(1), [])
 
 
-async def test_bad_inputs_are_refused(settings: SigningSettings, sealed_one_page: bytes) -> None:
-    async with Sealer(settings) as sealer:
+async def test_bad_inputs_are_refused(signing_settings: SigningSettings, sealed_one_page: bytes) -> None:
+    async with Sealer(signing_settings) as sealer:
         with pytest.raises(SealingInputError, match="already signed"):
             await sealer.seal(sealed_one_page, [], reason=REASON, location=LOCATION)
         with pytest.raises(SealingInputError, match="readable"):
@@ -255,17 +255,17 @@ async def test_bad_inputs_are_refused(settings: SigningSettings, sealed_one_page
             await sealer.seal(make_pdf(1), [TextBoxFill(0, 0, 0, 100, 20, "OK 😀")], reason=REASON, location=LOCATION)
 
 
-def test_wrong_passphrase_is_a_configuration_error(settings: SigningSettings) -> None:
+def test_wrong_passphrase_is_a_configuration_error(signing_settings: SigningSettings) -> None:
     from dataclasses import replace
 
     with pytest.raises(SigningConfigurationError, match="passphrase"):
-        Sealer(replace(settings, pkcs12_passphrase="wrong"))
+        Sealer(replace(signing_settings, pkcs12_passphrase="wrong"))
 
 
-def test_sync_sealer_keeps_one_loop(settings: SigningSettings, pki: TestPKI) -> None:
+def test_sync_sealer_keeps_one_loop(signing_settings: SigningSettings, pki: TestPKI) -> None:
     from signing import verify
 
-    sync = SyncSealer(settings)
+    sync = SyncSealer(signing_settings)
     try:
         first = sync.seal(make_pdf(1), [TextBoxFill(0, 72, 700, 200, 20, "同期")], reason=REASON, location=LOCATION)
         loop = sync._loop
@@ -277,11 +277,11 @@ def test_sync_sealer_keeps_one_loop(settings: SigningSettings, pki: TestPKI) -> 
     assert verify(second, trust_roots=[pki.root_cert.dump()]).ok
 
 
-async def test_sync_apis_refuse_a_running_loop(settings: SigningSettings, pki: TestPKI) -> None:
+async def test_sync_apis_refuse_a_running_loop(signing_settings: SigningSettings, pki: TestPKI) -> None:
     from signing import verify
 
     with pytest.raises(RuntimeError, match="event loop"):
-        SyncSealer(settings).seal(make_pdf(1), [], reason=REASON, location=LOCATION)
+        SyncSealer(signing_settings).seal(make_pdf(1), [], reason=REASON, location=LOCATION)
     with pytest.raises(RuntimeError, match="verify_async"):
         verify(make_pdf(1), trust_roots=[pki.root_cert])
 
