@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -13,21 +14,21 @@ JST = dt.timezone(dt.timedelta(hours=9))
 
 
 def _data(**overrides: object) -> CertificateData:
-    values: dict[str, object] = dict(
-        member_name="盛岡市",
-        title_formal_name="盛岡市長 内舘 茂",
-        subject="盛岡市立図書館空調設備改修工事",
-        contract_number="R8-契-0042",
-        amount=12_345_000,
-        transaction_date=dt.date(2026, 11, 20),
-        counterparty="株式会社岩手建設",
-        concluded_at=dt.datetime(2026, 11, 21, 9, 30, tzinfo=JST),
-        contract_id="01a2-0042",
-        parties=[
+    values: dict[str, object] = {
+        "member_name": "盛岡市",
+        "title_formal_name": "盛岡市長 内舘 茂",
+        "subject": "盛岡市立図書館空調設備改修工事",
+        "contract_number": "R8-契-0042",
+        "amount": 12_345_000,
+        "transaction_date": dt.date(2026, 11, 20),
+        "counterparty": "株式会社岩手建設",
+        "concluded_at": dt.datetime(2026, 11, 21, 9, 30, tzinfo=JST),
+        "contract_id": "01a2-0042",
+        "parties": [
             PartyLine(1, "契約者", "株式会社岩手建設", "岩手太郎", "taro@iwate-kensetsu.example.jp", "合意済み"),
             PartyLine(2, "盛岡市長", "盛岡市", "盛岡花子", "hanako@city.morioka.lg.jp", "合意済み"),
         ],
-        events=[
+        "events": [
             AgreementLine(
                 dt.datetime(2026, 11, 20, 14, 0, tzinfo=JST),
                 "転送",
@@ -43,8 +44,8 @@ def _data(**overrides: object) -> CertificateData:
                 "203.0.113.8",
             ),
         ],
-        files=[SealedFileLine("契約書.pdf", "ab" * 32, 123_456)],
-    )
+        "files": [SealedFileLine("契約書.pdf", "ab" * 32, 123_456)],
+    }
     values.update(overrides)
     return CertificateData(**values)  # type: ignore[arg-type]
 
@@ -82,6 +83,6 @@ def test_test_environment_certificates_say_so_on_every_page() -> None:
 
 def test_the_japanese_font_is_embedded() -> None:
     reader = PdfReader(io.BytesIO(render_certificate(_data())))
-    fonts = reader.pages[0]["/Resources"]["/Font"]
+    fonts: Any = reader.pages[0]["/Resources"]["/Font"]  # type: ignore[index]
     descriptors = [f.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"] for f in fonts.values()]
     assert any("/FontFile2" in d for d in descriptors)
