@@ -79,7 +79,7 @@ def _cluster_id(data_dir: Path) -> int:
     settings = Settings(app=AppSettings(data_dir=data_dir))
     import json
 
-    url = json.loads(services_file(settings).read_text())["database_url"]
+    url = json.loads(services_file(settings).read_text())["database_admin_url"]
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
     assert row is not None

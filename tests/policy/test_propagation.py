@@ -69,22 +69,21 @@ def test_policy_change_reaches_a_running_web_process_within_a_second(fresh_datab
         KYODO_DATA_DIR=str(tmp_path),
         KYODO_PORT=str(port),
     )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kyodo", "serve"],
-        env=env,
-        cwd=PROJECT_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log_path = tmp_path / "web.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "kyodo", "serve"], env=env, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False) as client:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90
             while True:
                 try:
                     client.get("/login")
                     break
                 except httpx.HTTPError:
-                    assert time.monotonic() < deadline, "web server did not start"
+                    assert server.poll() is None, log_path.read_text()[-3000:]
+                    assert time.monotonic() < deadline, log_path.read_text()[-3000:]
                     time.sleep(0.2)
             login = client.post(
                 "/login",
