@@ -15,13 +15,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from advanced_alchemy.exceptions import NotFoundError
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from jinja2 import Environment
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -40,11 +41,13 @@ from kyodo.db import alchemy_config
 from kyodo.dependencies import dependencies
 from kyodo.i18n import gettext as _
 from kyodo.middleware import locale_middleware
+from kyodo.pages import safe_next
 from kyodo.routes import route_handlers, template_dirs
 from kyodo.runtime import redis_url
 from kyodo.sessions import SessionStore
 from kyodo.settings import Settings, get_settings
 from policy.engine import PolicyListener
+from tenants.errors import ServiceError
 
 __all__ = ["create_app"]
 
@@ -107,6 +110,25 @@ def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) 
     return Response({"status_code": 403, "detail": message}, status_code=403)
 
 
+def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Another member's id and an id that never existed answer alike.
+    message = _("The page or item was not found. It may have been deleted, or the address is wrong.")
+    if _wants_html(request):
+        return Template("error.html", context={"title": _("Not found"), "message": message}, status_code=404)
+    return Response({"status_code": 404, "detail": message}, status_code=404)
+
+
+def _refused(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    if _wants_html(request):
+        back = safe_next(request.headers.get("referer", "").partition(request.url.netloc)[2] or None)
+        return Template(
+            "error.html",
+            context={"title": _("The change was not made"), "message": exc.message, "back": back},
+            status_code=exc.status_code,
+        )
+    return Response({"status_code": exc.status_code, "detail": exc.message}, status_code=exc.status_code)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -143,7 +165,13 @@ def create_app(
         ],
         csrf_config=csrf,
         dependencies=dependencies(),
-        exception_handlers={NotAuthorizedException: _not_signed_in, PermissionDeniedException: _forbidden},
+        exception_handlers={
+            NotAuthorizedException: _not_signed_in,
+            PermissionDeniedException: _forbidden,
+            NotFoundException: _not_found,
+            NotFoundError: _not_found,
+            ServiceError: _refused,
+        },
         openapi_config=OpenAPIConfig(
             title="Kyodo API",
             version="1",

@@ -10,8 +10,17 @@ from pathlib import Path
 
 from litestar.types import ControllerRouterHandler
 
+from consortium.controllers import (
+    AddressBookApiController,
+    AddressBookController,
+    SecretariatApiController,
+    SecretariatController,
+)
 from kyodo.health import HealthController
 from kyodo.pages import AccountController, PagesController
+from policy.controllers import RoleApiController, RoleController
+from tenants.api import AdminApiController
+from tenants.controllers import AdminController
 
 __all__ = ["route_handlers", "template_dirs"]
 
@@ -20,7 +29,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """Controllers of the platform and every domain."""
-    return [HealthController, PagesController, AccountController]
+    return [
+        HealthController,
+        PagesController,
+        AccountController,
+        AdminController,
+        AdminApiController,
+        RoleController,
+        RoleApiController,
+        SecretariatController,
+        SecretariatApiController,
+        AddressBookController,
+        AddressBookApiController,
+    ]
 
 
 def template_dirs() -> list[Path]:
