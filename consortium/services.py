@@ -27,12 +27,13 @@ from consortium.identifiers import (
 from consortium.models import ContractorCompany, ContractorContact, Member, MemberKind, MemberStatus
 from kyodo.i18n import gettext as _
 from policy.models import PolicyRule
-from policy.permissions import BuiltinRole
+from policy.permissions import MEMBER_PERMISSIONS, BuiltinRole
+from policy.services import RoleService
 from tenants.errors import Conflict, Invalid
-from tenants.models import AddressBookEntry, Staff, StaffStatus
+from tenants.models import AddressBookEntry, ApiKey, Staff, StaffStatus
 from tenants.passwords import hash_password
 from tenants.rls import for_member, system_access
-from tenants.services import generate_password, login_id_taken
+from tenants.services import ApiKeyService, generate_password, login_id_taken
 
 __all__ = [
     "AddressBookService",
@@ -40,6 +41,7 @@ __all__ = [
     "CompanyService",
     "MemberFigures",
     "MembershipService",
+    "issue_operator_api_key",
     "today",
 ]
 
@@ -366,3 +368,30 @@ class AddressBookService:
         """Take an entry out of the address book (the shared company stays)."""
         await self.session.delete(entry)
         await self.session.flush()
+
+
+# --------------------------------------------------------------------------- operator
+
+
+async def issue_operator_api_key(
+    session: AsyncSession, *, lg_code: str, label: str, role: str | None = None
+) -> tuple[Member, ApiKey, str]:
+    """An API key for the member with ``lg_code``, issued by the operator (system access).
+
+    Returns the member, the key's row and the key itself (shown once, never stored).
+    """
+    try:
+        code = validate_lg_code(lg_code)
+    except InvalidLocalGovernmentCode as exc:
+        raise Invalid(str(exc)) from None
+    await system_access(session)
+    member = await session.scalar(select(Member).where(Member.lg_code == code))
+    if member is None:
+        raise Invalid(_("There is no member with the code {code}.").format(code=code))
+    row, key = await ApiKeyService(session, member.id).issue(label=label, created_by_id=None)
+    if role:
+        # The operator stands above every member: it may give any member role.
+        await RoleService(session, member.id).assign(
+            editor=frozenset(MEMBER_PERMISSIONS), subject=f"apikey:{row.id}", role_name=role
+        )
+    return member, row, key

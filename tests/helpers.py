@@ -32,3 +32,10 @@ async def fresh(session: AsyncSession, row: Any) -> Any:
     """``row`` as it is now in the database (after the app changed it)."""
     await session.refresh(row)
     return row
+
+
+def shown_once(html: str) -> list[str]:
+    """The values a "shown only once" page displays (password, API key …)."""
+    from bs4 import BeautifulSoup
+
+    return [tag.get_text() for tag in BeautifulSoup(html, "html.parser").select("[data-secret]")]

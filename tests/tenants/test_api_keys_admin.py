@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenants.models import ApiKey
 from tenants.rls import system_access
 from tests.conftest import TwoMembers, sign_in
-from tests.helpers import api, form
+from tests.helpers import api, form, shown_once
 
 
 async def test_create_use_revoke_refuse(
@@ -56,7 +54,7 @@ async def test_screen_shows_the_key_once(client: AsyncTestClient, two_members: T
     await sign_in(client, "morioka-admin")
     issued = await form(client, "/admin/api-keys", label="財務会計システム", role="viewer")
     assert issued.status_code == 200
-    key = BeautifulSoup(issued.text, "html.parser").find_all(attrs={"data-secret": True})[-1].get_text()
+    key = shown_once(issued.text)[-1]
     assert key.startswith("kyd_")
     page = await client.get("/admin/api-keys")
     assert "財務会計システム" in page.text

@@ -14,7 +14,7 @@ from tenants.models import Staff, StaffStatus, ViewScope
 from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
-from tests.helpers import api, form
+from tests.helpers import api, form, shown_once
 
 
 async def _staff(session: AsyncSession, login_id: str) -> Staff:
@@ -52,7 +52,7 @@ async def test_create_with_generated_password_shown_once_and_usable(
         client, "/admin/staff", login_id="morioka-new", name="新任 職員", email="new@city.morioka.lg.jp", role="drafter"
     )
     assert created.status_code == 200
-    password = BeautifulSoup(created.text, "html.parser").find_all(attrs={"data-secret": True})[-1].get_text()
+    password = shown_once(created.text)[-1]
     assert len(password) >= 10
     assert "一度だけ表示" in created.text
     staff = await _staff(db_session, "morioka-new")
@@ -95,7 +95,10 @@ async def test_duplicate_login_id_even_of_another_member_is_refused_plainly(
     assert taken.status_code == 409
     assert "ログインID hachimantai-admin は既に使われています" in taken.text
     short = await api(
-        client, "POST", "/api/v1/staff", {"login_id": "a-b", "name": "x", "email": "y@example.lg.jp", "password": "short"}
+        client,
+        "POST",
+        "/api/v1/staff",
+        {"login_id": "a-b", "name": "x", "email": "y@example.lg.jp", "password": "short"},
     )
     assert short.status_code == 400
     assert "10文字以上" in short.json()["detail"]
@@ -121,13 +124,17 @@ async def test_edit_saves_department_status_and_view_scope(
     assert (row.name, row.department_id, row.view_scope) == ("契約 花子", keiyaku.id, ViewScope.DEPARTMENT)
     page = await client.get(f"/admin/staff/{person.id}")
     assert 'value="department" selected' in page.text
-    suspended = await api(client, "PATCH", f"/api/v1/staff/{person.id}", {"status": "suspended", "view_scope": "member"})
+    suspended = await api(
+        client, "PATCH", f"/api/v1/staff/{person.id}", {"status": "suspended", "view_scope": "member"}
+    )
     assert suspended.json()["status"] == "suspended"
     row = await _staff(db_session, "morioka-keiyaku")
     assert (row.status, row.view_scope) == (StaffStatus.SUSPENDED, ViewScope.MEMBER)
 
 
-async def test_unlock_and_password_reset(client: AsyncTestClient, two_members: TwoMembers, db_session: AsyncSession) -> None:
+async def test_unlock_and_password_reset(
+    client: AsyncTestClient, two_members: TwoMembers, db_session: AsyncSession
+) -> None:
     person = await f.staff(db_session, two_members.a, "morioka-keiyaku", roles=("drafter",))
     person.locked_until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15)
     await db_session.flush()
@@ -151,7 +158,9 @@ async def test_another_members_staff_are_out_of_reach(
     assert "hachimantai-admin" not in (await api(client, "GET", "/api/v1/staff")).text
     assert (await client.get(f"/admin/staff/{theirs.id}")).status_code == 404
     assert (await api(client, "GET", f"/api/v1/staff/{theirs.id}")).status_code == 404
-    assert (await form(client, f"/admin/staff/{theirs.id}", name="乗っ取り", email="x@example.lg.jp")).status_code == 404
+    assert (
+        await form(client, f"/admin/staff/{theirs.id}", name="乗っ取り", email="x@example.lg.jp")
+    ).status_code == 404
     assert (await api(client, "PATCH", f"/api/v1/staff/{theirs.id}", {"status": "suspended"})).status_code == 404
     assert (await form(client, f"/admin/staff/{theirs.id}/password", password="taken-over-123")).status_code == 404
     assert (await api(client, "POST", f"/api/v1/staff/{theirs.id}/password", {})).status_code == 404

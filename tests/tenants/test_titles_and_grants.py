@@ -17,10 +17,17 @@ async def test_any_number_of_titles_in_order(client: AsyncTestClient, two_member
     await sign_in(client, "morioka-admin")
     await form(client, "/admin/titles", code="mayor", name="市長", formal_name="盛岡市長 内舘 茂", sort_order="1")
     for i, (name, formal) in enumerate(
-        [("教育長", "盛岡市教育委員会教育長"), ("上下水道事業管理者", "盛岡市上下水道事業管理者"), ("病院事業管理者", "盛岡市病院事業管理者")]
+        [
+            ("教育長", "盛岡市教育委員会教育長"),
+            ("上下水道事業管理者", "盛岡市上下水道事業管理者"),
+            ("病院事業管理者", "盛岡市病院事業管理者"),
+        ]
     ):
         created = await api(
-            client, "POST", "/api/v1/titles", {"code": f"t{i}", "name": name, "formal_name": formal, "sort_order": 2 + i}
+            client,
+            "POST",
+            "/api/v1/titles",
+            {"code": f"t{i}", "name": name, "formal_name": formal, "sort_order": 2 + i},
         )
         assert created.status_code == 201
     listed = (await api(client, "GET", "/api/v1/titles")).json()
@@ -32,7 +39,9 @@ async def test_any_number_of_titles_in_order(client: AsyncTestClient, two_member
     assert "コード mayor は別の契約名義で使われています" in duplicate.text
 
 
-async def test_edit_and_retire_a_title(client: AsyncTestClient, two_members: TwoMembers, db_session: AsyncSession) -> None:
+async def test_edit_and_retire_a_title(
+    client: AsyncTestClient, two_members: TwoMembers, db_session: AsyncSession
+) -> None:
     title = await f.title(db_session, two_members.a, "mayor", "市長", "盛岡市長")
     await sign_in(client, "morioka-admin")
     await form(client, f"/admin/titles/{title.id}", name="市長", formal_name="盛岡市長 谷藤 裕明", sort_order="3")
