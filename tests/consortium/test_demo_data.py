@@ -33,7 +33,9 @@ async def test_seeding_twice_changes_nothing(db_session: AsyncSession) -> None:
     members = {m.lg_code: m for m in await db_session.scalars(select(Member))}
     assert set(members) == {"032018", "032140", "032166", "033022", "033031", "033014", "033219", "033227"}
     assert members["032018"].status is MemberStatus.LIVE
-    assert await db_session.scalar(select(func.count()).select_from(Member).where(Member.status == MemberStatus.LIVE)) == 1
+    assert (
+        await db_session.scalar(select(func.count()).select_from(Member).where(Member.status == MemberStatus.LIVE)) == 1
+    )
 
 
 async def test_demo_logins_work(client: AsyncTestClient, db_session: AsyncSession) -> None:

@@ -47,7 +47,9 @@ def test_operator_issues_a_key_that_works_for_that_member_only(fresh_database: S
                 "VALUES (gen_random_uuid(), %s, %s, %s, 'municipality', 'live', '2026-04-01', now(), now())",
                 (consortium[0], code, name),
             )
-    result = _kyodo(fresh_database, "apikey", "create", "--member", "032018", "--label", "文書管理", "--role", "auditor")
+    result = _kyodo(
+        fresh_database, "apikey", "create", "--member", "032018", "--label", "文書管理", "--role", "auditor"
+    )
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip()
     assert key.startswith("kyd_")
