@@ -43,8 +43,9 @@ def test_operator_issues_a_key_that_works_for_that_member_only(fresh_database: S
         assert consortium is not None
         for code, name in (("032018", "盛岡市"), ("032140", "八幡平市")):
             conn.execute(
-                "INSERT INTO member (id, consortium_id, lg_code, name, kind, status, joined_on, created_at, updated_at) "
-                "VALUES (gen_random_uuid(), %s, %s, %s, 'municipality', 'live', '2026-04-01', now(), now())",
+                "INSERT INTO member (id, consortium_id, lg_code, name, kind, status, joined_on, created_at, "
+                "updated_at) VALUES (gen_random_uuid(), %s, %s, %s, 'municipality', 'live', '2026-04-01', "
+                "now(), now())",
                 (consortium[0], code, name),
             )
     result = _kyodo(
