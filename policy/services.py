@@ -187,10 +187,18 @@ class RoleService:
             await self.session.flush()
         return role
 
-    async def unassign(self, *, editor: frozenset[Permission], subject: str, role_name: str) -> None:
-        """Take ``role_name`` from ``subject`` (the editor must hold every permission of the role)."""
+    async def unassign(
+        self, *, editor: frozenset[Permission], subject: str, role_name: str, editor_subject: str | None = None
+    ) -> None:
+        """Take ``role_name`` from ``subject`` (the editor must hold every permission of the role).
+
+        Editors cannot take from themselves a role that lets them manage roles: they
+        could not give it back.
+        """
         role = await self.role(role_name)
         self._within(editor, role.permissions)
+        if subject == editor_subject and Permission("role", "manage") in role.permissions:
+            raise Invalid(_("You cannot take away your own right to manage roles. Ask another administrator."))
         await self.session.execute(
             delete(PolicyRule).where(
                 PolicyRule.member_id == self.member_id,

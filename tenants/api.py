@@ -313,7 +313,7 @@ class AdminApiController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> StaffOut:
         """Change name, e-mail, department, status or view scope."""
-        _p, member_id = caller_member(request)
+        principal, member_id = caller_member(request)
         service = member_services(db_session, member_id).staff
         staff = await service.find(staff_id)
         await service.edit(
@@ -323,6 +323,7 @@ class AdminApiController(Controller):
             department_id=data.department_id if _set(data.department_id) else ...,
             status=data.status if isinstance(data.status, StaffStatus) else None,
             view_scope=data.view_scope if isinstance(data.view_scope, ViewScope) else None,
+            editor_id=principal.id,
         )
         return StaffOut.of(staff, await RoleService(db_session, member_id).roles_of(f"staff:{staff.id}"))
 
@@ -382,7 +383,7 @@ class AdminApiController(Controller):
         principal, member_id = caller_member(request)
         staff = await member_services(db_session, member_id).staff.find(staff_id)
         await RoleService(db_session, member_id).unassign(
-            editor=principal.permissions, subject=f"staff:{staff.id}", role_name=role
+            editor=principal.permissions, subject=f"staff:{staff.id}", role_name=role, editor_subject=principal.subject
         )
         await db_session.commit()
         await publish_change(state.redis, member_domain(member_id))

@@ -195,7 +195,7 @@ class AdminController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> Redirect:
         """Change name, e-mail, department, status and which contracts the person may view."""
-        _p, member_id = caller_member(request)
+        principal, member_id = caller_member(request)
         service = member_services(db_session, member_id).staff
         staff = await service.find(staff_id)
         await service.edit(
@@ -205,6 +205,7 @@ class AdminController(Controller):
             department_id=field_uuid(data, "department_id"),
             status=StaffStatus(field(data, "status") or staff.status),
             view_scope=ViewScope(field(data, "view_scope") or staff.view_scope),
+            editor_id=principal.id,
         )
         return Redirect(f"/admin/staff/{staff.id}", status_code=303)
 
@@ -255,7 +256,12 @@ class AdminController(Controller):
         roles = RoleService(db_session, member_id)
         subject = f"staff:{staff.id}"
         if field(data, "action") == "remove":
-            await roles.unassign(editor=principal.permissions, subject=subject, role_name=field(data, "role"))
+            await roles.unassign(
+                editor=principal.permissions,
+                subject=subject,
+                role_name=field(data, "role"),
+                editor_subject=principal.subject,
+            )
         else:
             await roles.assign(editor=principal.permissions, subject=subject, role_name=field(data, "role"))
         await db_session.commit()
@@ -429,7 +435,12 @@ class AdminController(Controller):
         roles = RoleService(db_session, member_id)
         subject = f"apikey:{key.id}"
         if field(data, "action") == "remove":
-            await roles.unassign(editor=principal.permissions, subject=subject, role_name=field(data, "role"))
+            await roles.unassign(
+                editor=principal.permissions,
+                subject=subject,
+                role_name=field(data, "role"),
+                editor_subject=principal.subject,
+            )
         else:
             await roles.assign(editor=principal.permissions, subject=subject, role_name=field(data, "role"))
         await db_session.commit()

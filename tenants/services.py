@@ -265,8 +265,15 @@ class StaffService(_MemberScoped, SQLAlchemyAsyncRepositoryService[Staff]):
         department_id: uuid.UUID | object | None = ...,
         status: StaffStatus | None = None,
         view_scope: ViewScope | None = None,
+        editor_id: uuid.UUID | None = None,
     ) -> Staff:
-        """Change the given fields (``department_id=None`` means no department)."""
+        """Change the given fields (``department_id=None`` means no department).
+
+        An administrator cannot suspend or retire their own account (``editor_id``):
+        nobody might be left to undo it.
+        """
+        if status is not None and status is not StaffStatus.ACTIVE and staff.id == editor_id:
+            raise Invalid(_("You cannot suspend or retire your own account. Ask another administrator."))
         if name is not None:
             staff.name = _required(name, _("a name"))
         if email is not None:

@@ -187,3 +187,20 @@ async def test_viewer_may_not_see_the_staff_list(
     assert (await api(client, "GET", "/api/v1/staff")).status_code == 403
     start = await client.get("/app")
     assert "/admin/staff" not in start.text
+
+
+async def test_an_administrator_cannot_shut_themselves_out(
+    client: AsyncTestClient, two_members: TwoMembers, db_session: AsyncSession
+) -> None:
+    me = two_members.admin_a
+    await sign_in(client, "morioka-admin")
+    suspended = await api(client, "PATCH", f"/api/v1/staff/{me.id}", {"status": "suspended"})
+    assert suspended.status_code == 400
+    assert "自分のアカウント" in suspended.json()["detail"]
+    retired = await form(client, f"/admin/staff/{me.id}", name="x", email="m@example.lg.jp", status="retired")
+    assert retired.status_code == 400
+    own_admin = await api(client, "DELETE", f"/api/v1/staff/{me.id}/roles/admin")
+    assert own_admin.status_code == 400
+    assert "ロールを管理する権限" in own_admin.json()["detail"]
+    assert (await _staff(db_session, "morioka-admin")).status is StaffStatus.ACTIVE
+    assert (await client.get("/admin/roles")).status_code == 200
