@@ -9,10 +9,14 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from consortium.services import issue_operator_api_key
 from kyodo.app import create_app
 from kyodo.settings import Settings
+from tenants.errors import Invalid
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -72,6 +76,9 @@ def test_operator_issues_a_key_that_works_for_that_member_only(fresh_database: S
     assert denied == 403
     assert staff == []
 
-    missing = _kyodo(fresh_database, "apikey", "create", "--member", "033022")
-    assert missing.returncode != 0
-    assert "033022" in missing.stderr
+
+async def test_operator_key_for_an_unknown_member_is_refused_plainly(db_session: AsyncSession) -> None:
+    with pytest.raises(Invalid, match="団体コード 033022 の構成団体はありません"):
+        await issue_operator_api_key(db_session, lg_code="033022", label="x")
+    with pytest.raises(Invalid, match="検査数字"):
+        await issue_operator_api_key(db_session, lg_code="033023", label="x")
