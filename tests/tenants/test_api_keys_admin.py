@@ -82,3 +82,18 @@ async def test_another_members_keys_are_out_of_reach(client: AsyncTestClient, tw
     await sign_in(client, "hachimantai-admin")
     mine = (await api(client, "GET", "/api/v1/api-keys")).json()
     assert [(k["revoked_at"], k["roles"]) for k in mine] == [(None, ["viewer"])]
+
+
+async def test_roles_of_a_key_given_and_taken_on_the_screen(client: AsyncTestClient, two_members: TwoMembers) -> None:
+    await sign_in(client, "morioka-admin")
+    key = (await api(client, "POST", "/api/v1/api-keys", {"label": "電子入札"})).json()
+    assert (await form(client, f"/admin/api-keys/{key['id']}/roles", role="drafter")).status_code == 303
+    assert "起案者" in (await client.get("/admin/api-keys")).text
+    assert (
+        await client.get("/api/v1/address-book", headers={"Authorization": f"Bearer {key['key']}"})
+    ).status_code == 200
+    await form(client, f"/admin/api-keys/{key['id']}/roles", role="drafter", action="remove")
+    assert (await api(client, "GET", "/api/v1/api-keys")).json()[0]["roles"] == []
+    assert (
+        await client.get("/api/v1/address-book", headers={"Authorization": f"Bearer {key['key']}"})
+    ).status_code == 403
