@@ -83,7 +83,7 @@ class RoleController(Controller):
             role = await service.custom_role(role_id)
         except LookupError:
             raise NotFoundException() from None
-        await service.delete_role(editor=principal.permissions, role=role)
+        await service.delete_role(editor=principal.permissions, role=role, editor_subject=principal.subject)
         await db_session.commit()
         await publish_change(state.redis, member_domain(member_id))
         return Redirect("/admin/roles", status_code=303)
@@ -164,6 +164,6 @@ class RoleApiController(Controller):
             role = await service.custom_role(role_id)
         except LookupError:
             raise NotFoundException() from None
-        await service.delete_role(editor=principal.permissions, role=role)
+        await service.delete_role(editor=principal.permissions, role=role, editor_subject=principal.subject)
         await db_session.commit()
         await publish_change(state.redis, member_domain(member_id))

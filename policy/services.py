@@ -134,11 +134,23 @@ class RoleService:
         await self.session.flush()
         return RoleInfo(name=CUSTOM_PREFIX + name, label=label, permissions=perms, builtin=False, id=role.id)
 
-    async def delete_role(self, *, editor: frozenset[Permission], role: RoleInfo) -> None:
-        """Delete a custom role and every assignment of it (only if the editor holds all its permissions)."""
+    async def delete_role(
+        self, *, editor: frozenset[Permission], role: RoleInfo, editor_subject: str | None = None
+    ) -> None:
+        """Delete a custom role and every assignment of it (only if the editor holds all its permissions).
+
+        A role that gives the editor themselves the right to manage roles cannot be
+        deleted by them.
+        """
         if role.builtin or role.id is None:
             raise Invalid(_("Built-in roles cannot be deleted."))
         self._within(editor, role.permissions)
+        if (
+            editor_subject is not None
+            and Permission("role", "manage") in role.permissions
+            and role.name in await self.roles_of(editor_subject)
+        ):
+            raise Invalid(_("You cannot take away your own right to manage roles. Ask another administrator."))
         key = _casbin_role(role.name)
         await self.session.execute(
             delete(PolicyRule).where(

@@ -88,6 +88,10 @@ async def test_never_more_than_the_editor_holds(
     # Nor may they take the administrator role away from someone.
     assert (await api(client, "DELETE", f"/api/v1/staff/{two_members.admin_a.id}/roles/admin")).status_code == 400
     assert (await api(client, "PUT", f"/api/v1/staff/{target.id}/roles/custom:reader")).status_code == 200
+    # Deleting the role that lets them manage roles would shut them out.
+    own_role = await api(client, "DELETE", f"/api/v1/roles/{created.json()['id']}")
+    assert own_role.status_code == 400
+    assert "自分自身から" in own_role.json()["detail"]
 
     await system_access(db_session)
     rules = (
