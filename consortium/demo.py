@@ -132,11 +132,24 @@ class SeedReport:
 T = TypeVar("T")
 
 
+class _LazyHash:
+    """The demo password's hash, computed only when an account is actually created."""
+
+    def __init__(self) -> None:
+        self._value: str | None = None
+
+    def __str__(self) -> str:
+        if self._value is None:
+            self._value = hash_password(DEMO_PASSWORD)
+        return self._value
+
+
 async def _ensure(session: AsyncSession, report: SeedReport, model: type[T], values: dict[str, Any], **key: Any) -> T:
     """The row of ``model`` matching ``key``, created with ``values`` if missing."""
     query = select(model).filter_by(**key)
     row = await session.scalar(query)
     if row is None:
+        values = {k: str(v) if isinstance(v, _LazyHash) else v for k, v in values.items()}
         row = model(**key, **values)
         session.add(row)
         await session.flush()
@@ -156,7 +169,7 @@ async def seed_demo(session: AsyncSession) -> SeedReport:
     """Add whatever of the demo data is missing (the caller commits)."""
     await system_access(session)
     report = SeedReport()
-    password_hash = hash_password(DEMO_PASSWORD)
+    password_hash = _LazyHash()
     consortium = await _ensure(
         session, report, Consortium, {"slug": CONSORTIUM[1], "maintenance_notice_days": 14}, name=CONSORTIUM[0]
     )

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
 from advanced_alchemy.exceptions import NotFoundError
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from jinja2 import Environment
@@ -33,6 +34,7 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kyodo import i18n, navigation
@@ -47,7 +49,7 @@ from kyodo.runtime import redis_url
 from kyodo.sessions import SessionStore
 from kyodo.settings import Settings, get_settings
 from policy.engine import PolicyListener
-from tenants.errors import ServiceError
+from tenants.errors import Conflict, ServiceError
 
 __all__ = ["create_app"]
 
@@ -129,6 +131,14 @@ def _refused(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any
     return Response({"status_code": exc.status_code, "detail": exc.message}, status_code=exc.status_code)
 
 
+def _clash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Services check for duplicates first; this is the race where two people save at once.
+    return _refused(
+        request,
+        Conflict(_("Someone else has just registered the same entry. Reload the page and check before trying again.")),
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -171,6 +181,8 @@ def create_app(
             NotFoundException: _not_found,
             NotFoundError: _not_found,
             ServiceError: _refused,
+            IntegrityError: _clash,
+            RepositoryIntegrityError: _clash,
         },
         openapi_config=OpenAPIConfig(
             title="Kyodo API",
