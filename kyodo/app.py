@@ -16,13 +16,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
+from advanced_alchemy.exceptions import NotFoundError
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from jinja2 import Environment
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -34,7 +36,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kyodo import i18n, navigation
@@ -43,12 +45,14 @@ from kyodo.db import alchemy_config
 from kyodo.dependencies import dependencies
 from kyodo.i18n import gettext as _
 from kyodo.middleware import locale_middleware
+from kyodo.pages import safe_next
 from kyodo.routes import route_handlers, template_dirs
 from kyodo.runtime import redis_url
 from kyodo.sessions import SessionStore
 from kyodo.settings import Settings, get_settings
 from policy.engine import PolicyListener
 from signing.settings import SigningSettings
+from tenants.errors import Conflict, ServiceError
 
 __all__ = ["create_app"]
 
@@ -136,6 +140,33 @@ def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) 
     return Response({"status_code": 403, "detail": message}, status_code=403)
 
 
+def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Another member's id and an id that never existed answer alike.
+    message = _("The page or item was not found. It may have been deleted, or the address is wrong.")
+    if _wants_html(request):
+        return Template("error.html", context={"title": _("Not found"), "message": message}, status_code=404)
+    return Response({"status_code": 404, "detail": message}, status_code=404)
+
+
+def _refused(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    if _wants_html(request):
+        back = safe_next(request.headers.get("referer", "").partition(request.url.netloc)[2] or None)
+        return Template(
+            "error.html",
+            context={"title": _("The change was not made"), "message": exc.message, "back": back},
+            status_code=exc.status_code,
+        )
+    return Response({"status_code": exc.status_code, "detail": exc.message}, status_code=exc.status_code)
+
+
+def _clash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Services check for duplicates first; this is the race where two people save at once.
+    return _refused(
+        request,
+        Conflict(_("Someone else has just registered the same entry. Reload the page and check before trying again.")),
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -174,7 +205,15 @@ def create_app(
         ],
         csrf_config=csrf,
         dependencies=dependencies(),
-        exception_handlers={NotAuthorizedException: _not_signed_in, PermissionDeniedException: _forbidden},
+        exception_handlers={
+            NotAuthorizedException: _not_signed_in,
+            PermissionDeniedException: _forbidden,
+            NotFoundException: _not_found,
+            NotFoundError: _not_found,
+            ServiceError: _refused,
+            IntegrityError: _clash,
+            RepositoryIntegrityError: _clash,
+        },
         openapi_config=OpenAPIConfig(
             title="Kyodo API",
             version="1",

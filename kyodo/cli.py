@@ -43,6 +43,9 @@ def main() -> None:
 @click.option("--port", type=int, default=None, help="Web port (default KYODO_PORT or 8000).")
 def demo(port: int | None) -> None:
     """Everything on this machine: database, Redis, migrations, demo data, web, worker, beat."""
+    import asyncio
+
+    from consortium.demo import DEMO_PASSWORD, seed_database
     from kyodo.migrations import upgrade
     from kyodo.supervisor import Supervisor, embedded_pki, embedded_services
 
@@ -54,6 +57,8 @@ def demo(port: int | None) -> None:
     with embedded_services(settings) as services, embedded_pki(settings) as signing_env:
         click.echo("[kyodo] database, Redis and the test PKI are up; migrating")
         upgrade(services.database_admin_url, app_url=services.database_url, quiet=True)
+        report = asyncio.run(seed_database(services.database_url))
+        click.echo(f"[kyodo] demo data: {report.total} rows added (password of every demo login: {DEMO_PASSWORD})")
         supervisor = Supervisor(settings, services, signing_env)
         base = settings.server.base_url()
 
@@ -239,6 +244,51 @@ def pki_export_root(directory: Path) -> None:
     test_pki = TestPKI.ensure(pki_dir, port=existing_port(pki_dir, TEST_PKI_PORT))
     for path in test_pki.export_root_certificate(directory):
         click.echo(str(path))
+
+
+@cli.group()
+def apikey() -> None:
+    """API keys of members (operator commands)."""
+
+
+@apikey.command("create")
+@click.option("--member", "lg_code", required=True, help="The member's local government code, e.g. 032018.")
+@click.option("--label", default="operator", show_default=True, help="What the key is for.")
+@click.option("--role", default=None, help="A role to give the key, e.g. drafter.")
+def apikey_create(lg_code: str, label: str, role: str | None) -> None:
+    """Issue an API key for a member and print it (shown once; only its digest is stored)."""
+    import asyncio
+
+    import redis
+
+    from consortium.services import issue_operator_api_key
+    from kyodo.db import session_scope
+    from kyodo.runtime import redis_url
+    from policy.engine import announce_change
+    from policy.permissions import member_domain
+    from tenants.errors import ServiceError
+
+    settings = get_settings()
+
+    async def issue() -> tuple[str, str, str]:
+        async with session_scope(settings) as session:
+            member, row, key = await issue_operator_api_key(session, lg_code=lg_code, label=label, role=role)
+            return key, row.prefix, str(member.id)
+
+    try:
+        key, prefix, member_id = asyncio.run(issue())
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    if role:
+        client = redis.Redis.from_url(redis_url(settings), socket_connect_timeout=2)
+        try:
+            announce_change(client, member_domain(member_id))
+        except redis.RedisError as exc:
+            click.echo(f"kyodo: the key works, but running processes were not told about its role ({exc})", err=True)
+        finally:
+            client.close()
+    click.echo(key)
+    click.echo(f"[kyodo] prefix {prefix}; the key is shown only now", err=True)
 
 
 if __name__ == "__main__":

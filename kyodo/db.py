@@ -60,7 +60,7 @@ def alchemy_config(
         session_maker=session_maker,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         engine_config=EngineConfig(),
-        before_send_handler="autocommit",
+        before_send_handler="autocommit_include_redirects",
         create_all=False,
         # Handlers get the member-scoped session from kyodo.dependencies under the
         # usual name "db_session"; the raw one stays internal.

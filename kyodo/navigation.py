@@ -28,6 +28,7 @@ def start_links(principal: Principal) -> list[Link]:
     """Links to every screen the person may use."""
     candidates: list[tuple[str, str, Link]] = [
         ("staff", "view", Link("/admin/staff", _("Staff and departments"))),
+        ("staff", "manage", Link("/admin/departments", _("Departments"))),
         ("title", "manage", Link("/admin/titles", _("Contract titles"))),
         ("role", "manage", Link("/admin/roles", _("Roles and permissions"))),
         ("iprange", "manage", Link("/admin/ip-ranges", _("Allowed networks"))),

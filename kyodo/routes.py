@@ -10,9 +10,18 @@ from pathlib import Path
 
 from litestar.types import ControllerRouterHandler
 
+from consortium.controllers import (
+    AddressBookApiController,
+    AddressBookController,
+    SecretariatApiController,
+    SecretariatController,
+)
 from kyodo.health import HealthController
 from kyodo.pages import AccountController, PagesController
+from policy.controllers import RoleApiController, RoleController
 from signing.verify_controllers import VerificationController, VerifyApiController
+from tenants.api import AdminApiController
+from tenants.controllers import AdminController
 
 __all__ = ["route_handlers", "template_dirs"]
 
@@ -27,6 +36,14 @@ def route_handlers() -> list[ControllerRouterHandler]:
         AccountController,
         VerificationController,
         VerifyApiController,
+        AdminController,
+        AdminApiController,
+        RoleController,
+        RoleApiController,
+        SecretariatController,
+        SecretariatApiController,
+        AddressBookController,
+        AddressBookApiController,
     ]
 
 

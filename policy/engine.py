@@ -24,13 +24,14 @@ from pathlib import Path
 
 import casbin
 import redis
+import redis.asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.models import PolicyRule
 from policy.permissions import BUILTIN_ROLES, Permission, member_domain
 
-__all__ = ["CHANNEL", "DomainPolicy", "PolicyEngine", "PolicyListener", "engine"]
+__all__ = ["CHANNEL", "DomainPolicy", "PolicyEngine", "PolicyListener", "announce_change", "engine", "publish_change"]
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,20 @@ engine = PolicyEngine()
 def announce_change(client: redis.Redis, domain: str) -> None:
     """Tell every process that ``domain``'s policy changed (call after commit)."""
     client.publish(CHANNEL, domain)
+
+
+async def publish_change(client: redis.asyncio.Redis, domain: str, policy_engine: PolicyEngine | None = None) -> None:
+    """After commit: drop ``domain`` here at once and tell every other process to drop it too.
+
+    The local drop makes the very next request of this process see the change; a
+    Redis that cannot be reached is logged, since each process also drops every
+    domain when its listener reconnects.
+    """
+    (policy_engine or engine).invalidate(domain)
+    try:
+        await client.publish(CHANNEL, domain)
+    except redis.RedisError as exc:
+        log.warning("could not announce a policy change of %s (%s)", domain, exc)
 
 
 class PolicyListener(threading.Thread):

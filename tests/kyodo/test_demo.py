@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,13 +89,17 @@ def _cluster_id(data_dir: Path) -> int:
 
 
 @pytest.fixture
-def demo_dir(tmp_path: Path) -> Iterator[Path]:
-    data_dir = tmp_path / "data"
+def demo_dir() -> Iterator[Path]:
+    # Not under pytest's own temporary folder: pytest keeps that at mode 0700,
+    # and the embedded PostgreSQL runs as another user that must reach its data.
+    base = Path(tempfile.mkdtemp(prefix="kyodo-demo-test-"))
+    data_dir = base / "data"
     yield data_dir
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
         if str(data_dir) in cmdline:
             proc.kill()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(demo_dir: Path) -> None:

@@ -1,0 +1,397 @@
+"""The secretariat's work (members, contractor companies) and the members' address books.
+
+The secretariat sees figures about members (kind, status, dates, number of
+staff), never their contracts. Counting another member's staff needs system
+access, so it happens here, in one aggregate query, and the session is scoped
+back to "no member" straight after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from advanced_alchemy.exceptions import NotFoundError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.identifiers import (
+    InvalidCorporateNumber,
+    InvalidLocalGovernmentCode,
+    validate_corporate_number,
+    validate_lg_code,
+)
+from consortium.models import ContractorCompany, ContractorContact, Member, MemberKind, MemberStatus
+from kyodo.i18n import gettext as _
+from policy.models import PolicyRule
+from policy.permissions import MEMBER_PERMISSIONS, BuiltinRole
+from policy.services import RoleService
+from tenants.errors import Conflict, Invalid
+from tenants.models import AddressBookEntry, ApiKey, Staff, StaffStatus
+from tenants.passwords import hash_password
+from tenants.rls import for_member, system_access
+from tenants.services import ApiKeyService, generate_password, login_id_taken
+
+__all__ = [
+    "AddressBookService",
+    "AddressEntry",
+    "CompanyService",
+    "MemberFigures",
+    "MembershipService",
+    "issue_operator_api_key",
+    "today",
+]
+
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def today() -> dt.date:
+    """Today's date in Japan."""
+    return dt.datetime.now(JST).date()
+
+
+def _required(value: str | None, label: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise Invalid(_("Please enter {field}.").format(field=label))
+    return text
+
+
+def _email(value: str | None) -> str:
+    email = _required(value, _("an e-mail address")).lower()
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise Invalid(_("The e-mail address {email} is not valid.").format(email=email))
+    return email
+
+
+def _corporate_number(value: str | None) -> str | None:
+    if not (value or "").strip():
+        return None
+    try:
+        return validate_corporate_number(value or "")
+    except InvalidCorporateNumber as exc:
+        raise Invalid(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- membership
+
+
+@dataclass(frozen=True)
+class MemberFigures:
+    """What the secretariat sees of a member."""
+
+    member: Member
+    staff_count: int
+
+
+class MembershipService:
+    """Members of one consortium, as the secretariat manages them."""
+
+    def __init__(self, session: AsyncSession, consortium_id: uuid.UUID) -> None:
+        self.session = session
+        self.consortium_id = consortium_id
+
+    async def find(self, member_id: uuid.UUID) -> Member:
+        """A member of this consortium, or NotFoundError."""
+        member = await self.session.scalar(
+            select(Member).where(Member.id == member_id, Member.consortium_id == self.consortium_id)
+        )
+        if member is None:
+            raise NotFoundError(_("Not found."))
+        return member
+
+    async def figures(self) -> list[MemberFigures]:
+        """Every member with its number of active staff."""
+        members = (
+            await self.session.scalars(
+                select(Member).where(Member.consortium_id == self.consortium_id).order_by(Member.lg_code)
+            )
+        ).all()
+        ids = [m.id for m in members]
+        counts: dict[uuid.UUID, int] = {}
+        if ids:
+            await system_access(self.session)
+            try:
+                rows = await self.session.execute(
+                    select(Staff.member_id, func.count())
+                    .where(Staff.member_id.in_(ids), Staff.status == StaffStatus.ACTIVE)
+                    .group_by(Staff.member_id)
+                )
+                counts = {member_id: int(n) for member_id, n in rows.tuples()}
+            finally:
+                await for_member(self.session, None)
+        return [MemberFigures(m, counts.get(m.id, 0)) for m in members]
+
+    async def add(
+        self,
+        *,
+        lg_code: str,
+        name: str,
+        kind: MemberKind,
+        joined_on: dt.date,
+        admin_login_id: str,
+        admin_name: str,
+        admin_email: str,
+        status: MemberStatus = MemberStatus.SANDBOX,
+    ) -> tuple[Member, Staff, str]:
+        """A new member and its first administrator; returns the initial password (show it once)."""
+        try:
+            code = validate_lg_code(lg_code)
+        except InvalidLocalGovernmentCode as exc:
+            raise Invalid(str(exc)) from None
+        name = _required(name, _("a name"))
+        login_id = _required(admin_login_id, _("a login ID"))
+        email = _email(admin_email)
+        if await self.session.scalar(select(Member.id).where(Member.lg_code == code)) is not None:
+            raise Conflict(_("A member with the code {code} already exists.").format(code=code))
+        if await login_id_taken(self.session, login_id):
+            raise Conflict(_("The login ID {login_id} is already in use. Choose another.").format(login_id=login_id))
+        member = Member(
+            consortium_id=self.consortium_id, lg_code=code, name=name, kind=kind, status=status, joined_on=joined_on
+        )
+        self.session.add(member)
+        await self.session.flush()
+        password = generate_password()
+        # The first administrator belongs to the new member: write it as that member.
+        await for_member(self.session, member.id)
+        try:
+            admin = Staff(
+                member_id=member.id,
+                login_id=login_id,
+                name=_required(admin_name, _("a name")),
+                email=email,
+                password_hash=hash_password(password),
+                status=StaffStatus.ACTIVE,
+                failed_logins=0,
+            )
+            self.session.add(admin)
+            await self.session.flush()
+            self.session.add(
+                PolicyRule(member_id=member.id, ptype="g", v0=f"staff:{admin.id}", v1=f"role:{BuiltinRole.ADMIN}")
+            )
+            await self.session.flush()
+        finally:
+            await for_member(self.session, None)
+        return member, admin, password
+
+    async def set_status(self, member: Member, status: MemberStatus, *, on: dt.date | None = None) -> Member:
+        """Move a member along (e.g. to leaving or left); leaving records the date."""
+        member.status = status
+        if status is MemberStatus.LEFT:
+            member.left_on = on or today()
+        elif status is MemberStatus.LEAVING:
+            member.left_on = on
+        await self.session.flush()
+        return member
+
+
+# --------------------------------------------------------------------------- companies
+
+
+class CompanyService:
+    """Contractor companies shared by every member of a consortium (CON-6)."""
+
+    def __init__(self, session: AsyncSession, consortium_id: uuid.UUID) -> None:
+        self.session = session
+        self.consortium_id = consortium_id
+
+    async def all(self) -> Sequence[ContractorCompany]:
+        """Every company of the consortium, by name."""
+        rows = await self.session.scalars(
+            select(ContractorCompany)
+            .where(ContractorCompany.consortium_id == self.consortium_id)
+            .order_by(ContractorCompany.name)
+        )
+        return rows.all()
+
+    async def find(self, company_id: uuid.UUID) -> ContractorCompany:
+        """A company of this consortium, or NotFoundError."""
+        row = await self.session.scalar(
+            select(ContractorCompany).where(
+                ContractorCompany.id == company_id, ContractorCompany.consortium_id == self.consortium_id
+            )
+        )
+        if row is None:
+            raise NotFoundError(_("Not found."))
+        return row
+
+    async def contacts(self, company_ids: Sequence[uuid.UUID] | None = None) -> Sequence[ContractorContact]:
+        """Contacts of the consortium's companies (optionally only of some)."""
+        query = (
+            select(ContractorContact)
+            .join(ContractorCompany, ContractorCompany.id == ContractorContact.company_id)
+            .where(ContractorCompany.consortium_id == self.consortium_id)
+            .order_by(ContractorContact.name)
+        )
+        if company_ids is not None:
+            query = query.where(ContractorContact.company_id.in_(company_ids))
+        return (await self.session.scalars(query)).all()
+
+    async def add(self, *, name: str, corporate_number: str | None = None, address: str = "") -> ContractorCompany:
+        """A new company; a 法人番号 already registered is refused."""
+        number = _corporate_number(corporate_number)
+        if number and await self.by_number(number) is not None:
+            raise Conflict(
+                _("A company with the corporate number {number} is already registered.").format(number=number)
+            )
+        row = ContractorCompany(
+            consortium_id=self.consortium_id,
+            corporate_number=number,
+            name=_required(name, _("a company name")),
+            address=(address or "").strip(),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def by_number(self, number: str) -> ContractorCompany | None:
+        """The company with this 法人番号, if registered."""
+        row: ContractorCompany | None = await self.session.scalar(
+            select(ContractorCompany).where(
+                ContractorCompany.consortium_id == self.consortium_id, ContractorCompany.corporate_number == number
+            )
+        )
+        return row
+
+    async def contact_by_email(self, email: str) -> ContractorContact | None:
+        """The contact with this e-mail address at any company of the consortium."""
+        row: ContractorContact | None = await self.session.scalar(
+            select(ContractorContact)
+            .join(ContractorCompany, ContractorCompany.id == ContractorContact.company_id)
+            .where(ContractorCompany.consortium_id == self.consortium_id, ContractorContact.email == email)
+            .limit(1)
+        )
+        return row
+
+    async def add_contact(self, company: ContractorCompany, *, name: str, email: str) -> ContractorContact:
+        """A person at ``company``; the same e-mail twice at one company is refused."""
+        email = _email(email)
+        exists = await self.session.scalar(
+            select(ContractorContact.id).where(
+                ContractorContact.company_id == company.id, ContractorContact.email == email
+            )
+        )
+        if exists is not None:
+            raise Conflict(_("{email} is already a contact of this company.").format(email=email))
+        row = ContractorContact(company_id=company.id, name=_required(name, _("a name")), email=email)
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+
+# --------------------------------------------------------------------------- address book
+
+
+@dataclass(frozen=True)
+class AddressEntry:
+    """An address-book line: the entry with its company and contact."""
+
+    entry: AddressBookEntry
+    company: ContractorCompany
+    contact: ContractorContact
+
+
+class AddressBookService:
+    """A member's own address book of contractor contacts (SAP-6(22))."""
+
+    def __init__(self, session: AsyncSession, member_id: uuid.UUID, consortium_id: uuid.UUID) -> None:
+        self.session = session
+        self.member_id = member_id
+        self.companies = CompanyService(session, consortium_id)
+
+    async def entries(self) -> list[AddressEntry]:
+        """Every entry, by company name then contact name."""
+        rows = await self.session.execute(
+            select(AddressBookEntry, ContractorCompany, ContractorContact)
+            .join(ContractorCompany, ContractorCompany.id == AddressBookEntry.company_id)
+            .join(ContractorContact, ContractorContact.id == AddressBookEntry.contact_id)
+            .where(AddressBookEntry.member_id == self.member_id)
+            .order_by(ContractorCompany.name, ContractorContact.name)
+        )
+        return [AddressEntry(e, c, p) for e, c, p in rows.tuples()]
+
+    async def find(self, entry_id: uuid.UUID) -> AddressBookEntry:
+        """One entry of the member, or NotFoundError."""
+        row = await self.session.scalar(
+            select(AddressBookEntry).where(
+                AddressBookEntry.id == entry_id, AddressBookEntry.member_id == self.member_id
+            )
+        )
+        if row is None:
+            raise NotFoundError(_("Not found."))
+        return row
+
+    async def add(
+        self,
+        *,
+        company_name: str,
+        contact_name: str,
+        email: str,
+        corporate_number: str | None = None,
+        note: str = "",
+    ) -> AddressEntry:
+        """Add a contact, reusing the shared company (same 法人番号) and contact (same e-mail) if known."""
+        email = _email(email)
+        number = _corporate_number(corporate_number)
+        contact = await self.companies.contact_by_email(email)
+        if contact is not None:
+            company = await self.companies.find(contact.company_id)
+            if number and company.corporate_number and company.corporate_number != number:
+                raise Conflict(
+                    _("{email} is registered as a contact of {company}, which has another corporate number.").format(
+                        email=email, company=company.name
+                    )
+                )
+        else:
+            company_or_none = await self.companies.by_number(number) if number else None
+            company = company_or_none or await self.companies.add(name=company_name, corporate_number=number)
+            contact = await self.companies.add_contact(company, name=contact_name, email=email)
+        already = await self.session.scalar(
+            select(AddressBookEntry).where(
+                AddressBookEntry.member_id == self.member_id, AddressBookEntry.contact_id == contact.id
+            )
+        )
+        if already is not None:
+            raise Conflict(_("{email} is already in the address book.").format(email=email))
+        entry = AddressBookEntry(
+            member_id=self.member_id, company_id=company.id, contact_id=contact.id, note=(note or "").strip()
+        )
+        self.session.add(entry)
+        await self.session.flush()
+        return AddressEntry(entry, company, contact)
+
+    async def remove(self, entry: AddressBookEntry) -> None:
+        """Take an entry out of the address book (the shared company stays)."""
+        await self.session.delete(entry)
+        await self.session.flush()
+
+
+# --------------------------------------------------------------------------- operator
+
+
+async def issue_operator_api_key(
+    session: AsyncSession, *, lg_code: str, label: str, role: str | None = None
+) -> tuple[Member, ApiKey, str]:
+    """An API key for the member with ``lg_code``, issued by the operator (system access).
+
+    Returns the member, the key's row and the key itself (shown once, never stored).
+    """
+    try:
+        code = validate_lg_code(lg_code)
+    except InvalidLocalGovernmentCode as exc:
+        raise Invalid(str(exc)) from None
+    await system_access(session)
+    member = await session.scalar(select(Member).where(Member.lg_code == code))
+    if member is None:
+        raise Invalid(_("There is no member with the code {code}.").format(code=code))
+    row, key = await ApiKeyService(session, member.id).issue(label=label, created_by_id=None)
+    if role:
+        # The operator stands above every member: it may give any member role.
+        await RoleService(session, member.id).assign(
+            editor=frozenset(MEMBER_PERMISSIONS), subject=f"apikey:{row.id}", role_name=role
+        )
+    return member, row, key

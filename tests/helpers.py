@@ -1,0 +1,41 @@
+"""Helpers for tests that drive the screens and the JSON API as a signed-in person would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.conftest import csrf_token
+
+
+async def form(client: AsyncTestClient[Litestar], path: str, **fields: Any) -> Any:
+    """Submit an HTML form (with its CSRF token) without following the redirect."""
+    data: dict[str, Any] = {"_csrf_token": await csrf_token(client), **fields}
+    return await client.post(path, data=data, follow_redirects=False)
+
+
+def api_headers(client: AsyncTestClient[Litestar]) -> dict[str, str]:
+    """Headers a browser page sends to the JSON API with a session (CSRF header)."""
+    return {"X-CSRFToken": str(client.cookies.get("kyodo_csrf", ""))}
+
+
+async def api(client: AsyncTestClient[Litestar], method: str, path: str, json: Any = None) -> Any:
+    """Call the JSON API with the session cookie and the CSRF header."""
+    await csrf_token(client)
+    return await client.request(method, path, json=json, headers=api_headers(client))
+
+
+async def fresh(session: AsyncSession, row: Any) -> Any:
+    """``row`` as it is now in the database (after the app changed it)."""
+    await session.refresh(row)
+    return row
+
+
+def shown_once(html: str) -> list[str]:
+    """The values a "shown only once" page displays (password, API key …)."""
+    from bs4 import BeautifulSoup
+
+    return [tag.get_text() for tag in BeautifulSoup(html, "html.parser").select("[data-secret]")]

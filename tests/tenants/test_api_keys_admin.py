@@ -1,0 +1,99 @@
+"""API keys: shown once, only the digest kept, used, listed with last use, revoked and refused."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenants.models import ApiKey
+from tenants.rls import system_access
+from tests.conftest import TwoMembers, sign_in
+from tests.helpers import api, form, shown_once
+
+
+async def test_create_use_revoke_refuse(
+    client: AsyncTestClient, app: Litestar, two_members: TwoMembers, db_session: AsyncSession
+) -> None:
+    await sign_in(client, "morioka-admin")
+    created = await api(client, "POST", "/api/v1/api-keys", {"label": "文書管理システム", "roles": ["auditor"]})
+    assert created.status_code == 201
+    body = created.json()
+    key = body["key"]
+    assert key.startswith(f"kyd_{body['prefix']}_")
+    await system_access(db_session)
+    row = await db_session.get(ApiKey, body["id"])
+    assert row is not None
+    assert key not in row.key_hash
+    assert row.key_hash != key
+
+    # The listing never shows the key again.
+    listed = await api(client, "GET", "/api/v1/api-keys")
+    assert key not in listed.text
+    assert listed.json()[0]["last_used_at"] is None
+
+    other_system = {"Authorization": f"Bearer {key}"}
+    async with AsyncTestClient(app=app) as system:  # no cookies at all: only the key
+        staff = await system.get("/api/v1/staff", headers=other_system)
+        assert staff.status_code == 200, staff.text  # the auditor role may view staff
+        assert "morioka-admin" in staff.text
+        assert (
+            await system.post("/api/v1/departments", json={"code": "1", "name": "x"}, headers=other_system)
+        ).status_code == 403
+    listed = await api(client, "GET", "/api/v1/api-keys")
+    assert listed.json()[0]["last_used_at"] is not None
+    assert listed.json()[0]["roles"] == ["auditor"]
+
+    assert (await api(client, "DELETE", f"/api/v1/api-keys/{body['id']}")).status_code == 204
+    refused = await client.get("/api/v1/staff", headers=other_system)
+    assert refused.status_code == 401
+    assert "無効" in refused.json()["detail"] or "失効" in refused.json()["detail"]
+
+
+async def test_screen_shows_the_key_once(client: AsyncTestClient, two_members: TwoMembers) -> None:
+    await sign_in(client, "morioka-admin")
+    issued = await form(client, "/admin/api-keys", label="財務会計システム", role="viewer")
+    assert issued.status_code == 200
+    key = shown_once(issued.text)[-1]
+    assert key.startswith("kyd_")
+    page = await client.get("/admin/api-keys")
+    assert "財務会計システム" in page.text
+    assert key not in page.text
+    assert key.split("_")[1] in page.text  # the prefix identifies it
+    rows = (await api(client, "GET", "/api/v1/api-keys")).json()
+    assert (await form(client, f"/admin/api-keys/{rows[0]['id']}/revoke")).status_code == 303
+    assert "失効済み" in (await client.get("/admin/api-keys")).text
+
+
+async def test_another_members_keys_are_out_of_reach(client: AsyncTestClient, two_members: TwoMembers) -> None:
+    await sign_in(client, "hachimantai-admin")
+    theirs = (await api(client, "POST", "/api/v1/api-keys", {"label": "八幡平の連携", "roles": ["viewer"]})).json()
+    await sign_in(client, "morioka-admin")
+    assert "八幡平の連携" not in (await client.get("/admin/api-keys")).text
+    assert (await api(client, "GET", "/api/v1/api-keys")).json() == []
+    assert (await form(client, f"/admin/api-keys/{theirs['id']}/revoke")).status_code == 404
+    assert (await api(client, "DELETE", f"/api/v1/api-keys/{theirs['id']}")).status_code == 404
+    assert (await api(client, "PUT", f"/api/v1/api-keys/{theirs['id']}/roles/admin")).status_code == 404
+    assert (await api(client, "DELETE", f"/api/v1/api-keys/{theirs['id']}/roles/viewer")).status_code == 404
+    assert (await form(client, f"/admin/api-keys/{theirs['id']}/roles", role="admin")).status_code == 404
+    # Their key still works, with its role unchanged, and only for their member.
+    still = await client.get("/api/v1/departments", headers={"Authorization": f"Bearer {theirs['key']}"})
+    assert still.status_code == 403  # a viewer key may not list departments
+    await sign_in(client, "hachimantai-admin")
+    mine = (await api(client, "GET", "/api/v1/api-keys")).json()
+    assert [(k["revoked_at"], k["roles"]) for k in mine] == [(None, ["viewer"])]
+
+
+async def test_roles_of_a_key_given_and_taken_on_the_screen(client: AsyncTestClient, two_members: TwoMembers) -> None:
+    await sign_in(client, "morioka-admin")
+    key = (await api(client, "POST", "/api/v1/api-keys", {"label": "電子入札"})).json()
+    assert (await form(client, f"/admin/api-keys/{key['id']}/roles", role="drafter")).status_code == 303
+    assert "起案者" in (await client.get("/admin/api-keys")).text
+    assert (
+        await client.get("/api/v1/address-book", headers={"Authorization": f"Bearer {key['key']}"})
+    ).status_code == 200
+    await form(client, f"/admin/api-keys/{key['id']}/roles", role="drafter", action="remove")
+    assert (await api(client, "GET", "/api/v1/api-keys")).json()[0]["roles"] == []
+    assert (
+        await client.get("/api/v1/address-book", headers={"Authorization": f"Bearer {key['key']}"})
+    ).status_code == 403
