@@ -254,17 +254,7 @@ class Invoice(UUIDv7AuditBase):
     """An issued invoice or credit note: immutable (the application may only insert)."""
 
     __tablename__ = "invoice"
-    __table_args__ = (
-        UniqueConstraint("consortium_id", "number"),
-        Index(
-            "uq_invoice_month_payer",
-            "consortium_id",
-            "payer_member_ref_id",
-            "month",
-            unique=True,
-            postgresql_where="kind = 'invoice'",
-        ),
-    )
+    __table_args__ = (UniqueConstraint("consortium_id", "number"),)
 
     consortium_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consortium.id", ondelete="RESTRICT"), index=True)
     number: Mapped[int] = mapped_column(Integer)

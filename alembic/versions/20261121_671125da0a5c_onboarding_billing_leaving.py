@@ -150,13 +150,6 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_invoice_consortium_id"), "invoice", ["consortium_id"], unique=False)
     op.create_index(op.f("ix_invoice_payer_member_ref_id"), "invoice", ["payer_member_ref_id"], unique=False)
-    op.create_index(
-        "uq_invoice_month_payer",
-        "invoice",
-        ["consortium_id", "payer_member_ref_id", "month"],
-        unique=True,
-        postgresql_where="kind = 'invoice'",
-    )
     op.create_table(
         "service_agreement",
         sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
@@ -340,7 +333,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_service_agreement_member_ref_id"), table_name="service_agreement")
     op.drop_index(op.f("ix_service_agreement_consortium_id"), table_name="service_agreement")
     op.drop_table("service_agreement")
-    op.drop_index("uq_invoice_month_payer", table_name="invoice", postgresql_where="kind = 'invoice'")
     op.drop_index(op.f("ix_invoice_payer_member_ref_id"), table_name="invoice")
     op.drop_index(op.f("ix_invoice_consortium_id"), table_name="invoice")
     op.drop_table("invoice")
