@@ -1,7 +1,7 @@
 """Database engine, sessions and the declarative base shared by every domain.
 
 HTTP handlers get their session from the SQLAlchemy plugin (committed by the
-``autocommit`` before-send handler when the response is 2xx/3xx). Celery tasks and
+``autocommit_include_redirects`` before-send handler when the response is 2xx/3xx). Celery tasks and
 CLI commands use :func:`session_scope`, the one helper that opens a session
 outside a request.
 """
@@ -60,7 +60,7 @@ def alchemy_config(
         session_maker=session_maker,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         engine_config=EngineConfig(),
-        before_send_handler="autocommit",
+        before_send_handler="autocommit_include_redirects",
         create_all=False,
         # Handlers get the member-scoped session from kyodo.dependencies under the
         # usual name "db_session"; the raw one stays internal.

@@ -12,6 +12,14 @@ from litestar.types import ControllerRouterHandler
 
 from kyodo.health import HealthController
 from kyodo.pages import AccountController, PagesController
+from onboarding.controllers import (
+    BillingController,
+    LeavingController,
+    MemberExportController,
+    OnboardingController,
+    StaffImportApiController,
+    StaffImportController,
+)
 
 __all__ = ["route_handlers", "template_dirs"]
 
@@ -20,7 +28,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """Controllers of the platform and every domain."""
-    return [HealthController, PagesController, AccountController]
+    return [
+        HealthController,
+        PagesController,
+        AccountController,
+        StaffImportController,
+        StaffImportApiController,
+        MemberExportController,
+        OnboardingController,
+        BillingController,
+        LeavingController,
+    ]
 
 
 def template_dirs() -> list[Path]:

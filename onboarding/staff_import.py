@@ -54,6 +54,7 @@ __all__ = [
     "decode",
     "parse_rows",
     "preview",
+    "status_label",
 ]
 
 BACKGROUND_ROWS = 500
@@ -150,6 +151,18 @@ def parse_rows(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             row[key] = values[index].strip() if index < len(values) else ""
         rows.append(row)
     return rows, problems
+
+
+def status_label(status: ImportStatus) -> str:
+    """An import's state in the user's language."""
+    return {
+        ImportStatus.PREVIEWED: _("Checked, not registered yet"),
+        ImportStatus.REJECTED: _("Has problems"),
+        ImportStatus.QUEUED: _("Waiting to be registered"),
+        ImportStatus.RUNNING: _("Registering"),
+        ImportStatus.DONE: _("Registered"),
+        ImportStatus.FAILED: _("Failed, nothing registered"),
+    }[status]
 
 
 def column_label(column: str) -> str:
