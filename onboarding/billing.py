@@ -221,7 +221,7 @@ async def _go_live_days(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uui
             .group_by(StageChange.member_ref_id)
         )
     ).tuples()
-    return dict(rows)
+    return dict(rows.all())
 
 
 async def _live_conclusions(

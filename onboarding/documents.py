@@ -61,6 +61,8 @@ def invoice_pdf(invoice: Invoice, lines: list[InvoiceLine], *, issuer: str) -> b
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font("IPAexGothic", fname=str(japanese_font()))
+    # IPAexGothic has one weight; table headings ask for bold, so the same face serves.
+    pdf.add_font("IPAexGothic", style="B", fname=str(japanese_font()))
     pdf.set_title(f"{_title(invoice)} No.{invoice.number}")
     pdf.add_page()
     pdf.set_font("IPAexGothic", size=18)

@@ -230,7 +230,9 @@ async def consortium_progress(
             await session.execute(
                 select(TrialRun.member_id, func.count()).where(TrialRun.member_id.in_(ids)).group_by(TrialRun.member_id)
             )
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     items = (await session.scalars(select(ChecklistItem).where(ChecklistItem.member_ref_id.in_(ids)))).all()
     history = (

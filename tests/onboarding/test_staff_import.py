@@ -107,7 +107,9 @@ async def test_clean_cp932_file_registers_then_the_same_file_changes_nothing(
     await sign_in(client, "morioka-admin")
 
     page = await _upload(client, CLEAN.encode("cp932"))
-    assert "3 件を新規登録" in BeautifulSoup(page.text, "html.parser").select_one("#plan").get_text()
+    plan = BeautifulSoup(page.text, "html.parser").select_one("#plan")
+    assert plan is not None
+    assert "3 件を新規登録" in plan.get_text()
     done = await _commit(client, str(page.url))
     result = BeautifulSoup(done.text, "html.parser").select_one("#result")
     assert result is not None
