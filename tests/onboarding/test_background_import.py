@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import redis
 from sqlalchemy import func, select
@@ -30,6 +32,26 @@ def _csv() -> bytes:
     lines = ["name,department,email,roles,titles"]
     lines += [f"職員 {i:05d},D{i % 10},staff{i:05d}@city.example.lg.jp,drafter,MAYOR" for i in range(ROWS)]
     return ("\r\n".join(lines) + "\r\n").encode("cp932")
+
+
+async def _wait(maker: Any, client: redis.Redis, job_id: uuid.UUID) -> tuple[ImportStatus, list[int]]:
+    """Poll like the screen does (progress from Redis, state from the database) until the end."""
+    seen: list[int] = []
+    deadline = time.monotonic() + 240
+    status = ImportStatus.QUEUED
+    while time.monotonic() < deadline:
+        raw = client.get(progress_key(job_id))
+        if raw:
+            seen.append(int(json.loads(raw)["processed"]))
+        async with maker() as session:
+            await system_access(session)
+            row = await session.get(StaffImport, job_id)
+            assert row is not None
+            status = row.status
+        if status in (ImportStatus.DONE, ImportStatus.FAILED):
+            break
+        await asyncio.sleep(0.5)
+    return status, seen
 
 
 async def test_ten_thousand_rows_import_in_the_background(fresh_database: Settings, tmp_path: Path) -> None:
@@ -63,21 +85,7 @@ async def test_ten_thousand_rows_import_in_the_background(fresh_database: Settin
             assert await relay_pending(session) == 1
             await session.commit()
 
-        seen_progress: list[int] = []
-        deadline = time.monotonic() + 240
-        status = ImportStatus.QUEUED
-        while time.monotonic() < deadline:
-            raw = client.get(progress_key(job.id))
-            if raw:
-                seen_progress.append(int(json.loads(raw)["processed"]))
-            async with maker() as session:
-                await system_access(session)
-                row = await session.get(StaffImport, job.id)
-                assert row is not None
-                status = row.status
-            if status in (ImportStatus.DONE, ImportStatus.FAILED):
-                break
-            await asyncio.sleep(0.5)
+        status, seen_progress = await _wait(maker, client, job.id)
         assert status is ImportStatus.DONE, worker.log_path.read_text()[-3000:]
         # Progress moved through intermediate figures (batches of 1,000) up to the total.
         assert seen_progress, "no progress was ever reported"
