@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.models import Member, MemberStatus
@@ -17,7 +17,7 @@ from onboarding import stages
 from onboarding.environment import environment_of, is_test, mail_subject
 from onboarding.metering import record_conclusion
 from onboarding.models import Environment, StageChange, UsageEvent
-from policy.models import MemberRole
+from policy.models import MemberRole, PolicyRule
 from tenants.models import AddressBookEntry, ApiKey, ContractTitle, Department, IpRange, Staff, TitleGrant
 from tenants.rls import system_access
 from tests import factories as f
@@ -30,16 +30,10 @@ async def _settings_snapshot(session: AsyncSession, member: Member) -> dict[str,
     """Every settings row of the member, every column, in a stable order."""
     await system_access(session)
     snapshot: dict[str, list[tuple[Any, ...]]] = {}
-    for model in (*SETTINGS_TABLES,):
-        table = model.__tablename__
-        rows = (
-            await session.execute(text(f'SELECT * FROM "{table}" WHERE member_id = :m ORDER BY id'), {"m": member.id})
-        ).all()
-        snapshot[table] = [tuple(r) for r in rows]
-    rules = (
-        await session.execute(text("SELECT * FROM policy_rule WHERE member_id = :m ORDER BY id"), {"m": member.id})
-    ).all()
-    snapshot["policy_rule"] = [tuple(r) for r in rules]
+    for model in (*SETTINGS_TABLES, PolicyRule):
+        table = model.__table__
+        rows = (await session.execute(select(table).where(table.c.member_id == member.id).order_by(table.c.id))).all()
+        snapshot[model.__tablename__] = [tuple(r) for r in rows]
     return snapshot
 
 
@@ -137,7 +131,7 @@ async def test_secretariat_ticks_checklist_and_moves_stages_with_htmx(
     assert stage.get_text() == "サンドボックス"
     for field in soup.find_all(["input", "select"]):
         if field.get("type") != "hidden":
-            assert soup.find("label", attrs={"for": field.get("id")}) is not None, field
+            assert soup.find("label", attrs={"for": str(field.get("id"))}) is not None, field
 
     token = await csrf_token(client)
     htmx = {"HX-Request": "true", "X-CSRFToken": token}
