@@ -37,7 +37,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.models import Member, MemberStatus
-from kyodo.db import metadata
+from kyodo.models import metadata  # every domain's tables, not only those imported so far
 from kyodo.settings import Settings
 from onboarding.dates import JST
 from onboarding.models import DeletionReport, StageChange

@@ -23,8 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.models import Member, MemberStatus
-from kyodo.db import metadata
 from kyodo.i18n import gettext as _
+from kyodo.models import metadata  # every domain's tables, not only those imported so far
 from onboarding.dates import today_jst
 from onboarding.models import CHECKLIST_ITEMS, ChecklistItem, StageChange, TrialRun
 from tenants.rls import system_access

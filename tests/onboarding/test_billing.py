@@ -11,11 +11,12 @@ from decimal import Decimal
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from consortium.models import Member, MemberStatus
+from kyodo.settings import Settings, to_psycopg_url
 from onboarding import billing, stages
 from onboarding.dates import JST
 from onboarding.metering import record_conclusion
@@ -23,6 +24,7 @@ from onboarding.models import Invoice, InvoiceKind, InvoiceLine, UsageEvent
 from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in
+from tests.onboarding.test_leaving import _kyodo
 
 OCTOBER = dt.date(2026, 10, 1)  # 31 days
 
@@ -215,7 +217,49 @@ async def test_secretariat_issues_and_downloads_invoices(
     assert agreement.status_code == 404
     payer = await client.post("/secretariat/billing/payer", data={"payer": str(two_members.a.id), "_csrf_token": token})
     assert payer.status_code == 404
+    # Running November for its own consortium issues nothing for Morioka's consortium.
+    await client.post("/secretariat/billing/run", data={"month": "2026-11", "_csrf_token": token})
+    assert await db_session.scalar(select(func.count()).select_from(Invoice)) == 2
     # Member staff never reach billing.
     await sign_in(client, "morioka-admin")
     assert (await client.get("/secretariat/billing/")).status_code == 403
     assert (await client.get(f"/secretariat/billing/invoices/{invoices[0].id}/pdf")).status_code == 403
+
+
+def test_invoices_are_issued_on_the_first_in_japan() -> None:
+    from celery.schedules import crontab
+
+    from kyodo.celery_app import celery
+
+    entry = celery.conf.beat_schedule["issue-invoices"]
+    assert entry["task"] == "onboarding.issue_previous_month"
+    schedule = entry["schedule"]
+    assert isinstance(schedule, crontab)
+    assert vars(schedule)["day_of_month"] == {1}
+    assert str(celery.conf.timezone) == "Asia/Tokyo"
+
+
+async def test_billing_run_command_issues_once(fresh_database: Settings) -> None:
+    engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with maker() as session:
+            group = await f.consortium(session)
+            a = await f.member(session, group, "032018", "盛岡市")
+            await billing.add_agreement_version(
+                session, a, effective_from=dt.date(2026, 4, 1), start_date=dt.date(2026, 4, 1),
+                end_date=dt.date(2031, 3, 31), monthly_fee=Decimal(50000), included_contracts=10,
+                extra_contract_price=Decimal(1000), by="test",
+            )  # fmt: skip
+            await session.commit()
+        first = _kyodo(fresh_database, "billing", "run", "--month", "2026-10")
+        assert first.returncode == 0, first.stderr
+        # 50,000 + tax 5,000 = 55,000
+        assert "000001  盛岡市  55,000 円" in first.stdout
+        again = _kyodo(fresh_database, "billing", "run", "--month", "2026-10")
+        assert "0 invoice(s) issued for 2026-10" in again.stdout
+        bad = _kyodo(fresh_database, "billing", "run", "--month", "October")
+        assert bad.returncode != 0
+        assert "YYYY-MM" in bad.stderr
+    finally:
+        await engine.dispose()

@@ -205,6 +205,8 @@ async def test_api_key_imports_for_its_own_member_only(
     assert (await client.get(f"/api/v1/staff-imports/{body['id']}", headers={"x-csrftoken": token})).status_code == 404
     refused = await client.post(f"/admin/import/{bad.json()['id']}/commit", data={"_csrf_token": token})
     assert refused.status_code == 404
+    api_commit = await client.post(f"/api/v1/staff-imports/{body['id']}/commit", headers={"x-csrftoken": token})
+    assert api_commit.status_code == 404
     listing = await client.get("/admin/import/")
     assert "s.csv" not in listing.text
 
