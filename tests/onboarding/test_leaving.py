@@ -94,7 +94,7 @@ def _kyodo(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def _check_archive(archive: Path) -> dict:
     """The manifest, after checking that its hashes match the archive's contents."""
     with zipfile.ZipFile(archive) as z:
-        manifest = json.loads(z.read("manifest.json"))
+        manifest: dict = json.loads(z.read("manifest.json"))
         names = set(z.namelist()) - {"manifest.json"}
         assert names == set(manifest["files"])
         for name, entry in manifest["files"].items():
