@@ -209,6 +209,7 @@ class StaffImportController(Controller):
             filename=filename,
             data=content,
             uploaded_by_id=principal.id,
+            grantor=principal.permissions,
         )
         return Redirect(path=f"/admin/import/{job.id}", status_code=303)
 
@@ -276,6 +277,7 @@ class StaffImportApiController(Controller):
             filename=filename,
             data=content,
             uploaded_by_id=principal.id if principal.kind.value == "staff" else None,
+            grantor=principal.permissions,
         )
         return _job_json(job)
 

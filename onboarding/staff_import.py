@@ -43,7 +43,7 @@ from consortium.models import Member
 from kyodo.i18n import gettext as _
 from onboarding.models import ImportStatus, StaffImport
 from policy.models import MemberRole, PolicyRule
-from policy.permissions import ROLE_LABELS, BuiltinRole
+from policy.permissions import BUILTIN_ROLES, ROLE_LABELS, BuiltinRole, Permission
 from tenants.models import ContractTitle, Department, Staff, TitleGrant
 
 __all__ = [
@@ -185,6 +185,8 @@ class _Reference:
     titles: dict[str, ContractTitle]
     roles: dict[str, str]
     """Anything a user may write → the Casbin role (``role:<name>``)."""
+    role_permissions: dict[str, frozenset[Permission]]
+    """Casbin role → the permissions it carries."""
     staff_by_email: dict[str, Staff]
     login_ids: set[str]
 
@@ -207,8 +209,21 @@ async def _reference(session: AsyncSession, member_id: uuid.UUID) -> _Reference:
         roles[custom.name] = f"role:{custom.name}"
         roles[custom.name.removeprefix("custom:")] = f"role:{custom.name}"
         roles[custom.label] = f"role:{custom.name}"
+    role_permissions: dict[str, frozenset[Permission]] = {
+        f"role:{name}": perms for name, perms in BUILTIN_ROLES.items()
+    }
+    custom_rules = (
+        await session.execute(
+            select(PolicyRule.v0, PolicyRule.v2, PolicyRule.v3).where(
+                PolicyRule.member_id == member_id, PolicyRule.ptype == "p"
+            )
+        )
+    ).tuples()
+    for custom_role, obj, act in custom_rules:
+        role_permissions[custom_role] = role_permissions.get(custom_role, frozenset()) | {Permission(obj, act)}
     staff = (await session.scalars(select(Staff).where(Staff.member_id == member_id))).all()
     return _Reference(
+        role_permissions=role_permissions,
         departments_by_code={d.code: d for d in departments},
         departments_by_name=by_name,
         titles={t.code: t for t in titles},
@@ -492,6 +507,38 @@ async def _plan_or_apply(
     return plan
 
 
+async def _check_grants(
+    session: AsyncSession,
+    member: Member,
+    rows: list[dict[str, Any]],
+    ref: _Reference,
+    grantor: frozenset[Permission],
+) -> Problems:
+    """Roles the uploader may not grant, and accounts whose roles the uploader may not change.
+
+    Nobody can give, through a file, more than they hold themselves: a role is
+    grantable when all its permissions are among the uploader's.
+    """
+    problems: Problems = []
+
+    def grantable(role: str) -> bool:
+        return ref.role_permissions.get(role, frozenset()) <= grantor
+
+    current = await _current_roles(session, member.id)
+    for row in rows:
+        for role in row["roles"]:
+            if not grantable(role):
+                message = _("You cannot grant the role “{role}”: it has permissions you do not hold.")
+                _problem(problems, row["line"], "roles", message.format(role=role.removeprefix("role:")))
+        staff = ref.staff_by_email.get(row["email"].lower())
+        if staff is not None:
+            have = current.get(f"staff:{staff.id}", set())
+            if have != set(row["roles"]) and not all(grantable(r) for r in have):
+                message = _("The account {email} has roles you cannot change.")
+                _problem(problems, row["line"], "roles", message.format(email=row["email"]))
+    return problems
+
+
 async def preview(
     session: AsyncSession,
     member: Member,
@@ -499,11 +546,13 @@ async def preview(
     filename: str,
     data: bytes,
     uploaded_by_id: uuid.UUID | None,
+    grantor: frozenset[Permission] | None = None,
 ) -> StaffImport:
     """Read and check a file; record the result; write no staff.
 
     The returned record's ``problems`` lists every problem with its line; when
-    there is none, ``result`` holds what applying it would do.
+    there is none, ``result`` holds what applying it would do. ``grantor`` is the
+    uploader's permissions: roles carrying more are refused.
     """
     job = StaffImport(
         member_id=member.id,
@@ -523,6 +572,8 @@ async def preview(
     ref = await _reference(session, member.id)
     checked, row_problems = _check(raw, ref)
     problems.extend(row_problems)
+    if grantor is not None:
+        problems.extend(await _check_grants(session, member, checked, ref, grantor))
     if not raw and not problems:
         problems.append({"line": 2, "column": "", "message": _("The file has no staff rows.")})
     job.total_rows = len(raw)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onboarding.models import StaffImport
-from policy.models import PolicyRule
+from policy.models import MemberRole, PolicyRule
 from tenants.models import Staff, TitleGrant
 from tenants.passwords import api_key_digest, new_api_key
 from tenants.rls import system_access
@@ -220,3 +220,29 @@ async def test_import_needs_the_permission(
     assert (await client.get("/admin/export/")).status_code == 403
     await sign_in(client, "jimukyoku")
     assert (await client.get("/admin/import/")).status_code == 403
+
+
+async def test_nobody_grants_more_than_they_hold(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    a = two_members.a
+    await _setup(db_session, two_members)
+    # A personnel clerk may import staff but is not an administrator.
+    db_session.add(MemberRole(member_id=a.id, name="custom:jinji", label="人事担当"))
+    for perm in ("member:import", "staff:view"):
+        obj, act = perm.split(":")
+        db_session.add(PolicyRule(member_id=a.id, ptype="p", v0="role:custom:jinji", v2=obj, v3=act))
+    await db_session.flush()
+    await f.staff(db_session, a, "morioka-jinji", roles=("custom:jinji", "viewer"))
+    await sign_in(client, "morioka-jinji")
+    content = HEADER + (
+        "盛岡 太郎,KEIYAKU,taro@city.morioka.lg.jp,admin,\r\n"  # 2: admin carries more than the clerk holds
+        "盛岡 花子,KEIYAKU,hanako@city.morioka.lg.jp,viewer,\r\n"  # 3: fine
+        "管理 者,KEIYAKU,morioka-admin@example.lg.jp,viewer,\r\n"  # 4: would demote the administrator
+    )
+    page = await _upload(client, content.encode("utf-8"))
+    soup = BeautifulSoup(page.text, "html.parser")
+    rows = [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in soup.select("#problems tbody tr")]
+    assert [r[0] for r in rows] == ["2", "4"]
+    assert "admin" in rows[0][2]
+    assert "変更できない" in rows[1][2]
