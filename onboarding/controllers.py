@@ -57,6 +57,7 @@ from onboarding.staff_import import (
     status_label,
 )
 from onboarding.tasks import progress_key
+from policy.engine import CHANNEL
 from policy.engine import engine as policy_engine
 from policy.guards import current_principal, requires, requires_member_staff, requires_secretariat
 from policy.permissions import member_domain
@@ -144,20 +145,32 @@ async def _progress(redis: Redis, job: StaffImport) -> dict[str, int]:
     return {"processed": job.processed_rows, "total": job.total_rows}
 
 
-async def _commit(session: AsyncSession, principal: Principal, job: StaffImport) -> None:
-    """Apply now (small files) or hand to a worker through the outbox (large ones)."""
+POLICY_CHANGED = "kyodo_policy_changed"
+"""Request-state key: the Casbin domain whose role assignments the request changed."""
+
+
+async def announce_policy_change(request: Request[Any, Any, Any]) -> None:
+    """After the response (so after the commit), tell every process to reload the domain."""
+    domain = request.state.get(POLICY_CHANGED)
+    if domain:
+        policy_engine.invalidate(domain)
+        await request.app.state.redis.publish(CHANNEL, domain)
+
+
+async def _commit(session: AsyncSession, principal: Principal, job: StaffImport) -> bool:
+    """Apply now (small files; True) or hand to a worker through the outbox (large ones)."""
     if job.status is not ImportStatus.PREVIEWED:
         if job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.DONE):
-            return  # a second click changes nothing
+            return False  # a second click changes nothing
         raise ImportRejected(_("This import has problems and cannot be applied. Correct the file and upload it again."))
     if len(job.rows) > BACKGROUND_ROWS:
         job.status = ImportStatus.QUEUED
         enqueue(session, "onboarding.apply_staff_import", job_id=str(job.id))
         await session.flush()
-        return
+        return False
     await apply_import(session, job, await _member(session, principal))
     job.finished_at = dt.datetime.now(dt.UTC)
-    policy_engine.invalidate(member_domain(principal.member_id))
+    return True
 
 
 def _job_json(job: StaffImport, progress: dict[str, int] | None = None) -> dict[str, Any]:
@@ -229,7 +242,7 @@ class StaffImportController(Controller):
             context={"job": job, "progress": progress, "column_label": column_label, "error": None},
         )
 
-    @post("/{job_id:uuid}/commit", status_code=303)
+    @post("/{job_id:uuid}/commit", status_code=303, after_response=announce_policy_change)
     async def commit(
         self, request: Request[Any, Any, Any], job_id: FromPath[uuid.UUID], db_session: NamedDependency[AsyncSession]
     ) -> Redirect:
@@ -237,7 +250,8 @@ class StaffImportController(Controller):
         principal = current_principal(request)
         job = await _job(db_session, principal, job_id)
         try:
-            await _commit(db_session, principal, job)
+            if await _commit(db_session, principal, job):
+                request.state[POLICY_CHANGED] = member_domain(principal.member_id)
         except ImportRejected as exc:
             raise ValidationException(detail=str(exc)) from exc
         return Redirect(path=f"/admin/import/{job.id}", status_code=303)
@@ -293,7 +307,7 @@ class StaffImportApiController(Controller):
         job = await _job(db_session, current_principal(request), job_id)
         return _job_json(job, await _progress(state.redis, job))
 
-    @post("/{job_id:uuid}/commit", status_code=200)
+    @post("/{job_id:uuid}/commit", status_code=200, after_response=announce_policy_change)
     async def commit(
         self, request: Request[Any, Any, Any], job_id: FromPath[uuid.UUID], db_session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
@@ -301,7 +315,8 @@ class StaffImportApiController(Controller):
         principal = current_principal(request)
         job = await _job(db_session, principal, job_id)
         try:
-            await _commit(db_session, principal, job)
+            if await _commit(db_session, principal, job):
+                request.state[POLICY_CHANGED] = member_domain(principal.member_id)
         except ImportRejected as exc:
             raise ValidationException(detail=str(exc)) from exc
         return _job_json(job)

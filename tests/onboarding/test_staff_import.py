@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kyodo.settings import Settings
 from onboarding.models import StaffImport
+from policy.engine import CHANNEL
 from policy.models import MemberRole, PolicyRule
 from tenants.models import Staff, TitleGrant
 from tenants.passwords import api_key_digest, new_api_key
@@ -100,7 +103,7 @@ async def test_cp932_file_reports_every_problem_by_line_and_writes_nothing(
 
 
 async def test_clean_cp932_file_registers_then_the_same_file_changes_nothing(
-    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers, settings: Settings
 ) -> None:
     await _setup(db_session, two_members)
     before = await _count_staff(db_session, two_members)  # the administrator
@@ -110,7 +113,20 @@ async def test_clean_cp932_file_registers_then_the_same_file_changes_nothing(
     plan = BeautifulSoup(page.text, "html.parser").select_one("#plan")
     assert plan is not None
     assert "3 件を新規登録" in plan.get_text()
+    subscriber = AsyncRedis.from_url(settings.redis.url)
+    listener = subscriber.pubsub(ignore_subscribe_messages=True)
+    await listener.subscribe(CHANNEL)
     done = await _commit(client, str(page.url))
+    # Every web and worker process is told to reload the member's roles.
+    messages = []
+    for _ in range(20):
+        message = await listener.get_message(timeout=0.25)
+        if message is not None:
+            messages.append(message["data"])
+            break
+    assert messages == [f"member:{two_members.a.id}".encode()]
+    await listener.aclose()  # type: ignore[no-untyped-call]
+    await subscriber.aclose()
     result = BeautifulSoup(done.text, "html.parser").select_one("#result")
     assert result is not None
     assert "新規 3 件、更新 0 件、変更なし 0 件" in result.get_text()
