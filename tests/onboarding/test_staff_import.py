@@ -8,8 +8,10 @@ from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kyodo.outbox import OutboxMessage
 from kyodo.settings import Settings
 from onboarding.models import StaffImport
+from onboarding.staff_import import BACKGROUND_ROWS
 from policy.engine import CHANNEL
 from policy.models import MemberRole, PolicyRule
 from tenants.models import Staff, TitleGrant
@@ -262,3 +264,52 @@ async def test_nobody_grants_more_than_they_hold(
     assert [r[0] for r in rows] == ["2", "4"]
     assert "admin" in rows[0][2]
     assert "変更できない" in rows[1][2]
+
+
+async def test_large_file_is_queued_and_its_progress_is_polled(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    await _setup(db_session, two_members)
+    await sign_in(client, "morioka-admin")
+    rows = "".join(f"職員 {i},KEIYAKU,s{i}@city.morioka.lg.jp,viewer,\r\n" for i in range(BACKGROUND_ROWS + 1))
+    page = await _upload(client, (HEADER + rows).encode("cp932"))
+    done = await _commit(client, str(page.url))
+    box = BeautifulSoup(done.text, "html.parser").select_one("#import-progress")
+    assert box is not None
+    assert box["hx-get"] == f"{page.url.path}/progress"
+    assert box["hx-trigger"] == "every 1s"
+    assert f"{BACKGROUND_ROWS + 1} 行中 0 行" in box.get_text()
+    # The work waits in the outbox, written in the same transaction as the queued state.
+    await system_access(db_session)
+    queued = (
+        await db_session.scalars(
+            select(OutboxMessage).where(OutboxMessage.task_name == "onboarding.apply_staff_import")
+        )
+    ).one()
+    job = (await db_session.scalars(select(StaffImport))).one()
+    assert queued.kwargs == {"job_id": str(job.id)}
+    partial = await client.get(f"{page.url.path}/progress", headers={"HX-Request": "true"})
+    assert partial.status_code == 200
+    assert "<html" not in partial.text
+    assert "登録しています" in partial.text
+
+
+async def test_import_pages_label_every_field(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    await sign_in(client, "morioka-admin")
+    for path in ("/admin/import/", "/admin/export/"):
+        page = BeautifulSoup((await client.get(path)).text, "html.parser")
+        assert len(page.find_all("h1")) == 1
+        for field in page.find_all(["input", "select"]):
+            if field.get("type") != "hidden":
+                assert page.find("label", attrs={"for": str(field.get("id"))}) is not None, field
+    await sign_in(client, "jimukyoku")
+    for path in ("/secretariat/billing/", "/secretariat/leaving/", "/secretariat/onboarding/"):
+        response = await client.get(path)
+        assert response.status_code == 200
+        page = BeautifulSoup(response.text, "html.parser")
+        assert len(page.find_all("h1")) == 1
+        for field in page.find_all(["input", "select"]):
+            if field.get("type") != "hidden":
+                assert page.find("label", attrs={"for": str(field.get("id"))}) is not None, field
