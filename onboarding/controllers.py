@@ -29,6 +29,7 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.models import Member, MemberStatus
@@ -53,6 +54,7 @@ from onboarding.staff_import import (
     ImportRejected,
     apply_import,
     column_label,
+    login_id_conflict,
     preview,
     status_label,
 )
@@ -168,7 +170,12 @@ async def _commit(session: AsyncSession, principal: Principal, job: StaffImport)
         enqueue(session, "onboarding.apply_staff_import", job_id=str(job.id))
         await session.flush()
         return False
-    await apply_import(session, job, await _member(session, principal))
+    try:
+        async with session.begin_nested():
+            await apply_import(session, job, await _member(session, principal))
+    except IntegrityError as exc:
+        # Login IDs are unique across members, and other members' IDs are not visible here.
+        raise ImportRejected(login_id_conflict()) from exc
     job.finished_at = dt.datetime.now(dt.UTC)
     return True
 

@@ -17,8 +17,6 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from fpdf import FPDF
-
 from onboarding.billing import TAX_RATE_PERCENT
 from onboarding.models import Invoice, InvoiceKind, InvoiceLine
 
@@ -58,6 +56,9 @@ def _title(invoice: Invoice) -> str:
 
 def invoice_pdf(invoice: Invoice, lines: list[InvoiceLine], *, issuer: str) -> bytes:
     """The invoice as a one-or-more-page A4 PDF."""
+    # fpdf2 pulls in fontTools and Pillow: loaded on the first PDF, not at every start-up.
+    from fpdf import FPDF  # noqa: PLC0415
+
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font("IPAexGothic", fname=str(japanese_font()))

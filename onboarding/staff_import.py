@@ -52,6 +52,7 @@ __all__ = [
     "ImportRejected",
     "apply_import",
     "decode",
+    "login_id_conflict",
     "parse_rows",
     "preview",
     "status_label",
@@ -163,6 +164,14 @@ def status_label(status: ImportStatus) -> str:
         ImportStatus.DONE: _("Registered"),
         ImportStatus.FAILED: _("Failed, nothing registered"),
     }[status]
+
+
+def login_id_conflict() -> str:
+    """Why an import failed when a generated login ID was taken by another organisation."""
+    return _(
+        "A login ID made for a new account is already used by another organisation. "
+        "Nothing was registered; ask the operator, or register that person by hand."
+    )
 
 
 def column_label(column: str) -> str:

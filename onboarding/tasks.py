@@ -13,6 +13,7 @@ import uuid
 
 import redis
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from consortium.models import Consortium, Member
 from kyodo.celery_app import celery
@@ -23,7 +24,7 @@ from kyodo.worker_runtime import run_async
 from onboarding.billing import issue_month
 from onboarding.dates import today_jst
 from onboarding.models import ImportStatus, StaffImport
-from onboarding.staff_import import ImportRejected, apply_import
+from onboarding.staff_import import ImportRejected, apply_import, login_id_conflict
 from policy.engine import announce_change
 from policy.permissions import member_domain
 from tenants.rls import for_member, system_access
@@ -63,6 +64,10 @@ async def _apply(job_id: uuid.UUID, client: redis.Redis) -> str:
             await session.rollback()
             await _mark_failed(job_id, str(exc))
             return "failed"
+        except IntegrityError:
+            await session.rollback()
+            await _mark_failed(job_id, login_id_conflict())
+            return "failed"
     announce_change(client, member_domain(member.id))
     return "done"
 
@@ -77,8 +82,13 @@ async def _mark_failed(job_id: uuid.UUID, message: str) -> None:
             job.finished_at = dt.datetime.now(dt.UTC)
 
 
-@celery.task(name="onboarding.apply_staff_import", bind=True, max_retries=3)
-def apply_staff_import(self: object, job_id: str) -> str:
+@celery.task(
+    name="onboarding.apply_staff_import",
+    autoretry_for=(OperationalError, redis.RedisError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def apply_staff_import(job_id: str) -> str:
     """Apply a previewed staff import in one transaction (all rows or none)."""
     client = redis.Redis.from_url(redis_url(get_settings()))
     try:

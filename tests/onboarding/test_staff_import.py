@@ -313,3 +313,20 @@ async def test_import_pages_label_every_field(
         for field in page.find_all(["input", "select"]):
             if field.get("type") != "hidden":
                 assert page.find("label", attrs={"for": str(field.get("id"))}) is not None, field
+
+
+async def test_login_id_taken_by_another_member_fails_cleanly(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    await _setup(db_session, two_members)
+    # Member B chose, by hand, the ID the import would generate for Morioka's taro.
+    await f.staff(db_session, two_members.b, "032018-taro", roles=("viewer",))
+    before = await _count_staff(db_session, two_members)
+    await sign_in(client, "morioka-admin")
+    page = await _upload(client, CLEAN.encode("utf-8"))
+    failed = await client.post(
+        f"{page.url.path}/commit", data={"_csrf_token": await csrf_token(client)}, follow_redirects=False
+    )
+    assert failed.status_code == 400
+    assert "別の団体" in failed.text
+    assert await _count_staff(db_session, two_members) == before
