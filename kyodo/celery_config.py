@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from celery.schedules import crontab
+
 from kyodo.runtime import redis_url
 from kyodo.settings import get_settings
 
@@ -34,5 +36,10 @@ beat_schedule = {
         "task": "kyodo.relay_outbox",
         "schedule": timedelta(seconds=_settings.worker.outbox_relay_seconds),
         "options": {"expires": _settings.worker.outbox_relay_seconds * 2},
+    },
+    # Invoices for the previous month, on the 1st at 06:00 Japan time.
+    "issue-invoices": {
+        "task": "onboarding.issue_previous_month",
+        "schedule": crontab(minute="0", hour="6", day_of_month="1"),
     },
 }

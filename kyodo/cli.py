@@ -291,5 +291,85 @@ def apikey_create(lg_code: str, label: str, role: str | None) -> None:
     click.echo(f"[kyodo] prefix {prefix}; the key is shown only now", err=True)
 
 
+@cli.group()
+def billing() -> None:
+    """Monthly invoices of the members."""
+
+
+@billing.command("run")
+@click.option("--month", required=True, help="Month to invoice, YYYY-MM (e.g. 2026-10).")
+def billing_run(month: str) -> None:
+    """Issue the month's invoices that are not issued yet (safe to run again)."""
+    import asyncio
+
+    from onboarding.dates import parse_month
+    from onboarding.operations import run_billing
+
+    try:
+        first = parse_month(month)
+    except ValueError as exc:
+        raise click.BadParameter("月は YYYY-MM の形で指定してください（例: 2026-10）。", param_hint="--month") from exc
+    issued = asyncio.run(run_billing(get_settings(), first))
+    for invoice in issued:
+        click.echo(f"{invoice.number:06d}  {invoice.payer_name}  {int(invoice.total):,} 円")
+    click.echo(f"[kyodo] {len(issued)} invoice(s) issued for {first:%Y-%m}")
+
+
+@cli.group()
+def member() -> None:
+    """A member's full export and, when it leaves, deletion of its data."""
+
+
+@member.command("export")
+@click.option("--member", "code", required=True, help="The member's local government code.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Zip file to write.")
+def member_export(code: str, out: Path) -> None:
+    """Write every table and file of the member, with a SHA-256 manifest, to a zip."""
+    import asyncio
+
+    from onboarding.operations import UnknownMember, run_export
+
+    try:
+        result = asyncio.run(run_export(get_settings(), code, out))
+    except UnknownMember as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"[kyodo] {out}: {sum(result.row_counts.values())} rows, {len(result.files)} files, sha256 {result.sha256}"
+    )
+
+
+@member.command("delete")
+@click.option("--member", "code", required=True, help="The member's local government code.")
+@click.option("--confirm", required=True, help="The same code again, to confirm.")
+@click.option("--export-sha256", default="", help="SHA-256 of the export handed over, kept in the report.")
+def member_delete(code: str, confirm: str, export_sha256: str) -> None:
+    """Delete every row and file of a leaving member; print the deletion report."""
+    import asyncio
+    import json
+
+    from onboarding.leaving import DeletionRefused
+    from onboarding.operations import UnknownMember, run_delete
+
+    if code.strip() != confirm.strip():
+        raise click.ClickException("--confirm には --member と同じ地方公共団体コードを指定してください。")
+    try:
+        report = asyncio.run(run_delete(get_settings(), code, export_sha256=export_sha256))
+    except (UnknownMember, DeletionRefused) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        json.dumps(
+            {
+                "member": report.member_name,
+                "lg_code": report.lg_code,
+                "deleted_by": report.deleted_by,
+                "row_counts": report.row_counts,
+                "blob_files": report.blob_files,
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+
+
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """Database engine, sessions and the declarative base shared by every domain.
 
 HTTP handlers get their session from the SQLAlchemy plugin (committed by the
-``autocommit`` before-send handler when the response is 2xx/3xx). Celery tasks and
+``autocommit_include_redirects`` before-send handler when the response is 2xx/3xx). Celery tasks and
 CLI commands use :func:`session_scope`, the one helper that opens a session
 outside a request.
 """

@@ -7,6 +7,7 @@ the list below when it gets tables.
 from __future__ import annotations
 
 import consortium.models as consortium_models
+import onboarding.models as onboarding_models
 import policy.models as policy_models
 import tenants.models as tenant_models
 from kyodo.db import metadata
@@ -14,4 +15,4 @@ from kyodo.outbox import OutboxMessage
 
 __all__ = ["DOMAIN_MODEL_MODULES", "OutboxMessage", "metadata"]
 
-DOMAIN_MODEL_MODULES = (consortium_models, tenant_models, policy_models)
+DOMAIN_MODEL_MODULES = (consortium_models, tenant_models, policy_models, onboarding_models)

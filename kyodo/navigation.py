@@ -33,8 +33,13 @@ def start_links(principal: Principal) -> list[Link]:
         ("role", "manage", Link("/admin/roles", _("Roles and permissions"))),
         ("iprange", "manage", Link("/admin/ip-ranges", _("Allowed networks"))),
         ("apikey", "manage", Link("/admin/api-keys", _("API keys"))),
+        ("member", "import", Link("/admin/import/", _("Bulk staff registration"))),
+        ("member", "export", Link("/admin/export/", _("Export all data"))),
         ("addressbook", "view", Link("/address-book", _("Address book"))),
         ("consortium", "view", Link("/secretariat/members", _("Members of the consortium"))),
         ("company", "manage", Link("/secretariat/companies", _("Contractor companies"))),
+        ("consortium", "view", Link("/secretariat/onboarding/", _("Onboarding of members"))),
+        ("billing", "manage", Link("/secretariat/billing/", _("Agreements and invoices"))),
+        ("consortium", "manage", Link("/secretariat/leaving/", _("Members leaving"))),
     ]
     return [link for obj, act, link in candidates if principal.can(obj, act)]

@@ -18,6 +18,14 @@ from consortium.controllers import (
 )
 from kyodo.health import HealthController
 from kyodo.pages import AccountController, PagesController
+from onboarding.controllers import (
+    BillingController,
+    LeavingController,
+    MemberExportController,
+    OnboardingController,
+    StaffImportApiController,
+    StaffImportController,
+)
 from policy.controllers import RoleApiController, RoleController
 from signing.verify_controllers import VerificationController, VerifyApiController
 from tenants.api import AdminApiController
@@ -44,6 +52,12 @@ def route_handlers() -> list[ControllerRouterHandler]:
         SecretariatApiController,
         AddressBookController,
         AddressBookApiController,
+        StaffImportController,
+        StaffImportApiController,
+        MemberExportController,
+        OnboardingController,
+        BillingController,
+        LeavingController,
     ]
 
 

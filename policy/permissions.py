@@ -63,6 +63,7 @@ MEMBER_PERMISSIONS: dict[Permission, str] = {
     P("iprange:manage"): "接続元IPアドレス制限を管理する",
     P("apikey:manage"): "APIキーを発行・失効する",
     P("member:import"): "職員を一括登録する",
+    P("member:export"): "団体の全データを一括エクスポートする",
 }
 """Every permission that can be held in a member's domain, with its Japanese label."""
 

@@ -40,6 +40,12 @@ async def test_links_follow_permissions(
     assert await _links(client) == set()
     await sign_in(client, "jimukyoku")
     secretariat = await _links(client)
-    assert secretariat == {"/secretariat/members", "/secretariat/companies"}
+    assert secretariat == {
+        "/secretariat/members",
+        "/secretariat/companies",
+        "/secretariat/onboarding/",
+        "/secretariat/billing/",
+        "/secretariat/leaving/",
+    }
     for href in secretariat:
         assert (await client.get(href)).status_code == 200, href

@@ -1,0 +1,459 @@
+"""Service agreements and monthly invoices (ONB-3, ONB-4, MOR-8).
+
+Agreements
+    Each member has its own agreement with the provider. Every change (price,
+    included contracts, extension up to :data:`LATEST_END`) is a new **version**
+    effective from a date; versions are never rewritten, and a version may not
+    take effect inside a month that has already been invoiced.
+
+What a month costs (all amounts in integer yen, before tax)
+    * A member is billed from its go-live day (the ``live`` stage change's
+      effective day, or the agreement start if later) to the agreement end (or the
+      day it left). Members in sandbox or trial are never billed.
+    * **Monthly fee, prorated by day**: for each run of days under one version,
+      ``floor(monthly fee × days ÷ days in the month)``.
+    * **Concluded contracts**: live usage events only, counted in the order they
+      happened. The first *included* ones (the allowance of the version in force on
+      the member's last billed day of the month) are free; each further one costs the
+      extra price of the version in force on the day it was concluded.
+    * **Consumption tax 10 %, per invoice**: ``tax = floor(subtotal × 10 ÷ 100)``
+      (fractions below one yen are truncated once per invoice, not per line).
+
+Invoices
+    Issued on the 1st for the previous month by Celery beat (Asia/Tokyo), or on
+    demand (secretariat screen, ``kyodo billing run --month YYYY-MM``). One per
+    member, or, when the consortium has a paying member (MOR-8), one consolidated
+    invoice to it with lines per member. Numbers come from a per-consortium counter
+    row locked ``FOR UPDATE``, so they have no gaps even with concurrent runs;
+    issuing the same month again issues nothing new. Issued invoices are never
+    changed (the database refuses UPDATE/DELETE to the application); a correction
+    is a credit note reversing the invoice, after which the month may be issued again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.models import Member, MemberStatus
+from kyodo.i18n import gettext as _
+from onboarding.dates import JST, month_end
+from onboarding.environment import TEST_STATUSES
+from onboarding.models import (
+    ConsortiumBilling,
+    Environment,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    ServiceAgreement,
+    StageChange,
+    UsageEvent,
+    UsageKind,
+)
+from tenants.rls import system_access
+
+__all__ = [
+    "LATEST_END",
+    "TAX_RATE_PERCENT",
+    "AgreementError",
+    "Charge",
+    "add_agreement_version",
+    "compute_month",
+    "issue_credit_note",
+    "issue_month",
+    "set_payer",
+    "tax_for",
+]
+
+LATEST_END = dt.date(2031, 3, 31)
+"""Agreements may be extended up to this day (GUN-13(6))."""
+TAX_RATE_PERCENT = 10
+
+
+class AgreementError(ValueError):
+    """An agreement version that may not be made (message in the user's language)."""
+
+
+def _floor(value: Decimal) -> Decimal:
+    return value.to_integral_value(rounding=ROUND_FLOOR)
+
+
+def tax_for(subtotal: Decimal) -> Decimal:
+    """Consumption tax of an invoice: 10 %, fractions below one yen truncated."""
+    return _floor(subtotal * TAX_RATE_PERCENT / 100)
+
+
+async def _last_invoiced_month(session: AsyncSession, member_id: uuid.UUID) -> dt.date | None:
+    last: dt.date | None = await session.scalar(
+        select(func.max(Invoice.month))
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(InvoiceLine.member_ref_id == member_id, Invoice.kind == InvoiceKind.INVOICE)
+    )
+    return last
+
+
+async def add_agreement_version(
+    session: AsyncSession,
+    member: Member,
+    *,
+    effective_from: dt.date,
+    start_date: dt.date,
+    end_date: dt.date,
+    monthly_fee: Decimal,
+    included_contracts: int,
+    extra_contract_price: Decimal,
+    by: str,
+    note: str = "",
+) -> ServiceAgreement:
+    """Add a version of ``member``'s agreement (the first one, a price change or an extension).
+
+    Raises:
+        AgreementError: dates out of order, end after 2031-03-31, negative prices,
+            or a version taking effect in a month already invoiced.
+    """
+    if end_date < start_date:
+        raise AgreementError(_("The end date is before the start date."))
+    if end_date > LATEST_END:
+        raise AgreementError(_("Agreements can run until 31 March 2031 at the latest."))
+    if monthly_fee < 0 or extra_contract_price < 0 or included_contracts < 0:
+        raise AgreementError(_("Prices and included contracts cannot be negative."))
+    if (
+        monthly_fee != monthly_fee.to_integral_value()
+        or extra_contract_price != extra_contract_price.to_integral_value()
+    ):
+        raise AgreementError(_("Prices are whole yen."))
+    last = await _last_invoiced_month(session, member.id)
+    if last is not None and effective_from <= month_end(last):
+        raise AgreementError(
+            _("{month} has already been invoiced; a change can take effect from {day} at the earliest.").format(
+                month=f"{last:%Y-%m}", day=(month_end(last) + dt.timedelta(days=1)).isoformat()
+            )
+        )
+    version = (
+        await session.scalar(
+            select(func.max(ServiceAgreement.version)).where(ServiceAgreement.member_ref_id == member.id)
+        )
+        or 0
+    ) + 1
+    row = ServiceAgreement(
+        consortium_id=member.consortium_id,
+        member_ref_id=member.id,
+        version=version,
+        effective_from=effective_from,
+        start_date=start_date,
+        end_date=end_date,
+        monthly_fee=monthly_fee,
+        included_contracts=included_contracts,
+        extra_contract_price=extra_contract_price,
+        created_by=by,
+        note=note,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def set_payer(session: AsyncSession, consortium_id: uuid.UUID, payer_id: uuid.UUID | None) -> None:
+    """Let one member pay for all (MOR-8), or every member for itself (``None``)."""
+    billing = await _billing_row(session, consortium_id)
+    billing.payer_member_ref_id = payer_id
+    await session.flush()
+
+
+async def _billing_row(session: AsyncSession, consortium_id: uuid.UUID) -> ConsortiumBilling:
+    """The consortium's billing row, locked FOR UPDATE until the transaction ends."""
+    await session.execute(
+        insert(ConsortiumBilling)
+        .values(id=uuid.uuid4(), consortium_id=consortium_id, last_invoice_number=0)
+        .on_conflict_do_nothing(index_elements=["consortium_id"])
+    )
+    row = await session.scalar(
+        select(ConsortiumBilling)
+        .where(ConsortiumBilling.consortium_id == consortium_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row
+
+
+@dataclass
+class Charge:
+    """One line of what a member owes for a month."""
+
+    member: Member
+    description: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+
+
+def _in_force(versions: list[ServiceAgreement], day: dt.date) -> ServiceAgreement | None:
+    current = None
+    for v in versions:  # sorted by (effective_from, version)
+        if v.effective_from <= day:
+            current = v
+    return current
+
+
+def _day_span(first: dt.date, last: dt.date) -> str:
+    return f"{first.month}/{first.day}–{last.month}/{last.day}"
+
+
+@dataclass
+class _MemberMonth:
+    member: Member
+    charges: list[Charge] = field(default_factory=list)
+
+
+async def _go_live_days(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, dt.date]:
+    rows = (
+        await session.execute(
+            select(StageChange.member_ref_id, func.min(StageChange.effective_on))
+            .where(StageChange.member_ref_id.in_(ids), StageChange.to_status == MemberStatus.LIVE)
+            .group_by(StageChange.member_ref_id)
+        )
+    ).tuples()
+    return dict(rows.all())
+
+
+async def _live_conclusions(
+    session: AsyncSession, member_id: uuid.UUID, first: dt.date, last: dt.date
+) -> list[dt.date]:
+    start = dt.datetime.combine(first, dt.time(), tzinfo=JST)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=JST)
+    times = await session.scalars(
+        select(UsageEvent.occurred_at)
+        .where(
+            UsageEvent.member_id == member_id,
+            UsageEvent.kind == UsageKind.CONTRACT_CONCLUDED,
+            UsageEvent.environment == Environment.LIVE,
+            UsageEvent.occurred_at >= start,
+            UsageEvent.occurred_at < end,
+        )
+        .order_by(UsageEvent.occurred_at, UsageEvent.id)
+    )
+    return [t.astimezone(JST).date() for t in times]
+
+
+def _billed_days(
+    member: Member, versions: list[ServiceAgreement], go_live: dt.date | None, first: dt.date, last: dt.date
+) -> list[tuple[dt.date, ServiceAgreement]]:
+    """The days of the month the member is live and under agreement, with the terms of each."""
+    billed: list[tuple[dt.date, ServiceAgreement]] = []
+    day = first
+    while day <= last:
+        terms = _in_force(versions, day)
+        if (
+            terms is not None
+            and terms.start_date <= day <= terms.end_date
+            and day >= (go_live or terms.start_date)
+            and (member.left_on is None or day <= member.left_on)
+        ):
+            billed.append((day, terms))
+        day += dt.timedelta(days=1)
+    return billed
+
+
+def _fee_charges(member: Member, billed: list[tuple[dt.date, ServiceAgreement]], month: dt.date) -> list[Charge]:
+    """Monthly fee: one line per run of consecutive days under one version, prorated by day."""
+    days_in_month = month_end(month).day
+    runs: list[list[tuple[dt.date, ServiceAgreement]]] = []
+    for entry in billed:
+        if runs and runs[-1][-1][1] is entry[1] and (entry[0] - runs[-1][-1][0]).days == 1:
+            runs[-1].append(entry)
+        else:
+            runs.append([entry])
+    charges = []
+    for run in runs:
+        terms, count = run[0][1], len(run)
+        amount = _floor(Decimal(terms.monthly_fee) * count / days_in_month)
+        if count == days_in_month:
+            text = _("Monthly fee {month}").format(month=f"{month:%Y-%m}")
+        else:
+            text = _("Monthly fee {span} ({days}/{total} days)").format(
+                span=_day_span(run[0][0], run[-1][0]), days=count, total=days_in_month
+            )
+        charges.append(Charge(member, text, 1, amount, amount))
+    return charges
+
+
+async def compute_month(session: AsyncSession, consortium_id: uuid.UUID, month: dt.date) -> list[Charge]:
+    """Every member's charges for ``month`` (first day), per the rules in the module docstring."""
+    await system_access(session)
+    first, last = month, month_end(month)
+    members = (
+        await session.scalars(select(Member).where(Member.consortium_id == consortium_id).order_by(Member.lg_code))
+    ).all()
+    versions_of: dict[uuid.UUID, list[ServiceAgreement]] = defaultdict(list)
+    for v in (
+        await session.scalars(
+            select(ServiceAgreement)
+            .where(ServiceAgreement.consortium_id == consortium_id)
+            .order_by(ServiceAgreement.effective_from, ServiceAgreement.version)
+        )
+    ).all():
+        versions_of[v.member_ref_id].append(v)
+    go_live = await _go_live_days(session, [m.id for m in members])
+    charges: list[Charge] = []
+    for member in members:
+        versions = versions_of.get(member.id)
+        if not versions or MemberStatus(member.status) in TEST_STATUSES:
+            continue
+        billed = _billed_days(member, versions, go_live.get(member.id), first, last)
+        if not billed:
+            continue
+        charges.extend(_fee_charges(member, billed, month))
+        # Concluded contracts beyond the allowance.
+        allowance = billed[-1][1].included_contracts
+        concluded = [d for d in await _live_conclusions(session, member.id, first, last) if d in dict(billed)]
+        extra_by_price: dict[Decimal, int] = defaultdict(int)
+        for day_concluded in concluded[allowance:]:
+            extra_by_price[Decimal(dict(billed)[day_concluded].extra_contract_price)] += 1
+        for price, n in sorted(extra_by_price.items()):
+            text = _("Concluded contracts beyond the {included} included ({concluded} concluded)").format(
+                included=allowance, concluded=len(concluded)
+            )
+            charges.append(Charge(member, text, n, price, price * n))
+    return charges
+
+
+async def _credited_ids(session: AsyncSession, consortium_id: uuid.UUID) -> set[uuid.UUID]:
+    rows = await session.scalars(
+        select(Invoice.credits_invoice_id).where(
+            Invoice.consortium_id == consortium_id, Invoice.credits_invoice_id.is_not(None)
+        )
+    )
+    return {r for r in rows if r is not None}
+
+
+async def issue_month(
+    session: AsyncSession, consortium_id: uuid.UUID, month: dt.date, *, by: str, issued_on: dt.date | None = None
+) -> list[Invoice]:
+    """Issue the invoices of ``month`` that are not issued yet; returns the new ones."""
+    await system_access(session)
+    billing = await _billing_row(session, consortium_id)  # locked: one issuer at a time
+    charges = await compute_month(session, consortium_id, month)
+    payer_of: dict[uuid.UUID, Member] = {}
+    if billing.payer_member_ref_id is not None:
+        payer = await session.get(Member, billing.payer_member_ref_id)
+        assert payer is not None
+        payer_of = {c.member.id: payer for c in charges}
+    else:
+        payer_of = {c.member.id: c.member for c in charges}
+    groups: dict[uuid.UUID, list[Charge]] = defaultdict(list)
+    for charge in charges:
+        groups[payer_of[charge.member.id].id].append(charge)
+    credited = await _credited_ids(session, consortium_id)
+    existing = (
+        await session.scalars(
+            select(Invoice).where(
+                Invoice.consortium_id == consortium_id, Invoice.month == month, Invoice.kind == InvoiceKind.INVOICE
+            )
+        )
+    ).all()
+    already = {i.payer_member_ref_id for i in existing if i.id not in credited}
+    issued: list[Invoice] = []
+    for payer_id, lines in groups.items():
+        if payer_id in already:
+            continue
+        payer = next(m for m in payer_of.values() if m.id == payer_id)
+        issued.append(
+            await _issue(session, billing, payer, month, lines, kind=InvoiceKind.INVOICE, by=by, issued_on=issued_on)
+        )
+    return issued
+
+
+async def _issue(
+    session: AsyncSession,
+    billing: ConsortiumBilling,
+    payer: Member,
+    month: dt.date,
+    charges: list[Charge],
+    *,
+    kind: InvoiceKind,
+    by: str,
+    issued_on: dt.date | None,
+    reverses: Invoice | None = None,
+    note: str = "",
+) -> Invoice:
+    subtotal = sum((c.amount for c in charges), Decimal(0))
+    tax = tax_for(subtotal) if subtotal >= 0 else -tax_for(-subtotal)
+    billing.last_invoice_number += 1
+    invoice = Invoice(
+        id=uuid.uuid4(),
+        consortium_id=billing.consortium_id,
+        number=billing.last_invoice_number,
+        kind=kind,
+        month=month,
+        payer_member_ref_id=payer.id,
+        payer_name=payer.name,
+        credits_invoice_id=reverses.id if reverses else None,
+        subtotal=subtotal,
+        tax=tax,
+        total=subtotal + tax,
+        issued_on=issued_on or dt.datetime.now(JST).date(),
+        issued_by=by,
+        note=note,
+    )
+    session.add(invoice)
+    session.add_all(
+        InvoiceLine(
+            invoice_id=invoice.id,
+            position=i,
+            member_ref_id=c.member.id,
+            member_name=c.member.name,
+            description=c.description,
+            quantity=c.quantity,
+            unit_price=c.unit_price,
+            amount=c.amount,
+        )
+        for i, c in enumerate(charges, start=1)
+    )
+    await session.flush()
+    return invoice
+
+
+async def issue_credit_note(session: AsyncSession, invoice_id: uuid.UUID, *, by: str, note: str) -> Invoice:
+    """Reverse an issued invoice with a credit note (the invoice itself is never changed)."""
+    await system_access(session)
+    invoice = await session.get(Invoice, invoice_id)
+    if invoice is None or invoice.kind is not InvoiceKind.INVOICE:
+        raise AgreementError(_("Only an invoice can be credited."))
+    billing = await _billing_row(session, invoice.consortium_id)
+    if invoice.id in await _credited_ids(session, invoice.consortium_id):
+        raise AgreementError(_("This invoice has already been credited."))
+    payer = await session.get(Member, invoice.payer_member_ref_id)
+    assert payer is not None
+    lines = (
+        await session.scalars(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
+        )
+    ).all()
+    members = {
+        m.id: m
+        for m in (await session.scalars(select(Member).where(Member.id.in_([x.member_ref_id for x in lines])))).all()
+    }
+    charges = [
+        Charge(members[x.member_ref_id], x.description, -x.quantity, Decimal(x.unit_price), -Decimal(x.amount))
+        for x in lines
+    ]
+    return await _issue(
+        session,
+        billing,
+        payer,
+        invoice.month,
+        charges,
+        kind=InvoiceKind.CREDIT_NOTE,
+        by=by,
+        issued_on=None,
+        reverses=invoice,
+        note=note,
+    )

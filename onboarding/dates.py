@@ -1,0 +1,27 @@
+"""Calendar helpers: the platform's business days are Japanese (Asia/Tokyo)."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+__all__ = ["JST", "month_end", "parse_month", "today_jst"]
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def today_jst() -> dt.date:
+    """Today in Japan."""
+    return dt.datetime.now(JST).date()
+
+
+def parse_month(text: str) -> dt.date:
+    """``"2026-10"`` → 2026-10-01; ValueError otherwise."""
+    year, _, month = text.strip().partition("-")
+    return dt.date(int(year), int(month), 1)
+
+
+def month_end(first: dt.date) -> dt.date:
+    """The last day of ``first``'s month."""
+    return first.replace(day=calendar.monthrange(first.year, first.month)[1])

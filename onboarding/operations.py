@@ -1,0 +1,80 @@
+"""Operator commands of onboarding (``kyodo billing …``, ``kyodo member …``), callable from tests.
+
+Each opens its own session (:func:`kyodo.db.session_scope`) with system access.
+Deletion connects as the schema owner (``KYODO_DATABASE_ADMIN_URL``): it must be
+able to remove rows of every member-owned table, including append-only ones
+(audit trails) that the application role may not delete from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import getpass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.models import Consortium, Member
+from kyodo.db import session_scope
+from kyodo.runtime import database_admin_url
+from kyodo.settings import Settings
+from onboarding.billing import issue_month
+from onboarding.leaving import ExportResult, delete_member, export_member
+from onboarding.models import DeletionReport, Invoice
+from tenants.rls import system_access
+
+__all__ = ["UnknownMember", "run_billing", "run_delete", "run_export"]
+
+
+class UnknownMember(LookupError):
+    """No member has this local government code."""
+
+
+def operator() -> str:
+    """Who runs the command, as recorded in history and reports."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+async def _member(session: AsyncSession, code: str) -> Member:
+    await system_access(session)
+    member = await session.scalar(select(Member).where(Member.lg_code == code.strip()))
+    if member is None:
+        raise UnknownMember(f"地方公共団体コード {code} の構成団体は登録されていません。")
+    return member
+
+
+async def run_billing(settings: Settings, month: dt.date) -> list[Invoice]:
+    """Issue the month's invoices of every consortium; returns the new ones."""
+    issued: list[Invoice] = []
+    async with session_scope(settings) as session:
+        await system_access(session)
+        ids = (await session.scalars(select(Consortium.id))).all()
+    for consortium_id in ids:
+        async with session_scope(settings) as session:
+            issued.extend(await issue_month(session, consortium_id, month, by=operator()))
+    return issued
+
+
+async def run_export(settings: Settings, code: str, out: Path) -> ExportResult:
+    """Write the member's full export to ``out``."""
+    async with session_scope(settings) as session:
+        member = await _member(session, code)
+        with out.open("w+b") as fh:
+            return await export_member(session, member, fh, settings)
+
+
+def _owner_settings(settings: Settings) -> Settings:
+    admin = database_admin_url(settings)
+    return dataclasses.replace(settings, database=dataclasses.replace(settings.database, url=admin, admin_url=admin))
+
+
+async def run_delete(settings: Settings, code: str, *, export_sha256: str = "") -> DeletionReport:
+    """Delete everything of the member (it must be ``leaving``) and return the report."""
+    async with session_scope(_owner_settings(settings)) as session:
+        member = await _member(session, code)
+        return await delete_member(session, member, settings, by=operator(), export_sha256=export_sha256)

@@ -1,0 +1,253 @@
+"""Staged go-live: invited → sandbox → trial → live, later leaving → left (ONB-1, ONB-2).
+
+Every move is checked against :data:`TRANSITIONS` and recorded as a
+:class:`~onboarding.models.StageChange` (who, when, effective day). The move to
+``live`` is the **promotion**: departments, staff, titles, roles, address book
+and IP ranges are the same rows in test and live, so nothing is copied and
+nothing is re-entered; what the promotion does is delete the member's test data
+(rows with ``environment = 'test'`` in any member-owned table that has that
+column, e.g. contracts and usage events) and reset the trial-run counter.
+
+All functions here work on a session with system access (the secretariat's
+screens and operator commands call them; members never move their own stage).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.models import Member, MemberStatus
+from kyodo.i18n import gettext as _
+from kyodo.models import metadata  # every domain's tables, not only those imported so far
+from onboarding.dates import today_jst
+from onboarding.models import CHECKLIST_ITEMS, ChecklistItem, StageChange, TrialRun
+from tenants.rls import system_access
+
+__all__ = [
+    "TRANSITIONS",
+    "InvalidTransition",
+    "MemberProgress",
+    "consortium_progress",
+    "promote_to_live",
+    "record_trial_run",
+    "test_data_tables",
+    "tick",
+    "transition",
+    "trial_run_count",
+]
+
+TRANSITIONS: dict[MemberStatus, frozenset[MemberStatus]] = {
+    MemberStatus.INVITED: frozenset({MemberStatus.SANDBOX}),
+    MemberStatus.SANDBOX: frozenset({MemberStatus.TRIAL}),
+    # Back to the sandbox when the trial shows that set-up needs more work.
+    MemberStatus.TRIAL: frozenset({MemberStatus.LIVE, MemberStatus.SANDBOX}),
+    MemberStatus.LIVE: frozenset({MemberStatus.LEAVING}),
+    # A member may change its mind before its data is deleted; ``left`` is set
+    # only by the deletion itself (onboarding.leaving.delete_member).
+    MemberStatus.LEAVING: frozenset({MemberStatus.LIVE}),
+    MemberStatus.LEFT: frozenset(),
+}
+"""Allowed moves from each stage."""
+
+
+class InvalidTransition(ValueError):
+    """The move is not allowed from the member's current stage (message in the user's language)."""
+
+
+def test_data_tables() -> list[str]:
+    """Member-owned tables that hold test data: they have both ``member_id`` and ``environment``."""
+    return sorted(t.name for t in metadata.sorted_tables if "member_id" in t.columns and "environment" in t.columns)
+
+
+async def promote_to_live(session: AsyncSession, member_id: uuid.UUID) -> dict[str, int]:
+    """Delete the member's test data and reset its trial-run counter; settings stay as they are.
+
+    Returns table name → rows deleted. Tables are found from the metadata, so a
+    contract table that has ``member_id`` and ``environment`` is included the day
+    it exists.
+    """
+    await system_access(session)
+    cleared: dict[str, int] = {}
+    # Children before parents, in case test rows reference each other.
+    for name in reversed([t.name for t in metadata.sorted_tables if t.name in set(test_data_tables())]):
+        result = await session.execute(
+            text(f"DELETE FROM \"{name}\" WHERE member_id = :m AND environment = 'test'"),  # noqa: S608 - names from metadata
+            {"m": member_id},
+        )
+        cleared[name] = int(result.rowcount)  # type: ignore[attr-defined]
+    result = await session.execute(delete(TrialRun).where(TrialRun.member_id == member_id))
+    cleared["trial_run"] = int(result.rowcount)  # type: ignore[attr-defined]
+    return cleared
+
+
+async def transition(
+    session: AsyncSession,
+    member: Member,
+    to: MemberStatus,
+    *,
+    by: str,
+    effective_on: dt.date | None = None,
+    note: str = "",
+) -> StageChange:
+    """Move ``member`` to stage ``to`` and record who did it and when.
+
+    Raises:
+        InvalidTransition: ``to`` is not reachable from the current stage.
+    """
+    await system_access(session)
+    current = MemberStatus(member.status)
+    if to not in TRANSITIONS[current]:
+        raise InvalidTransition(
+            _("A member cannot move from “{current}” to “{to}”.").format(
+                current=stage_label(current), to=stage_label(to)
+            )
+        )
+    detail: dict[str, object] = {}
+    if to is MemberStatus.LIVE and current is MemberStatus.TRIAL:
+        detail["trial_runs"] = await trial_run_count(session, member.id)
+        detail["cleared"] = await promote_to_live(session, member.id)
+    change = StageChange(
+        consortium_id=member.consortium_id,
+        member_ref_id=member.id,
+        from_status=current,
+        to_status=to,
+        changed_by=by,
+        effective_on=effective_on or today_jst(),
+        note=note,
+        detail=detail,
+    )
+    member.status = to
+    session.add(change)
+    await session.flush()
+    return change
+
+
+def stage_label(status: MemberStatus) -> str:
+    """The stage's name in the user's language."""
+    labels = {
+        MemberStatus.INVITED: _("Invited"),
+        MemberStatus.SANDBOX: _("Sandbox"),
+        MemberStatus.TRIAL: _("Trial"),
+        MemberStatus.LIVE: _("Live"),
+        MemberStatus.LEAVING: _("Leaving"),
+        MemberStatus.LEFT: _("Left"),
+    }
+    return labels[status]
+
+
+def checklist_label(item: str) -> str:
+    """An onboarding step's name in the user's language."""
+    labels = {
+        "staff_briefing": _("Staff briefing"),
+        "contractor_briefing": _("Contractor briefing"),
+        "workflow_review": _("Workflow review"),
+        "regulation_review": _("Regulation review"),
+        "data_preparation": _("Data preparation"),
+        "trial_runs": _("Trial runs"),
+        "go_live_date": _("Go-live date"),
+    }
+    return labels[item]
+
+
+async def record_trial_run(session: AsyncSession, member_id: uuid.UUID, contract_id: uuid.UUID) -> bool:
+    """Count a contract concluded in the test environment as a trial run (once per contract).
+
+    Returns True when it was counted now, False when it had been counted before.
+    """
+    exists = await session.scalar(
+        select(TrialRun.id).where(TrialRun.member_id == member_id, TrialRun.contract_id == contract_id)
+    )
+    if exists is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(TrialRun(member_id=member_id, contract_id=contract_id))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def trial_run_count(session: AsyncSession, member_id: uuid.UUID) -> int:
+    """How many trial runs the member has made since it last went live."""
+    return int(
+        await session.scalar(select(func.count()).select_from(TrialRun).where(TrialRun.member_id == member_id)) or 0
+    )
+
+
+async def tick(
+    session: AsyncSession, member: Member, item: str, *, done_on: dt.date | None, note: str, by: str
+) -> ChecklistItem:
+    """Record (or clear, with ``done_on=None``) an onboarding step of ``member``."""
+    if item not in CHECKLIST_ITEMS:
+        raise ValueError(item)
+    row = await session.scalar(
+        select(ChecklistItem).where(ChecklistItem.member_ref_id == member.id, ChecklistItem.item == item)
+    )
+    if row is None:
+        row = ChecklistItem(consortium_id=member.consortium_id, member_ref_id=member.id, item=item)
+        session.add(row)
+    row.done_on = done_on
+    row.note = note.strip()[:2000]
+    row.updated_by = by
+    await session.flush()
+    return row
+
+
+@dataclass
+class MemberProgress:
+    """What the secretariat sees of one member's onboarding (no contract contents)."""
+
+    member: Member
+    trial_runs: int
+    items: dict[str, ChecklistItem | None] = field(default_factory=dict)
+    history: list[StageChange] = field(default_factory=list)
+
+    @property
+    def next_stages(self) -> list[MemberStatus]:
+        """Stages the secretariat may move the member to."""
+        order = list(MemberStatus)
+        return sorted(TRANSITIONS[MemberStatus(self.member.status)], key=order.index)
+
+
+async def consortium_progress(
+    session: AsyncSession, consortium_id: uuid.UUID, member_id: uuid.UUID | None = None
+) -> list[MemberProgress]:
+    """Stage, trial-run count, checklist and history of the consortium's members."""
+    await system_access(session)
+    query = select(Member).where(Member.consortium_id == consortium_id).order_by(Member.lg_code)
+    if member_id is not None:
+        query = query.where(Member.id == member_id)
+    members = (await session.scalars(query)).all()
+    ids = [m.id for m in members]
+    counts = dict(
+        (
+            await session.execute(
+                select(TrialRun.member_id, func.count()).where(TrialRun.member_id.in_(ids)).group_by(TrialRun.member_id)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    items = (await session.scalars(select(ChecklistItem).where(ChecklistItem.member_ref_id.in_(ids)))).all()
+    history = (
+        await session.scalars(
+            select(StageChange).where(StageChange.member_ref_id.in_(ids)).order_by(StageChange.changed_at)
+        )
+    ).all()
+    result = []
+    for m in members:
+        progress = MemberProgress(member=m, trial_runs=int(counts.get(m.id, 0)))
+        ticked: dict[str, ChecklistItem | None] = dict.fromkeys(CHECKLIST_ITEMS)
+        progress.items = ticked
+        for row in items:
+            if row.member_ref_id == m.id:
+                progress.items[row.item] = row
+        progress.history = [h for h in history if h.member_ref_id == m.id]
+        result.append(progress)
+    return result

@@ -1,0 +1,265 @@
+"""Monthly invoices from agreements and metered usage (ONB-3, ONB-4, MOR-8), figures worked out by hand."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import subprocess
+import uuid
+from decimal import Decimal
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from consortium.models import Member, MemberStatus
+from kyodo.settings import Settings, to_psycopg_url
+from onboarding import billing, stages
+from onboarding.dates import JST
+from onboarding.metering import record_conclusion
+from onboarding.models import Invoice, InvoiceKind, InvoiceLine, UsageEvent
+from tenants.rls import system_access
+from tests import factories as f
+from tests.conftest import TwoMembers, csrf_token, sign_in
+from tests.onboarding.test_leaving import _kyodo
+
+OCTOBER = dt.date(2026, 10, 1)  # 31 days
+
+
+def at(day: int, hour: int = 10) -> dt.datetime:
+    return dt.datetime(2026, 10, day, hour, tzinfo=JST)
+
+
+async def _conclude(session: AsyncSession, member: Member, day: int, n: int) -> None:
+    for i in range(n):
+        await record_conclusion(session, member, uuid.uuid4(), occurred_at=at(day, 9 + i % 8))
+
+
+async def _scenario(session: AsyncSession, two: TwoMembers) -> Member:
+    """Morioka (A) live all month with a price change on the 16th, Hachimantai (B) going live on
+    the 10th, Takizawa (C) still in the sandbox."""
+    await system_access(session)
+    a, b = two.a, two.b
+    b.status = MemberStatus.TRIAL
+    c = await f.member(session, two.consortium, "032166", "滝沢市", status=MemberStatus.SANDBOX)
+    by = "test"
+    # A: 50,000 yen a month, 10 contracts included, 1,000 yen per extra contract …
+    await billing.add_agreement_version(
+        session, a, effective_from=dt.date(2026, 4, 1), start_date=dt.date(2026, 4, 1), end_date=dt.date(2031, 3, 31),
+        monthly_fee=Decimal(50000), included_contracts=10, extra_contract_price=Decimal(1000), by=by,
+    )  # fmt: skip
+    # … lowered to 40,000 yen and 800 yen per extra contract from 16 October.
+    await billing.add_agreement_version(
+        session, a, effective_from=dt.date(2026, 10, 16), start_date=dt.date(2026, 4, 1), end_date=dt.date(2031, 3, 31),
+        monthly_fee=Decimal(40000), included_contracts=10, extra_contract_price=Decimal(800), by=by,
+    )  # fmt: skip
+    # B: 30,000 yen, 5 included, 500 yen per extra; agreement from 1 October, live from the 10th.
+    await billing.add_agreement_version(
+        session, b, effective_from=dt.date(2026, 10, 1), start_date=dt.date(2026, 10, 1), end_date=dt.date(2031, 3, 31),
+        monthly_fee=Decimal(30000), included_contracts=5, extra_contract_price=Decimal(500), by=by,
+    )  # fmt: skip
+    # C: has an agreement but is still in the sandbox: never billed.
+    await billing.add_agreement_version(
+        session, c, effective_from=dt.date(2026, 10, 1), start_date=dt.date(2026, 10, 1), end_date=dt.date(2031, 3, 31),
+        monthly_fee=Decimal(20000), included_contracts=0, extra_contract_price=Decimal(300), by=by,
+    )  # fmt: skip
+
+    # B's trial runs before going live: test events, cleared at promotion.
+    await _conclude(session, b, 3, 4)
+    await stages.transition(session, b, MemberStatus.LIVE, by=by, effective_on=dt.date(2026, 10, 10))
+    # A concludes 6 contracts on the 5th and 7 on the 20th (13 in all, live).
+    await _conclude(session, a, 5, 6)
+    await _conclude(session, a, 20, 7)
+    # B concludes 7 contracts on the 12th (live now).
+    await _conclude(session, b, 12, 7)
+    # C concludes 9 in its sandbox (test).
+    await _conclude(session, c, 15, 9)
+    return c
+
+
+async def test_month_charges_follow_the_hand_worked_figures(db_session: AsyncSession, two_members: TwoMembers) -> None:
+    await _scenario(db_session, two_members)
+    charges = await billing.compute_month(db_session, two_members.consortium.id, OCTOBER)
+    got = [(c.member.name, c.quantity, int(c.unit_price), int(c.amount)) for c in charges]
+    assert got == [
+        # A, 1-15 Oct under the old price: floor(50,000 × 15 / 31) = floor(24,193.5…) = 24,193
+        ("盛岡市", 1, 24193, 24193),
+        # A, 16-31 Oct under the new price: floor(40,000 × 16 / 31) = floor(20,645.1…) = 20,645
+        ("盛岡市", 1, 20645, 20645),
+        # A concluded 13; the allowance on the last day (new terms) is 10. In order: 6 on the
+        # 5th and 4 of the 20th are included; the other 3 (on the 20th) cost 800 each = 2,400
+        ("盛岡市", 3, 800, 2400),
+        # B, live 10-31 Oct = 22 days: floor(30,000 × 22 / 31) = floor(21,290.3…) = 21,290
+        ("八幡平市", 1, 21290, 21290),
+        # B concluded 7 live (its 4 trial runs were cleared at go-live); 5 included, 2 × 500 = 1,000
+        ("八幡平市", 2, 500, 1000),
+        # C (sandbox) has no line at all.
+    ]
+
+
+async def test_consolidated_invoice_numbered_without_gaps_and_immutable(
+    db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    await _scenario(db_session, two_members)
+    group = two_members.consortium.id
+    await billing.set_payer(db_session, group, two_members.a.id)  # Morioka pays for all (MOR-8)
+    issued = await billing.issue_month(db_session, group, OCTOBER, by="test", issued_on=dt.date(2026, 11, 1))
+    assert len(issued) == 1
+    invoice = issued[0]
+    assert invoice.number == 1
+    assert invoice.payer_name == "盛岡市"
+    # Subtotal: A 24,193 + 20,645 + 2,400 = 47,238; B 21,290 + 1,000 = 22,290; together 69,528.
+    # Tax per invoice: floor(69,528 × 10 / 100) = floor(6,952.8) = 6,952. Total 76,480.
+    assert (invoice.subtotal, invoice.tax, invoice.total) == (Decimal(69528), Decimal(6952), Decimal(76480))
+    lines = (
+        await db_session.scalars(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
+        )
+    ).all()
+    assert [x.member_name for x in lines] == ["盛岡市", "盛岡市", "盛岡市", "八幡平市", "八幡平市"]
+    assert "滝沢市" not in {x.member_name for x in lines}
+
+    # Issuing the month again issues nothing.
+    assert await billing.issue_month(db_session, group, OCTOBER, by="test") == []
+
+    # A correction: a credit note (number 2) reverses it, then the month is issued again (number 3).
+    credit = await billing.issue_credit_note(db_session, invoice.id, by="test", note="請求先の誤り")
+    assert (credit.number, credit.kind, credit.total) == (2, InvoiceKind.CREDIT_NOTE, Decimal(-76480))
+    await billing.set_payer(db_session, group, None)
+    again = await billing.issue_month(db_session, group, OCTOBER, by="test")
+    # Now each member pays for itself: A 47,238 + tax 4,723 (4,723.8 truncated) = 51,961;
+    # B 22,290 + tax 2,229 = 24,519.
+    assert sorted((i.number, i.payer_name, int(i.total)) for i in again) == [
+        (3, "盛岡市", 51961),
+        (4, "八幡平市", 24519),
+    ]
+
+    # A price change may not reach back into an invoiced month.
+    with pytest.raises(billing.AgreementError, match="請求済み"):
+        await billing.add_agreement_version(
+            db_session, two_members.a, effective_from=dt.date(2026, 10, 20), start_date=dt.date(2026, 4, 1),
+            end_date=dt.date(2031, 3, 31), monthly_fee=Decimal(1), included_contracts=0,
+            extra_contract_price=Decimal(1), by="test",
+        )  # fmt: skip
+    with pytest.raises(billing.AgreementError, match="2031"):
+        await billing.add_agreement_version(
+            db_session, two_members.a, effective_from=dt.date(2026, 12, 1), start_date=dt.date(2026, 4, 1),
+            end_date=dt.date(2031, 4, 1), monthly_fee=Decimal(1), included_contracts=0,
+            extra_contract_price=Decimal(1), by="test",
+        )  # fmt: skip
+
+    # The application role cannot change an issued invoice.
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with db_session.begin_nested():
+            await db_session.execute(
+                Invoice.__table__.update().where(Invoice.id == invoice.id).values(total=0)  # type: ignore[attr-defined]
+            )
+
+
+async def test_test_environment_usage_is_never_billed(db_session: AsyncSession, two_members: TwoMembers) -> None:
+    c = await _scenario(db_session, two_members)
+    events = (await db_session.scalars(select(UsageEvent).where(UsageEvent.member_id == c.id))).all()
+    assert len(events) == 9
+    assert {e.environment.value for e in events} == {"test"}
+    charges = await billing.compute_month(db_session, two_members.consortium.id, OCTOBER)
+    assert c.id not in {x.member.id for x in charges}
+
+
+async def test_secretariat_issues_and_downloads_invoices(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    await _scenario(db_session, two_members)
+    await sign_in(client, "jimukyoku")
+    page = await client.get("/secretariat/billing/")
+    assert page.status_code == 200
+    assert "滝沢市" in page.text
+    run = await client.post(
+        "/secretariat/billing/run", data={"month": "2026-10", "_csrf_token": await csrf_token(client)}
+    )
+    assert run.status_code == 200
+    invoices = (await db_session.scalars(select(Invoice).order_by(Invoice.number))).all()
+    assert [(i.number, i.payer_name) for i in invoices] == [(1, "盛岡市"), (2, "八幡平市")]
+    pdf = await client.get(f"/secretariat/billing/invoices/{invoices[0].id}/pdf")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    shown = subprocess.run(["pdftotext", "-", "-"], input=pdf.content, capture_output=True, check=True).stdout.decode()
+    assert "盛岡市 御中" in shown
+    assert "51,961円" in shown  # 47,238 + 4,723
+    assert "1円未満の端数を切り捨て" in shown
+    text = (await client.get(f"/secretariat/billing/invoices/{invoices[0].id}/csv")).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[-1][5:] == ["合計", "", "", "51961"]
+    assert rows[-2][5:] == ["消費税", "", "", "4723"]
+
+    # Another consortium's secretariat sees none of it.
+    other = await f.consortium(db_session, "群馬県電子契約共同利用", slug="gunma")
+    await f.secretariat(db_session, other, "gunma-jimukyoku")
+    await sign_in(client, "gunma-jimukyoku")
+    token = await csrf_token(client)
+    assert (await client.get(f"/secretariat/billing/invoices/{invoices[0].id}/pdf")).status_code == 404
+    assert (await client.get(f"/secretariat/billing/invoices/{invoices[0].id}/csv")).status_code == 404
+    listing = await client.get("/secretariat/billing/")
+    assert "盛岡市" not in listing.text
+    credit = await client.post(
+        f"/secretariat/billing/invoices/{invoices[0].id}/credit", data={"note": "x", "_csrf_token": token}
+    )
+    assert credit.status_code == 404
+    agreement = await client.post(
+        f"/secretariat/billing/agreements/{two_members.a.id}",
+        data={
+            "effective_from": "2026-12-01", "start_date": "2026-12-01", "end_date": "2027-03-31",
+            "monthly_fee": "1", "included_contracts": "0", "extra_contract_price": "1", "_csrf_token": token,
+        },
+    )  # fmt: skip
+    assert agreement.status_code == 404
+    payer = await client.post("/secretariat/billing/payer", data={"payer": str(two_members.a.id), "_csrf_token": token})
+    assert payer.status_code == 404
+    # Running November for its own consortium issues nothing for Morioka's consortium.
+    await client.post("/secretariat/billing/run", data={"month": "2026-11", "_csrf_token": token})
+    assert await db_session.scalar(select(func.count()).select_from(Invoice)) == 2
+    # Member staff never reach billing.
+    await sign_in(client, "morioka-admin")
+    assert (await client.get("/secretariat/billing/")).status_code == 403
+    assert (await client.get(f"/secretariat/billing/invoices/{invoices[0].id}/pdf")).status_code == 403
+
+
+def test_invoices_are_issued_on_the_first_in_japan() -> None:
+    from celery.schedules import crontab
+
+    from kyodo.celery_app import celery
+
+    entry = celery.conf.beat_schedule["issue-invoices"]
+    assert entry["task"] == "onboarding.issue_previous_month"
+    schedule = entry["schedule"]
+    assert isinstance(schedule, crontab)
+    assert vars(schedule)["day_of_month"] == {1}
+    assert str(celery.conf.timezone) == "Asia/Tokyo"
+
+
+async def test_billing_run_command_issues_once(fresh_database: Settings) -> None:
+    engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with maker() as session:
+            group = await f.consortium(session)
+            a = await f.member(session, group, "032018", "盛岡市")
+            await billing.add_agreement_version(
+                session, a, effective_from=dt.date(2026, 4, 1), start_date=dt.date(2026, 4, 1),
+                end_date=dt.date(2031, 3, 31), monthly_fee=Decimal(50000), included_contracts=10,
+                extra_contract_price=Decimal(1000), by="test",
+            )  # fmt: skip
+            await session.commit()
+        first = _kyodo(fresh_database, "billing", "run", "--month", "2026-10")
+        assert first.returncode == 0, first.stderr
+        # 50,000 + tax 5,000 = 55,000
+        assert "000001  盛岡市  55,000 円" in first.stdout
+        again = _kyodo(fresh_database, "billing", "run", "--month", "2026-10")
+        assert "0 invoice(s) issued for 2026-10" in again.stdout
+        bad = _kyodo(fresh_database, "billing", "run", "--month", "October")
+        assert bad.returncode != 0
+        assert "YYYY-MM" in bad.stderr
+    finally:
+        await engine.dispose()

@@ -1,0 +1,228 @@
+"""A member leaves (DAT-1, DAT-3): full export with a hash manifest, deletion of everything, a report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from consortium.models import Member, MemberStatus
+from kyodo.db import metadata
+from kyodo.settings import Settings, to_psycopg_url
+from onboarding import stages
+from onboarding.leaving import member_blob_dir
+from onboarding.metering import record_conclusion
+from onboarding.models import DeletionReport, StaffImport
+from onboarding.staff_import import preview
+from policy.models import MemberRole
+from tenants.models import AddressBookEntry, ApiKey, SecurityEvent, SecurityEventKind
+from tenants.rls import for_member, member_owned_tables, system_access
+from tests import factories as f
+from tests.conftest import PROJECT_DIR, TwoMembers, csrf_token, sign_in
+
+
+async def _populate(session: AsyncSession, member: Member, settings: Settings, tag: str) -> None:
+    """Something in every kind of member-owned table, and two stored files."""
+    parent = await f.department(session, member, "SOMU", "総務部")
+    child = await f.department(session, member, "KEIYAKU", "契約課", parent=parent)
+    clerk = await f.staff(session, member, f"{tag}-clerk", roles=("drafter",), department=child)
+    mayor = await f.title(session, member, "MAYOR", "市長", f"{member.name}長")
+    await f.grant(session, clerk, mayor)
+    await f.ip_range(session, member, "192.0.2.0/24")
+    company = await _company(session, member)
+    session.add(AddressBookEntry(member_id=member.id, company_id=company[0], contact_id=company[1]))
+    session.add(ApiKey(member_id=member.id, prefix=uuid.uuid4().hex[:12], key_hash="0" * 64, label="文書管理"))
+    session.add(MemberRole(member_id=member.id, name="custom:keiri", label="経理"))
+    session.add(SecurityEvent(member_id=member.id, kind=SecurityEventKind.LOGIN_FAILED, subject=f"{tag}-clerk"))
+    await record_conclusion(session, member, uuid.uuid4(), occurred_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    await stages.record_trial_run(session, member.id, uuid.uuid4())
+    await for_member(session, member.id)
+    await preview(session, member, filename="s.csv", data=b"name,email\n", uploaded_by_id=clerk.id)
+    await system_access(session)
+    folder = member_blob_dir(settings, member.id)
+    (folder / "ab").mkdir(parents=True, exist_ok=True)
+    (folder / "ab" / "sealed.pdf").write_bytes(b"%PDF-1.7 sealed " + tag.encode())
+    (folder / "certificate.pdf").write_bytes(b"%PDF-1.7 certificate " + tag.encode())
+
+
+async def _company(session: AsyncSession, member: Member) -> tuple[uuid.UUID, uuid.UUID]:
+    from consortium.models import ContractorCompany, ContractorContact
+
+    company = ContractorCompany(consortium_id=member.consortium_id, name=f"岩手建設 {member.lg_code}")
+    session.add(company)
+    await session.flush()
+    contact = ContractorContact(company_id=company.id, name="岩手 一郎", email=f"ichiro-{member.lg_code}@example.co.jp")
+    session.add(contact)
+    await session.flush()
+    return company.id, contact.id
+
+
+async def _counts(session: AsyncSession, member_id: uuid.UUID) -> dict[str, int]:
+    await system_access(session)
+    counts = {}
+    for name in member_owned_tables(metadata):
+        table = metadata.tables[name]
+        counts[name] = int(
+            await session.scalar(select(func.count()).select_from(table).where(table.c.member_id == member_id)) or 0
+        )
+    return counts
+
+
+def _kyodo(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(
+        KYODO_DATABASE_URL=settings.database.url,
+        KYODO_DATABASE_ADMIN_URL=settings.database.admin_url,
+        KYODO_REDIS_URL=settings.redis.url,
+        KYODO_DATA_DIR=str(settings.app.data_dir),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "kyodo", *args], env=env, cwd=PROJECT_DIR, capture_output=True, text=True, check=False
+    )
+
+
+def _check_archive(archive: Path) -> dict:
+    """The manifest, after checking that its hashes match the archive's contents."""
+    with zipfile.ZipFile(archive) as z:
+        manifest: dict = json.loads(z.read("manifest.json"))
+        names = set(z.namelist()) - {"manifest.json"}
+        assert names == set(manifest["files"])
+        for name, entry in manifest["files"].items():
+            data = z.read(name)
+            assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
+            assert len(data) == entry["bytes"]
+        assert {f"tables/{t}.csv" for t in member_owned_tables(metadata)} <= names
+        assert {"blobs/ab/sealed.pdf", "blobs/certificate.pdf"} <= names
+        assert z.read("blobs/ab/sealed.pdf") == b"%PDF-1.7 sealed morioka"
+        staff_csv = z.read("tables/staff.csv").decode("utf-8-sig")
+        assert "morioka-clerk" in staff_csv
+        assert "hachimantai" not in staff_csv  # nothing of the other member
+        assert "password_hash" not in staff_csv.splitlines()[0]  # secrets are not exported
+    return manifest
+
+
+async def test_export_then_delete_leaves_nothing_of_the_member(fresh_database: Settings, tmp_path: Path) -> None:
+    settings = fresh_database
+    engine = create_async_engine(to_psycopg_url(settings.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with maker() as session:
+            group = await f.consortium(session)
+            a = await f.member(session, group, "032018", "盛岡市")
+            b = await f.member(session, group, "032140", "八幡平市")
+            await _populate(session, a, settings, "morioka")
+            await _populate(session, b, settings, "hachimantai")
+            await stages.transition(session, a, MemberStatus.LEAVING, by="事務局")
+            await session.commit()
+        async with maker() as session:
+            before_a = await _counts(session, a.id)
+            before_b = await _counts(session, b.id)
+        assert all(n > 0 for n in before_a.values()), before_a  # every member-owned table has rows of A
+
+        # Export with the real command; the manifest's hashes match the archive's contents.
+        archive = tmp_path / "morioka.zip"
+        exported = _kyodo(settings, "member", "export", "--member", "032018", "--out", str(archive))
+        assert exported.returncode == 0, exported.stderr
+        manifest = _check_archive(archive)
+        assert manifest["row_counts"] == before_a
+        export_hash = hashlib.sha256(archive.read_bytes()).hexdigest()
+        assert export_hash in exported.stdout
+
+        # Deletion needs the code twice.
+        wrong = _kyodo(settings, "member", "delete", "--member", "032018", "--confirm", "032140")
+        assert wrong.returncode != 0
+        assert "同じ地方公共団体コード" in wrong.stderr
+        deleted = _kyodo(
+            settings, "member", "delete", "--member", "032018", "--confirm", "032018", "--export-sha256", export_hash
+        )
+        assert deleted.returncode == 0, deleted.stderr
+        assert json.loads(deleted.stdout)["row_counts"] == before_a
+
+        async with maker() as session:
+            after_a = await _counts(session, a.id)
+            assert set(after_a.values()) == {0}, after_a  # nothing of A in any table
+            assert await _counts(session, b.id) == before_b  # B untouched
+            # Any column that could point at A's rows: none left either.
+            leftovers = await session.scalar(text("SELECT count(*) FROM staff WHERE login_id LIKE 'morioka-%'"))
+            assert leftovers == 0
+            member = await session.get(Member, a.id)
+            assert member is not None
+            assert member.status is MemberStatus.LEFT
+            report = (await session.scalars(select(DeletionReport).where(DeletionReport.member_ref_id == a.id))).one()
+            assert report.row_counts == before_a
+            assert report.blob_files == 2
+            assert report.export_sha256 == export_hash
+            assert report.deleted_by.startswith("cli")
+            imports_b = await session.scalar(
+                select(func.count()).select_from(StaffImport).where(StaffImport.member_id == b.id)
+            )
+            assert imports_b == 1
+        assert not member_blob_dir(settings, a.id).exists()
+        assert (member_blob_dir(settings, b.id) / "ab" / "sealed.pdf").read_bytes() == b"%PDF-1.7 sealed hachimantai"
+    finally:
+        await engine.dispose()
+
+
+async def test_member_administrator_exports_only_their_own_data(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers, settings: Settings
+) -> None:
+    await f.department(db_session, two_members.a, "KEIYAKU", "契約課")
+    await f.department(db_session, two_members.b, "ZAISEI", "財政課")
+    await sign_in(client, "morioka-admin")
+    response = await client.get("/admin/export/download")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    path = Path(settings.app.data_dir) / "export-test.zip"
+    path.write_bytes(response.content)
+    with zipfile.ZipFile(path) as z:
+        departments = z.read("tables/department.csv").decode("utf-8-sig")
+        staff = z.read("tables/staff.csv").decode("utf-8-sig")
+    assert "契約課" in departments
+    assert "財政課" not in departments
+    assert "hachimantai-admin" not in staff
+
+
+async def test_secretariat_deletes_a_leaving_member_of_its_own_consortium(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    b = two_members.b
+    await f.department(db_session, b, "ZAISEI", "財政課")
+    b.status = MemberStatus.LEAVING
+    await db_session.flush()
+
+    other = await f.consortium(db_session, "群馬県電子契約共同利用", slug="gunma")
+    await f.secretariat(db_session, other, "gunma-jimukyoku")
+    await sign_in(client, "gunma-jimukyoku")
+    token = await csrf_token(client)
+    listing = await client.get("/secretariat/leaving/")
+    assert "八幡平市" not in listing.text
+    refused = await client.post(f"/secretariat/leaving/{b.id}/delete", data={"confirm": "032140", "_csrf_token": token})
+    assert refused.status_code == 404
+
+    await sign_in(client, "jimukyoku")
+    token = await csrf_token(client)
+    listing = await client.get("/secretariat/leaving/")
+    assert "八幡平市" in listing.text
+    mistyped = await client.post(f"/secretariat/leaving/{b.id}/delete", data={"confirm": "03214", "_csrf_token": token})
+    assert mistyped.status_code == 400
+    assert "032140" in mistyped.text
+    live = await client.post(
+        f"/secretariat/leaving/{two_members.a.id}/delete", data={"confirm": "032018", "_csrf_token": token}
+    )
+    assert live.status_code == 400
+    assert "脱退手続中" in live.text
+    done = await client.post(f"/secretariat/leaving/{b.id}/delete", data={"confirm": "032140", "_csrf_token": token})
+    assert done.status_code == 200
+    assert "八幡平市 (032140)" in done.text  # the deletion report
+    assert set((await _counts(db_session, b.id)).values()) == {0}
+    assert (await _counts(db_session, two_members.a.id))["staff"] == 1

@@ -1,0 +1,188 @@
+"""Staged go-live (ONB-1, ONB-2): transitions, trial runs, promotion that keeps every setting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.models import Member, MemberStatus
+from onboarding import stages
+from onboarding.environment import environment_of, is_test, mail_subject
+from onboarding.metering import record_conclusion
+from onboarding.models import Environment, StageChange, UsageEvent
+from policy.models import MemberRole, PolicyRule
+from tenants.models import AddressBookEntry, ApiKey, ContractTitle, Department, IpRange, Staff, TitleGrant
+from tenants.rls import system_access
+from tests import factories as f
+from tests.conftest import TwoMembers, csrf_token, sign_in
+
+SETTINGS_TABLES = (Department, Staff, ContractTitle, TitleGrant, IpRange, AddressBookEntry, ApiKey, MemberRole)
+
+
+async def _settings_snapshot(session: AsyncSession, member: Member) -> dict[str, list[tuple[Any, ...]]]:
+    """Every settings row of the member, every column, in a stable order."""
+    await system_access(session)
+    snapshot: dict[str, list[tuple[Any, ...]]] = {}
+    for model in (*SETTINGS_TABLES, PolicyRule):
+        table = model.__table__
+        rows = (await session.execute(select(table).where(table.c.member_id == member.id).order_by(table.c.id))).all()
+        snapshot[model.__tablename__] = [tuple(r) for r in rows]
+    return snapshot
+
+
+async def test_stages_move_only_forward_in_order_and_are_recorded(
+    db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    member = await f.member(db_session, two_members.consortium, "032166", "滝沢市", status=MemberStatus.INVITED)
+    assert is_test(member)
+    with pytest.raises(stages.InvalidTransition, match="「招待済み」から「本番」"):
+        await stages.transition(db_session, member, MemberStatus.LIVE, by="事務局 太郎")
+    for to in (MemberStatus.SANDBOX, MemberStatus.TRIAL, MemberStatus.LIVE, MemberStatus.LEAVING):
+        await stages.transition(db_session, member, to, by="事務局 太郎", effective_on=dt.date(2026, 10, 1))
+    assert member.status is MemberStatus.LEAVING
+    assert environment_of(member) is Environment.LIVE
+    with pytest.raises(stages.InvalidTransition):
+        await stages.transition(db_session, member, MemberStatus.LEFT, by="x")  # only deletion makes it "left"
+    history = (
+        await db_session.scalars(
+            select(StageChange).where(StageChange.member_ref_id == member.id).order_by(StageChange.changed_at)
+        )
+    ).all()
+    assert [(h.from_status.value, h.to_status.value) for h in history] == [
+        ("invited", "sandbox"),
+        ("sandbox", "trial"),
+        ("trial", "live"),
+        ("live", "leaving"),
+    ]
+    assert {h.changed_by for h in history} == {"事務局 太郎"}
+    assert all(h.changed_at is not None for h in history)
+
+
+async def test_promotion_keeps_every_setting_and_clears_test_data(
+    db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    member = two_members.a
+    member.status = MemberStatus.TRIAL
+    dept = await f.department(db_session, member, "KEIYAKU", "契約課")
+    clerk = await f.staff(db_session, member, "morioka-clerk", roles=("drafter", "signer"), department=dept)
+    mayor = await f.title(db_session, member, "MAYOR", "市長", "盛岡市長")
+    await f.grant(db_session, clerk, mayor)
+    await f.ip_range(db_session, member, "192.0.2.0/24")
+    assert mail_subject(member, "契約書の確認依頼") == "【テスト】契約書の確認依頼"
+
+    # Five trial runs (a contract reported twice counts once) …
+    contracts = [uuid.uuid4() for _ in range(5)]
+    for contract in [*contracts, contracts[0]]:
+        await record_conclusion(db_session, member, contract, occurred_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC))
+    assert await stages.trial_run_count(db_session, member.id) == 5
+    # … and the other member's data, which promotion must not touch.
+    await record_conclusion(db_session, two_members.b, uuid.uuid4())
+
+    before = await _settings_snapshot(db_session, member)
+    change = await stages.transition(
+        db_session, member, MemberStatus.LIVE, by="事務局", effective_on=dt.date(2026, 10, 1)
+    )
+    after = await _settings_snapshot(db_session, member)
+
+    assert after == before  # every setting, every column: nothing re-entered, nothing lost
+    assert sum(len(rows) for rows in before.values()) >= 7
+    assert change.detail["trial_runs"] == 5
+    assert change.detail["cleared"] == {"usage_event": 5, "trial_run": 5}
+    assert await stages.trial_run_count(db_session, member.id) == 0
+    remaining = await db_session.scalar(
+        select(func.count()).select_from(UsageEvent).where(UsageEvent.member_id == member.id)
+    )
+    assert remaining == 0
+    other = await db_session.scalar(
+        select(func.count()).select_from(UsageEvent).where(UsageEvent.member_id == two_members.b.id)
+    )
+    assert other == 1
+    # From now on the member's contracts are live, and mails are not marked.
+    assert not is_test(member)
+    assert mail_subject(member, "契約書の確認依頼") == "契約書の確認依頼"
+
+
+def test_tables_holding_test_data_are_found_from_the_metadata() -> None:
+    # A contract table with member_id and environment columns would be listed here too.
+    assert stages.test_data_tables() == ["usage_event"]
+
+
+async def test_secretariat_ticks_checklist_and_moves_stages_with_htmx(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    b = two_members.b
+    b.status = MemberStatus.SANDBOX
+    await db_session.flush()
+    await sign_in(client, "jimukyoku")
+    page = await client.get("/secretariat/onboarding/")
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    section = soup.find("section", id=f"member-{b.id}")
+    assert section is not None
+    stage = section.select_one(".stage")
+    assert stage is not None
+    assert stage.get_text() == "サンドボックス"
+    for field in soup.find_all(["input", "select"]):
+        if field.get("type") != "hidden":
+            assert soup.find("label", attrs={"for": str(field.get("id"))}) is not None, field
+
+    token = await csrf_token(client)
+    htmx = {"HX-Request": "true", "X-CSRFToken": token}
+    ticked = await client.post(
+        f"/secretariat/onboarding/{b.id}/checklist/staff_briefing",
+        data={"done_on": "2026-10-05", "note": "本庁舎で実施（32名）"},
+        headers=htmx,
+    )
+    assert ticked.status_code == 200
+    part = BeautifulSoup(ticked.text, "html.parser")
+    assert part.find("html") is None  # a partial, not a page
+    row = part.select_one("tr.item-staff_briefing")
+    assert row is not None
+    assert row.select_one(".done-on").get_text() == "2026年10月5日"  # type: ignore[union-attr]
+    assert "本庁舎で実施（32名）" in row.get_text()
+
+    moved = await client.post(f"/secretariat/onboarding/{b.id}/stage", data={"to": "trial"}, headers=htmx)
+    assert moved.status_code == 200
+    assert BeautifulSoup(moved.text, "html.parser").select_one(".stage").get_text() == "試行"  # type: ignore[union-attr]
+    refused = await client.post(f"/secretariat/onboarding/{b.id}/stage", data={"to": "left"}, headers=htmx)
+    assert refused.status_code == 400
+    assert "「試行」から「脱退済み」" in refused.text
+
+    # Without htmx the same form posts and redirects back to the page.
+    plain = await client.post(
+        f"/secretariat/onboarding/{b.id}/checklist/workflow_review",
+        data={"done_on": "2026-10-06", "note": "", "_csrf_token": token},
+        follow_redirects=False,
+    )
+    assert plain.status_code == 303
+
+
+async def test_onboarding_screen_is_the_secretariats_own_consortium_only(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    other = await f.consortium(db_session, "群馬県電子契約共同利用", slug="gunma")
+    await f.secretariat(db_session, other, "gunma-jimukyoku")
+    await sign_in(client, "gunma-jimukyoku")
+    token = await csrf_token(client)
+    listing = await client.get("/secretariat/onboarding/")
+    assert listing.status_code == 200
+    assert "盛岡市" not in listing.text
+    a = two_members.a
+    tick = await client.post(
+        f"/secretariat/onboarding/{a.id}/checklist/staff_briefing", data={"done_on": "2026-10-01", "_csrf_token": token}
+    )
+    assert tick.status_code == 404
+    move = await client.post(f"/secretariat/onboarding/{a.id}/stage", data={"to": "leaving", "_csrf_token": token})
+    assert move.status_code == 404
+    assert a.status is MemberStatus.LIVE
+    # Member administrators never reach the secretariat's screens.
+    await sign_in(client, "morioka-admin")
+    assert (await client.get("/secretariat/onboarding/")).status_code == 403
+    assert (await client.get("/secretariat/leaving/")).status_code == 403
