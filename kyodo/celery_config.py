@@ -35,4 +35,14 @@ beat_schedule = {
         "schedule": timedelta(seconds=_settings.worker.outbox_relay_seconds),
         "options": {"expires": _settings.worker.outbox_relay_seconds * 2},
     },
+    "contract-reminders": {
+        "task": "signing.send_reminders",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
+    "purge-operation-logs": {
+        "task": "signing.purge_operation_logs",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 3600},
+    },
 }

@@ -12,6 +12,7 @@ from litestar.types import ControllerRouterHandler
 
 from kyodo.health import HealthController
 from kyodo.pages import AccountController, PagesController
+from signing.controllers import ContractApiController, ContractorController, ContractPagesController
 
 __all__ = ["route_handlers", "template_dirs"]
 
@@ -20,7 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """Controllers of the platform and every domain."""
-    return [HealthController, PagesController, AccountController]
+    return [
+        HealthController,
+        PagesController,
+        AccountController,
+        ContractApiController,
+        ContractPagesController,
+        ContractorController,
+    ]
 
 
 def template_dirs() -> list[Path]:
