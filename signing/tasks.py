@@ -8,6 +8,7 @@ reminders pick only parties that are due, the purge deletes only what is old.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from typing import Any
 
@@ -17,7 +18,7 @@ from celery import Task
 
 from kyodo.celery_app import celery
 from kyodo.db import session_scope
-from kyodo.runtime import database_admin_url, redis_url
+from kyodo.runtime import database_admin_url, database_url, redis_url
 from kyodo.settings import get_settings
 from kyodo.worker_runtime import run_async
 from signing.mail import MAIL_TASK, deliver
@@ -34,8 +35,10 @@ def send_mail(self: Task[Any, Any], *, to: str, subject: str, body: str, sealed_
     """Send one mail from the outbox (retried with backoff while the SMTP server is unreachable)."""
     settings = get_settings()
     task_id = str(self.request.id or "")
-    # outbox-<row>-<attempt>: a second relay of the same row is recognised and skipped.
-    marker = "kyodo:mail:" + task_id.rsplit("-", 1)[0] if task_id.startswith("outbox-") else ""
+    # outbox-<row>-<attempt>: a second relay of the same row is recognised and
+    # skipped. Row ids are per database, so the marker names the database too.
+    database = hashlib.sha256(database_url(settings).encode()).hexdigest()[:12]
+    marker = f"kyodo:mail:{database}:{task_id.rsplit('-', 1)[0]}" if task_id.startswith("outbox-") else ""
     client = redis.Redis.from_url(redis_url(settings))
     if marker and client.get(marker):
         return
