@@ -560,8 +560,9 @@ async def cancel(session: AsyncSession, settings: Settings, contract: Contract, 
         raise ContractError(_("A completed contract can no longer be cancelled."), status_code=409)
     contract.status = ContractStatus.CANCELLED
     contract.cancelled_at = _now()
+    # Links stay recognisable so that whoever opens one is told it was cancelled;
+    # party_by_token refuses every link of a cancelled contract.
     for party in contract.parties:
-        party.token_hash = None
         if party.status in _OPEN_PARTY:
             party.status = PartyStatus.CANCELLED
     await append_event(
@@ -601,6 +602,8 @@ async def party_by_token(session: AsyncSession, token: str) -> tuple[Party, Cont
             _("This link has expired. Please ask the person in charge to send it again."), status_code=410
         )
     contract = await get_contract(session, party.contract_id)
+    if contract.status is ContractStatus.CANCELLED:
+        raise ContractError(_("This request was cancelled by the organisation."), status_code=410)
     party = next(p for p in contract.parties if p.id == party.id)
     return party, contract
 

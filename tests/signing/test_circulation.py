@@ -79,6 +79,125 @@ async def _contractor_agrees(client: AsyncTestClient, token: str, password: str,
     assert "同意を記録しました" in agreed.text
 
 
+async def _draft(client: AsyncTestClient, office: Any, api: dict[str, str]) -> tuple[str, str]:
+    """A contract with one PDF, 17 contractors and 3 staff signers, and two text boxes."""
+    created = await client.post(
+        "/api/v1/contracts/",
+        headers=api,
+        data={
+            "subject": "広域ごみ処理施設運営業務委託契約",
+            "title_id": str(office.title_a.id),
+            "amount": "98000000",
+            "transaction_date": "2026-11-21",
+            "counterparty": "岩手環境共同企業体",
+        },
+        files=[("files", ("契約書.pdf", f.pdf(2), "application/pdf"))],
+    )
+    assert created.status_code == 201, created.text
+    contract_id = created.json()["id"]
+    document_id = created.json()["documents"][0]["id"]
+    # 17 contractors: two in parallel first, then one after another; 3 staff signers last.
+    parties: list[dict[str, Any]] = []
+    for i in range(17):
+        order = 1 if i < 2 else i
+        parties.append(
+            {
+                "order_no": order,
+                "kind": "contractor",
+                "company": f"共同企業体構成員{i}",
+                "name": f"担当 {i}",
+                "email": f"c{i}@example.co.jp",
+                "password": f"pass-{i}-word",
+            }
+        )
+    for j, signer in enumerate(office.signers_a):
+        parties.append({"order_no": 17 if j < 2 else 18, "kind": "staff", "staff_id": str(signer.id)})
+    ids = []
+    for party in parties:
+        added = await client.post(f"/api/v1/contracts/{contract_id}/parties", headers=api, json=party)
+        assert added.status_code == 201, added.text
+        ids.append(added.json()["id"])
+    assert len(ids) == 20
+    for party_id, label in ((ids[0], "記名押印欄"), (ids[17], "職員確認欄")):
+        placed = await client.post(
+            f"/api/v1/contracts/{contract_id}/text-boxes",
+            headers=api,
+            json={
+                "document_id": document_id,
+                "party_id": party_id,
+                "page": 1,
+                "x": 300,
+                "y": 100,
+                "width": 220,
+                "height": 30,
+                "label": label,
+            },
+        )
+        assert placed.status_code == 201, placed.text
+    return contract_id, document_id
+
+
+async def _staff_sign(client: AsyncTestClient, circulation: Circulation, office: Any, contract_id: str) -> None:
+    # Staff signers: two in parallel, then the last one, in the app under their title.
+    for j, signer in enumerate(office.signers_a):
+        await circulation.mail(signer.email, 1)
+        async with AsyncTestClient(app=client.app) as staff_client:
+            await sign_in(staff_client, signer.login_id)
+            page = await staff_client.get(f"/contracts/{contract_id}")
+            assert "名義で締結する" in page.text, page.text
+            values = {f"box_{b}": "契約課 確認済" for b in BOX.findall(page.text)}
+            signed = await staff_client.post(
+                f"/contracts/{contract_id}/sign",
+                data={**values, "_csrf_token": await csrf_token(staff_client)},
+                follow_redirects=False,
+            )
+            assert signed.status_code == 303, signed.text
+            if j == 0:
+                again = await staff_client.post(
+                    f"/contracts/{contract_id}/sign",
+                    data={**values, "_csrf_token": await csrf_token(staff_client)},
+                )
+                assert again.status_code == 409
+                assert "すでに同意済み" in again.text
+
+
+async def _check_trail(maker: Any, contract_id: str) -> None:
+    """The contract waits for sealing, the seal task is queued and the audit chain verifies."""
+    async with maker() as session:
+        await system_access(session)
+        contract = await session.get(Contract, contract_id)
+        assert contract is not None
+        assert contract.status is ContractStatus.SEALING
+        seal = await session.scalar(select(OutboxMessage).where(OutboxMessage.task_name == SEAL_TASK))
+        assert seal is not None
+        assert seal.kwargs == {"contract_id": contract_id}
+        kinds = (await session.scalars(select(AuditEvent.kind).where(AuditEvent.contract_id == contract.id))).all()
+        for kind in ("created", "uploaded", "sent", "opened", "password_failed", "filled", "agreed", "forwarded"):
+            assert kind in kinds
+        assert kinds.count("agreed") == 20
+        assert kinds[-1] in ("completed", "downloaded")
+        assert await verify_chains(session) == []
+        events = (await session.scalars(select(SecurityEvent.kind))).all()
+        assert SecurityEventKind.CONTRACTOR_PASSWORD_FAILED in events
+
+
+async def _forward_then_agree(client: AsyncTestClient, circulation: Circulation, token: str) -> None:
+    # c3 forwards to a colleague, who then answers with the same password.
+    await client.get(f"/c/{token}")
+    csrf = await csrf_token(client)
+    await client.post(f"/c/{token}/password", data={"password": "pass-3-word", "_csrf_token": csrf})
+    forwarded = await client.post(
+        f"/c/{token}/forward",
+        data={"name": "転送先 花子", "email": "hanako@example.co.jp", "_csrf_token": csrf},
+    )
+    assert forwarded.status_code == 200, forwarded.text
+    dead = await client.get(f"/c/{token}")
+    assert dead.status_code == 404
+    assert "このリンクは使えなくなりました" in dead.text
+    token = await circulation.link("hanako@example.co.jp")
+    await _contractor_agrees(client, token, "pass-3-word")
+
+
 async def test_twenty_parties_conclude_through_mail_links(
     fresh_database: Settings, tmp_path: Path, smtp_server: tuple[Mailbox, int], monkeypatch
 ) -> None:
@@ -106,59 +225,7 @@ async def test_twenty_parties_conclude_through_mail_links(
         circulation = Circulation(maker, box)
         api = {"Authorization": f"Bearer {office.key_a}"}
         async with AsyncTestClient(app=create_app(fresh_database)) as client:
-            created = await client.post(
-                "/api/v1/contracts/",
-                headers=api,
-                data={
-                    "subject": "広域ごみ処理施設運営業務委託契約",
-                    "title_id": str(office.title_a.id),
-                    "amount": "98000000",
-                    "transaction_date": "2026-11-21",
-                    "counterparty": "岩手環境共同企業体",
-                },
-                files=[("files", ("契約書.pdf", f.pdf(2), "application/pdf"))],
-            )
-            assert created.status_code == 201, created.text
-            contract_id = created.json()["id"]
-            document_id = created.json()["documents"][0]["id"]
-            # 17 contractors: two in parallel first, then one after another; 3 staff signers last.
-            parties: list[dict[str, Any]] = []
-            for i in range(17):
-                order = 1 if i < 2 else i
-                parties.append(
-                    {
-                        "order_no": order,
-                        "kind": "contractor",
-                        "company": f"共同企業体構成員{i}",
-                        "name": f"担当 {i}",
-                        "email": f"c{i}@example.co.jp",
-                        "password": f"pass-{i}-word",
-                    }
-                )
-            for j, signer in enumerate(office.signers_a):
-                parties.append({"order_no": 17 if j < 2 else 18, "kind": "staff", "staff_id": str(signer.id)})
-            ids = []
-            for party in parties:
-                added = await client.post(f"/api/v1/contracts/{contract_id}/parties", headers=api, json=party)
-                assert added.status_code == 201, added.text
-                ids.append(added.json()["id"])
-            assert len(ids) == 20
-            for party_id, label in ((ids[0], "記名押印欄"), (ids[17], "職員確認欄")):
-                placed = await client.post(
-                    f"/api/v1/contracts/{contract_id}/text-boxes",
-                    headers=api,
-                    json={
-                        "document_id": document_id,
-                        "party_id": party_id,
-                        "page": 1,
-                        "x": 300,
-                        "y": 100,
-                        "width": 220,
-                        "height": 30,
-                        "label": label,
-                    },
-                )
-                assert placed.status_code == 201, placed.text
+            contract_id, document_id = await _draft(client, office, api)
             sent = await client.post(f"/api/v1/contracts/{contract_id}/send", headers=api)
             assert sent.status_code == 200, sent.text
             # Sending twice changes nothing (double click).
@@ -175,44 +242,11 @@ async def test_twenty_parties_conclude_through_mail_links(
             for i in range(2, 17):
                 token = await circulation.link(f"c{i}@example.co.jp")
                 if i == 3:
-                    # c3 forwards to a colleague, who then answers with the same password.
-                    await client.get(f"/c/{token}")
-                    csrf = await csrf_token(client)
-                    await client.post(f"/c/{token}/password", data={"password": "pass-3-word", "_csrf_token": csrf})
-                    forwarded = await client.post(
-                        f"/c/{token}/forward",
-                        data={"name": "転送先 花子", "email": "hanako@example.co.jp", "_csrf_token": csrf},
-                    )
-                    assert forwarded.status_code == 200, forwarded.text
-                    dead = await client.get(f"/c/{token}")
-                    assert dead.status_code == 404
-                    assert "このリンクは使えなくなりました" in dead.text
-                    token = await circulation.link("hanako@example.co.jp")
-                    await _contractor_agrees(client, token, "pass-3-word")
+                    await _forward_then_agree(client, circulation, token)
                     continue
                 await _contractor_agrees(client, token, "pass-" + str(i) + "-word")
 
-            # Staff signers: two in parallel, then the last one, in the app under their title.
-            for j, signer in enumerate(office.signers_a):
-                await circulation.mail(signer.email, 1)
-                async with AsyncTestClient(app=client.app) as staff_client:
-                    await sign_in(staff_client, signer.login_id)
-                    page = await staff_client.get(f"/contracts/{contract_id}")
-                    assert "名義で締結する" in page.text, page.text
-                    values = {f"box_{b}": "契約課 確認済" for b in BOX.findall(page.text)}
-                    signed = await staff_client.post(
-                        f"/contracts/{contract_id}/sign",
-                        data={**values, "_csrf_token": await csrf_token(staff_client)},
-                        follow_redirects=False,
-                    )
-                    assert signed.status_code == 303, signed.text
-                    if j == 0:
-                        again = await staff_client.post(
-                            f"/contracts/{contract_id}/sign",
-                            data={**values, "_csrf_token": await csrf_token(staff_client)},
-                        )
-                        assert again.status_code == 409
-                        assert "すでに同意済み" in again.text
+            await _staff_sign(client, circulation, office, contract_id)
 
             status = await client.get(f"/api/v1/contracts/{contract_id}/status", headers=api)
             assert status.json()["status"] == "sealing"
@@ -227,22 +261,7 @@ async def test_twenty_parties_conclude_through_mail_links(
             for signer in office.signers_a:
                 assert "締結完了" in (await circulation.mail(signer.email, 2))["Subject"]
 
-        async with maker() as session:
-            await system_access(session)
-            contract = await session.get(Contract, contract_id)
-            assert contract is not None
-            assert contract.status is ContractStatus.SEALING
-            seal = await session.scalar(select(OutboxMessage).where(OutboxMessage.task_name == SEAL_TASK))
-            assert seal is not None
-            assert seal.kwargs == {"contract_id": contract_id}
-            kinds = (await session.scalars(select(AuditEvent.kind).where(AuditEvent.contract_id == contract.id))).all()
-            for kind in ("created", "uploaded", "sent", "opened", "password_failed", "filled", "agreed", "forwarded"):
-                assert kind in kinds
-            assert kinds.count("agreed") == 20
-            assert kinds[-1] in ("completed", "downloaded")
-            assert await verify_chains(session) == []
-            events = (await session.scalars(select(SecurityEvent.kind))).all()
-            assert SecurityEventKind.CONTRACTOR_PASSWORD_FAILED in events
+        await _check_trail(maker, contract_id)
     finally:
         worker.stop()
         await engine.dispose()
