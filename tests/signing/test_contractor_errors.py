@@ -59,7 +59,7 @@ async def _sent(client: AsyncTestClient, office: Office) -> str:
     return str(contract_id)
 
 
-async def _open(client: AsyncTestClient, token: str, password: str = "secret-pw") -> str:
+async def _open(client: AsyncTestClient, token: str, password: str = "secret-pw") -> str:  # noqa: S107
     await client.get(f"/c/{token}")
     csrf = await csrf_token(client)
     response = await client.post(
