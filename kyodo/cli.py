@@ -189,5 +189,25 @@ def db_check() -> None:
             check(running.database_admin_url)
 
 
+@cli.group()
+def audit() -> None:
+    """The contracts' audit trail."""
+
+
+@audit.command("verify")
+@click.option("--member", "member_code", default=None, help="Only this member (全国地方公共団体コード, 6 digits).")
+def audit_verify(member_code: str | None) -> None:
+    """Recompute every hash chain of the audit trail; exit 1 when a row was changed or removed."""
+    import asyncio
+
+    from signing.audit import verify_trail
+
+    report = asyncio.run(verify_trail(member_code))
+    for line in report.lines:
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -16,12 +16,24 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from consortium.models import Member
+from kyodo.db import session_scope
 from signing.models import AuditEvent, AuditKind
+from tenants.rls import system_access
 
-__all__ = ["GENESIS", "Actor", "ChainProblem", "append_event", "event_hash", "verify_chains"]
+__all__ = [
+    "GENESIS",
+    "Actor",
+    "ChainProblem",
+    "TrailReport",
+    "append_event",
+    "event_hash",
+    "verify_chains",
+    "verify_trail",
+]
 
 GENESIS = "0" * 64
 
@@ -183,3 +195,32 @@ async def verify_chains(session: AsyncSession, *, member_id: uuid.UUID | None = 
         chain.last = row.hash
         chain.rows += 1
     return problems
+
+
+@dataclass
+class TrailReport:
+    """Outcome of :func:`verify_trail`, with lines for people."""
+
+    ok: bool
+    lines: list[str]
+
+
+async def verify_trail(member_code: str | None = None) -> TrailReport:
+    """Verify the trail of one member (by 全国地方公共団体コード) or of all, as an operator command does."""
+    async with session_scope() as session:
+        await system_access(session)
+        member_id = None
+        if member_code:
+            member = await session.scalar(select(Member).where(Member.lg_code == member_code))
+            if member is None:
+                return TrailReport(False, [f"no member with code {member_code}"])
+            member_id = member.id
+        problems = await verify_chains(session, member_id=member_id)
+        count = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.member_id == member_id if member_id else true())
+        )
+    lines = [f"event {p.event_id} (contract {p.contract_id}): {p.reason} does not match" for p in problems]
+    lines.append(f"{count} events checked, {len(problems)} problems")
+    return TrailReport(not problems, lines)
