@@ -10,6 +10,7 @@ from pathlib import Path
 
 from litestar.types import ControllerRouterHandler
 
+from kyodo.devmail import DevMailController
 from kyodo.health import HealthController
 from kyodo.pages import AccountController, PagesController
 from signing.controllers import ContractApiController, ContractorController, ContractPagesController
@@ -28,6 +29,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ContractApiController,
         ContractPagesController,
         ContractorController,
+        DevMailController,
     ]
 
 

@@ -215,8 +215,8 @@ class MailSettings:
     """KYODO_MAIL_FROM: sender address of every mail."""
     dev_mailbox: bool = field(default_factory=lambda: _env_bool("KYODO_DEV_MAILBOX", False))
     """KYODO_DEV_MAILBOX: catch mail in a local mailbox shown at /dev/mail (demo/development only)."""
-    dev_mailbox_port: int = field(default_factory=lambda: _env_int("KYODO_DEV_MAILBOX_PORT", 8025))
-    """KYODO_DEV_MAILBOX_PORT: port of the development mailbox's SMTP server."""
+    dev_mailbox_port: int = field(default_factory=lambda: _env_int("KYODO_DEV_MAILBOX_PORT", 0))
+    """KYODO_DEV_MAILBOX_PORT: port of the development mailbox's SMTP server (0: a free port chosen by the demo)."""
 
 
 @dataclass(frozen=True)

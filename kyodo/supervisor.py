@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from kyodo.devmail import DevMailbox
 from kyodo.embedded import EmbeddedPostgres, EmbeddedRedis
 from kyodo.processes import ChildProcess, spawn
 from kyodo.runtime import clear_services_file, write_services_file
@@ -86,6 +87,7 @@ class Supervisor:
         self.services = services
         self.children: list[ChildProcess] = []
         self.logs = settings.app.data_dir / "logs"
+        self.mailbox: DevMailbox | None = None
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -94,13 +96,18 @@ class Supervisor:
         env["KYODO_REDIS_URL"] = self.services.redis_url
         env["KYODO_DATA_DIR"] = str(self.settings.app.data_dir)
         env["PYTHONUNBUFFERED"] = "1"
+        if self.mailbox is not None:
+            env["KYODO_DEV_MAILBOX"] = "true"
+            env["KYODO_DEV_MAILBOX_PORT"] = str(self.mailbox.port)
         return env
 
     def _kyodo(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "kyodo", *args]
 
     def start(self) -> None:
-        """Start web, worker and beat."""
+        """Start the development mailbox (when no SMTP server is set), web, worker and beat."""
+        if not self.settings.mail.smtp_host:
+            self.mailbox = DevMailbox(self.settings).start()
         env = self._env()
         beat_file = self.settings.app.data_dir / "run" / "celerybeat-schedule"
         beat_file.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +169,9 @@ class Supervisor:
                 if child.name == name:
                     child.stop(timeout=20 if name == "worker" else 10)
         self.children = []
+        if self.mailbox is not None:
+            self.mailbox.stop()
+            self.mailbox = None
 
 
 def log_dir(settings: Settings) -> Path:
