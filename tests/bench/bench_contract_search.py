@@ -15,6 +15,7 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -95,8 +96,8 @@ async def test_list_and_search_pages(fresh_database: Settings) -> None:
     engine = create_async_engine(to_psycopg_url(fresh_database.database.url), pool_size=2)
     maker = async_sessionmaker(engine, expire_on_commit=False)
     rng = random.Random(11)
-    cases = {
-        "list (newest first)": lambda: SearchFilters(),
+    cases: dict[str, Callable[[], SearchFilters]] = {
+        "list (newest first)": SearchFilters,
         "word in file name": lambda: SearchFilters(word=rng.choice(WORDS) + "契約書_1"),
         "date range + amount range": lambda: SearchFilters(
             date_from=dt.date(2020, 4, 1), date_to=dt.date(2021, 3, 31), amount_min=1_000_000, amount_max=50_000_000
