@@ -53,9 +53,11 @@ migrations-check:
 pytest:
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
-## bench: benchmarks (not part of `make test`); figures are printed
+## bench: benchmarks (not part of `make test`); each prints its figures
+## (one alone: make bench BENCH=bench_seal)
+BENCH ?= $(patsubst tests/bench/%.py,%,$(wildcard tests/bench/bench_*.py))
 bench: setup
-	$(BIN)/pytest tests/bench -p no:xdist -s -m bench
+	@for b in $(BENCH); do echo "== $$b"; $(BIN)/python -m tests.bench.$$b || exit 1; done
 
 ## messages: refresh the gettext catalogs after changing user-facing text
 messages: setup

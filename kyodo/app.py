@@ -10,12 +10,13 @@ bound to a rolled-back transaction.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from jinja2 import Environment
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
@@ -32,7 +33,9 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kyodo import i18n, navigation
 from kyodo.auth import CSRF_COOKIE, CSRF_HEADER, authentication_middleware
@@ -45,8 +48,11 @@ from kyodo.runtime import redis_url
 from kyodo.sessions import SessionStore
 from kyodo.settings import Settings, get_settings
 from policy.engine import PolicyListener
+from signing.settings import SigningSettings
 
 __all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -64,9 +70,32 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env.policies["ext.i18n.trimmed"] = True
 
 
-def _services_lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+async def _check_database_role(engine: AsyncEngine) -> None:
+    # Row-level security is the second line of member isolation; a superuser or a
+    # BYPASSRLS role would silently turn it off, so the platform refuses to run.
+    try:
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"))
+            ).first()
+    except (OSError, SQLAlchemyError):
+        # An unreachable database is reported by /health/ready; the role is checked
+        # again by every fresh process.
+        log.warning("database not reachable at start-up; role check skipped")
+        return
+    if row is not None and row[0]:
+        raise RuntimeError(
+            "KYODO_DATABASE_URL connects as a superuser or a role with BYPASSRLS, which would switch off "
+            "row-level security. Use a role without these rights (migrations use KYODO_DATABASE_ADMIN_URL)."
+        )
+
+
+def _services_lifespan(
+    settings: Settings, db_config: SQLAlchemyAsyncConfig
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await _check_database_role(db_config.get_engine())
         url = redis_url(settings)
         # Short timeouts: a Redis that hangs must turn into a quick 503, not a stuck request.
         client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, health_check_interval=10)
@@ -111,9 +140,11 @@ def create_app(
     settings: Settings | None = None,
     *,
     session_maker: Callable[[], AsyncSession] | None = None,
+    signing: SigningSettings | None = None,
 ) -> Litestar:
     """Build the web application."""
     settings = settings or get_settings()
+    signing = signing or SigningSettings()
     db_config = alchemy_config(settings, session_maker=session_maker)
     template_config = TemplateConfig(
         directory=[*template_dirs()],
@@ -159,12 +190,13 @@ def create_app(
             security=[{"apiKey": []}],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
-        lifespan=[_services_lifespan(settings)],
+        lifespan=[_services_lifespan(settings, db_config)],
         state=State(
             {
                 "settings": settings,
                 "started_at": dt.datetime.now(dt.UTC),
                 "session_maker_key": db_config.session_maker_app_state_key,
+                "signing_settings": signing,
             }
         ),
         debug=settings.app.debug,

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 from celery import Celery, bootsteps
+from celery.signals import worker_process_init
 from celery.worker import WorkController
 
 from kyodo.runtime import redis_url
@@ -72,6 +73,14 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             self.client.set(self.key, payload, ex=max(2, int(self.interval * 3)))
         except redis.RedisError as exc:
             log.warning("worker heartbeat not recorded: %s", exc)
+
+
+@worker_process_init.connect
+def _listen_for_policy_changes(**_: Any) -> None:
+    # Each pool process keeps its own policy cache; it must hear about changes too.
+    from policy.engine import PolicyListener  # noqa: PLC0415 - only worker processes need it
+
+    PolicyListener(redis_url(get_settings())).start()
 
 
 celery = Celery("kyodo", include=TASK_MODULES)

@@ -44,17 +44,17 @@ def main() -> None:
 def demo(port: int | None) -> None:
     """Everything on this machine: database, Redis, migrations, demo data, web, worker, beat."""
     from kyodo.migrations import upgrade
-    from kyodo.supervisor import Supervisor, embedded_services
+    from kyodo.supervisor import Supervisor, embedded_pki, embedded_services
 
     if port is not None:
         os.environ["KYODO_PORT"] = str(port)
         get_settings.cache_clear()
     settings = get_settings()
     click.echo(f"[kyodo] data folder: {settings.app.data_dir}")
-    with embedded_services(settings) as services:
-        click.echo("[kyodo] database and Redis are up; migrating")
+    with embedded_services(settings) as services, embedded_pki(settings) as signing_env:
+        click.echo("[kyodo] database, Redis and the test PKI are up; migrating")
         upgrade(services.database_admin_url, app_url=services.database_url, quiet=True)
-        supervisor = Supervisor(settings, services)
+        supervisor = Supervisor(settings, services, signing_env)
         base = settings.server.base_url()
 
         def announce(ready: bool) -> None:
@@ -207,6 +207,58 @@ def audit_verify(member_code: str | None) -> None:
         click.echo(line)
     if not report.ok:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option("--at", "validation_time", default=None, help="Validate at this ISO time (default: now).")
+def verify(pdf: Path, as_json: bool, validation_time: str | None) -> None:
+    """Check every signature and timestamp of a sealed PDF, offline (exit 1 if not valid)."""
+    import datetime as dt
+
+    from signing.settings import SigningSettings
+    from signing.verification import verify as verify_pdf
+
+    roots = SigningSettings().trust_root_paths
+    if not roots:
+        raise click.ClickException("KYODO_SIGNING_TRUST_ROOTS is not set: which roots should be trusted?")
+    at = dt.datetime.fromisoformat(validation_time) if validation_time else None
+    report = verify_pdf(pdf.read_bytes(), validation_time=at, trust_roots=roots)
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        click.echo(f"{pdf.name}  sha256 {report.sha256}")
+        for sig in report.signatures:
+            state = "OK" if sig.ok else "NG"
+            when = sig.timestamp_time or sig.signing_time
+            click.echo(f"  [{state}] {sig.kind}: {sig.signer_subject}  {when}  coverage={sig.coverage}  LTV={sig.ltv}")
+            for problem in sig.problems:
+                click.echo(f"        - {problem}")
+        for problem in report.problems:
+            click.echo(f"  ! {problem}")
+        click.echo("valid" if report.ok else "NOT valid")
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.group()
+def pki() -> None:
+    """The offline test PKI used by `kyodo demo` and the tests."""
+
+
+@pki.command("export-root")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def pki_export_root(directory: Path) -> None:
+    """Write the test root certificate (PEM and .cer) to trust it in Acrobat Reader."""
+    from kyodo.supervisor import TEST_PKI_PORT
+    from signing.pki import TestPKI, existing_port
+
+    pki_dir = get_settings().app.data_dir / "pki"
+    if not (pki_dir / "pki.json").exists():
+        raise click.ClickException(f"no test PKI in {pki_dir}; run `kyodo demo` once first")
+    test_pki = TestPKI.ensure(pki_dir, port=existing_port(pki_dir, TEST_PKI_PORT))
+    for path in test_pki.export_root_certificate(directory):
+        click.echo(str(path))
 
 
 if __name__ == "__main__":

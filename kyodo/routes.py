@@ -14,6 +14,7 @@ from kyodo.devmail import DevMailController
 from kyodo.health import HealthController
 from kyodo.pages import AccountController, PagesController
 from signing.controllers import ContractApiController, ContractorController, ContractPagesController
+from signing.verify_controllers import VerificationController, VerifyApiController
 
 __all__ = ["route_handlers", "template_dirs"]
 
@@ -30,6 +31,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ContractPagesController,
         ContractorController,
         DevMailController,
+        VerificationController,
+        VerifyApiController,
     ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -68,6 +69,50 @@ def embedded_services(settings: Settings) -> Iterator[EmbeddedServices]:
             server.stop()
 
 
+TEST_PKI_PORT = 18765
+"""Loopback port of the demo's test TSA/OCSP/CRL (written into its certificates)."""
+
+
+@contextlib.contextmanager
+def embedded_pki(settings: Settings) -> Iterator[dict[str, str]]:
+    """The offline test PKI and its TSA/OCSP/CRL server, unless a real one is configured.
+
+    Yields the environment that points the sealer of every child at it (empty when
+    ``KYODO_SIGNING_TSA_URL`` is set: production settings are used as they are).
+    """
+    if os.environ.get("KYODO_SIGNING_TSA_URL"):
+        yield {}
+        return
+    from signing.pki import TestPKI, existing_port, settings_environment  # noqa: PLC0415 - demo only
+
+    directory = settings.app.data_dir / "pki"
+    port = existing_port(directory, TEST_PKI_PORT)
+    pki = TestPKI.ensure(directory, port=port)
+    server = spawn(
+        "pki",
+        [sys.executable, "-m", "signing.pki", "--dir", str(directory), "--port", str(port)],
+        log_path=settings.app.data_dir / "logs" / "pki.log",
+    )
+    try:
+        _wait_port(port, server)
+        env = settings_environment(pki.signing_settings("provider"))
+        env.update(settings_environment(pki.signing_settings("sandbox"), prefix="KYODO_SIGNING_SANDBOX_"))
+        yield env
+    finally:
+        server.stop()
+
+
+def _wait_port(port: int, child: ChildProcess, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"the test PKI server stopped; see its log (port {port} in use?)")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the test PKI server did not answer on port {port}")
+
+
 class _Stop(Exception):
     pass
 
@@ -82,9 +127,10 @@ def _answers_200(url: str) -> bool:
 class Supervisor:
     """Runs the web server, worker and beat and stops them in order."""
 
-    def __init__(self, settings: Settings, services: EmbeddedServices) -> None:
+    def __init__(self, settings: Settings, services: EmbeddedServices, extra_env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.services = services
+        self.extra_env = extra_env or {}
         self.children: list[ChildProcess] = []
         self.logs = settings.app.data_dir / "logs"
         self.mailbox: DevMailbox | None = None
@@ -99,6 +145,7 @@ class Supervisor:
         if self.mailbox is not None:
             env["KYODO_DEV_MAILBOX"] = "true"
             env["KYODO_DEV_MAILBOX_PORT"] = str(self.mailbox.port)
+        env.update(self.extra_env)
         return env
 
     def _kyodo(self, *args: str) -> list[str]:

@@ -1,0 +1,47 @@
+"""Sealing core of Kyodo: PAdES B-LTA seals, offline verification, LTV renewal.
+
+Production code imports from here. :mod:`signing.pki` (the offline test PKI and
+its loopback TSA/OCSP/CRL server) is deliberately not re-exported: it needs
+certomancer, a development dependency, and nothing here depends on it.
+"""
+
+from ._layout import TextBoxFill
+from .errors import (
+    FontNotFoundError,
+    SealingInputError,
+    SealingUnavailable,
+    SigningConfigurationError,
+    SigningError,
+    TextOverflowError,
+    UnsupportedCharactersError,
+)
+from .fonts import japanese_font_path
+from .renewal import RenewalTooLate, Renewer, needs_renewal, renewal_deadline
+from .sealing import DEFAULT_FIELD_NAME, Sealer, SyncSealer
+from .settings import KeySource, SigningSettings
+from .verification import SignatureReport, VerificationReport, verify, verify_async
+
+__all__ = [
+    "DEFAULT_FIELD_NAME",
+    "FontNotFoundError",
+    "KeySource",
+    "RenewalTooLate",
+    "Renewer",
+    "Sealer",
+    "SealingInputError",
+    "SealingUnavailable",
+    "SignatureReport",
+    "SigningConfigurationError",
+    "SigningError",
+    "SigningSettings",
+    "SyncSealer",
+    "TextBoxFill",
+    "TextOverflowError",
+    "UnsupportedCharactersError",
+    "VerificationReport",
+    "japanese_font_path",
+    "needs_renewal",
+    "renewal_deadline",
+    "verify",
+    "verify_async",
+]

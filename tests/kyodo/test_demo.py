@@ -42,7 +42,7 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> dict[str, object]:
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:

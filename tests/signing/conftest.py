@@ -1,12 +1,21 @@
-"""Fixtures of the contract tests: an organisation with titles, signers, drafters and API keys."""
+"""Fixtures of the signing tests.
+
+Contracts: an organisation with titles, signers, drafters and API keys, and a real
+SMTP server. Sealing: one offline test PKI and its loopback TSA/OCSP/CRL server
+(certomancer-generated certificates, real HTTP on 127.0.0.1), session-scoped
+because generating RSA keys and issuing the certificates takes about a second.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +23,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signing.pki import PKIServer, TestPKI
+from signing.settings import SigningSettings
 from tests import factories as f
 from tests.conftest import TwoMembers
 
@@ -88,3 +99,46 @@ def smtp_server() -> Iterator[tuple[Mailbox, int]]:
         yield box, port
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+    return TestPKI.ensure(tmp_path_factory.mktemp("pki"), port=free_port())
+
+
+@pytest.fixture(scope="session")
+def pki_server(pki: TestPKI) -> Iterator[PKIServer]:
+    with PKIServer(pki) as server:
+        yield server
+
+
+@pytest.fixture
+def services(pki_server: PKIServer) -> Iterator[PKIServer]:
+    """The running server, switched back on after tests that turn parts off."""
+    yield pki_server
+    pki_server.tsa_available = True
+    pki_server.revocation_available = True
+
+
+@pytest.fixture(scope="session")
+def signing_settings(pki: TestPKI, pki_server: PKIServer) -> SigningSettings:
+    return pki.signing_settings("provider")
+
+
+def pdftotext(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(
+        ["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True, text=True
+    ).stdout
+
+
+def pdfsig(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "sig.pdf"
+    path.write_bytes(pdf)
+    proc = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False)
+    return proc.stdout + proc.stderr
+
+
+HAVE_POPPLER = shutil.which("pdfsig") is not None and shutil.which("pdftotext") is not None
+needs_poppler = pytest.mark.skipif(not HAVE_POPPLER, reason="poppler-utils (pdfsig, pdftotext) not installed")

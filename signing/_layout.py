@@ -1,0 +1,476 @@
+"""Private: draw filled text boxes into page content with an embedded Japanese font.
+
+The values become part of the page itself (content stream + embedded font
+subset), not form fields or annotations, so the certification signature that
+follows freezes them and no viewer can show anything else.
+
+Why not pyHanko's ``GlyphAccumulator``: it re-parses the 6 MB CJK font with
+fontTools and runs the fontTools subsetter on every document, ~200 ms per seal,
+more than the whole B-LTA signature. Japanese and Latin text need no complex
+shaping (no ligatures or reordering; glyph advance widths are the layout), so
+this module parses the TrueType tables once per process and cuts a subset per
+document by copying the raw ``glyf`` records of the glyphs used, keeping glyph
+ids (CIDToGIDMap /Identity) so no outline or instruction is rewritten. The
+result is a standard Type0/CIDFontType2 font with a ToUnicode map, so text
+stays searchable and copyable.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import secrets
+import string
+import struct
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from fontTools import ttLib
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+from .errors import (
+    SealingInputError,
+    SigningConfigurationError,
+    TextOverflowError,
+    UnsupportedCharactersError,
+)
+from .fonts import font_bytes
+
+__all__ = ["TextBoxFill", "TrueTypeFont", "draw_text_boxes", "load_font"]
+
+MIN_FONT_SIZE = 5.0
+"""Smallest size the fitting loop tries before declaring an overflow (pt)."""
+
+DEFAULT_MAX_FONT_SIZE = 11.0
+LINE_SPACING = 1.25
+PADDING = 1.5
+_FONT_RESOURCE = "/KyodoJP"
+
+# Characters that must not start a line in Japanese typesetting (kinsoku shori).
+_NO_LINE_START = set(
+    "、。，．,.・：；？！:;?!゛゜ヽヾゝゞ々ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ）］｝」』】〕〉》’”)]}%％"
+)
+# Runs kept on one line when possible: Latin words, numbers (also full-width).
+_TOKEN = re.compile(r"[A-Za-z0-9@#&+\-_.,:/%$'\"０-９Ａ-Ｚａ-ｚ，．]+|\s|.", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class TextBoxFill:
+    """One text box value to draw into the document before sealing.
+
+    Coordinates are PDF points in the page's user space, measured from the
+    lower-left corner of the page's MediaBox (y grows upwards). Converting from
+    the editor's screen coordinates is the caller's job.
+    """
+
+    page: int
+    """Zero-based page index."""
+    x: float
+    """Left edge of the box."""
+    y: float
+    """Bottom edge of the box."""
+    width: float
+    """Box width (> 0)."""
+    height: float
+    """Box height (> 0)."""
+    text: str
+    """Value to draw; Japanese allowed, ``\\n`` starts a new line."""
+    font_size: float | None = None
+    """Largest font size to use; the text shrinks (down to 5 pt) until it fits."""
+    align: Literal["left", "center", "right"] = "left"
+    """Horizontal alignment inside the box."""
+
+
+# -- the font ------------------------------------------------------------------------------
+
+_KEEP_TABLES = ("cvt ", "fpgm", "glyf", "head", "hhea", "hmtx", "loca", "maxp", "prep")
+# Composite glyph flags (OpenType 'glyf' spec).
+_ARG_WORDS, _HAS_SCALE, _MORE, _XY_SCALE, _TWO_BY_TWO = 0x1, 0x8, 0x20, 0x40, 0x80
+
+
+def _checksum(data: bytes) -> int:
+    padded = data + b"\0" * (-len(data) % 4)
+    words: tuple[int, ...] = struct.unpack(f">{len(padded) // 4}I", padded)
+    return sum(words) & 0xFFFFFFFF
+
+
+class TrueTypeFont:
+    """A TrueType (glyf) font parsed once per process, able to cut subsets fast."""
+
+    def __init__(self, path: Path) -> None:
+        """Parse the tables needed for layout and embedding.
+
+        :raises SigningConfigurationError: for CFF-flavoured OpenType fonts,
+            which this embedder does not handle (use a .ttf such as IPAexGothic).
+        """
+        data = font_bytes(path)
+        tt = ttLib.TTFont(io.BytesIO(data), lazy=True)
+        if "glyf" not in tt:
+            raise SigningConfigurationError(f"{path} has CFF outlines; a TrueType (glyf) font is required")
+        self.path = path
+        self.raw: dict[str, bytes] = {tag: tt.reader[tag] for tag in _KEEP_TABLES if tag in tt.reader.tables}
+        head, hhea = tt["head"], tt["hhea"]
+        self.units_per_em: int = head.unitsPerEm
+        self.bbox = (head.xMin, head.yMin, head.xMax, head.yMax)
+        self.ascent: float = hhea.ascent / self.units_per_em
+        self.descent: float = hhea.descent / self.units_per_em
+        self.cap_height = tt["OS/2"].sCapHeight if "OS/2" in tt and hasattr(tt["OS/2"], "sCapHeight") else hhea.ascent
+        self.ps_name = re.sub(r"[^A-Za-z0-9-]", "", tt["name"].getDebugName(6) or "KyodoFont")
+        num_glyphs = tt["maxp"].numGlyphs
+        self.num_glyphs = num_glyphs
+        # loca as absolute offsets, whatever the stored format.
+        loca = self.raw["loca"]
+        if head.indexToLocFormat == 0:
+            self._loca: list[int] = [2 * v for v in struct.unpack(f">{num_glyphs + 1}H", loca[: 2 * (num_glyphs + 1)])]
+        else:
+            self._loca = list(struct.unpack(f">{num_glyphs + 1}I", loca[: 4 * (num_glyphs + 1)]))
+        n_metrics = hhea.numberOfHMetrics
+        self._n_metrics = n_metrics
+        raw_hmtx = self.raw["hmtx"]
+        pairs = struct.unpack(f">{2 * n_metrics}H", raw_hmtx[: 4 * n_metrics])
+        advances: list[int] = list(pairs[0::2])
+        advances += [advances[-1]] * (num_glyphs - n_metrics)
+        self._advance_units = advances
+        glyph_ids = {name: i for i, name in enumerate(tt.getGlyphOrder())}
+        self.gid_of: dict[int, int] = {
+            cp: glyph_ids[name] for cp, name in tt.getBestCmap().items() if name in glyph_ids
+        }
+        self.advance_em: dict[int, float] = {cp: advances[gid] / self.units_per_em for cp, gid in self.gid_of.items()}
+
+    def advance(self, gid: int) -> int:
+        """Advance width of a glyph in font units."""
+        return self._advance_units[gid]
+
+    def _glyph(self, gid: int) -> bytes:
+        return self.raw["glyf"][self._loca[gid] : self._loca[gid + 1]]
+
+    def _closure(self, gids: Iterable[int]) -> list[int]:
+        todo = {0, *gids}  # .notdef is mandatory in every font program
+        done: set[int] = set()
+        while todo:
+            gid = todo.pop()
+            done.add(gid)
+            data = self._glyph(gid)
+            if len(data) >= 10 and struct.unpack(">h", data[:2])[0] < 0:
+                pos = 10
+                while True:
+                    flags, comp = struct.unpack(">HH", data[pos : pos + 4])
+                    if comp not in done:
+                        todo.add(comp)
+                    pos += 4 + (4 if flags & _ARG_WORDS else 2)
+                    if flags & _HAS_SCALE:
+                        pos += 2
+                    elif flags & _XY_SCALE:
+                        pos += 4
+                    elif flags & _TWO_BY_TWO:
+                        pos += 8
+                    if not flags & _MORE:
+                        break
+        return sorted(done)
+
+    def subset_program(self, gids: Iterable[int]) -> bytes:
+        """A TrueType font program holding only ``gids`` (ids unchanged)."""
+        keep = set(self._closure(gids))
+        glyf = bytearray()
+        offsets: list[int] = []
+        for gid in range(self.num_glyphs):
+            offsets.append(len(glyf))
+            if gid in keep:
+                glyf += self._glyph(gid)
+                glyf += b"\0" * (-len(glyf) % 4)
+        offsets.append(len(glyf))
+        tables = dict(self.raw)
+        tables["glyf"] = bytes(glyf)
+        tables["loca"] = struct.pack(f">{len(offsets)}I", *offsets)
+        # Viewers take widths from the PDF /W array; zeroing the metrics of
+        # absent glyphs lets the 48 KB hmtx table compress to almost nothing.
+        raw_hmtx = self.raw["hmtx"]
+        hmtx = bytearray(len(raw_hmtx))
+        tail = 4 * self._n_metrics
+        for gid in keep:
+            if gid < self._n_metrics:
+                hmtx[4 * gid : 4 * gid + 4] = raw_hmtx[4 * gid : 4 * gid + 4]
+            else:
+                pos = tail + 2 * (gid - self._n_metrics)
+                hmtx[pos : pos + 2] = raw_hmtx[pos : pos + 2]
+        tables["hmtx"] = bytes(hmtx)
+        head = bytearray(tables["head"])
+        head[8:12] = b"\0\0\0\0"  # checkSumAdjustment: not used by PDF consumers
+        head[50:52] = struct.pack(">h", 1)  # indexToLocFormat: long offsets
+        tables["head"] = bytes(head)
+        return _assemble(tables)
+
+
+def _assemble(tables: dict[str, bytes]) -> bytes:
+    tags = sorted(tables)
+    n = len(tags)
+    entry_selector = max(i for i in range(16) if 2**i <= n)
+    search_range = 16 * 2**entry_selector
+    out = bytearray(struct.pack(">IHHHH", 0x00010000, n, search_range, entry_selector, 16 * n - search_range))
+    offset = 12 + 16 * n
+    body = bytearray()
+    for tag in tags:
+        data = tables[tag]
+        out += struct.pack(">4sIII", tag.encode("latin-1"), _checksum(data), offset + len(body), len(data))
+        body += data + b"\0" * (-len(data) % 4)
+    return bytes(out + body)
+
+
+_fonts_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_font_cached(path: Path) -> TrueTypeFont:
+    return TrueTypeFont(path)
+
+
+def load_font(path: Path) -> TrueTypeFont:
+    """The parsed font for ``path``, shared by all seals of this process."""
+    with _fonts_lock:  # fontTools' lazy tables are not thread-safe while loading
+        return _load_font_cached(path)
+
+
+# -- layout ----------------------------------------------------------------------------------
+
+
+def _width(text: str, font: TrueTypeFont) -> float:
+    return sum(font.advance_em.get(ord(c), 1.0) for c in text)
+
+
+def _wrap(paragraph: str, max_em: float, font: TrueTypeFont) -> list[str] | None:
+    """Greedy line breaking; Latin words stay whole when they can."""
+    lines: list[str] = []
+    current = ""
+    for token in _TOKEN.findall(paragraph):
+        if _width((current + token).rstrip(), font) <= max_em:
+            current += token
+            continue
+        if token.isspace():
+            lines.append(current.rstrip())
+            current = ""
+            continue
+        if current.strip():
+            # Kinsoku: carry the last character over rather than start a line
+            # with a closing bracket, a comma or a small kana.
+            if token[0] in _NO_LINE_START and len(current) > 1:
+                lines.append(current[:-1].rstrip())
+                current = current[-1]
+            else:
+                lines.append(current.rstrip())
+                current = ""
+        if _width(current + token, font) <= max_em:
+            current += token
+            continue
+        # A single word wider than the box: break it character by character.
+        for ch in token:
+            if _width(current + ch, font) > max_em:
+                if not current:
+                    return None
+                lines.append(current)
+                current = ""
+            current += ch
+    lines.append(current.rstrip())
+    return lines
+
+
+def _fit(box: TextBoxFill, font: TrueTypeFont) -> tuple[float, list[str]]:
+    inner_w = box.width - 2 * PADDING
+    inner_h = box.height - 2 * PADDING
+    if inner_w <= 0 or inner_h <= 0:
+        raise SealingInputError(f"text box on page {box.page} is too small")
+    size = max(box.font_size or min(DEFAULT_MAX_FONT_SIZE, inner_h / LINE_SPACING), MIN_FONT_SIZE)
+    while size >= MIN_FONT_SIZE - 1e-9:
+        lines: list[str] = []
+        for paragraph in box.text.split("\n"):
+            wrapped = _wrap(paragraph, inner_w / size, font)
+            if wrapped is None:
+                break
+            lines.extend(wrapped)
+        else:
+            if len(lines) * size * LINE_SPACING <= inner_h + 1e-6:
+                return size, lines
+        size -= 0.5
+    raise TextOverflowError(
+        f"text does not fit its box on page {box.page} even at {MIN_FONT_SIZE} pt: {box.text[:40]!r}"
+    )
+
+
+def _check_boxes(writer: IncrementalPdfFileWriter, boxes: Sequence[TextBoxFill], font: TrueTypeFont) -> None:
+    pages = int(writer.root["/Pages"]["/Count"])
+    for box in boxes:
+        if not 0 <= box.page < pages:
+            raise SealingInputError(f"text box page {box.page} outside 0..{pages - 1}")
+        if box.width <= 0 or box.height <= 0:
+            raise SealingInputError(f"text box on page {box.page} has no area")
+        missing = sorted({c for c in box.text if c != "\n" and ord(c) not in font.gid_of})
+        if missing:
+            raise UnsupportedCharactersError(
+                "the embedded font cannot draw: " + " ".join(f"{c!r} U+{ord(c):04X}" for c in missing)
+            )
+
+
+def _page_origin(writer: IncrementalPdfFileWriter, page: int) -> tuple[float, float]:
+    page_ref, _ = writer.find_page_for_modification(page)
+    node = page_ref.get_object()
+    box = node.get("/MediaBox")
+    while box is None and "/Parent" in node:  # MediaBox is inheritable
+        node = node["/Parent"]
+        box = node.get("/MediaBox")
+    if box is None:
+        return 0.0, 0.0
+    return float(box[0]), float(box[1])
+
+
+# -- PDF objects -------------------------------------------------------------------------------
+
+
+def _to_unicode(cid_to_text: dict[int, str]) -> generic.StreamObject:
+    entries = sorted(cid_to_text.items())
+    body = []
+    for i in range(0, len(entries), 100):
+        chunk = entries[i : i + 100]
+        body.append(f"{len(chunk)} beginbfchar")
+        body.extend(f"<{cid:04X}> <{text.encode('utf-16-be').hex().upper()}>" for cid, text in chunk)
+        body.append("endbfchar")
+    cmap = "\n".join(
+        [
+            "/CIDInit /ProcSet findresource begin",
+            "12 dict begin",
+            "begincmap",
+            "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+            "/CMapName /Adobe-Identity-UCS def",
+            "/CMapType 2 def",
+            "1 begincodespacerange",
+            "<0000> <FFFF>",
+            "endcodespacerange",
+            *body,
+            "endcmap",
+            "CMapName currentdict /CMap defineresource pop",
+            "end",
+            "end",
+        ]
+    )
+    stream = generic.StreamObject(stream_data=cmap.encode("ascii"))
+    stream.compress()
+    return stream
+
+
+def _embed_font(writer: IncrementalPdfFileWriter, font: TrueTypeFont, used: dict[int, str]) -> generic.IndirectObject:
+    tag = "".join(secrets.choice(string.ascii_uppercase) for _ in range(6))
+    name = f"{tag}+{font.ps_name}"
+    program = font.subset_program(used)
+    file_stream = generic.StreamObject({pdf_name("/Length1"): generic.NumberObject(len(program))}, stream_data=program)
+    file_stream.compress()
+    scale = 1000 / font.units_per_em
+
+    def n(v: float) -> generic.NumberObject:
+        return generic.NumberObject(round(v * scale))
+
+    descriptor = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/FontDescriptor"),
+            pdf_name("/FontName"): pdf_name("/" + name),
+            pdf_name("/Flags"): generic.NumberObject(4),  # symbolic: glyphs outside Latin
+            pdf_name("/FontBBox"): generic.ArrayObject([n(v) for v in font.bbox]),
+            pdf_name("/ItalicAngle"): generic.NumberObject(0),
+            pdf_name("/Ascent"): n(font.ascent * font.units_per_em),
+            pdf_name("/Descent"): n(font.descent * font.units_per_em),
+            pdf_name("/CapHeight"): n(font.cap_height),
+            pdf_name("/StemV"): generic.NumberObject(80),
+            pdf_name("/FontFile2"): writer.add_object(file_stream),
+        }
+    )
+    widths = generic.ArrayObject()
+    for gid in sorted(used):
+        widths.append(generic.NumberObject(gid))
+        widths.append(generic.ArrayObject([n(font.advance(gid))]))
+    cid_font = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Font"),
+            pdf_name("/Subtype"): pdf_name("/CIDFontType2"),
+            pdf_name("/BaseFont"): pdf_name("/" + name),
+            pdf_name("/CIDSystemInfo"): generic.DictionaryObject(
+                {
+                    pdf_name("/Registry"): generic.TextStringObject("Adobe"),
+                    pdf_name("/Ordering"): generic.TextStringObject("Identity"),
+                    pdf_name("/Supplement"): generic.NumberObject(0),
+                }
+            ),
+            pdf_name("/FontDescriptor"): writer.add_object(descriptor),
+            pdf_name("/W"): widths,
+            pdf_name("/CIDToGIDMap"): pdf_name("/Identity"),
+        }
+    )
+    type0 = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Font"),
+            pdf_name("/Subtype"): pdf_name("/Type0"),
+            pdf_name("/BaseFont"): pdf_name("/" + name),
+            pdf_name("/Encoding"): pdf_name("/Identity-H"),
+            pdf_name("/DescendantFonts"): generic.ArrayObject([writer.add_object(cid_font)]),
+            pdf_name("/ToUnicode"): writer.add_object(_to_unicode(used)),
+        }
+    )
+    return writer.add_object(type0)
+
+
+def draw_text_boxes(writer: IncrementalPdfFileWriter, boxes: Sequence[TextBoxFill], font_path: Path) -> None:
+    """Append the boxes' text to their pages' content in ``writer``.
+
+    :raises SealingInputError: page out of range, empty box, text that does not
+        fit, or characters missing from the font. Nothing is drawn then.
+    """
+    if not boxes:
+        return
+    font = load_font(font_path)
+    _check_boxes(writer, boxes, font)
+    layouts = [(box, *_fit(box, font)) for box in boxes]
+
+    used: dict[int, str] = {}
+    by_page: dict[int, list[bytes]] = {}
+    for box, size, lines in layouts:
+        ox, oy = _page_origin(writer, box.page)
+        x0, y0 = ox + box.x, oy + box.y
+        leading = size * LINE_SPACING
+        # Centre the block vertically: boxes are usually drawn one line high.
+        top = y0 + (box.height + len(lines) * leading) / 2
+        ops = [b"q %.3f %.3f %.3f %.3f re W n 0 g" % (x0, y0, box.width, box.height)]
+        for i, line in enumerate(lines):
+            if not line:
+                continue
+            width = _width(line, font) * size
+            if box.align == "center":
+                x = x0 + (box.width - width) / 2
+            elif box.align == "right":
+                x = x0 + box.width - PADDING - width
+            else:
+                x = x0 + PADDING
+            baseline = top - i * leading - (leading - size) / 2 - font.ascent * size
+            gids = [font.gid_of[ord(c)] for c in line]
+            for c, gid in zip(line, gids, strict=True):
+                used.setdefault(gid, c)
+            hex_gids = "".join(f"{g:04X}" for g in gids).encode("ascii")
+            ops.append(
+                b"BT %s %.2f Tf 1 0 0 1 %.3f %.3f Tm <%s> Tj ET"
+                % (_FONT_RESOURCE.encode(), size, x, baseline, hex_gids)
+            )
+        ops.append(b"Q")
+        by_page.setdefault(box.page, []).append(b"\n".join(ops))
+
+    font_ref = _embed_font(writer, font, used)
+    resources = generic.DictionaryObject(
+        {pdf_name("/Font"): generic.DictionaryObject({pdf_name(_FONT_RESOURCE): font_ref})}
+    )
+    for page, chunks in by_page.items():
+        # Wrap the original content in q/Q so that a graphics state it leaves
+        # behind (an unbalanced cm, a colour) cannot move or recolour our text.
+        writer.add_stream_to_page(page, writer.add_object(generic.StreamObject(stream_data=b"q\n")), prepend=True)
+        stream = generic.StreamObject(stream_data=b"Q\n" + b"\n".join(chunks) + b"\n")
+        stream.compress()
+        writer.add_stream_to_page(page, writer.add_object(stream), resources=resources)

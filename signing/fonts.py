@@ -1,0 +1,60 @@
+"""Locate the Japanese font embedded into sealed PDFs.
+
+The font comes from PyPI, not from the operating system, so every worker image
+draws the same glyphs: ``japanize-matplotlib`` ships IPAexGothic
+(``ipaexg.ttf``, IPA Font License v1.0, which allows embedding and
+redistribution). Install it with ``pip install --no-deps japanize-matplotlib``:
+only the font file is used, so matplotlib is not needed, and the package is
+located without importing it (importing it would import matplotlib).
+
+``KYODO_SIGNING_FONT_PATH`` overrides the choice, e.g. with an IPAex Mincho or
+Noto Sans JP file supplied by the deployment.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+
+from .errors import FontNotFoundError
+
+__all__ = ["FONT_ENV_VAR", "font_bytes", "japanese_font_path"]
+
+FONT_ENV_VAR = "KYODO_SIGNING_FONT_PATH"
+"""Environment variable that overrides the bundled font."""
+
+_PACKAGE = "japanize_matplotlib"
+_RELATIVE = Path("fonts") / "ipaexg.ttf"
+
+
+def japanese_font_path() -> Path:
+    """Return the path of the TrueType/OpenType font used for Japanese text.
+
+    :returns: an existing font file.
+    :raises FontNotFoundError: if neither the override nor the PyPI package is
+        available; the message says how to install it.
+    """
+    override = os.environ.get(FONT_ENV_VAR)
+    if override:
+        path = Path(override)
+        if not path.is_file():
+            raise FontNotFoundError(f"{FONT_ENV_VAR}={override} is not a file")
+        return path
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            candidate = Path(location) / _RELATIVE
+            if candidate.is_file():
+                return candidate
+    raise FontNotFoundError(
+        "Japanese font not found: run `pip install --no-deps japanize-matplotlib` "
+        f"(bundles IPAexGothic) or set {FONT_ENV_VAR} to a .ttf/.otf file"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def font_bytes(path: Path) -> bytes:
+    """The font file's content, read once per process (it is ~6 MB)."""
+    return path.read_bytes()

@@ -1,0 +1,101 @@
+"""Verification of sealed PDFs for anyone who holds one: a public page and the API.
+
+Verification is offline: only what is embedded in the PDF (certificates, OCSP
+responses, CRLs, timestamps) is used, against the configured trust roots, so the
+answer does not depend on any server being up years from now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import anyio
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State, UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ValidationException
+from litestar.params import Body
+from litestar.response import Template
+
+from kyodo.i18n import gettext as _
+from signing.settings import SigningSettings
+from signing.verification import VerificationReport, verify
+
+__all__ = ["VerificationController", "VerifyApiController"]
+
+MAX_VERIFY_BYTES = 60 * 1024 * 1024
+"""Largest PDF accepted for verification (a contract's files are at most 50 MB)."""
+
+
+def _signing_settings(state: State) -> SigningSettings:
+    settings: SigningSettings = state.signing_settings
+    return settings
+
+
+async def _verify_upload(upload: object, state: State) -> VerificationReport:
+    if not isinstance(upload, UploadFile):
+        raise ValidationException(detail=_("Choose a PDF file to check."))
+    data = await upload.read()
+    if not data:
+        raise ValidationException(detail=_("The file is empty."))
+    if not data.startswith(b"%PDF-"):
+        raise ValidationException(detail=_("This file is not a PDF."))
+    roots = _signing_settings(state).trust_root_paths
+    # pyHanko's validation is CPU-bound; keep the event loop free for other requests.
+    return await anyio.to_thread.run_sync(lambda: verify(data, trust_roots=roots))
+
+
+class VerificationController(Controller):
+    """Public page: upload a sealed PDF, see who sealed it, when, and whether it is intact."""
+
+    path = "/verify"
+    include_in_schema = False
+
+    @get("/")
+    async def form(self) -> Template:
+        """The upload form."""
+        return Template("signing/verify.html", context={"report": None, "error": None})
+
+    @post("/", request_max_body_size=MAX_VERIFY_BYTES, status_code=200)
+    async def check(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> Template:
+        """Verify the uploaded PDF and show the result."""
+        try:
+            report = await _verify_upload(data.get("file"), state)
+        except ValidationException as exc:
+            return Template("signing/verify.html", context={"report": None, "error": exc.detail}, status_code=400)
+        return Template("signing/verify.html", context={"report": report, "error": None})
+
+
+class VerifyApiController(Controller):
+    """``POST /api/v1/verify``: the same check for other systems."""
+
+    path = "/api/v1/verify"
+    tags = ("verification",)
+
+    @post(
+        "/",
+        request_max_body_size=MAX_VERIFY_BYTES,
+        status_code=200,
+        summary="Verify a sealed PDF offline",
+        description=(
+            "Upload a PDF as multipart field `file`. The answer lists every signature and "
+            "document timestamp (signer, time, coverage, validity, LTV status) and `ok`."
+        ),
+    )
+    async def verify_pdf(
+        self,
+        state: State,
+        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> dict[str, Any]:
+        """Verify the uploaded PDF."""
+        report = await _verify_upload(data.get("file"), state)
+        body = asdict(report)
+        body["sha256"] = report.sha256 or hashlib.sha256(b"").hexdigest()
+        return body

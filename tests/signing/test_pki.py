@@ -1,0 +1,125 @@
+"""The offline test PKI: identities, persistence, export and HTTP services."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import pytest
+from asn1crypto import algos, ocsp, pem, tsp, x509
+from asn1crypto import crl as asn1_crl
+
+from signing.errors import SigningConfigurationError
+from signing.pki import PKIServer, TestPKI
+from signing.settings import KeySource, SigningSettings
+
+
+def _fetch(url: str, body: bytes | None = None, content_type: str = "") -> bytes:
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": content_type} if body else {})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        data: bytes = resp.read()
+        return data
+
+
+def _ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
+    cert_id = ocsp.CertId(
+        {
+            "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha1"}),
+            "issuer_name_hash": issuer.subject.sha1,
+            "issuer_key_hash": issuer.public_key.sha1,
+            "serial_number": cert.serial_number,
+        }
+    )
+    return bytes(ocsp.OCSPRequest({"tbs_request": {"request_list": [{"req_cert": cert_id}]}}).dump())
+
+
+def _ocsp_status(body: bytes) -> str:
+    resp = ocsp.OCSPResponse.load(body)
+    status: str = resp["response_bytes"]["response"].parsed["tbs_response_data"]["responses"][0]["cert_status"].name
+    return status
+
+
+def test_identities_are_clearly_labelled(pki: TestPKI) -> None:
+    provider = pki.cert("provider")
+    sandbox = pki.cert("sandbox")
+    assert provider.subject.native["common_name"] == "Kyodo Test Provider Seal"
+    assert "TEST ENVIRONMENT — 試験用" in sandbox.subject.native["common_name"]
+    assert pki.cert("tsa-1").extended_key_usage_value.native == ["time_stamping"]
+    assert pki.cert("ocsp").ocsp_no_check_value is not None
+    for label in ("provider", "sandbox", "tsa-1"):
+        cert = pki.cert(label)
+        assert cert.ocsp_urls, label
+        assert cert.crl_distribution_points, label
+        assert cert.issuer == pki.cert("interm").subject
+
+
+def test_reopening_gives_identical_certificates(pki: TestPKI) -> None:
+    again = TestPKI.ensure(pki.directory, port=pki.port)
+    for label in ("root", "interm", "provider", "sandbox", "tsa-1", "ocsp"):
+        assert again.cert(label).dump() == pki.cert(label).dump()
+    with pytest.raises(ValueError, match="generated for"):
+        TestPKI.ensure(pki.directory, port=pki.port + 1)
+
+
+def test_root_export_for_acrobat(pki: TestPKI, tmp_path: Path) -> None:
+    pem_path, der_path = pki.export_root_certificate(tmp_path)
+    assert der_path.read_bytes() == pki.root_cert.dump()
+    kind, _, der = pem.unarmor(pem_path.read_bytes())
+    assert kind == "CERTIFICATE"
+    assert der == pki.root_cert.dump()
+
+
+def test_services_answer_over_http(pki: TestPKI, pki_server: PKIServer) -> None:
+    base = pki.base_url
+    assert _fetch(f"{base}/root.cer") == pki.root_cert.dump()
+    crl = asn1_crl.CertificateList.load(_fetch(f"{base}/kyodo-test/crls/interm/latest.crl"))
+    assert crl.issuer == pki.cert("interm").subject
+
+    req = _ocsp_request(pki.cert("provider"), pki.cert("interm"))
+    posted = _fetch(f"{base}/kyodo-test/ocsp/interm", req, "application/ocsp-request")
+    assert _ocsp_status(posted) == "good"
+    import base64
+
+    got = _fetch(f"{base}/kyodo-test/ocsp/interm/" + base64.urlsafe_b64encode(req).decode())
+    assert _ocsp_status(got) == "good"
+
+    ts_req = tsp.TimeStampReq(
+        {
+            "version": 1,
+            "message_imprint": {
+                "hash_algorithm": {"algorithm": "sha256"},
+                "hashed_message": b"\x01" * 32,
+            },
+            "cert_req": True,
+        }
+    )
+    answer = tsp.TimeStampResp.load(_fetch(pki.tsa_url, bytes(ts_req.dump()), "application/timestamp-query"))
+    assert answer["status"]["status"].native == "granted"
+
+
+def test_signing_settings_point_at_pkcs12(pki: TestPKI) -> None:
+    signing_settings = pki.signing_settings("sandbox")
+    assert signing_settings.key_source is KeySource.PKCS12
+    assert signing_settings.pkcs12_path is not None
+    assert signing_settings.pkcs12_path.exists()
+    assert signing_settings.trust_root_paths == (pki.root_pem_path,)
+    assert signing_settings.pkcs12_passphrase
+    assert signing_settings.pkcs12_passphrase not in repr(signing_settings)
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KYODO_SIGNING_KEY_SOURCE", "pkcs11")
+    monkeypatch.setenv("KYODO_SIGNING_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
+    monkeypatch.setenv("KYODO_SIGNING_PKCS11_TOKEN_LABEL", "kyodo")
+    monkeypatch.setenv("KYODO_SIGNING_PKCS11_KEY_LABEL", "seal")
+    monkeypatch.setenv("KYODO_SIGNING_PKCS11_PIN", "1234")
+    monkeypatch.setenv("KYODO_SIGNING_TSA_URL", "https://tsa.example.jp/tsa")
+    monkeypatch.setenv("KYODO_SIGNING_TRUST_ROOTS", f"{tmp_path}/a.pem:{tmp_path}/b.pem")
+    signing_settings = SigningSettings.from_env()
+    assert signing_settings.key_source is KeySource.PKCS11
+    assert signing_settings.pkcs11_token_label == "kyodo"
+    assert len(signing_settings.trust_root_paths) == 2
+    assert "1234" not in repr(signing_settings)
+    signing_settings.check()
+    with pytest.raises(SigningConfigurationError, match="TSA"):
+        SigningSettings(tsa_url="").check()

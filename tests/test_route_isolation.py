@@ -1,0 +1,176 @@
+"""Every route of the app, taken from the router, walked as member A's staff against member B.
+
+For each route and method the walker fills every path parameter with the ids of
+member B's rows and checks that
+* nothing of member B is shown (B's names, login IDs and other text never appear);
+* nothing of member B changes (a snapshot of every member-owned row of B is
+  compared before and after all unsafe requests);
+* the secretariat, walking the same routes, reads no contract content.
+
+Routes are read from ``app.routes``, so a route added later is walked without
+changing this file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kyodo.models import metadata
+from tenants.rls import member_owned_tables, system_access
+from tests import factories as f
+from tests.conftest import TwoMembers, sign_in
+
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+# Paths that do not belong to a member: public, probes and sign-in.
+SKIP_PREFIXES = ("/static", "/schema", "/health", "/login", "/logout", "/language")
+# Words that are contract content (documents, parties, text boxes): the
+# secretariat must never read them.
+CONTENT_TABLES = ("contract", "contract_document", "contract_party", "text_box", "contract_event")
+_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
+
+
+async def _member_rows(session: AsyncSession, member_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    await system_access(session)
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for table in member_owned_tables(metadata):
+        result = await session.execute(
+            text(f'SELECT * FROM "{table}" WHERE member_id = :m ORDER BY 1'), {"m": member_id}
+        )
+        rows[table] = [dict(r._mapping) for r in result]
+    return rows
+
+
+def _fingerprint(rows: dict[str, list[dict[str, Any]]]) -> str:
+    return hashlib.sha256(
+        repr(sorted((t, [sorted(r.items()) for r in v]) for t, v in rows.items())).encode()
+    ).hexdigest()
+
+
+def _markers(rows: dict[str, list[dict[str, Any]]], extra: Iterable[str]) -> set[str]:
+    """Distinctive strings of member B that must never reach member A."""
+    found = set(extra)
+    for table_rows in rows.values():
+        for row in table_rows:
+            for key, value in row.items():
+                if isinstance(value, str) and len(value) >= 6 and key not in {"ptype", "kind", "status"}:
+                    if not value.startswith(("role:", "staff:", "apikey:")):
+                        found.add(value)
+                elif isinstance(value, uuid.UUID) and key == "id":
+                    found.add(str(value))
+    return found
+
+
+def _routes(app: Litestar) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    walked: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path.startswith(SKIP_PREFIXES):
+            continue
+        params = [(m.group(1), m.group(2) or "str") for m in _PARAM.finditer(route.path)]
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            walked.append((method, route.path, params))
+    return walked
+
+
+def _fill(path: str, values: dict[str, str]) -> str:
+    return _PARAM.sub(lambda m: values[m.group(1)], path)
+
+
+def _candidates(param: str, kind: str, ids: dict[str, list[str]]) -> list[str]:
+    if kind != "uuid":
+        return ["1"] if kind == "int" else ["x"]
+    table = param.removesuffix("_id")
+    if ids.get(table):
+        return ids[table][:3]
+    every = [i for values in ids.values() for i in values[:2]]
+    return every[:12] or [str(uuid.uuid4())]
+
+
+async def _populate_member_b(session: AsyncSession, setup: TwoMembers) -> None:
+    b = setup.b
+    kikaku = await f.department(session, b, "HB-KIKAKU", "八幡平企画調整課")
+    await f.department(session, b, "HB-KEIYAKU", "八幡平契約検査係", parent=kikaku)
+    signer = await f.staff(session, b, "hachimantai-signer", roles=("signer",), department=kikaku)
+    await f.staff(session, b, "hachimantai-viewer", roles=("viewer",))
+    mayor = await f.title(session, b, "MAYOR", "八幡平市長", "八幡平市長 佐々木孝弘")
+    await f.grant(session, signer, mayor)
+    await f.ip_range(session, b, "10.98.0.0/16")
+
+
+async def test_member_a_can_neither_see_nor_change_member_b(
+    app: Litestar, client: AsyncTestClient[Litestar], db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    await _populate_member_b(db_session, two_members)
+    before = await _member_rows(db_session, two_members.b.id)
+    ids = {t: [str(r["id"]) for r in rows if "id" in r] for t, rows in before.items()}
+    markers = _markers(before, [two_members.b.name, two_members.b.lg_code])
+    markers -= {"example.lg.jp"}
+    await sign_in(client, "morioka-admin")
+    csrf = str(client.cookies.get("kyodo_csrf", ""))
+    leaks: list[str] = []
+    statuses: dict[str, int] = {}
+    for method, path, params in _routes(app):
+        choices = [[(name, v) for v in _candidates(name, kind, ids)] for name, kind in params]
+        combos = [dict(c) for c in _product(choices)]
+        for values in combos[:12]:
+            url = _fill(path, values)
+            headers = {"x-csrftoken": csrf}
+            if method == "GET":
+                response = await client.get(url, follow_redirects=False)
+            else:
+                response = await client.request(
+                    method, url, data={"_csrf_token": csrf}, headers=headers, follow_redirects=False
+                )
+            statuses[f"{method} {url}"] = response.status_code
+            body = response.text
+            leaked = sorted(m for m in markers if m in body)
+            if leaked:
+                leaks.append(f"{method} {url} -> {response.status_code}: {leaked[:3]}")
+    assert statuses, "no route was walked"
+    assert not leaks, "member B's data reached member A:\n" + "\n".join(leaks)
+    after = await _member_rows(db_session, two_members.b.id)
+    assert _fingerprint(after) == _fingerprint(before), "a request of member A changed member B's data"
+
+
+async def test_the_secretariat_reads_no_contract_content(
+    app: Litestar, client: AsyncTestClient[Litestar], db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    await _populate_member_b(db_session, two_members)
+    await system_access(db_session)
+    content: set[str] = set()
+    for table in CONTENT_TABLES:
+        if table in metadata.tables:
+            result = await db_session.execute(text(f'SELECT * FROM "{table}"'))
+            for row in result:
+                content |= {v for v in row._mapping.values() if isinstance(v, str) and len(v) >= 6}
+    rows = await _member_rows(db_session, two_members.b.id)
+    ids = {t: [str(r["id"]) for r in rs if "id" in r] for t, rs in rows.items()}
+    await sign_in(client, "jimukyoku")
+    leaks = []
+    walked = 0
+    for method, path, params in _routes(app):
+        if method != "GET":
+            continue
+        choices = [[(name, v) for v in _candidates(name, kind, ids)] for name, kind in params]
+        for values in [dict(c) for c in _product(choices)][:6]:
+            response = await client.get(_fill(path, values), follow_redirects=False)
+            walked += 1
+            leaked = sorted(m for m in content if m in response.text)
+            if leaked:
+                leaks.append(f"GET {path} -> {leaked[:3]}")
+    assert walked
+    assert not leaks, "\n".join(leaks)
+
+
+def _product(choices: list[list[tuple[str, str]]]) -> Iterable[tuple[tuple[str, str], ...]]:
+    return itertools.product(*choices)
