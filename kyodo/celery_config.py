@@ -40,6 +40,11 @@ beat_schedule = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3000},
     },
+    "renew-seals": {
+        "task": "signing.renew_seals",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 3600},
+    },
     "purge-operation-logs": {
         "task": "signing.purge_operation_logs",
         "schedule": timedelta(days=1),

@@ -19,6 +19,7 @@ __all__ = [
     "DatabaseSettings",
     "MailSettings",
     "RedisSettings",
+    "SealSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",
@@ -220,6 +221,14 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class SealSettings:
+    """When sealed documents get fresh timestamps (the keys and TSA are in signing.settings)."""
+
+    renewal_margin_days: int = field(default_factory=lambda: _env_int("KYODO_SIGNING_RENEWAL_MARGIN_DAYS", 180))
+    """KYODO_SIGNING_RENEWAL_MARGIN_DAYS: renew this many days before the newest timestamp's TSA certificate expires."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings, grouped by concern."""
 
@@ -230,6 +239,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     contracts: ContractSettings = field(default_factory=ContractSettings)
+    signing: SealSettings = field(default_factory=SealSettings)
     mail: MailSettings = field(default_factory=MailSettings)
 
 

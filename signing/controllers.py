@@ -29,7 +29,7 @@ from policy.guards import current_principal, requires, requires_member_staff
 from signing import services as svc
 from signing.audit import Actor, append_event
 from signing.blobs import BlobStore
-from signing.models import AuditKind, Contract, ContractStatus, Party, PartyKind, PartyStatus
+from signing.models import AuditKind, ConclusionCertificate, Contract, ContractStatus, Party, PartyKind, PartyStatus
 from signing.pdfcheck import render_page
 from signing.schemas import (
     ContractOut,
@@ -186,6 +186,25 @@ async def _document_bytes(
         latest = max(sealed, key=lambda s: s.version)
         return document.file_name, await store.get(session, contract.member_id, latest.sha256), True
     return document.file_name, await store.get(session, contract.member_id, document.sha256), False
+
+
+async def _certificate_bytes(session: AsyncSession, settings: Settings, contract: Contract) -> bytes:
+    """The newest sealed certificate of conclusion (WF-12); 409 while the contract is not sealed yet."""
+    row = await session.scalar(
+        select(ConclusionCertificate)
+        .where(ConclusionCertificate.contract_id == contract.id)
+        .order_by(ConclusionCertificate.version.desc())
+        .limit(1)
+    )
+    if row is None:
+        raise svc.ContractError(
+            _("The certificate of conclusion is issued once the contract is sealed."), status_code=409
+        )
+    return await BlobStore(settings).get(session, contract.member_id, row.sha256)
+
+
+def _certificate_name(contract: Contract) -> str:
+    return f"締結証明書_{contract.contract_number or contract.id}.pdf"
 
 
 def _pdf_response(file_name: str, data: bytes) -> Response[bytes]:
@@ -432,6 +451,30 @@ class ContractApiController(Controller):
             detail={"document": str(document_id)},
         )
         return _pdf_response(name, data)
+
+    @get("/{contract_id:uuid}/certificate", guards=[requires("contract", "download")], media_type="application/pdf")
+    async def certificate(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        state: State,
+    ) -> Response[bytes]:
+        """The sealed certificate of conclusion (締結証明書)."""
+        principal = current_principal(request)
+        contract = await svc.get_contract(db_session, contract_id, principal)
+        data = await _certificate_bytes(db_session, _settings(state), contract)
+        await append_event(
+            db_session,
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            kind=AuditKind.DOWNLOADED,
+            who=_actor(request, principal),
+            documents=[d.sha256 for d in contract.documents],
+            detail={"certificate": True},
+        )
+        return _pdf_response(_certificate_name(contract), data)
 
 
 # --------------------------------------------------------------------------- staff screens
@@ -776,6 +819,30 @@ class ContractPagesController(Controller):
         )
         return _pdf_response(name, data)
 
+    @get("/{contract_id:uuid}/certificate", guards=[requires("contract", "download")])
+    async def certificate(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        state: State,
+    ) -> Response[bytes]:
+        """Download the sealed certificate of conclusion (締結証明書) at any time after sealing."""
+        principal = current_principal(request)
+        contract = await svc.get_contract(db_session, contract_id, principal)
+        data = await _certificate_bytes(db_session, _settings(state), contract)
+        await append_event(
+            db_session,
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            kind=AuditKind.DOWNLOADED,
+            who=_actor(request, principal),
+            documents=[d.sha256 for d in contract.documents],
+            detail={"certificate": True},
+        )
+        return _pdf_response(_certificate_name(contract), data)
+
 
 async def _preview(
     session: AsyncSession, settings: Settings, contract: Contract, document_id: uuid.UUID, page: int
@@ -1016,3 +1083,26 @@ class ContractorController(Controller):
             detail={"document": str(document_id)},
         )
         return _pdf_response(name, data)
+
+    @get("/{token:str}/certificate")
+    async def certificate(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        token: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        state: State,
+    ) -> Response[bytes]:
+        """The certificate of conclusion of the contractor's own contract (free, no account)."""
+        party, contract = await self._gated(request, db_session, state, token)
+        data = await _certificate_bytes(db_session, _settings(state), contract)
+        await append_event(
+            db_session,
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            kind=AuditKind.DOWNLOADED,
+            who=_party_actor(request, party),
+            documents=[d.sha256 for d in contract.documents],
+            detail={"certificate": True},
+        )
+        return _pdf_response(_certificate_name(contract), data)

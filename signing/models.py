@@ -38,6 +38,7 @@ from tenants.models import MemberOwned
 __all__ = [
     "AuditEvent",
     "AuditKind",
+    "ConclusionCertificate",
     "Contract",
     "ContractDocument",
     "ContractStatus",
@@ -241,8 +242,23 @@ class SealedDocument(MemberOwned, UUIDv7AuditBase):
     version: Mapped[int] = mapped_column(Integer, default=1)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
+    renew_by: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    """When the newest document timestamp's TSA certificate expires: renew before then (SIG-2)."""
 
     contract: Mapped[Contract] = relationship(lazy="raise", back_populates="sealed_documents")
+
+
+class ConclusionCertificate(MemberOwned, UUIDv7AuditBase):
+    """The sealed certificate of conclusion (締結証明書) of a contract, one per version."""
+
+    __tablename__ = "contract_certificate"
+    __table_args__ = (UniqueConstraint("contract_id", "version"),)
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    renew_by: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
 class AuditKind(enum.StrEnum):
@@ -264,6 +280,8 @@ class AuditKind(enum.StrEnum):
     CANCELLED = "cancelled"
     COMPLETED = "completed"
     DOWNLOADED = "downloaded"
+    SEALED = "sealed"
+    RENEWED = "renewed"
     SEARCHED = "searched"
     EXPORTED = "exported"
 
