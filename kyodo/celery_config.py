@@ -42,4 +42,19 @@ beat_schedule = {
         "task": "onboarding.issue_previous_month",
         "schedule": crontab(minute="0", hour="6", day_of_month="1"),
     },
+    "contract-reminders": {
+        "task": "signing.send_reminders",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
+    "renew-seals": {
+        "task": "signing.renew_seals",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 3600},
+    },
+    "purge-operation-logs": {
+        "task": "signing.purge_operation_logs",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 3600},
+    },
 }

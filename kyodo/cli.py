@@ -194,6 +194,26 @@ def db_check() -> None:
             check(running.database_admin_url)
 
 
+@cli.group()
+def audit() -> None:
+    """The contracts' audit trail."""
+
+
+@audit.command("verify")
+@click.option("--member", "member_code", default=None, help="Only this member (全国地方公共団体コード, 6 digits).")
+def audit_verify(member_code: str | None) -> None:
+    """Recompute every hash chain of the audit trail; exit 1 when a row was changed or removed."""
+    import asyncio
+
+    from signing.audit import verify_trail
+
+    report = asyncio.run(verify_trail(member_code))
+    for line in report.lines:
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
 @cli.command()
 @click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
@@ -224,6 +244,46 @@ def verify(pdf: Path, as_json: bool, validation_time: str | None) -> None:
             click.echo(f"  ! {problem}")
         click.echo("valid" if report.ok else "NOT valid")
     sys.exit(0 if report.ok else 1)
+
+
+@cli.group()
+def seal() -> None:
+    """The sealing service (operators)."""
+
+
+@seal.command("pending")
+def seal_pending() -> None:
+    """List contracts waiting for their seal (封緘待ち), oldest first; exit 1 if any waits over 10 minutes."""
+    import asyncio
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from consortium.models import Member
+    from kyodo.db import session_scope
+    from signing.models import Contract, ContractStatus
+    from tenants.rls import system_access
+
+    async def _list() -> list[tuple[str, str, str, dt.datetime | None]]:
+        async with session_scope() as session:
+            await system_access(session)
+            rows = await session.execute(
+                select(Member.lg_code, Member.name, Contract.id, Contract.completed_at)
+                .join(Member, Member.id == Contract.member_id)
+                .where(Contract.status == ContractStatus.SEALING)
+                .order_by(Contract.completed_at)
+            )
+            return [(code, name, str(cid), done) for code, name, cid, done in rows]
+
+    now = dt.datetime.now(dt.UTC)
+    late = False
+    rows = asyncio.run(_list())
+    for code, name, contract_id, completed in rows:
+        waited = (now - completed) if completed else dt.timedelta(0)
+        late = late or waited > dt.timedelta(minutes=10)
+        click.echo(f"{code} {name}  {contract_id}  封緘待ち {int(waited.total_seconds() // 60)} 分")
+    click.echo(f"{len(rows)} contract(s) waiting for their seal")
+    sys.exit(1 if late else 0)
 
 
 @cli.group()

@@ -60,6 +60,7 @@ def alchemy_config(
         session_maker=session_maker,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         engine_config=EngineConfig(),
+        # Redirects after a form post (303) commit too: the post-redirect-get pattern.
         before_send_handler="autocommit_include_redirects",
         create_all=False,
         # Handlers get the member-scoped session from kyodo.dependencies under the

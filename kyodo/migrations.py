@@ -21,7 +21,7 @@ __all__ = ["APPEND_ONLY_TABLES", "alembic_config", "check", "downgrade", "grant_
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-APPEND_ONLY_TABLES: set[str] = set()
+APPEND_ONLY_TABLES: set[str] = {"contract_audit_event"}
 """Tables the application may only read and insert into (audit trails); domains add theirs."""
 
 

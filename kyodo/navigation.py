@@ -27,6 +27,8 @@ def role_label(role: str) -> str:
 def start_links(principal: Principal) -> list[Link]:
     """Links to every screen the person may use."""
     candidates: list[tuple[str, str, Link]] = [
+        ("contract", "view", Link("/contracts", _("Contracts"))),
+        ("contract", "draft", Link("/contracts/new", _("New contract"))),
         ("staff", "view", Link("/admin/staff", _("Staff and departments"))),
         ("staff", "manage", Link("/admin/departments", _("Departments"))),
         ("title", "manage", Link("/admin/titles", _("Contract titles"))),

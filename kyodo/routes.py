@@ -16,6 +16,7 @@ from consortium.controllers import (
     SecretariatApiController,
     SecretariatController,
 )
+from kyodo.devmail import DevMailController
 from kyodo.health import HealthController
 from kyodo.pages import AccountController, PagesController
 from onboarding.controllers import (
@@ -27,6 +28,7 @@ from onboarding.controllers import (
     StaffImportController,
 )
 from policy.controllers import RoleApiController, RoleController
+from signing.controllers import ContractApiController, ContractorController, ContractPagesController
 from signing.verify_controllers import VerificationController, VerifyApiController
 from tenants.api import AdminApiController
 from tenants.controllers import AdminController
@@ -42,6 +44,10 @@ def route_handlers() -> list[ControllerRouterHandler]:
         HealthController,
         PagesController,
         AccountController,
+        ContractApiController,
+        ContractPagesController,
+        ContractorController,
+        DevMailController,
         VerificationController,
         VerifyApiController,
         AdminController,

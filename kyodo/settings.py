@@ -15,8 +15,11 @@ from pathlib import Path
 
 __all__ = [
     "AppSettings",
+    "ContractSettings",
     "DatabaseSettings",
+    "MailSettings",
     "RedisSettings",
+    "SealSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",
@@ -166,6 +169,65 @@ class SecuritySettings:
     """KYODO_SECURE_COOKIES: send cookies only over HTTPS (set to true behind TLS)."""
 
 
+MIN_FILE_MB = 20
+MIN_CONTRACT_MB = 50
+MIN_FILES = 5
+
+
+@dataclass(frozen=True)
+class ContractSettings:
+    """Contracts: upload limits, links, reminders, document storage and retention."""
+
+    max_file_mb: int = field(default_factory=lambda: max(MIN_FILE_MB, _env_int("KYODO_MAX_FILE_MB", MIN_FILE_MB)))
+    """KYODO_MAX_FILE_MB: largest PDF accepted per file, in MB (never below 20)."""
+    max_contract_mb: int = field(
+        default_factory=lambda: max(MIN_CONTRACT_MB, _env_int("KYODO_MAX_CONTRACT_MB", MIN_CONTRACT_MB))
+    )
+    """KYODO_MAX_CONTRACT_MB: total size of the PDFs of one contract, in MB (never below 50)."""
+    max_files: int = field(default_factory=lambda: max(MIN_FILES, _env_int("KYODO_MAX_FILES", MIN_FILES)))
+    """KYODO_MAX_FILES: PDFs per contract (never below 5)."""
+    link_days: int = field(default_factory=lambda: _env_int("KYODO_LINK_DAYS", 14))
+    """KYODO_LINK_DAYS: how long an e-mailed signing link stays valid."""
+    reminder_hours: int = field(default_factory=lambda: _env_int("KYODO_REMINDER_HOURS", 72))
+    """KYODO_REMINDER_HOURS: a party who has not answered is reminded after this long (and again after as long)."""
+    contractor_max_attempts: int = field(default_factory=lambda: _env_int("KYODO_CONTRACTOR_MAX_ATTEMPTS", 5))
+    """KYODO_CONTRACTOR_MAX_ATTEMPTS: wrong access passwords before a contractor's link is locked."""
+    master_key: str = field(default_factory=lambda: _env("KYODO_MASTER_KEY"))
+    """KYODO_MASTER_KEY: base64 of 32 bytes wrapping each member's document key (generated into the data folder)."""
+    operation_log_years: int = field(default_factory=lambda: _env_int("KYODO_OPERATION_LOG_YEARS", 3))
+    """KYODO_OPERATION_LOG_YEARS: staff operation logs older than this are purged (contract trails never)."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Outgoing mail (SMTP) and the development mailbox."""
+
+    smtp_host: str = field(default_factory=lambda: _env("KYODO_SMTP_HOST"))
+    """KYODO_SMTP_HOST: SMTP server; empty = the development mailbox (demo only)."""
+    smtp_port: int = field(default_factory=lambda: _env_int("KYODO_SMTP_PORT", 25))
+    """KYODO_SMTP_PORT: port of the SMTP server."""
+    smtp_user: str = field(default_factory=lambda: _env("KYODO_SMTP_USER"))
+    """KYODO_SMTP_USER: SMTP login (empty: no authentication)."""
+    smtp_password: str = field(default_factory=lambda: _env("KYODO_SMTP_PASSWORD"))
+    """KYODO_SMTP_PASSWORD: SMTP password."""
+    smtp_starttls: bool = field(default_factory=lambda: _env_bool("KYODO_SMTP_STARTTLS", False))
+    """KYODO_SMTP_STARTTLS: upgrade the SMTP connection with STARTTLS."""
+    mail_from: str = field(default_factory=lambda: _env("KYODO_MAIL_FROM", "Kyodo <no-reply@kyodo.invalid>"))
+    """KYODO_MAIL_FROM: sender address of every mail."""
+    dev_mailbox: bool = field(default_factory=lambda: _env_bool("KYODO_DEV_MAILBOX", False))
+    """KYODO_DEV_MAILBOX: catch mail in a local mailbox shown at /dev/mail (demo/development only)."""
+    dev_mailbox_port: int = field(default_factory=lambda: _env_int("KYODO_DEV_MAILBOX_PORT", 0))
+    """KYODO_DEV_MAILBOX_PORT: port of the development mailbox's SMTP server (0: a free port chosen by the demo)."""
+
+
+@dataclass(frozen=True)
+class SealSettings:
+    """When sealed documents get fresh timestamps (the keys and TSA are in signing.settings)."""
+
+    renewal_margin_days: int = field(default_factory=lambda: _env_int("KYODO_SIGNING_RENEWAL_MARGIN_DAYS", 180))
+    """KYODO_SIGNING_RENEWAL_MARGIN_DAYS: renew this many days before the newest timestamp's TSA certificate expires."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """All settings, grouped by concern."""
@@ -176,6 +238,9 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    contracts: ContractSettings = field(default_factory=ContractSettings)
+    signing: SealSettings = field(default_factory=SealSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
 
 
 def to_psycopg_url(url: str) -> str:

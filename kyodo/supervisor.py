@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from kyodo.devmail import DevMailbox
 from kyodo.embedded import EmbeddedPostgres, EmbeddedRedis
 from kyodo.processes import ChildProcess, spawn
 from kyodo.runtime import clear_services_file, write_services_file
@@ -132,6 +133,7 @@ class Supervisor:
         self.extra_env = extra_env or {}
         self.children: list[ChildProcess] = []
         self.logs = settings.app.data_dir / "logs"
+        self.mailbox: DevMailbox | None = None
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -140,6 +142,9 @@ class Supervisor:
         env["KYODO_REDIS_URL"] = self.services.redis_url
         env["KYODO_DATA_DIR"] = str(self.settings.app.data_dir)
         env["PYTHONUNBUFFERED"] = "1"
+        if self.mailbox is not None:
+            env["KYODO_DEV_MAILBOX"] = "true"
+            env["KYODO_DEV_MAILBOX_PORT"] = str(self.mailbox.port)
         env.update(self.extra_env)
         return env
 
@@ -147,7 +152,9 @@ class Supervisor:
         return [sys.executable, "-m", "kyodo", *args]
 
     def start(self) -> None:
-        """Start web, worker and beat."""
+        """Start the development mailbox (when no SMTP server is set), web, worker and beat."""
+        if not self.settings.mail.smtp_host:
+            self.mailbox = DevMailbox(self.settings).start()
         env = self._env()
         beat_file = self.settings.app.data_dir / "run" / "celerybeat-schedule"
         beat_file.parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +216,9 @@ class Supervisor:
                 if child.name == name:
                     child.stop(timeout=20 if name == "worker" else 10)
         self.children = []
+        if self.mailbox is not None:
+            self.mailbox.stop()
+            self.mailbox = None
 
 
 def log_dir(settings: Settings) -> Path:

@@ -12,10 +12,18 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Consortium, Member, MemberKind, MemberStatus, SecretariatAccount
+from consortium.models import (
+    Consortium,
+    ContractorCompany,
+    ContractorContact,
+    Member,
+    MemberKind,
+    MemberStatus,
+    SecretariatAccount,
+)
 from policy.models import PolicyRule
-from tenants.models import ContractTitle, Department, IpRange, Staff, TitleGrant, ViewScope
-from tenants.passwords import hash_password
+from tenants.models import AddressBookEntry, ApiKey, ContractTitle, Department, IpRange, Staff, TitleGrant, ViewScope
+from tenants.passwords import api_key_digest, hash_password, new_api_key
 from tenants.rls import system_access
 
 PASSWORD = "kyodo-Test-2026"
@@ -121,3 +129,63 @@ async def secretariat(session: AsyncSession, of: Consortium, login_id: str) -> S
     session.add(row)
     await session.flush()
     return row
+
+
+async def api_key(
+    session: AsyncSession, of: Member, *, roles: Iterable[str] = ("drafter",), label: str = "基幹系"
+) -> str:
+    """A usable API key of ``of`` holding ``roles``; returns the key itself."""
+    await system_access(session)
+    key, prefix = new_api_key()
+    row = ApiKey(member_id=of.id, prefix=prefix, key_hash=api_key_digest(key), label=label)
+    session.add(row)
+    await session.flush()
+    for role in roles:
+        session.add(PolicyRule(member_id=of.id, ptype="g", v0=f"apikey:{row.id}", v1=f"role:{role}"))
+    await session.flush()
+    return key
+
+
+async def address_book_entry(
+    session: AsyncSession, of: Member, company_name: str, person: str, email: str
+) -> AddressBookEntry:
+    """A contractor company and contact of the consortium, in ``of``'s address book."""
+    await system_access(session)
+    company = ContractorCompany(consortium_id=of.consortium_id, name=company_name)
+    session.add(company)
+    await session.flush()
+    contact = ContractorContact(company_id=company.id, name=person, email=email)
+    session.add(contact)
+    await session.flush()
+    row = AddressBookEntry(member_id=of.id, company_id=company.id, contact_id=contact.id)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def pdf(pages: int = 1, *, javascript: bool = False, password: str | None = None, attachment: bool = False) -> bytes:
+    """A small A4 PDF made with pypdf."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595.28, height=841.89)
+    if javascript:
+        action = DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Action"),
+                NameObject("/S"): NameObject("/JavaScript"),
+                NameObject("/JS"): TextStringObject("app.alert('hello');"),
+            }
+        )
+        writer._root_object[NameObject("/OpenAction")] = writer._add_object(action)
+    if attachment:
+        writer.add_attachment("run.exe", b"MZ\x90\x00")
+    if password:
+        writer.encrypt(password)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

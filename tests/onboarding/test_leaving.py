@@ -11,6 +11,7 @@ import sys
 import uuid
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, text
@@ -44,6 +45,7 @@ async def _populate(session: AsyncSession, member: Member, settings: Settings, t
     session.add(ApiKey(member_id=member.id, prefix=uuid.uuid4().hex[:12], key_hash="0" * 64, label="文書管理"))
     session.add(MemberRole(member_id=member.id, name="custom:keiri", label="経理"))
     session.add(SecurityEvent(member_id=member.id, kind=SecurityEventKind.LOGIN_FAILED, subject=f"{tag}-clerk"))
+    await _concluded_contract(session, settings, member, clerk, mayor)
     await record_conclusion(session, member, uuid.uuid4(), occurred_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
     await stages.record_trial_run(session, member.id, uuid.uuid4())
     await for_member(session, member.id)
@@ -53,6 +55,58 @@ async def _populate(session: AsyncSession, member: Member, settings: Settings, t
     (folder / "ab").mkdir(parents=True, exist_ok=True)
     (folder / "ab" / "sealed.pdf").write_bytes(b"%PDF-1.7 sealed " + tag.encode())
     (folder / "certificate.pdf").write_bytes(b"%PDF-1.7 certificate " + tag.encode())
+
+
+async def _concluded_contract(
+    session: AsyncSession, settings: Settings, member: Member, clerk: Any, mayor: Any
+) -> None:
+    """A contract through circulation, with its sealed file and certificate of conclusion stored."""
+    from signing import services as svc
+    from signing.audit import Actor
+    from signing.blobs import BlobStore
+    from signing.models import ConclusionCertificate, PartyKind, SealedDocument
+    from tenants.principal import Principal, PrincipalKind
+    from tests.signing.pdfgen import make_pdf
+
+    principal = Principal(
+        kind=PrincipalKind.STAFF, id=clerk.id, name=clerk.name, consortium_id=member.consortium_id, member_id=member.id
+    )
+    who = Actor(actor=clerk.name, email=clerk.email)
+    contract = await svc.create_contract(
+        session, principal, svc.ContractInput(subject="庁舎清掃業務委託", title_id=mayor.id), who
+    )
+    documents = await svc.add_documents(session, settings, contract, [("委託契約書.pdf", make_pdf(1))], who)
+    party = await svc.add_party(
+        session,
+        contract,
+        svc.PartyInput(
+            order_no=1, kind=PartyKind.STAFF, name=clerk.name, email=clerk.email, staff_id=clerk.id, title_id=mayor.id
+        ),
+        who,
+    )
+    box = await svc.add_text_box(
+        session,
+        contract,
+        svc.TextBoxInput(
+            document_id=documents[0].id, party_id=party.id, page=0, x=72, y=72, width=200, height=20, label="記名"
+        ),
+        who,
+    )
+    await svc.send(session, settings, contract, who)
+    await session.refresh(contract, ["documents", "parties", "sealed_documents"])
+    await svc.staff_agree(
+        session, settings, contract=contract, principal=principal, values={str(box.id): "市長"}, who=who
+    )
+    store = BlobStore(settings)
+    sealed = await store.put(session, member.id, b"%PDF-1.7 sealed contract of " + member.lg_code.encode())
+    certificate = await store.put(session, member.id, b"%PDF-1.7 certificate of " + member.lg_code.encode())
+    session.add(
+        SealedDocument(
+            member_id=member.id, contract_id=contract.id, document_id=documents[0].id, sha256=sealed, size=40
+        )
+    )
+    session.add(ConclusionCertificate(member_id=member.id, contract_id=contract.id, sha256=certificate, size=40))
+    await session.flush()
 
 
 async def _company(session: AsyncSession, member: Member) -> tuple[uuid.UUID, uuid.UUID]:
@@ -160,7 +214,8 @@ async def test_export_then_delete_leaves_nothing_of_the_member(fresh_database: S
             assert member.status is MemberStatus.LEFT
             report = (await session.scalars(select(DeletionReport).where(DeletionReport.member_ref_id == a.id))).one()
             assert report.row_counts == before_a
-            assert report.blob_files == 2
+            # Two loose files, the uploaded contract, its sealed version and the certificate.
+            assert report.blob_files == 5
             assert report.export_sha256 == export_hash
             assert report.deleted_by.startswith("cli")
             imports_b = await session.scalar(

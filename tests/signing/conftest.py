@@ -1,30 +1,104 @@
-"""Shared fixtures: one offline test PKI and its loopback trust services.
+"""Fixtures of the signing tests.
 
-The PKI and the threaded TSA/OCSP/CRL server are real (certomancer-generated
-certificates, real HTTP on 127.0.0.1); nothing about the TSA or revocation is
-mocked. They are session-scoped because generating RSA keys and issuing the
-certificates takes about a second.
+Contracts: an organisation with titles, signers, drafters and API keys, and a real
+SMTP server. Sealing: one offline test PKI and its loopback TSA/OCSP/CRL server
+(certomancer-generated certificates, real HTTP on 127.0.0.1), session-scoped
+because generating RSA keys and issuing the certificates takes about a second.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from signing.pki import PKIServer, TestPKI
 from signing.settings import SigningSettings
+from tests import factories as f
+from tests.conftest import TwoMembers
+
+
+@dataclasses.dataclass
+class Office:
+    """Member A (and B) ready to draft contracts."""
+
+    members: TwoMembers
+    title_a: Any
+    title_b: Any
+    drafter_a: Any
+    signers_a: list[Any]
+    key_a: str
+    key_b: str
+
+
+@pytest.fixture
+async def office(db_session: AsyncSession, two_members: TwoMembers) -> Office:
+    return await make_office(db_session, two_members)
+
+
+async def make_office(session: AsyncSession, two: TwoMembers) -> Office:
+    title_a = await f.title(session, two.a, "mayor", "市長", "盛岡市長 内舘 茂")
+    title_b = await f.title(session, two.b, "mayor", "市長", "八幡平市長")
+    drafter = await f.staff(session, two.a, "morioka-drafter", roles=("drafter",), name="起案 太郎")
+    signers = []
+    for i in range(3):
+        signer = await f.staff(session, two.a, f"morioka-signer{i}", roles=("signer",), name=f"締結 {i}")
+        await f.grant(session, signer, title_a)
+        signers.append(signer)
+    return Office(
+        members=two,
+        title_a=title_a,
+        title_b=title_b,
+        drafter_a=drafter,
+        signers_a=signers,
+        key_a=await f.api_key(session, two.a, roles=("drafter",)),
+        key_b=await f.api_key(session, two.b, roles=("drafter",)),
+    )
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        return int(s.getsockname()[1])
+
+
+class Mailbox:
+    """What a real SMTP server (aiosmtpd) received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        self.messages.append(message_from_bytes(content, policy=policy.default))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on a free port."""
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
 
 
 @pytest.fixture(scope="session")

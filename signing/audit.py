@@ -1,0 +1,226 @@
+"""The hash-chained audit trail of contracts and of staff operations.
+
+Each row stores the previous row's hash of its chain (per contract, or per
+member for operations that concern no contract) and its own hash over its
+content and that previous hash. Appends to a chain are serialised with a
+transaction-level advisory lock. :func:`verify_chains` recomputes everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, text, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.models import Member
+from kyodo.db import session_scope
+from signing.models import AuditEvent, AuditKind
+from tenants.rls import system_access
+
+__all__ = [
+    "GENESIS",
+    "Actor",
+    "ChainProblem",
+    "TrailReport",
+    "append_event",
+    "event_hash",
+    "verify_chains",
+    "verify_trail",
+]
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, from where."""
+
+    actor: str
+    email: str = ""
+    ip: str | None = None
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """A row whose hash or link does not match."""
+
+    event_id: int
+    contract_id: uuid.UUID | None
+    reason: str
+
+
+def _ip(value: object) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        return None
+
+
+def event_hash(
+    *,
+    member_id: uuid.UUID,
+    contract_id: uuid.UUID | None,
+    kind: str,
+    occurred_at: dt.datetime,
+    actor: str,
+    email: str,
+    ip: str | None,
+    user_agent: str,
+    documents: list[str],
+    detail: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 over a canonical JSON of the event and the previous hash."""
+    payload = {
+        "member_id": str(member_id),
+        "contract_id": str(contract_id) if contract_id else None,
+        "kind": kind,
+        "occurred_at": occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "email": email,
+        "ip": _ip(ip),
+        "user_agent": user_agent,
+        "documents": list(documents),
+        "detail": detail,
+        "prev_hash": prev_hash,
+    }
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def append_event(
+    session: AsyncSession,
+    *,
+    member_id: uuid.UUID,
+    contract_id: uuid.UUID | None,
+    kind: AuditKind,
+    who: Actor,
+    documents: list[str] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an event to its chain in the caller's transaction."""
+    chain = f"audit:{contract_id or member_id}"
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"), {"chain": chain})
+    last = select(AuditEvent.hash).where(AuditEvent.member_id == member_id)
+    last = (
+        last.where(AuditEvent.contract_id == contract_id)
+        if contract_id
+        else last.where(AuditEvent.contract_id.is_(None))
+    )
+    prev = await session.scalar(last.order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+    now = dt.datetime.now(dt.UTC)
+    row = AuditEvent(
+        member_id=member_id,
+        contract_id=contract_id,
+        kind=kind.value,
+        occurred_at=now,
+        actor=who.actor[:300],
+        email=who.email[:254],
+        ip=_ip(who.ip),
+        user_agent=who.user_agent[:500],
+        documents=list(documents or []),
+        detail=dict(detail or {}),
+        prev_hash=prev,
+    )
+    row.hash = event_hash(
+        member_id=member_id,
+        contract_id=contract_id,
+        kind=row.kind,
+        occurred_at=now,
+        actor=row.actor,
+        email=row.email,
+        ip=row.ip,
+        user_agent=row.user_agent,
+        documents=row.documents,
+        detail=row.detail,
+        prev_hash=prev,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+@dataclass
+class _Chain:
+    last: str = GENESIS
+    rows: int = 0
+    anchored: bool = field(default=True)
+
+
+async def verify_chains(session: AsyncSession, *, member_id: uuid.UUID | None = None) -> list[ChainProblem]:
+    """Recompute every chain (of one member, or of all rows the session may see); empty = intact.
+
+    A member's operation-log chain may start after purged rows (retention), so
+    its oldest kept row is taken as the anchor; contract chains always start at
+    the genesis hash.
+    """
+    stmt = select(AuditEvent).order_by(AuditEvent.id)
+    if member_id is not None:
+        stmt = stmt.where(AuditEvent.member_id == member_id)
+    problems: list[ChainProblem] = []
+    chains: dict[str, _Chain] = {}
+    result = await session.stream_scalars(stmt.execution_options(yield_per=2000))
+    async for row in result:
+        key = f"c:{row.contract_id}" if row.contract_id else f"m:{row.member_id}"
+        chain = chains.get(key)
+        if chain is None:
+            chain = chains[key] = _Chain(last=GENESIS if row.contract_id else row.prev_hash)
+        if row.prev_hash != chain.last:
+            problems.append(ChainProblem(row.id, row.contract_id, "link"))
+        expected = event_hash(
+            member_id=row.member_id,
+            contract_id=row.contract_id,
+            kind=row.kind,
+            occurred_at=row.occurred_at,
+            actor=row.actor,
+            email=row.email,
+            ip=row.ip,
+            user_agent=row.user_agent,
+            documents=row.documents,
+            detail=row.detail,
+            prev_hash=row.prev_hash,
+        )
+        if expected != row.hash:
+            problems.append(ChainProblem(row.id, row.contract_id, "hash"))
+        chain.last = row.hash
+        chain.rows += 1
+    return problems
+
+
+@dataclass
+class TrailReport:
+    """Outcome of :func:`verify_trail`, with lines for people."""
+
+    ok: bool
+    lines: list[str]
+
+
+async def verify_trail(member_code: str | None = None) -> TrailReport:
+    """Verify the trail of one member (by 全国地方公共団体コード) or of all, as an operator command does."""
+    async with session_scope() as session:
+        await system_access(session)
+        member_id = None
+        if member_code:
+            member = await session.scalar(select(Member).where(Member.lg_code == member_code))
+            if member is None:
+                return TrailReport(False, [f"no member with code {member_code}"])
+            member_id = member.id
+        problems = await verify_chains(session, member_id=member_id)
+        count = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.member_id == member_id if member_id else true())
+        )
+    lines = [f"event {p.event_id} (contract {p.contract_id}): {p.reason} does not match" for p in problems]
+    lines.append(f"{count} events checked, {len(problems)} problems")
+    return TrailReport(not problems, lines)

@@ -1,0 +1,124 @@
+"""Content-addressed, encrypted document store under the data folder.
+
+A document is stored once per member under the SHA-256 of its plaintext
+(``blobs/<member>/<aa>/<sha256>``), encrypted with AES-GCM under the member's
+data key; the data key is kept in the database wrapped (AES-GCM) by the master
+key (``KYODO_MASTER_KEY``, or ``master_key`` generated into the data folder).
+The database keeps hashes and metadata; a blob is only written after a document
+passed every check, so a refused upload leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import uuid
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kyodo.settings import Settings
+from signing.models import DocumentKey
+
+__all__ = ["BlobNotFoundError", "BlobStore", "master_key", "sha256_hex"]
+
+_NONCE = 12
+
+
+class BlobNotFoundError(LookupError):
+    """No blob with that hash is stored for the member."""
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def master_key(settings: Settings) -> bytes:
+    """The 32-byte master key: configured, or generated once into the data folder."""
+    configured = settings.contracts.master_key
+    if configured:
+        key = base64.b64decode(configured)
+    else:
+        path = settings.app.data_dir / "master_key"
+        if not path.exists():
+            settings.app.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(base64.b64encode(secrets.token_bytes(32)).decode())
+        key = base64.b64decode(path.read_text().strip())
+    if len(key) != 32:
+        raise ValueError("KYODO_MASTER_KEY must be the base64 of 32 bytes")
+    return key
+
+
+class BlobStore:
+    """Encrypted blobs of one installation (filesystem backend)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = settings.app.data_dir / "blobs"
+        self._master = AESGCM(master_key(settings))
+
+    def path(self, member_id: uuid.UUID, sha256: str) -> Path:
+        """Where the blob of ``sha256`` for ``member_id`` lives."""
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+            raise ValueError("not a SHA-256")
+        return self.root / str(member_id) / sha256[:2] / sha256
+
+    async def _data_key(self, session: AsyncSession, member_id: uuid.UUID) -> AESGCM:
+        wrapped = await session.scalar(select(DocumentKey.wrapped_key).where(DocumentKey.member_id == member_id))
+        if wrapped is None:
+            nonce = secrets.token_bytes(_NONCE)
+            fresh = nonce + self._master.encrypt(nonce, secrets.token_bytes(32), str(member_id).encode())
+            # Two uploads of a new member at once agree on one key.
+            await session.execute(
+                insert(DocumentKey)
+                .values(id=uuid.uuid4(), member_id=member_id, wrapped_key=fresh)
+                .on_conflict_do_nothing(index_elements=["member_id"])
+            )
+            wrapped = await session.scalar(select(DocumentKey.wrapped_key).where(DocumentKey.member_id == member_id))
+            assert wrapped is not None
+        key = self._master.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], str(member_id).encode())
+        return AESGCM(key)
+
+    async def put(self, session: AsyncSession, member_id: uuid.UUID, data: bytes) -> str:
+        """Store ``data`` (once) and return its SHA-256."""
+        digest = sha256_hex(data)
+        target = self.path(member_id, digest)
+        if target.exists():
+            return digest
+        aead = await self._data_key(session, member_id)
+        nonce = secrets.token_bytes(_NONCE)
+        sealed = nonce + aead.encrypt(nonce, data, digest.encode())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{digest}.{secrets.token_hex(4)}.tmp")
+        tmp.write_bytes(sealed)
+        os.replace(tmp, target)
+        return digest
+
+    async def get(self, session: AsyncSession, member_id: uuid.UUID, sha256: str) -> bytes:
+        """The plaintext of a stored blob; checks its hash."""
+        target = self.path(member_id, sha256)
+        if not target.exists():
+            raise BlobNotFoundError(sha256)
+        sealed = target.read_bytes()
+        aead = await self._data_key(session, member_id)
+        data = aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], sha256.encode())
+        if sha256_hex(data) != sha256:
+            raise BlobNotFoundError(sha256)
+        return data
+
+    def files(self) -> list[Path]:
+        """Every stored blob (tests compare before and after)."""
+        if not self.root.exists():
+            return []
+        return sorted(p for p in self.root.rglob("*") if p.is_file())

@@ -1,0 +1,85 @@
+"""Mail of the circulation: written to the outbox with the change it announces, sent by a task.
+
+Mails are in Japanese. A personal link is put into the outbox encrypted with the
+master key (AES-GCM) and only decrypted by the task that sends it, so neither
+the party row (token hash only) nor the outbox reveals a usable link.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kyodo.outbox import enqueue
+from kyodo.settings import Settings
+from signing.blobs import master_key
+
+__all__ = ["LINK_PLACEHOLDER", "MAIL_TASK", "deliver", "open_link", "queue_mail"]
+
+MAIL_TASK = "signing.send_mail"
+LINK_PLACEHOLDER = "[[LINK]]"
+_AAD = b"kyodo-mail-link"
+
+
+def _seal_link(settings: Settings, link: str) -> str:
+    nonce = secrets.token_bytes(12)
+    sealed = nonce + AESGCM(master_key(settings)).encrypt(nonce, link.encode(), _AAD)
+    return base64.urlsafe_b64encode(sealed).decode()
+
+
+def open_link(settings: Settings, sealed: str) -> str:
+    """Decrypt a link sealed by :func:`queue_mail`."""
+    raw = base64.urlsafe_b64decode(sealed)
+    return AESGCM(master_key(settings)).decrypt(raw[:12], raw[12:], _AAD).decode()
+
+
+def queue_mail(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    link: str | None = None,
+) -> None:
+    """Write a mail to the outbox in the caller's transaction; ``[[LINK]]`` in the body becomes ``link``."""
+    enqueue(
+        session,
+        MAIL_TASK,
+        to=to,
+        subject=subject,
+        body=body,
+        sealed_link=_seal_link(settings, link) if link else "",
+    )
+
+
+def deliver(settings: Settings, *, to: str, subject: str, body: str, sealed_link: str = "") -> str:
+    """Send one mail through the configured SMTP server (or the development mailbox); returns its Message-ID."""
+    if sealed_link:
+        body = body.replace(LINK_PLACEHOLDER, open_link(settings, sealed_link))
+    mail = settings.mail
+    host, port = mail.smtp_host, mail.smtp_port
+    if not host:
+        if not mail.dev_mailbox:
+            raise RuntimeError("KYODO_SMTP_HOST is not set and the development mailbox is off")
+        host, port = "127.0.0.1", mail.dev_mailbox_port
+    message = EmailMessage()
+    message["From"] = mail.mail_from
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="kyodo")
+    message.set_content(body, charset="utf-8")
+    with smtplib.SMTP(host, port, timeout=20) as smtp:
+        if mail.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if mail.smtp_user:
+            smtp.login(mail.smtp_user, mail.smtp_password)
+        smtp.send_message(message)
+    return str(message["Message-ID"])

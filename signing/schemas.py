@@ -1,0 +1,179 @@
+"""What the contracts API takes and returns (documented in the OpenAPI schema at /schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from signing.models import Contract, ContractDocument, Party, PartyKind, TextBox
+
+__all__ = [
+    "ContractOut",
+    "ContractPage",
+    "ContractStatusOut",
+    "DocumentOut",
+    "PartyIn",
+    "PartyOut",
+    "TextBoxIn",
+    "TextBoxOut",
+]
+
+
+@dataclass
+class DocumentOut:
+    """An uploaded PDF."""
+
+    id: uuid.UUID
+    file_name: str
+    sha256: str
+    size: int
+    pages: int
+
+    @classmethod
+    def of(cls, d: ContractDocument) -> DocumentOut:
+        return cls(id=d.id, file_name=d.file_name, sha256=d.sha256, size=d.size, pages=d.page_count)
+
+
+@dataclass
+class PartyOut:
+    """A party and its progress."""
+
+    id: uuid.UUID
+    order_no: int
+    kind: str
+    company: str
+    name: str
+    email: str
+    status: str
+    staff_id: uuid.UUID | None
+    title_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, p: Party) -> PartyOut:
+        return cls(
+            id=p.id,
+            order_no=p.order_no,
+            kind=p.kind.value,
+            company=p.company,
+            name=p.name,
+            email=p.email,
+            status=p.status.value,
+            staff_id=p.staff_id,
+            title_id=p.title_id,
+        )
+
+
+@dataclass
+class ContractOut:
+    """A contract with its documents and parties."""
+
+    id: uuid.UUID
+    subject: str
+    contract_number: str
+    amount: int | None
+    transaction_date: dt.date | None
+    counterparty: str
+    title_id: uuid.UUID
+    department_id: uuid.UUID | None
+    status: str
+    created_at: dt.datetime
+    documents: list[DocumentOut] = field(default_factory=list)
+    parties: list[PartyOut] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, c: Contract, *, full: bool = True) -> ContractOut:
+        return cls(
+            id=c.id,
+            subject=c.subject,
+            contract_number=c.contract_number,
+            amount=c.amount,
+            transaction_date=c.transaction_date,
+            counterparty=c.counterparty,
+            title_id=c.title_id,
+            department_id=c.department_id,
+            status=c.status.value,
+            created_at=c.created_at,
+            documents=[DocumentOut.of(d) for d in c.documents] if full else [],
+            parties=[PartyOut.of(p) for p in c.parties] if full else [],
+        )
+
+
+@dataclass
+class ContractPage:
+    """One page of a list or search."""
+
+    items: list[ContractOut]
+    page: int
+    per_page: int
+    has_next: bool
+
+
+@dataclass
+class ContractStatusOut:
+    """Where a contract stands."""
+
+    id: uuid.UUID
+    status: str
+    parties: list[PartyOut]
+
+
+@dataclass
+class PartyIn:
+    """A contractor (company, name, email, password) or a member signer (staff_id, optional title_id)."""
+
+    order_no: int
+    kind: PartyKind
+    name: str = ""
+    email: str = ""
+    company: str = ""
+    password: str = ""
+    staff_id: uuid.UUID | None = None
+    title_id: uuid.UUID | None = None
+    address_book_entry_id: uuid.UUID | None = None
+
+
+@dataclass
+class TextBoxIn:
+    """A box: zero-based page, position and size in PDF points from the bottom-left corner."""
+
+    document_id: uuid.UUID
+    party_id: uuid.UUID
+    page: int
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    required: bool = True
+
+
+@dataclass
+class TextBoxOut:
+    """A placed box."""
+
+    id: uuid.UUID
+    document_id: uuid.UUID
+    party_id: uuid.UUID
+    page: int
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    required: bool
+
+    @classmethod
+    def of(cls, b: TextBox) -> TextBoxOut:
+        return cls(
+            id=b.id,
+            document_id=b.document_id,
+            party_id=b.party_id,
+            page=b.page,
+            x=b.x,
+            y=b.y,
+            width=b.width,
+            height=b.height,
+            label=b.label,
+            required=b.required,
+        )

@@ -1,0 +1,1050 @@
+"""Contract services: drafting, documents, parties, text boxes, circulation, search.
+
+Every function works in the caller's transaction and session (already scoped to
+the member by the request, or given system access by a task); it raises
+:class:`ContractError` with a message in the user's language when the request
+cannot be honoured, before changing anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import io
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.models import ContractorCompany, ContractorContact
+from kyodo.i18n import gettext as _
+from kyodo.outbox import enqueue
+from kyodo.settings import Settings
+from signing.audit import Actor, append_event
+from signing.blobs import BlobStore
+from signing.mail import LINK_PLACEHOLDER, queue_mail
+from signing.models import (
+    AuditKind,
+    Contract,
+    ContractDocument,
+    ContractStatus,
+    Party,
+    PartyKind,
+    PartyStatus,
+    TextBox,
+)
+from signing.pdfcheck import PdfRejectedError, check_pdf
+from tenants.auth import record_security_event
+from tenants.models import AddressBookEntry, ContractTitle, Department, SecurityEventKind, Staff, TitleGrant, ViewScope
+from tenants.passwords import hash_password, verify_password
+from tenants.principal import Principal
+
+__all__ = [
+    "SEAL_TASK",
+    "ContractError",
+    "ContractInput",
+    "PartyInput",
+    "SearchFilters",
+    "SearchPage",
+    "TextBoxInput",
+    "add_documents",
+    "add_party",
+    "add_text_box",
+    "address_book",
+    "agree",
+    "cancel",
+    "check_contractor_password",
+    "create_contract",
+    "decline",
+    "forward",
+    "from_address_book",
+    "get_contract",
+    "party_by_token",
+    "search",
+    "send",
+    "staff_agree",
+    "to_csv",
+    "token_digest",
+]
+
+SEAL_TASK = "signing.seal_contract"
+"""Task the sealing service registers; enqueued (outbox) when the last party agreed."""
+MIN_CONTRACTOR_PASSWORD = 6
+_OPEN_PARTY = (PartyStatus.WAITING, PartyStatus.NOTIFIED)
+
+
+class ContractError(Exception):
+    """A request about a contract that cannot be honoured; ``message`` says why."""
+
+    def __init__(self, message: str, *, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of a link token (tokens are long and random, so a fast hash is enough)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _documents(contract: Contract) -> list[str]:
+    return [d.sha256 for d in contract.documents]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+async def get_contract(session: AsyncSession, contract_id: uuid.UUID, principal: Principal | None = None) -> Contract:
+    """A contract with documents and parties, or 404 when it does not exist or may not be seen."""
+    stmt = select(Contract).where(Contract.id == contract_id)
+    if principal is not None:
+        stmt = visible_to(stmt, principal)
+    contract = await session.scalar(stmt.execution_options(populate_existing=True))
+    if contract is None:
+        raise ContractError(_("The contract was not found."), status_code=404)
+    await session.refresh(contract, ["documents", "parties", "sealed_documents"])
+    return contract
+
+
+def visible_to(stmt: Select[Any], principal: Principal) -> Select[Any]:
+    """Restrict a query of contracts to what the caller may read (member by RLS, department by view scope)."""
+    stmt = stmt.where(Contract.member_id == principal.member_id)
+    if principal.view_scope is ViewScope.DEPARTMENT and not principal.can("contract", "view_all"):
+        stmt = stmt.where(Contract.department_id == principal.department_id)
+    return stmt
+
+
+async def text_boxes(session: AsyncSession, contract_id: uuid.UUID) -> list[TextBox]:
+    """The contract's text boxes, by document and page."""
+    rows = await session.scalars(
+        select(TextBox).where(TextBox.contract_id == contract_id).order_by(TextBox.page, TextBox.created_at)
+    )
+    return list(rows)
+
+
+# --------------------------------------------------------------------------- drafting
+
+
+@dataclass
+class ContractInput:
+    """What staff type when they create a contract."""
+
+    subject: str
+    title_id: uuid.UUID
+    contract_number: str = ""
+    amount: int | None = None
+    transaction_date: dt.date | None = None
+    counterparty: str = ""
+    department_id: uuid.UUID | None = None
+
+
+async def create_contract(session: AsyncSession, principal: Principal, data: ContractInput, who: Actor) -> Contract:
+    """A new draft of the caller's member."""
+    assert principal.member_id is not None
+    if not data.subject.strip():
+        raise ContractError(_("Please enter the subject."))
+    if data.amount is not None and data.amount < 0:
+        raise ContractError(_("The amount cannot be negative."))
+    title = await session.get(ContractTitle, data.title_id)
+    if title is None or title.member_id != principal.member_id or not title.active:
+        raise ContractError(_("Please choose a contract title of your organisation."))
+    department_id = data.department_id or principal.department_id
+    if department_id is not None:
+        department = await session.get(Department, department_id)
+        if department is None or department.member_id != principal.member_id:
+            raise ContractError(_("Please choose a department of your organisation."))
+    contract = Contract(
+        member_id=principal.member_id,
+        title_id=title.id,
+        department_id=department_id,
+        created_by_id=principal.id if principal.kind.value == "staff" else None,
+        subject=data.subject.strip()[:400],
+        contract_number=data.contract_number.strip()[:100],
+        amount=data.amount,
+        transaction_date=data.transaction_date,
+        counterparty=data.counterparty.strip()[:400],
+        status=ContractStatus.DRAFT,
+    )
+    session.add(contract)
+    await session.flush()
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.CREATED,
+        who=who,
+        detail={"subject": contract.subject},
+    )
+    await session.refresh(contract, ["documents", "parties", "sealed_documents"])
+    return contract
+
+
+def _require_draft(contract: Contract) -> None:
+    if contract.status is not ContractStatus.DRAFT:
+        raise ContractError(_("This contract has already been sent and can no longer be changed."), status_code=409)
+
+
+async def add_documents(
+    session: AsyncSession,
+    settings: Settings,
+    contract: Contract,
+    files: Sequence[tuple[str, bytes]],
+    who: Actor,
+) -> list[ContractDocument]:
+    """Check every PDF first, then attach them all; when one is refused nothing is stored."""
+    _require_draft(contract)
+    limits = settings.contracts
+    names = [(n or "document.pdf").replace("\\", "/").rsplit("/", 1)[-1][:255] or "document.pdf" for n, _d in files]
+    if len(contract.documents) + len(files) > limits.max_files:
+        raise ContractError(
+            _("A contract can have at most {count} files. “{name}” was not added.").format(
+                count=limits.max_files, name=names[-1] if names else ""
+            ),
+            status_code=413,
+        )
+    total = sum(d.size for d in contract.documents)
+    checked = []
+    for name, (_n, data) in zip(names, files, strict=True):
+        total += len(data)
+        if total > limits.max_contract_mb * 1024 * 1024:
+            raise ContractError(
+                _("The files of one contract may total at most {limit} MB. “{name}” was not added.").format(
+                    limit=limits.max_contract_mb, name=name
+                ),
+                status_code=413,
+            )
+        try:
+            checked.append(check_pdf(data, name, max_bytes=limits.max_file_mb * 1024 * 1024))
+        except PdfRejectedError as exc:
+            too_big = len(data) > limits.max_file_mb * 1024 * 1024
+            raise ContractError(exc.message, status_code=413 if too_big else 400) from exc
+    store = BlobStore(settings)
+    added = []
+    for name, (_n, data), info in zip(names, files, checked, strict=True):
+        digest = await store.put(session, contract.member_id, data)
+        document = ContractDocument(
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            position=len(contract.documents) + 1,
+            file_name=name,
+            sha256=digest,
+            size=len(data),
+            page_sizes=info.page_sizes,
+        )
+        session.add(document)
+        contract.documents.append(document)
+        added.append(document)
+        await session.flush()
+        await append_event(
+            session,
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            kind=AuditKind.UPLOADED,
+            who=who,
+            documents=_documents(contract),
+            detail={"file_name": name, "sha256": digest, "size": len(data)},
+        )
+    contract.file_names = "\n".join(d.file_name for d in contract.documents)
+    await session.flush()
+    return added
+
+
+@dataclass
+class PartyInput:
+    """A party as staff enter it: a contractor (company, name, e-mail, password) or a member signer."""
+
+    order_no: int
+    kind: PartyKind
+    name: str = ""
+    email: str = ""
+    company: str = ""
+    password: str = ""
+    staff_id: uuid.UUID | None = None
+    title_id: uuid.UUID | None = None
+    contact_id: uuid.UUID | None = None
+
+
+def _valid_email(email: str) -> bool:
+    local, at, domain = email.partition("@")
+    return bool(local and at and "." in domain and " " not in email and len(email) <= 254)
+
+
+async def add_party(session: AsyncSession, contract: Contract, data: PartyInput, who: Actor) -> Party:
+    """Add a party to a draft; the same ``order_no`` as another party means in parallel."""
+    _require_draft(contract)
+    if data.order_no < 1 or data.order_no > 1000:
+        raise ContractError(_("The order must be a number from 1 to 1000."))
+    if data.kind is PartyKind.CONTRACTOR:
+        email = data.email.strip()
+        if not data.name.strip() or not _valid_email(email):
+            raise ContractError(_("Please enter the contractor's name and a valid e-mail address."))
+        if len(data.password) < MIN_CONTRACTOR_PASSWORD:
+            raise ContractError(
+                _("Please set an access password of at least {n} characters for the contractor.").format(
+                    n=MIN_CONTRACTOR_PASSWORD
+                )
+            )
+        party = Party(
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            order_no=data.order_no,
+            kind=PartyKind.CONTRACTOR,
+            company=data.company.strip()[:200],
+            name=data.name.strip()[:200],
+            email=email,
+            contact_id=data.contact_id,
+            password_hash=hash_password(data.password),
+        )
+    else:
+        staff = await session.get(Staff, data.staff_id) if data.staff_id else None
+        if staff is None or staff.member_id != contract.member_id:
+            raise ContractError(_("Please choose a staff member of your organisation."))
+        title_id = data.title_id or contract.title_id
+        granted = await session.scalar(
+            select(TitleGrant.id).where(TitleGrant.staff_id == staff.id, TitleGrant.title_id == title_id)
+        )
+        if granted is None:
+            raise ContractError(_("{name} may not conclude contracts under this title.").format(name=staff.name))
+        party = Party(
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            order_no=data.order_no,
+            kind=PartyKind.STAFF,
+            name=staff.name,
+            email=staff.email,
+            staff_id=staff.id,
+            title_id=title_id,
+        )
+    session.add(party)
+    await session.flush()
+    contract.parties.append(party)
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.UPDATED,
+        who=who,
+        documents=_documents(contract),
+        detail={"party_added": str(party.id), "order": party.order_no, "email": party.email},
+    )
+    return party
+
+
+@dataclass
+class TextBoxInput:
+    """A text box: page (zero-based), position and size in PDF points from the bottom-left corner."""
+
+    document_id: uuid.UUID
+    party_id: uuid.UUID
+    page: int
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    required: bool = True
+
+
+async def add_text_box(session: AsyncSession, contract: Contract, data: TextBoxInput, who: Actor) -> TextBox:
+    """Place a box on a page of one of the contract's documents."""
+    _require_draft(contract)
+    document = next((d for d in contract.documents if d.id == data.document_id), None)
+    party = next((p for p in contract.parties if p.id == data.party_id), None)
+    if document is None or party is None:
+        raise ContractError(_("Please choose a document and a party of this contract."))
+    if not 0 <= data.page < document.page_count:
+        raise ContractError(_("The page does not exist in this document."))
+    width, height = document.page_sizes[data.page]
+    if (
+        data.width < 10
+        or data.height < 8
+        or data.x < 0
+        or data.y < 0
+        or data.x + data.width > width + 0.5
+        or data.y + data.height > height + 0.5
+    ):
+        raise ContractError(_("The box must lie on the page and be at least 10 × 8 points."))
+    if not data.label.strip():
+        raise ContractError(_("Please enter a label for the box."))
+    box = TextBox(
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        document_id=document.id,
+        party_id=party.id,
+        page=data.page,
+        x=data.x,
+        y=data.y,
+        width=data.width,
+        height=data.height,
+        label=data.label.strip()[:200],
+        required=data.required,
+    )
+    session.add(box)
+    await session.flush()
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.UPDATED,
+        who=who,
+        documents=_documents(contract),
+        detail={"text_box": str(box.id), "page": box.page, "party": str(party.id)},
+    )
+    return box
+
+
+# --------------------------------------------------------------------------- circulation
+
+
+def _link(settings: Settings, token: str) -> str:
+    return f"{settings.server.base_url()}/c/{token}"
+
+
+def _issue_token(settings: Settings, party: Party) -> str:
+    token = secrets.token_urlsafe(32)
+    party.token_hash = token_digest(token)
+    party.token_expires_at = _now() + dt.timedelta(days=settings.contracts.link_days)
+    return token
+
+
+def _request_mail(
+    settings: Settings, session: AsyncSession, contract: Contract, party: Party, *, reminder: bool
+) -> None:
+    prefix = "【再送】" if reminder else ""
+    if party.kind is PartyKind.CONTRACTOR:
+        token = _issue_token(settings, party)
+        body = (
+            f"{party.label} 様\n\n"
+            f"契約書「{contract.subject}」の内容確認と同意のお願いです。\n"
+            f"次のリンクを開き、担当職員から電話または書面でお伝えしたパスワードを入力してください。\n\n"
+            f"{LINK_PLACEHOLDER}\n\n"
+            f"このリンクはあなた専用です。有効期限: {party.token_expires_at:%Y-%m-%d}\n"
+            f"パスワードはこのメールには記載していません。\n"
+            f"アカウント登録や費用は不要です。\n"
+        )
+        if reminder:
+            body += "以前お送りしたリンクは使えなくなりました。このメールのリンクをお使いください。\n"
+        queue_mail(
+            session,
+            settings,
+            to=party.email,
+            subject=f"{prefix}【要対応】契約書の確認と同意のお願い: {contract.subject}",
+            body=body,
+            link=_link(settings, token),
+        )
+    else:
+        queue_mail(
+            session,
+            settings,
+            to=party.email,
+            subject=f"{prefix}【要対応】契約の締結をお願いします: {contract.subject}",
+            body=(
+                f"{party.name} 様\n\n契約書「{contract.subject}」の締結の順番になりました。\n"
+                f"Kyodo にログインして内容を確認し、締結してください。\n\n"
+                f"{settings.server.base_url()}/contracts/{contract.id}\n"
+            ),
+        )
+
+
+async def _notify_next(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> None:
+    """Notify the lowest order still open, or complete the contract when none is left."""
+    open_parties = [p for p in contract.parties if p.status in _OPEN_PARTY]
+    if not open_parties:
+        await _complete(session, settings, contract, who)
+        return
+    current = min(p.order_no for p in open_parties)
+    for party in open_parties:
+        if party.order_no == current and party.status is PartyStatus.WAITING:
+            party.status = PartyStatus.NOTIFIED
+            party.notified_at = _now()
+            party.reminded_at = None
+            _request_mail(settings, session, contract, party, reminder=False)
+            await append_event(
+                session,
+                member_id=contract.member_id,
+                contract_id=contract.id,
+                kind=AuditKind.NOTIFIED,
+                who=Actor("system"),
+                documents=_documents(contract),
+                detail={"party": str(party.id), "email": party.email, "order": party.order_no},
+            )
+
+
+def _notice(session: AsyncSession, settings: Settings, contract: Contract, subject: str, body: str) -> None:
+    recipients = {p.email for p in contract.parties if p.notified_at is not None or p.answered_at is not None}
+    for email in sorted(recipients):
+        queue_mail(session, settings, to=email, subject=subject, body=body)
+
+
+async def _complete(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> None:
+    contract.status = ContractStatus.SEALING
+    contract.completed_at = _now()
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.COMPLETED,
+        who=who,
+        documents=_documents(contract),
+    )
+    enqueue(session, SEAL_TASK, contract_id=str(contract.id))
+    # Every contractor who agreed gets a fresh link to view and download the concluded contract.
+    for party in contract.parties:
+        if party.status is not PartyStatus.AGREED:
+            continue
+        text = (
+            f"{party.label} 様\n\n"
+            f"契約書「{contract.subject}」は、すべての当事者の同意により締結手続きが完了しました。\n"
+        )
+        if party.kind is PartyKind.CONTRACTOR:
+            token = _issue_token(settings, party)
+            queue_mail(
+                session,
+                settings,
+                to=party.email,
+                subject=f"【締結完了】{contract.subject}",
+                body=text
+                + f"\n締結済みの契約書は次のリンクから無料で閲覧・ダウンロードできます。\n\n{LINK_PLACEHOLDER}\n",
+                link=_link(settings, token),
+            )
+        else:
+            queue_mail(
+                session,
+                settings,
+                to=party.email,
+                subject=f"【締結完了】{contract.subject}",
+                body=text + f"\n{settings.server.base_url()}/contracts/{contract.id}\n",
+            )
+
+
+async def send(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> Contract:
+    """Start circulation (idempotent: a contract already sent is left as it is)."""
+    if contract.status is ContractStatus.CIRCULATING:
+        return contract
+    _require_draft(contract)
+    if not contract.documents:
+        raise ContractError(_("Please upload at least one PDF before sending."))
+    if not contract.parties:
+        raise ContractError(_("Please add at least one party before sending."))
+    contract.status = ContractStatus.CIRCULATING
+    contract.sent_at = _now()
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.SENT,
+        who=who,
+        documents=_documents(contract),
+        detail={"parties": len(contract.parties)},
+    )
+    await _notify_next(session, settings, contract, who)
+    await session.flush()
+    return contract
+
+
+async def cancel(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> Contract:
+    """Cancel until completion: every link dies, everyone notified so far is told (idempotent)."""
+    if contract.status is ContractStatus.CANCELLED:
+        return contract
+    if contract.status not in (ContractStatus.DRAFT, ContractStatus.CIRCULATING):
+        raise ContractError(_("A completed contract can no longer be cancelled."), status_code=409)
+    contract.status = ContractStatus.CANCELLED
+    contract.cancelled_at = _now()
+    # Links stay recognisable so that whoever opens one is told it was cancelled;
+    # party_by_token refuses every link of a cancelled contract.
+    for party in contract.parties:
+        if party.status in _OPEN_PARTY:
+            party.status = PartyStatus.CANCELLED
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.CANCELLED,
+        who=who,
+        documents=_documents(contract),
+    )
+    _notice(
+        session,
+        settings,
+        contract,
+        f"【取消し】{contract.subject}",
+        f"契約書「{contract.subject}」の締結依頼は取り消されました。お送りしたリンクは使えなくなりました。\n",
+    )
+    await session.flush()
+    return contract
+
+
+async def party_by_token(session: AsyncSession, token: str) -> tuple[Party, Contract]:
+    """The party behind a link (the session must have system access); 404-like errors otherwise."""
+    if not token or len(token) > 200:
+        raise ContractError(_("This link is not valid."), status_code=404)
+    party = await session.scalar(select(Party).where(Party.token_hash == token_digest(token)))
+    if party is None:
+        raise ContractError(
+            _(
+                "This link is no longer valid. It may have been forwarded, replaced by a newer mail, "
+                "or the request was cancelled. Please use the latest mail or contact the person in charge."
+            ),
+            status_code=404,
+        )
+    if party.token_expires_at is None or party.token_expires_at < _now():
+        raise ContractError(
+            _("This link has expired. Please ask the person in charge to send it again."), status_code=410
+        )
+    contract = await get_contract(session, party.contract_id)
+    if contract.status is ContractStatus.CANCELLED:
+        raise ContractError(_("This request was cancelled by the organisation."), status_code=410)
+    party = next(p for p in contract.parties if p.id == party.id)
+    return party, contract
+
+
+def gate_cookie_value(secret: str, party: Party) -> str:
+    """What the contractor's browser keeps after entering the right password (dies with the link)."""
+    return hmac.new(secret.encode(), f"contractor:{party.token_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+async def check_contractor_password(
+    session: AsyncSession, settings: Settings, *, party: Party, contract: Contract, password: str, who: Actor
+) -> bool:
+    """Check the access password; failures are counted, audited and lock the link after the limit."""
+    if party.locked:
+        raise ContractError(
+            _("This link is locked after too many wrong passwords. Please contact the person in charge."),
+            status_code=423,
+        )
+    if verify_password(party.password_hash, password):
+        party.failed_attempts = 0
+        await append_event(
+            session,
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            kind=AuditKind.OPENED,
+            who=who,
+            documents=_documents(contract),
+            detail={"party": str(party.id)},
+        )
+        return True
+    party.failed_attempts += 1
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.PASSWORD_FAILED,
+        who=who,
+        documents=_documents(contract),
+        detail={"party": str(party.id), "attempt": party.failed_attempts},
+    )
+    await record_security_event(
+        session,
+        contract.member_id,
+        SecurityEventKind.CONTRACTOR_PASSWORD_FAILED,
+        subject=party.email,
+        ip=who.ip,
+        user_agent=who.user_agent,
+        contract_id=str(contract.id),
+    )
+    if party.failed_attempts >= settings.contracts.contractor_max_attempts:
+        party.locked = True
+        await append_event(
+            session,
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            kind=AuditKind.LOCKED,
+            who=who,
+            documents=_documents(contract),
+            detail={"party": str(party.id)},
+        )
+        await record_security_event(
+            session,
+            contract.member_id,
+            SecurityEventKind.CONTRACTOR_LOCKED,
+            subject=party.email,
+            ip=who.ip,
+            user_agent=who.user_agent,
+            contract_id=str(contract.id),
+        )
+    return False
+
+
+def _require_turn(contract: Contract, party: Party) -> None:
+    if contract.status is ContractStatus.CANCELLED:
+        raise ContractError(_("This request was cancelled by the organisation."), status_code=409)
+    if party.status is PartyStatus.AGREED:
+        raise ContractError(_("You have already agreed to this contract."), status_code=409)
+    if party.status is PartyStatus.DECLINED or contract.status is ContractStatus.DECLINED:
+        raise ContractError(_("This contract was declined and can no longer be agreed."), status_code=409)
+    if party.status is PartyStatus.FORWARDED:
+        raise ContractError(_("You forwarded this request; the person you chose now answers it."), status_code=409)
+    if contract.status is not ContractStatus.CIRCULATING or party.status is not PartyStatus.NOTIFIED:
+        raise ContractError(_("It is not your turn to answer this contract."), status_code=409)
+
+
+async def agree(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    contract: Contract,
+    party: Party,
+    values: dict[str, str],
+    who: Actor,
+) -> None:
+    """Fill the party's boxes and agree; the next parties are notified, or the contract completes."""
+    _require_turn(contract, party)
+    boxes = [b for b in await text_boxes(session, contract.id) if b.party_id == party.id]
+    missing = [b.label for b in boxes if b.required and not (values.get(str(b.id)) or "").strip()]
+    if missing:
+        raise ContractError(_("Please fill in: {fields}").format(fields="、".join(missing)))
+    filled: dict[str, str] = {}
+    for box in boxes:
+        value = (values.get(str(box.id)) or "").strip()[:1000]
+        if value:
+            box.value = value
+            filled[str(box.id)] = value
+    if filled:
+        await append_event(
+            session,
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            kind=AuditKind.FILLED,
+            who=who,
+            documents=_documents(contract),
+            detail={"party": str(party.id), "values": filled},
+        )
+    party.status = PartyStatus.AGREED
+    party.answered_at = _now()
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.AGREED,
+        who=who,
+        documents=_documents(contract),
+        detail={"party": str(party.id), "order": party.order_no},
+    )
+    await _notify_next(session, settings, contract, who)
+    await session.flush()
+
+
+async def staff_agree(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    contract: Contract,
+    principal: Principal,
+    values: dict[str, str],
+    who: Actor,
+) -> None:
+    """A member signer agrees under their title (contract:sign is checked by the guard, the grant here)."""
+    mine = [p for p in contract.parties if p.kind is PartyKind.STAFF and p.staff_id == principal.id]
+    if not mine:
+        raise ContractError(_("You are not a signer of this contract."), status_code=403)
+    party = next((p for p in mine if p.status is PartyStatus.NOTIFIED), mine[0])
+    granted = await session.scalar(
+        select(TitleGrant.id).where(TitleGrant.staff_id == principal.id, TitleGrant.title_id == party.title_id)
+    )
+    if granted is None:
+        raise ContractError(_("You no longer hold the title this contract is concluded under."), status_code=403)
+    await agree(session, settings, contract=contract, party=party, values=values, who=who)
+
+
+async def decline(
+    session: AsyncSession, settings: Settings, *, contract: Contract, party: Party, reason: str, who: Actor
+) -> None:
+    """Decline with a reason: the contract stops, the staff and earlier parties are told."""
+    _require_turn(contract, party)
+    if not reason.strip():
+        raise ContractError(_("Please tell the organisation why you decline."))
+    party.status = PartyStatus.DECLINED
+    party.answered_at = _now()
+    party.decline_reason = reason.strip()[:2000]
+    contract.status = ContractStatus.DECLINED
+    for other in contract.parties:
+        if other.status in _OPEN_PARTY:
+            other.status = PartyStatus.CANCELLED
+        other.token_hash = None
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.DECLINED,
+        who=who,
+        documents=_documents(contract),
+        detail={"party": str(party.id), "reason": party.decline_reason},
+    )
+    _notice(
+        session,
+        settings,
+        contract,
+        f"【差戻し】{contract.subject}",
+        f"契約書「{contract.subject}」は {party.label} 様により差し戻されました。\n理由: {party.decline_reason}\n",
+    )
+    if contract.created_by_id:
+        creator = await session.get(Staff, contract.created_by_id)
+        if creator is not None:
+            queue_mail(
+                session,
+                settings,
+                to=creator.email,
+                subject=f"【差戻し】{contract.subject}",
+                body=f"{party.label} 様が差し戻しました。\n理由: {party.decline_reason}\n",
+            )
+    await session.flush()
+
+
+async def forward(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    contract: Contract,
+    party: Party,
+    name: str,
+    email: str,
+    who: Actor,
+) -> Party:
+    """Hand the request to another person, who gets their own link; the forwarder loses access.
+
+    The new person uses the same access password as the forwarder (the staff gave
+    it to the company); staff may set another one before they open the link.
+    """
+    _require_turn(contract, party)
+    if party.kind is not PartyKind.CONTRACTOR:
+        raise ContractError(_("Only contractors can forward a request."))
+    email = email.strip()
+    if not name.strip() or not _valid_email(email):
+        raise ContractError(_("Please enter the name and a valid e-mail address of the person."))
+    if email.lower() == party.email.lower():
+        raise ContractError(_("Please enter the e-mail address of another person."))
+    new = Party(
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        order_no=party.order_no,
+        kind=PartyKind.CONTRACTOR,
+        company=party.company,
+        name=name.strip()[:200],
+        email=email,
+        password_hash=party.password_hash,
+        forwarded_from_id=party.id,
+        status=PartyStatus.NOTIFIED,
+        notified_at=_now(),
+    )
+    session.add(new)
+    await session.flush()
+    contract.parties.append(new)
+    for box in await text_boxes(session, contract.id):
+        if box.party_id == party.id:
+            box.party_id = new.id
+    party.status = PartyStatus.FORWARDED
+    party.answered_at = _now()
+    party.token_hash = None
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.FORWARDED,
+        who=who,
+        documents=_documents(contract),
+        detail={"party": str(party.id), "to_party": str(new.id), "to_email": email, "to_name": new.name},
+    )
+    _request_mail(settings, session, contract, new, reminder=False)
+    await session.flush()
+    return new
+
+
+async def set_party_password(
+    session: AsyncSession, contract: Contract, party: Party, password: str, who: Actor
+) -> None:
+    """Staff set a new access password for a contractor (e.g. after forwarding or a lock-out)."""
+    if contract.status not in (ContractStatus.DRAFT, ContractStatus.CIRCULATING):
+        raise ContractError(_("This contract is no longer in circulation."), status_code=409)
+    if party.kind is not PartyKind.CONTRACTOR:
+        raise ContractError(_("Only contractors have an access password."))
+    if len(password) < MIN_CONTRACTOR_PASSWORD:
+        raise ContractError(
+            _("Please set an access password of at least {n} characters for the contractor.").format(
+                n=MIN_CONTRACTOR_PASSWORD
+            )
+        )
+    party.password_hash = hash_password(password)
+    party.failed_attempts = 0
+    party.locked = False
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.UPDATED,
+        who=who,
+        detail={"password_set_for": str(party.id)},
+    )
+
+
+async def remind(session: AsyncSession, settings: Settings, *, now: dt.datetime | None = None) -> int:
+    """Remind parties that have not answered for ``KYODO_REMINDER_HOURS`` (system access); returns how many."""
+    now = now or _now()
+    due = now - dt.timedelta(hours=settings.contracts.reminder_hours)
+    rows = await session.scalars(
+        select(Party)
+        .join(Contract, Contract.id == Party.contract_id)
+        .where(
+            Contract.status == ContractStatus.CIRCULATING,
+            Party.status == PartyStatus.NOTIFIED,
+            Party.locked.is_(False),
+            func.coalesce(Party.reminded_at, Party.notified_at) < due,
+        )
+        .with_for_update(of=Party, skip_locked=True)
+        .limit(500)
+    )
+    count = 0
+    for party in rows.all():
+        contract = await get_contract(session, party.contract_id)
+        party.reminded_at = now
+        _request_mail(settings, session, contract, party, reminder=True)
+        await append_event(
+            session,
+            member_id=contract.member_id,
+            contract_id=contract.id,
+            kind=AuditKind.REMINDED,
+            who=Actor("system"),
+            documents=_documents(contract),
+            detail={"party": str(party.id)},
+        )
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- search
+
+
+@dataclass
+class SearchFilters:
+    """Search keys, combined with AND (SAP-6(23), 電子帳簿保存法)."""
+
+    word: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    amount_min: int | None = None
+    amount_max: int | None = None
+    counterparty: str = ""
+    status: ContractStatus | None = None
+
+
+@dataclass
+class SearchPage:
+    """One page of results."""
+
+    items: Sequence[Contract]
+    page: int
+    per_page: int
+    has_next: bool
+    filters: SearchFilters = field(default_factory=SearchFilters)
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_statement(principal: Principal, filters: SearchFilters) -> Select[Any]:
+    """The filtered, visible, newest-first statement behind search, pages and CSV."""
+    stmt = visible_to(select(Contract), principal)
+    if filters.word.strip():
+        word = _like(filters.word.strip())
+        stmt = stmt.where(or_(Contract.file_names.ilike(word, escape="\\"), Contract.subject.ilike(word, escape="\\")))
+    if filters.counterparty.strip():
+        stmt = stmt.where(Contract.counterparty.ilike(_like(filters.counterparty.strip()), escape="\\"))
+    if filters.date_from:
+        stmt = stmt.where(Contract.transaction_date >= filters.date_from)
+    if filters.date_to:
+        stmt = stmt.where(Contract.transaction_date <= filters.date_to)
+    if filters.amount_min is not None:
+        stmt = stmt.where(Contract.amount >= filters.amount_min)
+    if filters.amount_max is not None:
+        stmt = stmt.where(Contract.amount <= filters.amount_max)
+    if filters.status is not None:
+        stmt = stmt.where(Contract.status == filters.status)
+    return stmt.order_by(Contract.created_at.desc(), Contract.id.desc())
+
+
+async def search(
+    session: AsyncSession, principal: Principal, filters: SearchFilters, *, page: int = 1, per_page: int = 50
+) -> SearchPage:
+    """A page of contracts the caller may see."""
+    page = max(1, page)
+    per_page = max(1, min(per_page, 200))
+    rows = (
+        await session.scalars(search_statement(principal, filters).offset((page - 1) * per_page).limit(per_page + 1))
+    ).all()
+    return SearchPage(
+        items=rows[:per_page], page=page, per_page=per_page, has_next=len(rows) > per_page, filters=filters
+    )
+
+
+STATUS_LABELS = {
+    ContractStatus.DRAFT: "下書き",
+    ContractStatus.CIRCULATING: "回覧中",
+    ContractStatus.SEALING: "封緘待ち",
+    ContractStatus.CONCLUDED: "締結済み",
+    ContractStatus.DECLINED: "差戻し",
+    ContractStatus.CANCELLED: "取消し",
+}
+
+
+async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFilters, *, limit: int = 100_000) -> bytes:
+    """Every matching contract as CSV, UTF-8 with BOM so that Excel opens it correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["契約ID", "件名", "契約番号", "取引年月日", "金額", "取引先", "状態", "ファイル名", "作成日時"])
+    result = await session.stream_scalars(search_statement(principal, filters).limit(limit))
+    async for c in result:
+        writer.writerow(
+            [
+                str(c.id),
+                c.subject,
+                c.contract_number,
+                c.transaction_date.isoformat() if c.transaction_date else "",
+                "" if c.amount is None else str(c.amount),
+                c.counterparty,
+                STATUS_LABELS[c.status],
+                " / ".join(c.file_names.splitlines()),
+                c.created_at.isoformat(timespec="seconds"),
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+async def from_address_book(session: AsyncSession, data: PartyInput, entry_id: uuid.UUID) -> PartyInput:
+    """Fill a contractor party's company, name and e-mail from the member's address book (CON-6)."""
+    entry = await session.get(AddressBookEntry, entry_id)
+    if entry is None:
+        raise ContractError(_("The address book entry was not found."), status_code=404)
+    contact = await session.get(ContractorContact, entry.contact_id)
+    company = await session.get(ContractorCompany, entry.company_id)
+    if contact is None or company is None:
+        raise ContractError(_("The address book entry was not found."), status_code=404)
+    data.kind = PartyKind.CONTRACTOR
+    data.company = company.name
+    data.name = contact.name
+    data.email = contact.email
+    data.contact_id = contact.id
+    return data
+
+
+async def address_book(session: AsyncSession, member_id: uuid.UUID) -> list[tuple[AddressBookEntry, str, str, str]]:
+    """The member's address book: entry, company, person, e-mail."""
+    rows = await session.execute(
+        select(AddressBookEntry, ContractorCompany.name, ContractorContact.name, ContractorContact.email)
+        .join(ContractorContact, ContractorContact.id == AddressBookEntry.contact_id)
+        .join(ContractorCompany, ContractorCompany.id == AddressBookEntry.company_id)
+        .where(AddressBookEntry.member_id == member_id)
+        .order_by(ContractorCompany.name, ContractorContact.name)
+    )
+    return [(e, c, n, m) for e, c, n, m in rows.all()]

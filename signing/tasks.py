@@ -1,0 +1,80 @@
+"""Tasks of the circulation: sending mail, reminders, purging old operation logs.
+
+Each task takes plain values, re-fetches what it needs and is safe to run twice:
+a mail is sent at most once per outbox row (a Redis marker keyed by the row),
+reminders pick only parties that are due, the purge deletes only what is old.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from typing import Any
+
+import psycopg
+import redis
+from celery import Task
+
+from kyodo.celery_app import celery
+from kyodo.db import session_scope
+from kyodo.runtime import database_admin_url, database_url, redis_url
+from kyodo.settings import get_settings
+from kyodo.worker_runtime import run_async
+from signing.mail import MAIL_TASK, deliver
+from signing.services import remind
+from tenants.rls import system_access
+
+__all__ = ["purge_operation_logs", "send_mail", "send_reminders"]
+
+log = logging.getLogger(__name__)
+
+
+@celery.task(name=MAIL_TASK, bind=True, ignore_result=True, max_retries=10)
+def send_mail(self: Task[Any, Any], *, to: str, subject: str, body: str, sealed_link: str = "") -> None:
+    """Send one mail from the outbox (retried with backoff while the SMTP server is unreachable)."""
+    settings = get_settings()
+    task_id = str(self.request.id or "")
+    # outbox-<row>-<attempt>: a second relay of the same row is recognised and
+    # skipped. Row ids are per database, so the marker names the database too.
+    database = hashlib.sha256(database_url(settings).encode()).hexdigest()[:12]
+    marker = f"kyodo:mail:{database}:{task_id.rsplit('-', 1)[0]}" if task_id.startswith("outbox-") else ""
+    client = redis.Redis.from_url(redis_url(settings))
+    if marker and client.get(marker):
+        return
+    try:
+        deliver(settings, to=to, subject=subject, body=body, sealed_link=sealed_link)
+    except (OSError, ConnectionError) as exc:
+        raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries)) from exc
+    if marker:
+        client.set(marker, "1", ex=14 * 24 * 3600)
+
+
+@celery.task(name="signing.send_reminders", ignore_result=True)
+def send_reminders() -> int:
+    """Remind parties that have not answered (beat runs this every hour)."""
+
+    async def _run() -> int:
+        async with session_scope() as session:
+            await system_access(session)
+            return await remind(session, get_settings())
+
+    return run_async(_run())
+
+
+@celery.task(name="signing.purge_operation_logs", ignore_result=True)
+def purge_operation_logs() -> int:
+    """Delete staff operation logs older than KYODO_OPERATION_LOG_YEARS.
+
+    Only rows that concern no contract (searches, exports) go; the trail of a
+    contract is kept as long as the contract. The audit table is append-only for
+    the application role, so this runs as the schema owner.
+    """
+    settings = get_settings()
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=365 * settings.contracts.operation_log_years)
+    url = database_admin_url(settings).replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute("DELETE FROM contract_audit_event WHERE contract_id IS NULL AND occurred_at < %s", (cutoff,))
+        deleted = cur.rowcount
+    log.info("purged %s operation log rows older than %s", deleted, cutoff.date())
+    return deleted

@@ -1,0 +1,182 @@
+"""Wrong turns of contractors: expired and dead links, passwords, agreeing twice or after cancel.
+
+Each gets a clear Japanese message and changes nothing (WF-6, WF-8, WF-9).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kyodo.outbox import OutboxMessage
+from kyodo.settings import Settings
+from signing.blobs import BlobStore
+from signing.mail import MAIL_TASK, open_link
+from signing.models import AuditEvent, Party, PartyStatus
+from tenants.models import SecurityEvent, SecurityEventKind
+from tenants.rls import system_access
+from tests import factories as f
+from tests.conftest import csrf_token
+from tests.signing.conftest import Office
+
+
+async def _links(session: AsyncSession, settings: Settings) -> dict[str, str]:
+    """E-mail address → token of the newest link mailed to it (read from the outbox)."""
+    await system_access(session)
+    rows = (
+        await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.task_name == MAIL_TASK).order_by(OutboxMessage.id)
+        )
+    ).all()
+    links = {}
+    for row in rows:
+        if row.kwargs.get("sealed_link"):
+            links[row.kwargs["to"]] = open_link(settings, row.kwargs["sealed_link"]).rsplit("/c/", 1)[1]
+    return links
+
+
+async def _sent(client: AsyncTestClient, office: Office) -> str:
+    api = {"Authorization": f"Bearer {office.key_a}"}
+    created = await client.post(
+        "/api/v1/contracts/",
+        headers=api,
+        data={"subject": "備品購入契約", "title_id": str(office.title_a.id)},
+        files=[("files", ("契約書.pdf", f.pdf(), "application/pdf"))],
+    )
+    contract_id = created.json()["id"]
+    for order, email in ((1, "first@example.co.jp"), (2, "second@example.co.jp")):
+        added = await client.post(
+            f"/api/v1/contracts/{contract_id}/parties",
+            headers=api,
+            json={"order_no": order, "kind": "contractor", "name": "担当", "email": email, "password": "secret-pw"},
+        )
+        assert added.status_code == 201, added.text
+    assert (await client.post(f"/api/v1/contracts/{contract_id}/send", headers=api)).status_code == 200
+    return str(contract_id)
+
+
+async def _open(client: AsyncTestClient, token: str, password: str = "secret-pw") -> str:  # noqa: S107
+    await client.get(f"/c/{token}")
+    csrf = await csrf_token(client)
+    response = await client.post(
+        f"/c/{token}/password", data={"password": password, "_csrf_token": csrf}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return csrf
+
+
+async def _snapshot(session: AsyncSession, settings: Settings) -> tuple[Any, ...]:
+    await system_access(session)
+    session.expire_all()
+    parties = (await session.execute(select(Party.email, Party.status).order_by(Party.email))).all()
+    return (
+        await session.scalar(select(func.count()).select_from(AuditEvent)),
+        await session.scalar(select(func.count()).select_from(OutboxMessage)),
+        tuple(parties),
+        tuple(BlobStore(settings).files()),
+    )
+
+
+async def test_expired_link(client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings):
+    await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    party = await db_session.scalar(select(Party).where(Party.email == "first@example.co.jp"))
+    assert party is not None
+    party.token_expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    await db_session.flush()
+    before = await _snapshot(db_session, settings)
+    response = await client.get(f"/c/{token}")
+    assert response.status_code == 410
+    assert "有効期限が切れています" in response.text
+    assert await _snapshot(db_session, settings) == before
+
+
+async def test_link_used_after_forwarding(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+):
+    await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    csrf = await _open(client, token)
+    forwarded = await client.post(
+        f"/c/{token}/forward", data={"name": "同僚", "email": "colleague@example.co.jp", "_csrf_token": csrf}
+    )
+    assert forwarded.status_code == 200
+    assert "同じもの" in forwarded.text
+    before = await _snapshot(db_session, settings)
+    for response in (
+        await client.get(f"/c/{token}"),
+        await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf}),
+        await client.post(f"/c/{token}/password", data={"password": "secret-pw", "_csrf_token": csrf}),
+    ):
+        assert response.status_code == 404
+        assert "このリンクは使えなくなりました" in response.text
+    assert await _snapshot(db_session, settings) == before
+    # The colleague has a link of their own and the same password.
+    await _open(client, (await _links(db_session, settings))["colleague@example.co.jp"])
+
+
+async def test_agreeing_twice(client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings):
+    await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    csrf = await _open(client, token)
+    assert (await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})).status_code == 200
+    before = await _snapshot(db_session, settings)
+    again = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})
+    assert again.status_code == 409
+    assert "すでに同意済みです" in again.text
+    assert await _snapshot(db_session, settings) == before
+
+
+async def test_agreeing_after_cancel(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+):
+    contract_id = await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    csrf = await _open(client, token)
+    api = {"Authorization": f"Bearer {office.key_a}"}
+    cancelled = await client.post(f"/api/v1/contracts/{contract_id}/cancel", headers=api)
+    assert cancelled.json()["status"] == "cancelled"
+    # Cancelling twice is harmless.
+    assert (await client.post(f"/api/v1/contracts/{contract_id}/cancel", headers=api)).status_code == 200
+    before = await _snapshot(db_session, settings)
+    response = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})
+    assert response.status_code == 410
+    assert "取り消されました" in response.text
+    assert await _snapshot(db_session, settings) == before
+    party = await db_session.scalar(select(Party).where(Party.email == "first@example.co.jp"))
+    assert party is not None
+    assert party.status is PartyStatus.CANCELLED
+
+
+async def test_five_wrong_passwords_lock_the_link(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+):
+    await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    await client.get(f"/c/{token}")
+    csrf = await csrf_token(client)
+    for attempt in range(5):
+        response = await client.post(f"/c/{token}/password", data={"password": "nope", "_csrf_token": csrf})
+        assert response.status_code == (423 if attempt == 4 else 400)
+    assert "ロックされました" in response.text
+    right = await client.post(f"/c/{token}/password", data={"password": "secret-pw", "_csrf_token": csrf})
+    assert right.status_code == 423
+    await system_access(db_session)
+    kinds = (await db_session.scalars(select(SecurityEvent.kind))).all()
+    assert kinds.count(SecurityEventKind.CONTRACTOR_PASSWORD_FAILED) == 5
+    assert kinds.count(SecurityEventKind.CONTRACTOR_LOCKED) == 1
+
+
+async def test_pages_need_the_password(client: AsyncTestClient, office: Office, db_session: AsyncSession, settings):
+    await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    csrf = await csrf_token(client)
+    response = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})
+    assert response.status_code == 403
+    assert "アクセスパスワード" in response.text
+    second = (await _links(db_session, settings)).get("second@example.co.jp")
+    assert second is None  # the second party waits for the first

@@ -1,0 +1,436 @@
+"""The sealing service end to end: exactly one seal per contract, never a silent fallback (SIG-1…6, WF-11, WF-12)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from celery.result import AsyncResult
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from kyodo.celery_app import celery
+from kyodo.outbox import relay_pending
+from kyodo.settings import Settings, to_psycopg_url
+from signing import services as svc
+from signing.audit import Actor
+from signing.blobs import BlobStore
+from signing.errors import SealingUnavailable
+from signing.models import (
+    AuditEvent,
+    AuditKind,
+    ConclusionCertificate,
+    Contract,
+    ContractStatus,
+    PartyKind,
+    SealedDocument,
+)
+from signing.pki import PKIServer, TestPKI, settings_environment
+from signing.seal_service import SealerPool, SealOutcome, renew_due, seal_contract
+from signing.settings import SigningSettings
+from signing.verification import verify_async
+from tenants.principal import Principal, PrincipalKind
+from tenants.rls import system_access
+from tests import factories as f
+from tests.conftest import WorkerProcess, start_worker
+from tests.signing.conftest import pdftotext
+from tests.signing.pdfgen import make_pdf
+
+SIGNER_TEXT = "盛岡市長 内舘 茂"
+
+
+@dataclasses.dataclass
+class Waiting:
+    """A contract of a live member whose parties all agreed: status 封緘待ち."""
+
+    settings: Settings
+    maker: async_sessionmaker[AsyncSession]
+    contract_id: uuid.UUID
+    member_id: uuid.UUID
+
+
+async def _waiting_contract(
+    settings: Settings, *, files: int = 1
+) -> tuple[async_sessionmaker[AsyncSession], uuid.UUID, uuid.UUID]:
+    engine = create_async_engine(to_psycopg_url(settings.database.admin_url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        group = await f.consortium(session)
+        member = await f.member(session, group, "032018", "盛岡市")
+        mayor = await f.title(session, member, "mayor", "市長", SIGNER_TEXT)
+        signer = await f.staff(session, member, "morioka-shocho", roles=("signer", "drafter"), name="内舘 茂")
+        await f.grant(session, signer, mayor)
+        principal = Principal(
+            kind=PrincipalKind.STAFF, id=signer.id, name=signer.name, consortium_id=group.id, member_id=member.id
+        )
+        who = Actor(actor=signer.name, email=signer.email)
+        await system_access(session)
+        contract = await svc.create_contract(
+            session,
+            principal,
+            svc.ContractInput(
+                subject="図書館空調改修工事", title_id=mayor.id, contract_number="R8-0042", amount=1_200_000
+            ),
+            who,
+        )
+        documents = await svc.add_documents(
+            session,
+            settings,
+            contract,
+            [(f"契約書{i}.pdf", make_pdf(2, title=f"Contract {i}")) for i in range(files)],
+            who,
+        )
+        party = await svc.add_party(
+            session,
+            contract,
+            svc.PartyInput(
+                order_no=1,
+                kind=PartyKind.STAFF,
+                name=signer.name,
+                email=signer.email,
+                staff_id=signer.id,
+                title_id=mayor.id,
+            ),
+            who,
+        )
+        box = await svc.add_text_box(
+            session,
+            contract,
+            svc.TextBoxInput(
+                document_id=documents[0].id, party_id=party.id, page=0, x=72, y=100, width=260, height=24, label="記名"
+            ),
+            who,
+        )
+        await svc.send(session, settings, contract, who)
+        await session.refresh(contract, ["documents", "parties", "sealed_documents"])
+        await svc.staff_agree(
+            session, settings, contract=contract, principal=principal, values={str(box.id): SIGNER_TEXT}, who=who
+        )
+        await session.commit()
+        assert contract.status is ContractStatus.SEALING
+        return maker, contract.id, member.id
+
+
+@pytest.fixture
+async def waiting(fresh_database: Settings) -> AsyncIterator[Waiting]:
+    maker, contract_id, member_id = await _waiting_contract(fresh_database, files=2)
+    yield Waiting(fresh_database, maker, contract_id, member_id)
+    await maker.kw["bind"].dispose()
+
+
+async def _counts(waiting: Waiting) -> tuple[int, int, int]:
+    async with waiting.maker() as session:
+        await system_access(session)
+        sealed = await session.scalar(select(func.count()).select_from(SealedDocument))
+        certificates = await session.scalar(select(func.count()).select_from(ConclusionCertificate))
+        events = await session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == AuditKind.SEALED.value)
+        )
+    return int(sealed or 0), int(certificates or 0), int(events or 0)
+
+
+async def test_every_file_is_sealed_with_the_agreed_text_and_verifies(
+    waiting: Waiting, signing_settings: SigningSettings, pki: TestPKI, tmp_path: Path
+) -> None:
+    pool = SealerPool(signing_settings)
+    try:
+        async with waiting.maker() as session:
+            assert await seal_contract(session, waiting.settings, pool, waiting.contract_id) is SealOutcome.SEALED
+            await session.commit()
+        async with waiting.maker() as session:
+            assert (
+                await seal_contract(session, waiting.settings, pool, waiting.contract_id) is SealOutcome.ALREADY_SEALED
+            )
+            await session.commit()
+    finally:
+        await pool.aclose()
+    assert await _counts(waiting) == (2, 1, 1)
+    async with waiting.maker() as session:
+        await system_access(session)
+        contract = await session.get(Contract, waiting.contract_id)
+        assert contract is not None
+        assert contract.status is ContractStatus.CONCLUDED
+        rows = (await session.scalars(select(SealedDocument))).all()
+        store = BlobStore(waiting.settings)
+        first = await store.get(session, waiting.member_id, rows[0].sha256)
+        certificate_row = await session.scalar(select(ConclusionCertificate))
+        assert certificate_row is not None
+        certificate = await store.get(session, waiting.member_id, certificate_row.sha256)
+    for pdf in (first, certificate):
+        report = await verify_async(pdf, trust_roots=signing_settings.trust_root_paths)
+        assert report.ok, report.problems
+        assert report.certified
+        assert report.archive_timestamped
+    seal = (await verify_async(first, trust_roots=signing_settings.trust_root_paths)).signatures[0]
+    assert "Kyodo Test Provider Seal" in seal.signer_subject
+    texts = [pdftotext(first, tmp_path), pdftotext(certificate, tmp_path)]
+    assert any(SIGNER_TEXT in t.replace(" ", " ") for t in texts[:1]) or SIGNER_TEXT.replace(" ", "") in texts[
+        0
+    ].replace(" ", "")
+    assert "締結証明書" in texts[1]
+    assert rows[0].sha256 in texts[1].replace("\n", "")
+
+
+async def test_tsa_down_leaves_the_contract_waiting_and_stores_nothing(
+    waiting: Waiting, pki: TestPKI, services: PKIServer
+) -> None:
+    services.tsa_available = False
+    pool = SealerPool(pki.signing_settings("provider"))
+    try:
+        async with waiting.maker() as session:
+            with pytest.raises(SealingUnavailable):
+                await seal_contract(session, waiting.settings, pool, waiting.contract_id)
+            await session.rollback()
+        assert await _counts(waiting) == (0, 0, 0)
+        async with waiting.maker() as session:
+            await system_access(session)
+            contract = await session.get(Contract, waiting.contract_id)
+            assert contract is not None
+            assert contract.status is ContractStatus.SEALING
+        services.tsa_available = True
+        async with waiting.maker() as session:
+            assert await seal_contract(session, waiting.settings, pool, waiting.contract_id) is SealOutcome.SEALED
+            await session.commit()
+    finally:
+        await pool.aclose()
+    assert await _counts(waiting) == (2, 1, 1)
+
+
+async def test_a_second_worker_backs_off_while_the_first_holds_the_contract(
+    waiting: Waiting, signing_settings: SigningSettings
+) -> None:
+    pool = SealerPool(signing_settings)
+    try:
+        async with waiting.maker() as holder, waiting.maker() as other:
+            await system_access(holder)
+            from signing.seal_service import _lock_key  # the lock the service takes
+
+            await holder.execute(select(func.pg_advisory_xact_lock(_lock_key(waiting.contract_id))))
+            assert await seal_contract(other, waiting.settings, pool, waiting.contract_id) is SealOutcome.BUSY
+            await other.rollback()
+            await holder.rollback()
+    finally:
+        await pool.aclose()
+    assert await _counts(waiting) == (0, 0, 0)
+
+
+def _worker_env(pki: TestPKI) -> dict[str, str]:
+    return settings_environment(pki.signing_settings("provider"))
+
+
+async def test_two_workers_and_duplicate_deliveries_seal_once(
+    waiting: Waiting, pki: TestPKI, pki_server: PKIServer, tmp_path: Path
+) -> None:
+    os.environ.update(_worker_env(pki))
+    workers: list[WorkerProcess] = []
+    try:
+        workers = [start_worker(waiting.settings, tmp_path, name=f"sealer{i}") for i in range(2)]
+        async with waiting.maker() as session:
+            await system_access(session)
+            assert await relay_pending(session) >= 1
+            await session.commit()
+        # The same task delivered twice more, as a broker might after a failover.
+        extra = [celery.send_task(svc.SEAL_TASK, kwargs={"contract_id": str(waiting.contract_id)}) for _ in range(2)]
+        deadline = time.monotonic() + 120
+        while True:
+            async with waiting.maker() as session:
+                await system_access(session)
+                contract = await session.get(Contract, waiting.contract_id)
+                assert contract is not None
+                if contract.status is ContractStatus.CONCLUDED:
+                    break
+            assert time.monotonic() < deadline, [w.log_path.read_text()[-2000:] for w in workers]
+            time.sleep(0.5)
+        for result in extra:
+            AsyncResult(result.id, app=celery).ready()
+        time.sleep(2)  # let the duplicates run to their no-op end
+    finally:
+        for worker in workers:
+            worker.stop()
+        for key in _worker_env(pki):
+            os.environ.pop(key, None)
+    assert await _counts(waiting) == (2, 1, 1)
+
+
+async def test_renewal_adds_a_fresh_document_timestamp_as_a_new_version(
+    waiting: Waiting, signing_settings: SigningSettings
+) -> None:
+    pool = SealerPool(signing_settings)
+    try:
+        async with waiting.maker() as session:
+            await seal_contract(session, waiting.settings, pool, waiting.contract_id)
+            await session.commit()
+        async with waiting.maker() as session:
+            # Nothing is due yet with a one-year margin (the test TSA certificate lasts five).
+            assert (
+                await renew_due(
+                    session, waiting.settings, pool, now=dt.datetime.now(dt.UTC), margin=dt.timedelta(days=365)
+                )
+                == 0
+            )
+            far = dt.datetime.now(dt.UTC) + dt.timedelta(days=5 * 365)
+            assert await renew_due(session, waiting.settings, pool, now=far, margin=dt.timedelta(days=0)) == 3
+            await session.commit()
+        async with waiting.maker() as session:
+            await system_access(session)
+            versions = (await session.scalars(select(SealedDocument).order_by(SealedDocument.version))).all()
+            assert [v.version for v in versions] == [1, 1, 2, 2]
+            store = BlobStore(waiting.settings)
+            old = await store.get(session, waiting.member_id, versions[0].sha256)
+            new_row = next(v for v in versions if v.version == 2 and v.document_id == versions[0].document_id)
+            new = await store.get(session, waiting.member_id, new_row.sha256)
+    finally:
+        await pool.aclose()
+    # The renewed file keeps the sealed bytes untouched and adds one more timestamp.
+    assert new.startswith(old)
+    report = await verify_async(new, trust_roots=signing_settings.trust_root_paths)
+    assert report.ok, report.problems
+    assert [s.kind for s in report.signatures].count("document_timestamp") == 2
+
+
+class _SilentServer:
+    """A TCP server that accepts connections and never answers: a hung TSA."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.clients: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        try:
+            while True:
+                client, _ = self.sock.accept()
+                self.clients.append(client)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.sock.close()
+
+
+async def _advisory_locks(waiting: Waiting) -> int:
+    async with waiting.maker() as session:
+        count = await session.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"))
+        return int(count or 0)
+
+
+async def test_a_worker_killed_mid_seal_leaves_nothing_half_done(
+    waiting: Waiting, pki: TestPKI, pki_server: PKIServer, tmp_path: Path
+) -> None:
+    hung = _SilentServer()
+    stuck_env = _worker_env(pki) | {
+        "KYODO_SIGNING_TSA_URL": f"http://127.0.0.1:{hung.port}/tsa",
+        "KYODO_SIGNING_HTTP_TIMEOUT": "120",
+    }
+    os.environ.update(stuck_env)
+    try:
+        stuck = start_worker(waiting.settings, tmp_path, name="stuck")
+        try:
+            celery.send_task(svc.SEAL_TASK, kwargs={"contract_id": str(waiting.contract_id)})
+            deadline = time.monotonic() + 60
+            # The worker has taken the contract's lock and waits for the TSA.
+            while not hung.clients or await _advisory_locks(waiting) == 0:
+                assert time.monotonic() < deadline, stuck.log_path.read_text()[-2000:]
+                time.sleep(0.2)
+        finally:
+            assert stuck.popen is not None
+            os.killpg(stuck.popen.pid, 9)
+            stuck.popen.wait(10)
+        # PostgreSQL notices the dead connection, rolls back and frees the lock.
+        deadline = time.monotonic() + 30
+        while await _advisory_locks(waiting):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert await _counts(waiting) == (0, 0, 0)
+        async with waiting.maker() as session:
+            await system_access(session)
+            contract = await session.get(Contract, waiting.contract_id)
+            assert contract is not None
+            assert contract.status is ContractStatus.SEALING
+    finally:
+        hung.close()
+        for key in stuck_env:
+            os.environ.pop(key, None)
+    # The broker hands the unacknowledged task to another worker (acks late);
+    # here the redelivery is sent explicitly so the test does not wait for the
+    # broker's visibility timeout.
+    os.environ.update(_worker_env(pki))
+    try:
+        healthy = start_worker(waiting.settings, tmp_path, name="healthy")
+        try:
+            celery.send_task(svc.SEAL_TASK, kwargs={"contract_id": str(waiting.contract_id)})
+            deadline = time.monotonic() + 120
+            while (await _counts(waiting))[1] == 0:
+                assert time.monotonic() < deadline, healthy.log_path.read_text()[-2000:]
+                time.sleep(0.5)
+        finally:
+            healthy.stop()
+    finally:
+        for key in _worker_env(pki):
+            os.environ.pop(key, None)
+    assert await _counts(waiting) == (2, 1, 1)
+
+
+async def test_staff_download_the_certificate_and_other_members_cannot(
+    waiting: Waiting, signing_settings: SigningSettings
+) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from kyodo.app import create_app
+    from tests.conftest import sign_in
+
+    async with waiting.maker() as session:
+        await system_access(session)
+        group_id = (await session.get(Contract, waiting.contract_id)).member_id  # type: ignore[union-attr]
+        from consortium.models import Member
+
+        member_a = await session.get(Member, group_id)
+        assert member_a is not None
+        other = Member(
+            consortium_id=member_a.consortium_id,
+            lg_code="032140",
+            name="八幡平市",
+            kind=member_a.kind,
+            status=member_a.status,
+            joined_on=member_a.joined_on,
+        )
+        session.add(other)
+        await session.flush()
+        await f.staff(session, other, "hachimantai-admin", roles=("admin",))
+        await session.commit()
+    app = create_app(waiting.settings, signing=signing_settings)
+    async with AsyncTestClient(app=app) as client:
+        await sign_in(client, "morioka-shocho")
+        early = await client.get(f"/contracts/{waiting.contract_id}/certificate")
+        assert early.status_code == 409
+        assert "締結証明書は、契約の封緘後に発行されます" in early.text
+        pool = SealerPool(signing_settings)
+        try:
+            async with waiting.maker() as session:
+                await seal_contract(session, waiting.settings, pool, waiting.contract_id)
+                await session.commit()
+        finally:
+            await pool.aclose()
+        response = await client.get(f"/contracts/{waiting.contract_id}/certificate")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/pdf")
+        report = await verify_async(response.content, trust_roots=signing_settings.trust_root_paths)
+        assert report.ok
+        await sign_in(client, "hachimantai-admin")
+        assert (await client.get(f"/contracts/{waiting.contract_id}/certificate")).status_code == 404
+        assert (await client.get(f"/api/v1/contracts/{waiting.contract_id}/certificate")).status_code in (401, 403, 404)
