@@ -68,6 +68,7 @@ __all__ = [
     "party_by_token",
     "search",
     "send",
+    "set_party_password",
     "staff_agree",
     "to_csv",
     "token_digest",
