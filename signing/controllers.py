@@ -606,6 +606,7 @@ class ContractPagesController(Controller):
                 "signers": signers,
                 "book": book,
                 "labels": svc.STATUS_LABELS,
+                "party_labels": svc.PARTY_STATUS_LABELS,
                 "principal": principal,
                 "my_turn": my_turn,
                 "my_boxes": [

@@ -1013,6 +1013,16 @@ STATUS_LABELS = {
 }
 
 
+PARTY_STATUS_LABELS = {
+    PartyStatus.WAITING: "順番待ち",
+    PartyStatus.NOTIFIED: "依頼中",
+    PartyStatus.AGREED: "同意済み",
+    PartyStatus.DECLINED: "差戻し",
+    PartyStatus.FORWARDED: "転送済み",
+    PartyStatus.CANCELLED: "取消し",
+}
+
+
 async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFilters, *, limit: int = 100_000) -> bytes:
     """Every matching contract as CSV, UTF-8 with BOM so that Excel opens it correctly."""
     out = io.StringIO()
