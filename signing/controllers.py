@@ -38,6 +38,7 @@ from signing.schemas import (
     DocumentOut,
     PartyIn,
     PartyOut,
+    PasswordIn,
     TextBoxIn,
     TextBoxOut,
 )
@@ -359,6 +360,27 @@ class ContractApiController(Controller):
         party = await svc.add_party(db_session, contract, party_input, _actor(request, principal))
         return PartyOut.of(party)
 
+    @post(
+        "/{contract_id:uuid}/parties/{party_id:uuid}/password", guards=[requires("contract", "send")], status_code=200
+    )
+    async def set_password(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        party_id: FromPath[uuid.UUID],
+        data: JSONBody[PasswordIn],
+        db_session: NamedDependency[AsyncSession],
+    ) -> PartyOut:
+        """Set a new access password for a contractor (e.g. for a forwardee, or after a lock-out)."""
+        principal = current_principal(request)
+        contract = await svc.get_contract(db_session, contract_id, principal)
+        party = next((p for p in contract.parties if p.id == party_id), None)
+        if party is None:
+            raise svc.ContractError(_("The party was not found."), status_code=404)
+        await svc.set_party_password(db_session, contract, party, data.password, _actor(request, principal))
+        return PartyOut.of(party)
+
     @post("/{contract_id:uuid}/text-boxes", guards=[requires("contract", "draft")], status_code=201)
     async def add_box(
         self,
@@ -627,6 +649,7 @@ class ContractPagesController(Controller):
                 "signers": signers,
                 "book": book,
                 "labels": svc.STATUS_LABELS,
+                "party_labels": svc.PARTY_STATUS_LABELS,
                 "principal": principal,
                 "my_turn": my_turn,
                 "my_boxes": [

@@ -15,6 +15,7 @@ __all__ = [
     "DocumentOut",
     "PartyIn",
     "PartyOut",
+    "PasswordIn",
     "TextBoxIn",
     "TextBoxOut",
 ]
@@ -131,6 +132,13 @@ class PartyIn:
     staff_id: uuid.UUID | None = None
     title_id: uuid.UUID | None = None
     address_book_entry_id: uuid.UUID | None = None
+
+
+@dataclass
+class PasswordIn:
+    """A new access password for a contractor (pass it on by phone or paper)."""
+
+    password: str
 
 
 @dataclass

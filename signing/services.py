@@ -68,6 +68,7 @@ __all__ = [
     "party_by_token",
     "search",
     "send",
+    "set_party_password",
     "staff_agree",
     "to_csv",
     "token_digest",
@@ -187,6 +188,15 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
     )
     await session.refresh(contract, ["documents", "parties", "sealed_documents"])
     return contract
+
+
+async def _lock(session: AsyncSession, contract: Contract) -> None:
+    """Serialise changes of one contract (two parallel parties agreeing at once) and re-read its parties."""
+    await session.execute(select(Contract.id).where(Contract.id == contract.id).with_for_update())
+    await session.refresh(contract, ["status", "parties"])
+    await session.execute(
+        select(Party).where(Party.contract_id == contract.id).execution_options(populate_existing=True)
+    )
 
 
 def _require_draft(contract: Contract) -> None:
@@ -529,6 +539,7 @@ async def _complete(session: AsyncSession, settings: Settings, contract: Contrac
 
 async def send(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> Contract:
     """Start circulation (idempotent: a contract already sent is left as it is)."""
+    await _lock(session, contract)
     if contract.status is ContractStatus.CIRCULATING:
         return contract
     _require_draft(contract)
@@ -554,6 +565,7 @@ async def send(session: AsyncSession, settings: Settings, contract: Contract, wh
 
 async def cancel(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> Contract:
     """Cancel until completion: every link dies, everyone notified so far is told (idempotent)."""
+    await _lock(session, contract)
     if contract.status is ContractStatus.CANCELLED:
         return contract
     if contract.status not in (ContractStatus.DRAFT, ContractStatus.CIRCULATING):
@@ -699,6 +711,7 @@ async def agree(
     who: Actor,
 ) -> None:
     """Fill the party's boxes and agree; the next parties are notified, or the contract completes."""
+    await _lock(session, contract)
     _require_turn(contract, party)
     boxes = [b for b in await text_boxes(session, contract.id) if b.party_id == party.id]
     missing = [b.label for b in boxes if b.required and not (values.get(str(b.id)) or "").strip()]
@@ -761,6 +774,7 @@ async def decline(
     session: AsyncSession, settings: Settings, *, contract: Contract, party: Party, reason: str, who: Actor
 ) -> None:
     """Decline with a reason: the contract stops, the staff and earlier parties are told."""
+    await _lock(session, contract)
     _require_turn(contract, party)
     if not reason.strip():
         raise ContractError(_("Please tell the organisation why you decline."))
@@ -816,6 +830,7 @@ async def forward(
     The new person uses the same access password as the forwarder (the staff gave
     it to the company); staff may set another one before they open the link.
     """
+    await _lock(session, contract)
     _require_turn(contract, party)
     if party.kind is not PartyKind.CONTRACTOR:
         raise ContractError(_("Only contractors can forward a request."))
@@ -995,6 +1010,16 @@ STATUS_LABELS = {
     ContractStatus.CONCLUDED: "締結済み",
     ContractStatus.DECLINED: "差戻し",
     ContractStatus.CANCELLED: "取消し",
+}
+
+
+PARTY_STATUS_LABELS = {
+    PartyStatus.WAITING: "順番待ち",
+    PartyStatus.NOTIFIED: "依頼中",
+    PartyStatus.AGREED: "同意済み",
+    PartyStatus.DECLINED: "差戻し",
+    PartyStatus.FORWARDED: "転送済み",
+    PartyStatus.CANCELLED: "取消し",
 }
 
 

@@ -40,7 +40,7 @@ class Circulation:
             await relay_pending(session)
             await session.commit()
 
-    async def mail(self, address: str, count: int, timeout: float = 45.0) -> Any:
+    async def mail(self, address: str, count: int, timeout: float = 90.0) -> Any:
         """Wait until ``address`` received ``count`` mails; the last one."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

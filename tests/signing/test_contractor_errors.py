@@ -180,3 +180,25 @@ async def test_pages_need_the_password(client: AsyncTestClient, office: Office, 
     assert "アクセスパスワード" in response.text
     second = (await _links(db_session, settings)).get("second@example.co.jp")
     assert second is None  # the second party waits for the first
+
+
+async def test_staff_set_a_new_password_after_a_lock_out(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+):
+    contract_id = await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    await client.get(f"/c/{token}")
+    csrf = await csrf_token(client)
+    for _attempt in range(5):
+        await client.post(f"/c/{token}/password", data={"password": "nope", "_csrf_token": csrf})
+    party = await db_session.scalar(select(Party).where(Party.email == "first@example.co.jp"))
+    assert party is not None
+    url = f"/api/v1/contracts/{contract_id}/parties/{party.id}/password"
+    other = await client.post(url, headers={"Authorization": f"Bearer {office.key_b}"}, json={"password": "new-pass-1"})
+    assert other.status_code == 404  # member B cannot touch it
+    short = await client.post(url, headers={"Authorization": f"Bearer {office.key_a}"}, json={"password": "x"})
+    assert short.status_code == 400
+    assert "6文字以上" in short.json()["detail"]
+    done = await client.post(url, headers={"Authorization": f"Bearer {office.key_a}"}, json={"password": "new-pass-1"})
+    assert done.status_code == 200, done.text
+    await _open(client, token, "new-pass-1")

@@ -195,6 +195,7 @@ def test_every_contract_route_is_covered_here() -> None:
             "/{contract_id:uuid}/documents",
             "/{contract_id:uuid}/documents/{document_id:uuid}",
             "/{contract_id:uuid}/certificate",
+            "/{contract_id:uuid}/parties/{party_id:uuid}/password",  # cross-member: test_contractor_errors
         },
     }
     assert ContractApiController in route_handlers()

@@ -73,6 +73,7 @@ async def test_drafter_prepares_and_sends_on_the_screens(
     parties = (await db_session.scalars(select(Party).where(Party.contract_id == contract.id))).all()
     assert {p.email for p in parties} == {"ichiro@iwate.co.jp", signer.email}
     page = await client.get(detail_url)
+    assert page.text.count("順番待ち") == 2  # party statuses in Japanese
     document_id = re.search(r'name="document_id"><option value="([0-9a-f\-]+)"', page.text)
     assert document_id, page.text
     contractor = next(p for p in parties if p.email == "ichiro@iwate.co.jp")
