@@ -21,8 +21,10 @@ __all__ = ["APPEND_ONLY_TABLES", "alembic_config", "check", "downgrade", "grant_
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-APPEND_ONLY_TABLES: set[str] = set()
-"""Tables the application may only read and insert into (audit trails); domains add theirs."""
+APPEND_ONLY_TABLES: set[str] = {
+    "monthly_report",  # issued SLA reports (reporting.models.MonthlyReport) are immutable
+}
+"""Tables the application may only read and insert into (audit trails, issued reports); domains add theirs."""
 
 
 def _libpq(url: str) -> str:
@@ -52,7 +54,10 @@ def grant_app_role(admin_url: str, app_url: str) -> None:
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
         conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {}").format(ident))
         for table in sorted(APPEND_ONLY_TABLES):
-            conn.execute(sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), ident))
+            # A schema migrated only part of the way may not have the table yet.
+            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{table}",)).fetchone()
+            if exists and exists[0]:
+                conn.execute(sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), ident))
 
 
 def upgrade(

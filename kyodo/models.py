@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import consortium.models as consortium_models
 import policy.models as policy_models
+import reporting.models as reporting_models
 import tenants.models as tenant_models
 from kyodo.db import metadata
 from kyodo.outbox import OutboxMessage
 
 __all__ = ["DOMAIN_MODEL_MODULES", "OutboxMessage", "metadata"]
 
-DOMAIN_MODEL_MODULES = (consortium_models, tenant_models, policy_models)
+DOMAIN_MODEL_MODULES = (consortium_models, tenant_models, policy_models, reporting_models)
