@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_PREFIX = "kyodo:worker:"
 """Redis key prefix of worker heartbeats."""
 
-TASK_MODULES = ["kyodo.tasks"]
+TASK_MODULES = ["kyodo.tasks", "reporting.tasks"]
 """Modules whose tasks every worker loads."""
 
 

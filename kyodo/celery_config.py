@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from celery.schedules import crontab
+
 from kyodo.runtime import redis_url
 from kyodo.settings import get_settings
 
@@ -35,4 +37,16 @@ beat_schedule = {
         "schedule": timedelta(seconds=_settings.worker.outbox_relay_seconds),
         "options": {"expires": _settings.worker.outbox_relay_seconds * 2},
     },
+    "synthetic-probe": {
+        "task": "reporting.probe",
+        "schedule": timedelta(seconds=_settings.reporting.probe_seconds),
+        "options": {"expires": _settings.reporting.probe_seconds},
+    },
+    "move-request-telemetry": {
+        "task": "reporting.move_telemetry",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
+    # On the 1st, Japan time (the app's timezone), for the month before.
+    "monthly-reports": {"task": "reporting.monthly_reports", "schedule": crontab(minute=0, hour=6, day_of_month=1)},
 }

@@ -16,7 +16,9 @@ from pathlib import Path
 __all__ = [
     "AppSettings",
     "DatabaseSettings",
+    "MailSettings",
     "RedisSettings",
+    "ReportingSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",
@@ -167,6 +169,34 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class ReportingSettings:
+    """Measurements behind the monthly SLA reports."""
+
+    probe_seconds: float = field(default_factory=lambda: _env_float("KYODO_PROBE_SECONDS", 60.0))
+    """KYODO_PROBE_SECONDS: how often beat checks the platform over HTTP like a user would."""
+    telemetry_flush_seconds: float = field(default_factory=lambda: _env_float("KYODO_TELEMETRY_FLUSH_SECONDS", 5.0))
+    """KYODO_TELEMETRY_FLUSH_SECONDS: how often a web process hands its request counts to Redis."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Outgoing mail (maintenance announcements); without a host, mail is written to the data folder."""
+
+    smtp_host: str = field(default_factory=lambda: _env("KYODO_SMTP_HOST"))
+    """KYODO_SMTP_HOST: SMTP server; empty = write messages to <data dir>/mailbox (development)."""
+    smtp_port: int = field(default_factory=lambda: _env_int("KYODO_SMTP_PORT", 587))
+    """KYODO_SMTP_PORT: SMTP port."""
+    smtp_user: str = field(default_factory=lambda: _env("KYODO_SMTP_USER"))
+    """KYODO_SMTP_USER: SMTP user name (empty: no authentication)."""
+    smtp_password: str = field(default_factory=lambda: _env("KYODO_SMTP_PASSWORD"))
+    """KYODO_SMTP_PASSWORD: SMTP password."""
+    smtp_starttls: bool = field(default_factory=lambda: _env_bool("KYODO_SMTP_STARTTLS", True))
+    """KYODO_SMTP_STARTTLS: upgrade the connection with STARTTLS."""
+    mail_from: str = field(default_factory=lambda: _env("KYODO_SMTP_FROM", "kyodo@localhost"))
+    """KYODO_SMTP_FROM: sender address of platform mail."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings, grouped by concern."""
 
@@ -176,6 +206,8 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    reporting: ReportingSettings = field(default_factory=ReportingSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
 
 
 def to_psycopg_url(url: str) -> str:
