@@ -372,6 +372,8 @@ def _member_month(
     emergency: set[int] = set()
     maintenance_lines = []
     for win in platform.windows:
+        if not (win.starts_at < window_end and win.ends_at > window_start):
+            continue
         minutes = window & set(_minutes(win.starts_at, win.ends_at))
         (emergency if win.emergency else excluded).update(minutes)
         maintenance_lines.append(
@@ -382,7 +384,9 @@ def _member_month(
     incident_down: set[int] = set()
     recovery_met = True
     for incident in platform.incidents:
-        if not _affects(platform, incident, member.id):
+        if not _affects(platform, incident, member.id) or incident.started_at >= window_end:
+            continue
+        if incident.recovered_at is not None and incident.recovered_at <= window_start:
             continue
         until = incident.recovered_at or min(now, end)
         minutes = (window & set(_minutes(incident.started_at, until))) - excluded
