@@ -36,4 +36,8 @@ def start_links(principal: Principal) -> list[Link]:
         ("consortium", "view", Link("/secretariat/members", _("Members of the consortium"))),
         ("company", "manage", Link("/secretariat/companies", _("Contractor companies"))),
     ]
+    if principal.is_secretariat:
+        candidates.append(("report", "view", Link("/secretariat/reports", _("Service levels of the members"))))
+    else:
+        candidates.append(("report", "view", Link("/reports", _("Monthly service reports"))))
     return [link for obj, act, link in candidates if principal.can(obj, act)]

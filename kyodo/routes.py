@@ -12,6 +12,7 @@ from litestar.types import ControllerRouterHandler
 
 from kyodo.health import HealthController
 from kyodo.pages import AccountController, PagesController
+from reporting.controllers import MemberReportController, SecretariatReportController, StatusController
 
 __all__ = ["route_handlers", "template_dirs"]
 
@@ -20,7 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """Controllers of the platform and every domain."""
-    return [HealthController, PagesController, AccountController]
+    return [
+        HealthController,
+        PagesController,
+        AccountController,
+        StatusController,
+        MemberReportController,
+        SecretariatReportController,
+    ]
 
 
 def template_dirs() -> list[Path]:

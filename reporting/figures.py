@@ -356,6 +356,41 @@ def _affects(platform: _Platform, incident: Incident, member_id: uuid.UUID) -> b
     return incident.all_members or member_id in platform.incident_members.get(incident.id, set())
 
 
+def _days(
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    *,
+    window: set[int],
+    excluded: set[int],
+    down: set[int],
+    latency: dict[dt.date, tuple[int, int, list[int]]],
+) -> list[DayFigures]:
+    """Availability and p95 of each Japan-time day of the window (for the charts)."""
+    day_window: dict[dt.date, int] = defaultdict(int)
+    day_excluded: dict[dt.date, int] = defaultdict(int)
+    day_down: dict[dt.date, int] = defaultdict(int)
+    for counter, minutes_set in ((day_window, window), (day_excluded, excluded), (day_down, down)):
+        for minute in minutes_set:
+            counter[_jst_day(minute)] += 1
+    days = []
+    on = window_start.astimezone(JST).date()
+    while dt.datetime(on.year, on.month, on.day, tzinfo=JST) < window_end:
+        day_base = day_window[on] - day_excluded[on]
+        day_share = _percent(day_base - day_down[on], day_base)
+        day_latency = latency.get(on)
+        days.append(
+            DayFigures(
+                on,
+                float(day_share) if day_share is not None else None,
+                percentile(day_latency[2], 0.95) if day_latency else None,
+                day_latency[0] if day_latency else 0,
+            )
+        )
+        on += dt.timedelta(days=1)
+
+    return days
+
+
 def _member_month(
     member: Member,
     month: dt.date,
@@ -428,27 +463,7 @@ def _member_month(
         total_bins = [a + b for a, b in zip(total_bins, bins, strict=True)]
     p95 = percentile(total_bins, 0.95)
 
-    day_window: dict[dt.date, int] = defaultdict(int)
-    day_excluded: dict[dt.date, int] = defaultdict(int)
-    day_down: dict[dt.date, int] = defaultdict(int)
-    for counter, minutes_set in ((day_window, window), (day_excluded, excluded), (day_down, down)):
-        for minute in minutes_set:
-            counter[_jst_day(minute)] += 1
-    days = []
-    on = window_start.astimezone(JST).date()
-    while dt.datetime(on.year, on.month, on.day, tzinfo=JST) < window_end:
-        day_base = day_window[on] - day_excluded[on]
-        day_share = _percent(day_base - day_down[on], day_base)
-        day_latency = latency.get(on)
-        days.append(
-            DayFigures(
-                on,
-                float(day_share) if day_share is not None else None,
-                percentile(day_latency[2], 0.95) if day_latency else None,
-                day_latency[0] if day_latency else 0,
-            )
-        )
-        on += dt.timedelta(days=1)
+    days = _days(window_start, window_end, window=window, excluded=excluded, down=down, latency=latency)
 
     return MemberMonth(
         member_id=member.id,

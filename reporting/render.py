@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
 
 from kyodo.i18n import current_locale, format_date, japanese_era
 from kyodo.i18n import gettext as _
@@ -84,7 +85,7 @@ def _ms(value: float | None) -> str:
         return "—"
     if math.isinf(value):
         return _("over 60 s")
-    return f"≤ {value / 1000:g} s"
+    return _("up to {seconds} s").format(seconds=f"{value / 1000:g}")
 
 
 def _duration(minutes: int | None) -> str:
@@ -107,19 +108,19 @@ def _summary_rows(fig: MemberMonth) -> list[tuple[str, str, str, str]]:
         (
             ITEM_LABELS["availability"](),
             availability,
-            f"≥ {fig.targets.availability_percent} %",
+            _("at least {percent} %").format(percent=format(fig.targets.availability_percent.normalize(), "f")),
             _result(fig.availability_met),
         ),
         (
             ITEM_LABELS["recovery"](),
             _duration(worst) if fig.incidents else _("no incidents"),
-            f"≤ {_duration(fig.targets.recovery_minutes)}",
+            _("within {duration}").format(duration=_duration(fig.targets.recovery_minutes)),
             _result(fig.recovery_met),
         ),
         (
             ITEM_LABELS["response"](),
             _ms(fig.p95_ms),
-            f"≤ {fig.targets.response_ms / 1000:g} s",
+            _("within {seconds} s").format(seconds=f"{fig.targets.response_ms / 1000:g}"),
             _result(fig.response_met),
         ),
     ]
@@ -138,7 +139,9 @@ class _Pdf(FPDF):
         self.multi_cell(0, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def rows(self, header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[int]) -> None:
-        with self.table(col_widths=tuple(widths), text_align="LEFT", line_height=5.5) as table:
+        # IPAexGothic has no bold face: headings are shaded instead.
+        headings = FontFace(emphasis="", fill_color=(240, 240, 240))
+        with self.table(col_widths=tuple(widths), text_align="LEFT", line_height=5.5, headings_style=headings) as table:
             head = table.row()
             for text in header:
                 head.cell(text)
