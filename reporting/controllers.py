@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,7 +102,11 @@ class MemberReportController(Controller):
 
     @get("/{month:str}/{fmt:str}")
     async def download(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], month: str, fmt: str
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        month: FromPath[str],
+        fmt: FromPath[str],
     ) -> Response[bytes]:
         """The issued report of ``month`` (``YYYY-MM``) as ``pdf`` or ``csv``."""
         principal = current_principal(request)
@@ -149,7 +153,11 @@ class SecretariatReportController(Controller):
 
     @get("/{lg_code:str}/{month:str}/draft.pdf")
     async def draft(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], lg_code: str, month: str
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        lg_code: FromPath[str],
+        month: FromPath[str],
     ) -> Response[bytes]:
         """A member's report as it stands (not issued), to check before issuing."""
         principal = current_principal(request)

@@ -35,15 +35,12 @@ async def consortium_rollup(session: AsyncSession, consortium_id: uuid.UUID, mon
     await system_access(session)
     try:
         figures = await compute_month(session, consortium_id, month)
-        issued = dict(
-            (
-                await session.execute(
-                    select(MonthlyReport.member_id, MonthlyReport.issued_at).where(
-                        MonthlyReport.month == month, MonthlyReport.member_id.in_([f.member_id for f in figures])
-                    )
-                )
-            ).tuples()
+        result = await session.execute(
+            select(MonthlyReport.member_id, MonthlyReport.issued_at).where(
+                MonthlyReport.month == month, MonthlyReport.member_id.in_([f.member_id for f in figures])
+            )
         )
+        issued = dict(result.tuples().all())
     finally:
         await for_member(session, None)
     return [RollupRow(f, issued.get(f.member_id)) for f in figures]
