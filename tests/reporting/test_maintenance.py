@@ -83,7 +83,9 @@ async def test_announcement_mail_reaches_staff_and_contractors_once(
     ]
     subject = str(email.header.make_header(email.header.decode_header(messages[0]["Subject"])))
     assert subject == "【共同】保守作業のお知らせ：データベース更新"
-    body = messages[0].get_payload(decode=True).decode()
+    payload = messages[0].get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    body = payload.decode()
     assert "2026年11月21日 09:00" in body
     assert "閉庁日の夜間に実施します。" in body
 
