@@ -366,16 +366,20 @@ def _days(
     latency: dict[dt.date, tuple[int, int, list[int]]],
 ) -> list[DayFigures]:
     """Availability and p95 of each Japan-time day of the window (for the charts)."""
-    day_window: dict[dt.date, int] = defaultdict(int)
+    # Excluded and down minutes are few: count them per day one by one; the window
+    # is one interval, so its minutes per day come from the day's bounds.
     day_excluded: dict[dt.date, int] = defaultdict(int)
     day_down: dict[dt.date, int] = defaultdict(int)
-    for counter, minutes_set in ((day_window, window), (day_excluded, excluded), (day_down, down)):
+    for counter, minutes_set in ((day_excluded, excluded), (day_down, down)):
         for minute in minutes_set:
             counter[_jst_day(minute)] += 1
+    first, last = (min(window), max(window) + 1) if window else (0, 0)
     days = []
     on = window_start.astimezone(JST).date()
     while dt.datetime(on.year, on.month, on.day, tzinfo=JST) < window_end:
-        day_base = day_window[on] - day_excluded[on]
+        day_start = _minute(dt.datetime(on.year, on.month, on.day, tzinfo=JST))
+        day_minutes = max(0, min(last, day_start + 1440) - max(first, day_start))
+        day_base = day_minutes - day_excluded[on]
         day_share = _percent(day_base - day_down[on], day_base)
         day_latency = latency.get(on)
         days.append(

@@ -11,9 +11,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -22,9 +24,9 @@ from fpdf.fonts import FontFace
 from kyodo.i18n import current_locale, format_date, japanese_era
 from kyodo.i18n import gettext as _
 from reporting.figures import JST, MemberMonth
-from reporting.fonts import japanese_font
+from reporting.fonts import font_for
 
-__all__ = ["availability_definition", "format_month", "render_csv", "render_pdf", "report_language"]
+__all__ = ["availability_definition", "format_month", "render_csv", "render_pdf", "report_language", "report_texts"]
 
 FONT = "ipaexg"
 ITEM_LABELS: dict[str, Callable[[], str]] = {
@@ -51,6 +53,11 @@ def availability_definition() -> str:
         "incident affected this member, counted once; emergency maintenance counts as downtime. Response time "
         "is measured on the server for every screen and API request; the target applies to the 95th percentile."
     )
+
+
+def report_texts(figures: Sequence[MemberMonth]) -> list[str]:
+    """Every piece of data text the reports of ``figures`` may print (to cut the font)."""
+    return [json.dumps(f.to_json(), ensure_ascii=False) for f in figures]
 
 
 @contextmanager
@@ -198,12 +205,18 @@ class _Pdf(FPDF):
         self.set_font(FONT, size=9)
 
 
-def render_pdf(fig: MemberMonth, *, era: bool = False, issued_at: dt.datetime | None = None) -> bytes:
-    """The report as a PDF in the current report language (see :func:`report_language`)."""
+def render_pdf(
+    fig: MemberMonth, *, era: bool = False, issued_at: dt.datetime | None = None, font: Path | None = None
+) -> bytes:
+    """The report as a PDF in the current report language (see :func:`report_language`).
+
+    ``font`` is a cut of the Japanese font for a batch (:func:`reporting.fonts.font_for`);
+    by default one is cut for this report's texts.
+    """
     month = format_month(fig.month, era=era)
     pdf = _Pdf(format="A4")
     pdf.set_margins(15, 15, 15)
-    pdf.add_font(FONT, fname=str(japanese_font()))
+    pdf.add_font(FONT, fname=str(font or font_for(report_texts([fig]))))
     pdf.set_lang(current_locale.get())
     title = _("Monthly service report")
     pdf.set_title(f"{fig.member_name} {title} {month}")

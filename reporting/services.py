@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,7 @@ __all__ = [
     "IssueRefusedError",
     "MaintenanceNoticeError",
     "active_maintenance",
+    "issue_month",
     "issue_report",
     "members_of",
     "open_incident",
@@ -237,11 +239,17 @@ class Rendered:
 
 
 def render(
-    figures: MemberMonth, *, locale: str = "ja", era: bool = True, issued_at: dt.datetime | None = None
+    figures: MemberMonth,
+    *,
+    locale: str = "ja",
+    era: bool = True,
+    issued_at: dt.datetime | None = None,
+    font: Path | None = None,
 ) -> Rendered:
     """PDF and CSV of the figures in ``locale`` (Japanese era dates by default in Japanese)."""
     with report_language(locale):
-        return Rendered(figures, render_pdf(figures, era=era, issued_at=issued_at), render_csv(figures, era=era))
+        pdf = render_pdf(figures, era=era, issued_at=issued_at, font=font)
+        return Rendered(figures, pdf, render_csv(figures, era=era))
 
 
 async def issue_report(
@@ -251,10 +259,13 @@ async def issue_report(
     *,
     issued_by: str,
     now: dt.datetime | None = None,
+    figures: MemberMonth | None = None,
+    font: Path | None = None,
 ) -> MonthlyReport:
     """Compute, render and store a member's report for ``month``; an issued report never changes.
 
-    Returns the report already issued if there is one.
+    Returns the report already issued if there is one. ``figures`` computed for many
+    members at once (:func:`issue_month`) may be passed in to avoid computing again.
 
     Raises:
         IssueRefusedError: a target was missed and its reason and improvement plan are not
@@ -263,17 +274,18 @@ async def issue_report(
     existing = await _issued(session, member_id, month)
     if existing is not None:
         return existing
-    consortium_id = await consortium_of(session, member_id)
     now = now or _now()
-    found = await compute_month(session, consortium_id, month, member_ids=[member_id], now=now)
-    if not found:
-        raise IssueRefusedError("The member was not in service in that month.")
-    figures = found[0]
+    if figures is None:
+        consortium_id = await consortium_of(session, member_id)
+        found = await compute_month(session, consortium_id, month, member_ids=[member_id], now=now)
+        if not found:
+            raise IssueRefusedError("The member was not in service in that month.")
+        figures = found[0]
     if figures.missing_plans:
         raise IssueRefusedError(
             "Targets were missed without a written reason and improvement plan: " + ", ".join(figures.missing_plans)
         )
-    rendered = render(figures, issued_at=now)
+    rendered = render(figures, issued_at=now, font=font)
     report = MonthlyReport(
         member_id=member_id,
         month=month,
@@ -288,6 +300,26 @@ async def issue_report(
     session.add(report)
     await session.flush()
     return report
+
+
+async def issue_month(
+    session: AsyncSession, consortium_id: uuid.UUID, month: dt.date, *, issued_by: str
+) -> tuple[list[MonthlyReport], list[MemberMonth]]:
+    """Issue every report of a consortium's month that can be; returns (issued, waiting for a plan).
+
+    The session must have system access. Figures are computed once for all members.
+    """
+    issued: list[MonthlyReport] = []
+    waiting: list[MemberMonth] = []
+    now = _now()
+    for figures in await compute_month(session, consortium_id, month, now=now):
+        if figures.missing_plans:
+            waiting.append(figures)
+            continue
+        issued.append(
+            await issue_report(session, figures.member_id, month, issued_by=issued_by, now=now, figures=figures)
+        )
+    return issued, waiting
 
 
 async def members_of(session: AsyncSession, consortium_id: uuid.UUID) -> list[Member]:

@@ -17,10 +17,10 @@ from kyodo.db import session_scope
 from kyodo.runtime import redis_url
 from kyodo.settings import get_settings
 from kyodo.worker_runtime import run_async
-from reporting.figures import JST, compute_month, consortium_ids
+from reporting.figures import JST, consortium_ids
 from reporting.notify import notify_maintenance
 from reporting.probe import probe, record_probe
-from reporting.services import IssueRefusedError, issue_report
+from reporting.services import issue_month
 from reporting.telemetry import move_completed_minutes
 from tenants.rls import system_access
 
@@ -72,15 +72,9 @@ async def issue_for_month(month: dt.date) -> tuple[int, list[str]]:
     async with session_scope() as session:
         await system_access(session)
         for consortium_id in await consortium_ids(session):
-            for figures in await compute_month(session, consortium_id, month):
-                try:
-                    await issue_report(session, figures.member_id, month, issued_by=ISSUER)
-                except IssueRefusedError as exc:
-                    waiting.append(f"{figures.lg_code} {figures.member_name}: {exc}")
-                    continue
-                await session.commit()
-                await system_access(session)
-                issued += 1
+            done, pending = await issue_month(session, consortium_id, month, issued_by=ISSUER)
+            issued += len(done)
+            waiting += [f"{f.lg_code} {f.member_name}: {', '.join(f.missing_plans)}" for f in pending]
     return issued, waiting
 
 

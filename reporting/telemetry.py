@@ -219,7 +219,9 @@ def telemetry_lifespan(interval_seconds: float) -> Callable[[Litestar], Abstract
 _UPSERT = text(
     """
     INSERT INTO request_minute (member_id, minute, requests, server_errors, latency_ms_sum, histogram)
-    VALUES (:member_id, :minute, :requests, :errors, :latency_sum, :histogram)
+    SELECT :member_id, :minute, :requests, :errors, :latency_sum, :histogram
+    -- A member removed meanwhile has nowhere to go: its counts are dropped, not retried forever.
+    WHERE EXISTS (SELECT 1 FROM member WHERE member.id = :member_id)
     ON CONFLICT (member_id, minute) DO UPDATE SET
         requests = request_minute.requests + excluded.requests,
         server_errors = request_minute.server_errors + excluded.server_errors,
