@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from fontTools.ttLib import OPTIMIZE_FONT_SPEED
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
@@ -217,6 +218,11 @@ def render_pdf(
     pdf = _Pdf(format="A4")
     pdf.set_margins(15, 15, 15)
     pdf.add_font(FONT, fname=str(font or font_for(report_texts([fig]))))
+    # fpdf2 subsets the font again when writing; favour speed over a few bytes there.
+    for added in pdf.fonts.values():
+        ttfont = getattr(added, "ttfont", None)
+        if ttfont is not None:
+            ttfont.cfg[OPTIMIZE_FONT_SPEED] = True
     pdf.set_lang(current_locale.get())
     title = _("Monthly service report")
     pdf.set_title(f"{fig.member_name} {title} {month}")

@@ -129,3 +129,18 @@ async def test_report_in_english(db_session: AsyncSession, october: October) -> 
     assert "October 2026" in content
     assert "99.982 %" in content
     assert "Every target was met this month." in content
+
+
+async def test_the_monthly_run_issues_what_it_can_and_waits_for_plans(
+    db_session: AsyncSession, october: October
+) -> None:
+    from reporting.services import issue_month
+
+    issued, waiting = await issue_month(db_session, october.members.consortium.id, OCTOBER, issued_by="月次処理")
+    # 雫石町 met every target; 盛岡市 (availability, recovery) and 八幡平市 (response) wait for a plan.
+    assert [r.member_id for r in issued] == [october.c.id]
+    assert sorted((f.lg_code, tuple(f.missing_plans)) for f in waiting) == [
+        ("032018", ("availability", "recovery")),
+        ("032140", ("response",)),
+    ]
+    assert "雫石町 月次サービス報告書" in pdf_text(issued[0].pdf)
