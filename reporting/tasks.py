@@ -17,12 +17,12 @@ from kyodo.db import session_scope
 from kyodo.runtime import redis_url
 from kyodo.settings import get_settings
 from kyodo.worker_runtime import run_async
-from reporting.figures import JST, consortium_ids
-from reporting.notify import notify_maintenance
 from reporting.probe import probe, record_probe
-from reporting.services import issue_month
 from reporting.telemetry import move_completed_minutes
 from tenants.rls import system_access
+
+# Reports and mail need fpdf2 and fontTools, which take seconds to import: the
+# tasks that use them import them when they run, so workers start quickly.
 
 __all__ = ["issue_monthly_reports", "move_telemetry", "previous_month", "run_probe", "send_maintenance_notice"]
 
@@ -68,6 +68,9 @@ def previous_month(today: dt.date) -> dt.date:
 
 async def issue_for_month(month: dt.date) -> tuple[int, list[str]]:
     """Issue every member's report of ``month`` that can be; returns (issued, members waiting for a plan)."""
+    from reporting.figures import consortium_ids
+    from reporting.services import issue_month
+
     issued, waiting = 0, []
     async with session_scope() as session:
         await system_access(session)
@@ -81,6 +84,8 @@ async def issue_for_month(month: dt.date) -> tuple[int, list[str]]:
 @celery.task(name="reporting.monthly_reports", ignore_result=True)
 def issue_monthly_reports() -> int:
     """On the 1st (Japan time): issue last month's reports; those with a missed target wait for a plan."""
+    from reporting.figures import JST
+
     month = previous_month(dt.datetime.now(JST).date())
     issued, waiting = run_async(issue_for_month(month))
     for line in waiting:
@@ -91,6 +96,8 @@ def issue_monthly_reports() -> int:
 @celery.task(name="reporting.notify_maintenance", ignore_result=True)
 def send_maintenance_notice(window_id: str) -> int:
     """Outbox task: mail the announcement of a maintenance window (once)."""
+
+    from reporting.notify import notify_maintenance
 
     async def _run() -> int:
         async with session_scope() as session:
