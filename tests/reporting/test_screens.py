@@ -117,3 +117,10 @@ async def test_status_page_shows_a_member_its_own_incidents_and_everyone_all_mem
     hachimantai = await client.get("/status")
     assert "全団体の遅延" in hachimantai.text
     assert "盛岡市だけの障害" not in hachimantai.text
+
+
+async def test_start_pages_link_to_the_reports(client: AsyncTestClient, october: October) -> None:
+    await sign_in(client, "morioka-admin")
+    assert 'href="/reports"' in (await client.get("/app")).text
+    await sign_in(client, "jimukyoku")
+    assert 'href="/secretariat/reports"' in (await client.get("/app")).text
