@@ -112,10 +112,10 @@ async def test_counts_wait_in_memory_while_redis_is_down(settings: Settings, two
 async def test_probe_records_failure_then_success(
     server: str, db_session: AsyncSession, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    # No Celery worker yet: the platform is not ready, as a user would find it.
-    first = await probe(server)
+    # Pages that do not answer as they should: what a user would find is recorded.
+    first = await probe(server + "/elsewhere")
     assert not first.ok
-    assert "/health/ready 503 worker" in first.detail
+    assert first.detail == "/health/ready 404; /login 404"
     from tests.conftest import start_worker
 
     # A generous wait: on a busy machine a worker takes a while to start.
