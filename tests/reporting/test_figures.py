@@ -76,9 +76,7 @@ async def test_response_time_from_summed_histograms(db_session: AsyncSession, oc
     assert b.missed == ["response"]
 
 
-async def test_member_of_another_consortium_month_has_its_own_incidents_only(
-    db_session: AsyncSession, october: October
-) -> None:
+async def test_an_incident_of_another_member_is_not_counted(db_session: AsyncSession, october: October) -> None:
     b = (await _figures(db_session, october))["032140"]
     # B: incident 1 (60) + failed probes 20 Oct (3) + 31 Oct 23:10 (1, not an incident of B) = 64.
     assert b.downtime_minutes == 64
