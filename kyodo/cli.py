@@ -309,8 +309,11 @@ def incident() -> None:
 @click.option("--started", required=True, help="ISO date-time the failure began.")
 @click.option("--detected", required=True, help="ISO date-time it was detected.")
 @click.option("--symptom", required=True)
+@click.option("--notified", default=None, help="ISO date-time members were first told (optional).")
 @click.option("--member", "lg_codes", multiple=True, help="Affected member (repeat); none = every member.")
-def incident_open(title: str, started: str, detected: str, symptom: str, lg_codes: tuple[str, ...]) -> None:
+def incident_open(
+    *, title: str, started: str, detected: str, symptom: str, notified: str | None, lg_codes: tuple[str, ...]
+) -> None:
     """Record an incident."""
     from reporting.operations import add_incident
 
@@ -320,6 +323,7 @@ def incident_open(title: str, started: str, detected: str, symptom: str, lg_code
                 title=title,
                 started_at=_when(started),
                 detected_at=_when(detected),
+                first_notified_at=_when(notified) if notified else None,
                 symptom=symptom,
                 lg_codes=list(lg_codes),
             )

@@ -116,7 +116,13 @@ async def add_maintenance(
 
 
 async def add_incident(
-    *, title: str, started_at: dt.datetime, detected_at: dt.datetime, symptom: str, lg_codes: list[str]
+    *,
+    title: str,
+    started_at: dt.datetime,
+    detected_at: dt.datetime,
+    symptom: str,
+    lg_codes: list[str],
+    first_notified_at: dt.datetime | None = None,
 ) -> str:
     """Record an incident (for every member when no codes are given)."""
     members = [await _member(code) for code in lg_codes] if lg_codes else None
@@ -127,7 +133,7 @@ async def add_incident(
             title=title,
             started_at=started_at,
             detected_at=detected_at,
-            first_notified_at=None,
+            first_notified_at=first_notified_at,
             symptom=symptom,
             members=members,
         )

@@ -60,7 +60,7 @@ def test_operator_issues_a_report_after_writing_the_plan(fresh_database: Setting
     assert "15 days" in refused.stderr
     opened = _kyodo(
         "incident", "open", "--title", "全面停止", "--started", "2026-10-05T10:00",
-        "--detected", "2026-10-05T10:10", "--symptom", "つながらない",
+        "--detected", "2026-10-05T10:10", "--notified", "2026-10-05T10:30", "--symptom", "つながらない",
         settings=fresh_database,
     )  # fmt: skip
     assert opened.returncode == 0, opened.stderr
