@@ -54,10 +54,9 @@ pytest:
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 ## bench: benchmarks (not part of `make test`); each prints its figures
-## (one alone: make bench BENCH=bench_seal)
-BENCH ?= $(patsubst tests/bench/%.py,%,$(wildcard tests/bench/bench_*.py))
 bench: setup
-	@for b in $(BENCH); do echo "== $$b"; $(BIN)/python -m tests.bench.$$b || exit 1; done
+	$(BIN)/pytest tests/bench -m bench -p no:xdist -s -q
+	@for f in $$(grep -l '__main__' tests/bench/bench_*.py); do b=$$(basename $$f .py); echo "== $$b"; $(BIN)/python -m tests.bench.$$b || exit 1; done
 
 ## messages: refresh the gettext catalogs after changing user-facing text
 messages: setup

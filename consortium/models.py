@@ -71,6 +71,8 @@ class Member(UUIDv7AuditBase):
         default=MemberStatus.INVITED,
     )
     joined_on: Mapped[dt.date] = mapped_column(Date)
+    go_live_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    """First day of live service; SLA figures count from here (``joined_on`` when empty)."""
     left_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
 
     consortium: Mapped[Consortium] = relationship(back_populates="members", lazy="raise")

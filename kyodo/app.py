@@ -51,6 +51,7 @@ from kyodo.runtime import redis_url
 from kyodo.sessions import SessionStore
 from kyodo.settings import Settings, get_settings
 from policy.engine import PolicyListener
+from reporting.telemetry import telemetry_lifespan, telemetry_middleware
 from signing.settings import SigningSettings
 from tenants.errors import Conflict, ServiceError
 
@@ -202,6 +203,8 @@ def create_app(
         middleware=[
             DefineMiddleware(locale_middleware, default_locale=settings.app.default_locale),
             authentication_middleware,
+            # Inside authentication, so the request's member is known; counts only, no I/O.
+            telemetry_middleware,
         ],
         csrf_config=csrf,
         dependencies=dependencies(),
@@ -229,7 +232,10 @@ def create_app(
             security=[{"apiKey": []}],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
-        lifespan=[_services_lifespan(settings, db_config)],
+        lifespan=[
+            _services_lifespan(settings, db_config),
+            telemetry_lifespan(settings.reporting.telemetry_flush_seconds),
+        ],
         state=State(
             {
                 "settings": settings,

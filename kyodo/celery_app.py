@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_PREFIX = "kyodo:worker:"
 """Redis key prefix of worker heartbeats."""
 
-TASK_MODULES = ["kyodo.tasks", "onboarding.tasks", "signing.tasks", "signing.seal_tasks"]
+TASK_MODULES = ["kyodo.tasks", "onboarding.tasks", "reporting.tasks", "signing.tasks", "signing.seal_tasks"]
 """Modules whose tasks every worker loads."""
 
 

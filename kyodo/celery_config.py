@@ -57,4 +57,16 @@ beat_schedule = {
         "schedule": timedelta(days=1),
         "options": {"expires": 3600},
     },
+    "synthetic-probe": {
+        "task": "reporting.probe",
+        "schedule": timedelta(seconds=_settings.reporting.probe_seconds),
+        "options": {"expires": _settings.reporting.probe_seconds},
+    },
+    "move-request-telemetry": {
+        "task": "reporting.move_telemetry",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
+    # On the 1st, Japan time (the app's timezone), for the month before.
+    "monthly-reports": {"task": "reporting.monthly_reports", "schedule": crontab(minute=0, hour=6, day_of_month=1)},
 }

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import signal
 import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -428,6 +430,162 @@ def member_delete(code: str, confirm: str, export_sha256: str) -> None:
             ensure_ascii=False,
             indent=2,
         )
+    )
+
+
+def _when(text: str) -> dt.datetime:
+    """An ISO date-time; without an offset it is Japan time."""
+    from zoneinfo import ZoneInfo
+
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("Asia/Tokyo"))
+
+
+def _run(coro: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+@cli.group()
+def report() -> None:
+    """Monthly SLA and performance reports."""
+
+
+@report.command("generate")
+@click.option("--month", required=True, help="Month, e.g. 2026-10.")
+@click.option("--member", "lg_code", default=None, help="Only this member (local government code, e.g. 032018).")
+@click.option(
+    "--draft", "draft_dir", type=click.Path(path_type=Path), default=None, help="Write drafts here; issue nothing."
+)
+@click.option("--by", "issued_by", default="operator", help="Who issues (kept with the report).")
+def report_generate(month: str, lg_code: str | None, draft_dir: Path | None, issued_by: str) -> None:
+    """Issue the reports of MONTH (a report with a missed target needs a plan first)."""
+    from reporting.figures import parse_month
+    from reporting.operations import generate
+
+    for line in _run(generate(parse_month(month), lg_code=lg_code, draft_dir=draft_dir, issued_by=issued_by)):
+        click.echo(line)
+
+
+@report.command("plan")
+@click.option("--month", required=True, help="Month, e.g. 2026-10.")
+@click.option("--member", "lg_code", required=True, help="Local government code.")
+@click.option("--item", type=click.Choice(["availability", "recovery", "response"]), required=True)
+@click.option("--reason", required=True, help="Why the target was missed.")
+@click.option("--plan", required=True, help="The improvement plan.")
+@click.option("--by", default="operator", help="Who wrote it.")
+def report_plan(*, month: str, lg_code: str, item: str, reason: str, plan: str, by: str) -> None:
+    """Write the reason and improvement plan for a missed target (MOR-14(2))."""
+    from reporting.figures import parse_month
+    from reporting.operations import add_plan
+
+    click.echo(_run(add_plan(parse_month(month), lg_code, item=item, reason=reason, plan=plan, by=by)))
+
+
+@report.command("targets")
+@click.option("--consortium", "slug", required=True, help="Consortium slug.")
+@click.option("--from", "effective_from", required=True, help="First day the targets apply, e.g. 2027-04-01.")
+@click.option("--availability", type=str, default="99.8", help="Availability target in percent.")
+@click.option("--recovery-minutes", type=int, default=360, help="Time to recover target.")
+@click.option("--response-ms", type=int, default=3000, help="Screen response target (95th percentile).")
+def report_targets(slug: str, effective_from: str, availability: str, recovery_minutes: int, response_ms: int) -> None:
+    """Change a consortium's targets from a date on (the past keeps its targets)."""
+    from decimal import Decimal
+
+    from reporting.operations import change_targets
+
+    click.echo(
+        _run(
+            change_targets(
+                slug,
+                effective_from=dt.date.fromisoformat(effective_from),
+                availability=Decimal(availability),
+                recovery_minutes=recovery_minutes,
+                response_ms=response_ms,
+            )
+        )
+    )
+
+
+@cli.group()
+def maintenance() -> None:
+    """Planned maintenance windows."""
+
+
+@maintenance.command("schedule")
+@click.option("--consortium", "slug", required=True, help="Consortium slug.")
+@click.option("--title", required=True)
+@click.option("--start", required=True, help="ISO date-time (Japan time unless an offset is given).")
+@click.option("--end", required=True, help="ISO date-time.")
+@click.option("--description", default="")
+@click.option("--emergency", is_flag=True, help="Shorter notice than the consortium requires (counts as downtime).")
+def maintenance_schedule(*, slug: str, title: str, start: str, end: str, description: str, emergency: bool) -> None:
+    """Announce maintenance; members and contractors are mailed."""
+    from reporting.operations import add_maintenance
+    from reporting.services import MaintenanceNoticeError
+
+    try:
+        message = _run(
+            add_maintenance(
+                slug,
+                title=title,
+                starts_at=_when(start),
+                ends_at=_when(end),
+                description=description,
+                emergency=emergency,
+            )
+        )
+    except MaintenanceNoticeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(message)
+
+
+@cli.group()
+def incident() -> None:
+    """Incidents (MOR-18)."""
+
+
+@incident.command("open")
+@click.option("--title", required=True)
+@click.option("--started", required=True, help="ISO date-time the failure began.")
+@click.option("--detected", required=True, help="ISO date-time it was detected.")
+@click.option("--symptom", required=True)
+@click.option("--notified", default=None, help="ISO date-time members were first told (optional).")
+@click.option("--member", "lg_codes", multiple=True, help="Affected member (repeat); none = every member.")
+def incident_open(
+    *, title: str, started: str, detected: str, symptom: str, notified: str | None, lg_codes: tuple[str, ...]
+) -> None:
+    """Record an incident."""
+    from reporting.operations import add_incident
+
+    click.echo(
+        _run(
+            add_incident(
+                title=title,
+                started_at=_when(started),
+                detected_at=_when(detected),
+                first_notified_at=_when(notified) if notified else None,
+                symptom=symptom,
+                lg_codes=list(lg_codes),
+            )
+        )
+    )
+
+
+@incident.command("recover")
+@click.argument("incident_id")
+@click.option("--at", "recovered", required=True, help="ISO date-time of recovery.")
+@click.option("--cause", required=True)
+@click.option("--prevention", required=True)
+def incident_recover(incident_id: str, recovered: str, cause: str, prevention: str) -> None:
+    """Record the recovery, cause and prevention."""
+    import uuid
+
+    from reporting.operations import close_incident
+
+    click.echo(
+        _run(close_incident(uuid.UUID(incident_id), recovered_at=_when(recovered), cause=cause, prevention=prevention))
     )
 
 

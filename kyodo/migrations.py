@@ -21,8 +21,11 @@ __all__ = ["APPEND_ONLY_TABLES", "alembic_config", "check", "downgrade", "grant_
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-APPEND_ONLY_TABLES: set[str] = {"contract_audit_event"}
-"""Tables the application may only read and insert into (audit trails); domains add theirs."""
+APPEND_ONLY_TABLES: set[str] = {
+    "contract_audit_event",  # the hash-chained audit trail of contracts
+    "monthly_report",  # issued SLA reports (reporting.models.MonthlyReport) are immutable
+}
+"""Tables the application may only read and insert into (audit trails, issued reports); domains add theirs."""
 
 
 def _libpq(url: str) -> str:
@@ -50,9 +53,14 @@ def grant_app_role(admin_url: str, app_url: str) -> None:
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
         conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(ident))
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
+        # Functions of the schema (e.g. the purge of a leaving member's append-only rows) check their own rules.
+        conn.execute(sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {}").format(ident))
         conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {}").format(ident))
         for table in sorted(APPEND_ONLY_TABLES):
-            conn.execute(sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), ident))
+            # A schema migrated only part of the way may not have the table yet.
+            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{table}",)).fetchone()
+            if exists and exists[0]:
+                conn.execute(sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), ident))
 
 
 def upgrade(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import consortium.models as consortium_models
 import onboarding.models as onboarding_models
 import policy.models as policy_models
+import reporting.models as reporting_models
 import signing.models as signing_models
 import tenants.models as tenant_models
 from kyodo.db import metadata
@@ -16,4 +17,11 @@ from kyodo.outbox import OutboxMessage
 
 __all__ = ["DOMAIN_MODEL_MODULES", "OutboxMessage", "metadata"]
 
-DOMAIN_MODEL_MODULES = (consortium_models, tenant_models, policy_models, onboarding_models, signing_models)
+DOMAIN_MODEL_MODULES = (
+    consortium_models,
+    tenant_models,
+    policy_models,
+    onboarding_models,
+    signing_models,
+    reporting_models,
+)

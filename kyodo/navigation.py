@@ -44,4 +44,8 @@ def start_links(principal: Principal) -> list[Link]:
         ("billing", "manage", Link("/secretariat/billing/", _("Agreements and invoices"))),
         ("consortium", "manage", Link("/secretariat/leaving/", _("Members leaving"))),
     ]
+    if principal.is_secretariat:
+        candidates.append(("report", "view", Link("/secretariat/reports", _("Service levels of the members"))))
+    else:
+        candidates.append(("report", "view", Link("/reports", _("Monthly service reports"))))
     return [link for obj, act, link in candidates if principal.can(obj, act)]

@@ -28,6 +28,7 @@ from onboarding.controllers import (
     StaffImportController,
 )
 from policy.controllers import RoleApiController, RoleController
+from reporting.controllers import MemberReportController, SecretariatReportController, StatusController
 from signing.controllers import ContractApiController, ContractorController, ContractPagesController
 from signing.verify_controllers import VerificationController, VerifyApiController
 from tenants.api import AdminApiController
@@ -64,6 +65,9 @@ def route_handlers() -> list[ControllerRouterHandler]:
         OnboardingController,
         BillingController,
         LeavingController,
+        StatusController,
+        MemberReportController,
+        SecretariatReportController,
     ]
 
 

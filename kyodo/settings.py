@@ -19,6 +19,7 @@ __all__ = [
     "DatabaseSettings",
     "MailSettings",
     "RedisSettings",
+    "ReportingSettings",
     "SealSettings",
     "SecuritySettings",
     "ServerSettings",
@@ -229,6 +230,16 @@ class SealSettings:
 
 
 @dataclass(frozen=True)
+class ReportingSettings:
+    """Measurements behind the monthly SLA reports."""
+
+    probe_seconds: float = field(default_factory=lambda: _env_float("KYODO_PROBE_SECONDS", 60.0))
+    """KYODO_PROBE_SECONDS: how often beat checks the platform over HTTP like a user would."""
+    telemetry_flush_seconds: float = field(default_factory=lambda: _env_float("KYODO_TELEMETRY_FLUSH_SECONDS", 5.0))
+    """KYODO_TELEMETRY_FLUSH_SECONDS: how often a web process hands its request counts to Redis."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings, grouped by concern."""
 
@@ -240,6 +251,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     contracts: ContractSettings = field(default_factory=ContractSettings)
     signing: SealSettings = field(default_factory=SealSettings)
+    reporting: ReportingSettings = field(default_factory=ReportingSettings)
     mail: MailSettings = field(default_factory=MailSettings)
 
 

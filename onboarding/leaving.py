@@ -37,6 +37,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.models import Member, MemberStatus
+from kyodo.migrations import APPEND_ONLY_TABLES
 from kyodo.models import metadata  # every domain's tables, not only those imported so far
 from kyodo.settings import Settings
 from onboarding.dates import JST
@@ -177,6 +178,14 @@ async def delete_member(
                     {"m": member.id},
                 )
     for name in reversed(owned):
+        if name in APPEND_ONLY_TABLES:
+            # The application role cannot delete audit trails and issued reports;
+            # this database function does it, for a leaving member only.
+            purged = await session.scalar(
+                text("SELECT kyodo_purge_leaving_member(:m, :t)"), {"m": member.id, "t": name}
+            )
+            counts[name] = int(purged or 0)
+            continue
         result = await session.execute(
             text(f'DELETE FROM "{name}" WHERE member_id = :m'),  # noqa: S608 - names from metadata
             {"m": member.id},

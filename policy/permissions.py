@@ -64,6 +64,7 @@ MEMBER_PERMISSIONS: dict[Permission, str] = {
     P("apikey:manage"): "APIキーを発行・失効する",
     P("member:import"): "職員を一括登録する",
     P("member:export"): "団体の全データを一括エクスポートする",
+    P("report:view"): "月次サービス報告書（稼働率・障害・セキュリティ）を閲覧する",
 }
 """Every permission that can be held in a member's domain, with its Japanese label."""
 
@@ -108,6 +109,7 @@ _ROLE_PERMISSIONS: dict[str, set[str]] = {
         "audit:view",
         "staff:view",
         "addressbook:view",
+        "report:view",
     },
     SECRETARIAT_ROLE: {str(p) for p in SECRETARIAT_PERMISSIONS},
 }

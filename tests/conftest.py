@@ -290,8 +290,8 @@ class WorkerProcess:
                 self.popen.wait(5)
 
 
-def start_worker(settings: Settings, tmp_path: Path, name: str = "test") -> WorkerProcess:
-    """Start a worker for ``settings`` and wait until it reports alive."""
+def start_worker(settings: Settings, tmp_path: Path, name: str = "test", timeout: float = 30.0) -> WorkerProcess:
+    """Start a worker for ``settings`` and wait (up to ``timeout`` seconds) until it reports alive."""
     env = dict(os.environ)
     env.update(
         KYODO_DATABASE_URL=settings.database.url,
@@ -302,7 +302,7 @@ def start_worker(settings: Settings, tmp_path: Path, name: str = "test") -> Work
     )
     worker = WorkerProcess(env, f"{name}-{uuid.uuid4().hex[:6]}", tmp_path / f"{name}-worker.log")
     worker.start()
-    worker.wait_heartbeat()
+    worker.wait_heartbeat(timeout)
     return worker
 
 

@@ -1,0 +1,172 @@
+"""Screens of reporting: the status page and maintenance banner, members' reports, the secretariat's roll-up.
+
+A member's staff see their own member's incidents and issued reports (the
+request session is scoped to the member; row-level security hides the rest).
+The secretariat sees its consortium's members' figures side by side, computed by
+:func:`reporting.rollup.consortium_rollup`, and never a contract document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kyodo.i18n import current_locale
+from policy.guards import current_principal, requires, requires_member_staff, requires_secretariat
+from reporting.figures import JST, parse_month
+from reporting.models import MonthlyReport
+from reporting.render import ITEM_LABELS
+from reporting.rollup import consortium_rollup, member_draft
+from reporting.services import active_maintenance, render, visible_incidents
+from reporting.tasks import previous_month
+from tenants.principal import Principal
+
+__all__ = ["MemberReportController", "SecretariatReportController", "StatusController"]
+
+MonthQuery = Annotated[str | None, QueryParameter(name="month", pattern=r"^\d{4}-\d{2}$", required=False)]
+
+
+def _principal(request: Request[Any, Any, Any]) -> Principal | None:
+    user = request.scope.get("user")
+    return user if isinstance(user, Principal) else None
+
+
+def _download(body: bytes, filename: str, media_type: str) -> Response[bytes]:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    )
+
+
+def _month_or_last(month: str | None) -> dt.date:
+    return parse_month(month) if month else previous_month(dt.datetime.now(JST).date())
+
+
+class StatusController(Controller):
+    """Current incidents and planned maintenance (public; signed-in staff also see their member's)."""
+
+    path = "/status"
+    include_in_schema = False
+
+    @get("/")
+    async def status(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        """Open and recent incidents (last 7 days) and maintenance not over yet."""
+        principal = _principal(request)
+        now = dt.datetime.now(dt.UTC)
+        incidents = await visible_incidents(
+            db_session, principal.member_id if principal else None, since=now - dt.timedelta(days=7)
+        )
+        windows = await active_maintenance(db_session, principal.consortium_id if principal else None, now=now)
+        return Template(
+            "reporting/status.html", context={"incidents": incidents, "windows": windows, "now": now, "jst": JST}
+        )
+
+    @get("/banner")
+    async def banner(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        """The maintenance banner that every page loads (empty when nothing is announced)."""
+        principal = _principal(request)
+        windows = await active_maintenance(db_session, principal.consortium_id if principal else None)
+        return Template("reporting/banner.html", context={"windows": windows, "jst": JST})
+
+
+class MemberReportController(Controller):
+    """A member's issued monthly reports."""
+
+    path = "/reports"
+    include_in_schema = False
+    guards = [requires_member_staff, requires("report", "view")]  # noqa: RUF012 - Litestar's declaration style
+
+    @get("/")
+    async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        """Issued reports of the caller's member, newest first."""
+        principal = current_principal(request)
+        reports = list(
+            await db_session.scalars(
+                select(MonthlyReport)
+                .where(MonthlyReport.member_id == principal.member_id)
+                .order_by(MonthlyReport.month.desc())
+            )
+        )
+        return Template(
+            "reporting/member_reports.html", context={"reports": reports, "principal": principal, "jst": JST}
+        )
+
+    @get("/{month:str}/{fmt:str}")
+    async def download(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        month: FromPath[str],
+        fmt: FromPath[str],
+    ) -> Response[bytes]:
+        """The issued report of ``month`` (``YYYY-MM``) as ``pdf`` or ``csv``."""
+        principal = current_principal(request)
+        try:
+            first = parse_month(month)
+        except ValueError as exc:
+            raise NotFoundException() from exc
+        report = await db_session.scalar(
+            select(MonthlyReport).where(MonthlyReport.member_id == principal.member_id, MonthlyReport.month == first)
+        )
+        if report is None or fmt not in ("pdf", "csv"):
+            raise NotFoundException()
+        name = f"kyodo-report-{month}"
+        if fmt == "pdf":
+            return _download(report.pdf, f"{name}.pdf", "application/pdf")
+        return _download(report.csv, f"{name}.csv", "text/csv; charset=utf-8")
+
+
+class SecretariatReportController(Controller):
+    """The consortium roll-up: every member's figures side by side, usage per period."""
+
+    path = "/secretariat/reports"
+    include_in_schema = False
+    guards = [requires_secretariat, requires("report", "view")]  # noqa: RUF012 - Litestar's declaration style
+
+    @get("/")
+    async def rollup(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], month: MonthQuery = None
+    ) -> Template:
+        """Figures of ``month`` (default: last month) for every member in service."""
+        principal = current_principal(request)
+        first = _month_or_last(month)
+        rows = await consortium_rollup(db_session, principal.consortium_id, first)
+        return Template(
+            "reporting/rollup.html",
+            context={
+                "rows": rows,
+                "month": first,
+                "month_text": first.isoformat()[:7],
+                "principal": principal,
+                "item_labels": {item: label() for item, label in ITEM_LABELS.items()},
+            },
+        )
+
+    @get("/{lg_code:str}/{month:str}/draft.pdf")
+    async def draft(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        lg_code: FromPath[str],
+        month: FromPath[str],
+    ) -> Response[bytes]:
+        """A member's report as it stands (not issued), to check before issuing."""
+        principal = current_principal(request)
+        try:
+            first = parse_month(month)
+        except ValueError as exc:
+            raise NotFoundException() from exc
+        figures = await member_draft(db_session, principal.consortium_id, lg_code, first)
+        if figures is None:
+            raise NotFoundException()
+        rendered = render(figures, locale=current_locale.get())
+        return _download(rendered.pdf, f"kyodo-report-{lg_code}-{month}-draft.pdf", "application/pdf")

@@ -1,0 +1,555 @@
+"""The figures of a member's monthly report, measured (never declared).
+
+Definition printed in every report (:func:`reporting.render.availability_definition`)::
+
+    availability = (minutes in window − excluded maintenance minutes − downtime minutes)
+                   / (minutes in window − excluded maintenance minutes)
+
+* the *window* is the month (Asia/Tokyo) from the member's go-live date
+  (``go_live_on``, else ``joined_on``) and until it left (``left_on``);
+* *excluded maintenance* is every announced, not cancelled, non-emergency
+  maintenance window of the consortium; emergency work counts as downtime;
+* *downtime* is the union of the minutes in which a synthetic probe failed, the
+  minutes of incidents affecting the member (or everyone), and emergency work;
+  a minute is counted once however many causes it has, and not at all when it
+  lies in excluded maintenance.
+
+Time is handled in whole minutes (``epoch // 60``): an interval covers every
+minute it touches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.models import Consortium, Member
+from reporting.models import (
+    Incident,
+    IncidentMember,
+    MaintenanceWindow,
+    ProbeResult,
+    ReportPlan,
+    RequestMinute,
+    SlaTarget,
+)
+from reporting.telemetry import BIN_COUNT, percentile
+from reporting.usage import concluded_contracts
+from tenants.models import SecurityEvent, SecurityEventKind
+
+__all__ = [
+    "DEFAULT_TARGETS",
+    "ITEMS",
+    "JST",
+    "DayFigures",
+    "IncidentLine",
+    "MaintenanceLine",
+    "MemberMonth",
+    "Targets",
+    "compute_month",
+    "consortium_ids",
+    "consortium_of",
+    "month_period",
+    "parse_month",
+    "targets_for",
+]
+
+JST = ZoneInfo("Asia/Tokyo")
+ITEMS = ("availability", "recovery", "response")
+"""Items with a target; a missed one needs a reason and an improvement plan before issuing."""
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Quality targets in force for a month."""
+
+    availability_percent: Decimal
+    recovery_minutes: int
+    response_ms: int
+
+
+DEFAULT_TARGETS = Targets(availability_percent=Decimal("99.8"), recovery_minutes=6 * 60, response_ms=3000)
+"""MOR-14's example, used until a consortium sets its own."""
+
+
+@dataclass
+class IncidentLine:
+    """An incident as it appears in a member's report."""
+
+    title: str
+    started_at: dt.datetime
+    detected_at: dt.datetime
+    first_notified_at: dt.datetime | None
+    recovered_at: dt.datetime | None
+    recovery_minutes: int | None
+    downtime_minutes: int
+    """Minutes of this incident inside the member's window (outside excluded maintenance)."""
+    met: bool | None
+    """Recovered within target (None: still open and within target so far)."""
+    symptom: str
+    cause: str
+    prevention: str
+
+
+@dataclass
+class MaintenanceLine:
+    """A maintenance window touching the month."""
+
+    title: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    announced_at: dt.datetime
+    emergency: bool
+    minutes: int
+    """Minutes inside the member's window (excluded, or downtime when emergency)."""
+
+
+@dataclass
+class DayFigures:
+    """One day of the charts."""
+
+    day: dt.date
+    availability_percent: float | None
+    p95_ms: float | None
+    requests: int
+
+
+@dataclass
+class MemberMonth:
+    """Everything a member's monthly report says, computed from measurements."""
+
+    member_id: uuid.UUID
+    member_name: str
+    lg_code: str
+    month: dt.date
+    window_start: dt.datetime
+    window_end: dt.datetime
+    targets: Targets
+    window_minutes: int
+    maintenance_minutes: int
+    downtime_minutes: int
+    probe_failed_minutes: int
+    availability_percent: Decimal | None
+    availability_met: bool
+    maintenance: list[MaintenanceLine]
+    incidents: list[IncidentLine]
+    requests: int
+    server_errors: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    response_met: bool | None
+    recovery_met: bool
+    contracts_by_department: list[tuple[str, int]]
+    contracts_by_title: list[tuple[str, int]]
+    security: dict[str, int]
+    days: list[DayFigures]
+    plans: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """item → (reason, improvement plan), written by the operator."""
+
+    @property
+    def missed(self) -> list[str]:
+        """Items whose target was missed this month."""
+        missed = []
+        if not self.availability_met:
+            missed.append("availability")
+        if not self.recovery_met:
+            missed.append("recovery")
+        if self.response_met is False:
+            missed.append("response")
+        return missed
+
+    @property
+    def missing_plans(self) -> list[str]:
+        """Missed items without a written reason and plan: the report cannot be issued yet."""
+        return [item for item in self.missed if item not in self.plans]
+
+    @property
+    def contracts_total(self) -> int:
+        """Contracts concluded in the month."""
+        return sum(count for _, count in self.contracts_by_department)
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures as JSON-compatible data (kept with the issued report)."""
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {str(k): convert(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [convert(v) for v in value]
+            if isinstance(value, dt.datetime | dt.date):
+                return value.isoformat()
+            if isinstance(value, Decimal | uuid.UUID):
+                return str(value)
+            if isinstance(value, float) and math.isinf(value):
+                return "inf"
+            return value
+
+        data = convert(asdict(self))
+        data["missed"] = self.missed
+        return dict(data)
+
+
+def parse_month(text: str) -> dt.date:
+    """``"2026-10"`` → 2026-10-01."""
+    year, _, month = text.partition("-")
+    return dt.date(int(year), int(month), 1)
+
+
+def month_period(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end (exclusive) of a calendar month in Japan time."""
+    start = dt.datetime(month.year, month.month, 1, tzinfo=JST)
+    following = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return start, dt.datetime(following.year, following.month, 1, tzinfo=JST)
+
+
+def _minute(at: dt.datetime) -> int:
+    return math.floor(at.timestamp() / 60)
+
+
+def _minutes(start: dt.datetime, end: dt.datetime) -> range:
+    """Every minute the interval ``[start, end)`` touches."""
+    return range(_minute(start), math.ceil(end.timestamp() / 60))
+
+
+def _jst_day(minute: int) -> dt.date:
+    return dt.datetime.fromtimestamp(minute * 60, JST).date()
+
+
+async def targets_for(session: AsyncSession, consortium_id: uuid.UUID, month: dt.date) -> Targets:
+    """The targets in force on the first day of ``month`` (defaults when none were set)."""
+    row = await session.scalar(
+        select(SlaTarget)
+        .where(SlaTarget.consortium_id == consortium_id, SlaTarget.effective_from <= month)
+        .order_by(SlaTarget.effective_from.desc())
+        .limit(1)
+    )
+    if row is None:
+        return DEFAULT_TARGETS
+    return Targets(row.availability_percent, row.recovery_minutes, row.response_ms)
+
+
+def _percent(up: int, base: int) -> Decimal | None:
+    if base <= 0:
+        return None
+    # Floor to 3 decimals: 99.7996 % must never be shown as 99.800 %.
+    return (Decimal(up) * 100 / Decimal(base)).quantize(Decimal("0.001"), rounding=ROUND_FLOOR)
+
+
+@dataclass
+class _Platform:
+    """Facts shared by every member of a consortium for one month."""
+
+    failed_probe_minutes: set[int]
+    incidents: list[Incident]
+    incident_members: dict[uuid.UUID, set[uuid.UUID]]
+    windows: list[MaintenanceWindow]
+
+
+async def _platform(session: AsyncSession, consortium_id: uuid.UUID, start: dt.datetime, end: dt.datetime) -> _Platform:
+    failed = await session.scalars(
+        select(func.floor(func.extract("epoch", ProbeResult.checked_at) / 60).cast(Integer))
+        .where(ProbeResult.checked_at >= start, ProbeResult.checked_at < end, ProbeResult.ok.is_(False))
+        .distinct()
+    )
+    incidents = list(
+        await session.scalars(
+            select(Incident)
+            .where(Incident.started_at < end, or_(Incident.recovered_at.is_(None), Incident.recovered_at > start))
+            .order_by(Incident.started_at)
+        )
+    )
+    links: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    if incidents:
+        for incident_id, member_id in await session.execute(
+            select(IncidentMember.incident_id, IncidentMember.member_id).where(
+                IncidentMember.incident_id.in_([i.id for i in incidents])
+            )
+        ):
+            links[incident_id].add(member_id)
+    windows = list(
+        await session.scalars(
+            select(MaintenanceWindow)
+            .where(
+                MaintenanceWindow.consortium_id == consortium_id,
+                MaintenanceWindow.cancelled.is_(False),
+                MaintenanceWindow.starts_at < end,
+                MaintenanceWindow.ends_at > start,
+            )
+            .order_by(MaintenanceWindow.starts_at)
+        )
+    )
+    return _Platform({int(m) for m in failed}, incidents, links, windows)
+
+
+def _window(member: Member, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    live_from = member.go_live_on or member.joined_on
+    window_start = max(start, dt.datetime(live_from.year, live_from.month, live_from.day, tzinfo=JST))
+    window_end = end
+    if member.left_on is not None:
+        window_end = min(end, dt.datetime(member.left_on.year, member.left_on.month, member.left_on.day, tzinfo=JST))
+    return window_start, max(window_start, window_end)
+
+
+async def _latency(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID], start: dt.datetime, end: dt.datetime
+) -> dict[uuid.UUID, dict[dt.date, tuple[int, int, list[int]]]]:
+    """Per member and Japan-time day: requests, server errors, summed histogram (one query)."""
+    columns = [func.sum(RequestMinute.histogram[i + 1]) for i in range(BIN_COUNT)]
+    rows = await session.execute(
+        select(
+            RequestMinute.member_id,
+            func.date(func.timezone("Asia/Tokyo", RequestMinute.minute)).label("day"),
+            func.sum(RequestMinute.requests),
+            func.sum(RequestMinute.server_errors),
+            *columns,
+        )
+        .where(RequestMinute.member_id.in_(member_ids), RequestMinute.minute >= start, RequestMinute.minute < end)
+        .group_by(RequestMinute.member_id, "day")
+    )
+    out: dict[uuid.UUID, dict[dt.date, tuple[int, int, list[int]]]] = defaultdict(dict)
+    for member_id, on, requests, errors, *bins in rows:
+        out[member_id][on] = (int(requests), int(errors), [int(b or 0) for b in bins])
+    return out
+
+
+async def _security(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID], start: dt.datetime, end: dt.datetime
+) -> dict[uuid.UUID, dict[str, int]]:
+    rows = await session.execute(
+        select(SecurityEvent.member_id, SecurityEvent.kind, func.count())
+        .where(
+            SecurityEvent.member_id.in_(member_ids),
+            SecurityEvent.occurred_at >= start,
+            SecurityEvent.occurred_at < end,
+        )
+        .group_by(SecurityEvent.member_id, SecurityEvent.kind)
+    )
+    out: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: {k.value: 0 for k in SecurityEventKind})
+    for member_id, kind, count in rows:
+        out[member_id][SecurityEventKind(kind).value] = int(count)
+    return out
+
+
+async def _plans(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID], month: dt.date
+) -> dict[uuid.UUID, dict[str, tuple[str, str]]]:
+    out: dict[uuid.UUID, dict[str, tuple[str, str]]] = defaultdict(dict)
+    for plan in await session.scalars(
+        select(ReportPlan).where(ReportPlan.member_id.in_(member_ids), ReportPlan.month == month)
+    ):
+        out[plan.member_id][plan.item] = (plan.reason, plan.plan)
+    return out
+
+
+def _affects(platform: _Platform, incident: Incident, member_id: uuid.UUID) -> bool:
+    return incident.all_members or member_id in platform.incident_members.get(incident.id, set())
+
+
+def _days(
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    *,
+    window: set[int],
+    excluded: set[int],
+    down: set[int],
+    latency: dict[dt.date, tuple[int, int, list[int]]],
+) -> list[DayFigures]:
+    """Availability and p95 of each Japan-time day of the window (for the charts)."""
+    # Excluded and down minutes are few: count them per day one by one; the window
+    # is one interval, so its minutes per day come from the day's bounds.
+    day_excluded: dict[dt.date, int] = defaultdict(int)
+    day_down: dict[dt.date, int] = defaultdict(int)
+    for counter, minutes_set in ((day_excluded, excluded), (day_down, down)):
+        for minute in minutes_set:
+            counter[_jst_day(minute)] += 1
+    first, last = (min(window), max(window) + 1) if window else (0, 0)
+    days = []
+    on = window_start.astimezone(JST).date()
+    while dt.datetime(on.year, on.month, on.day, tzinfo=JST) < window_end:
+        day_start = _minute(dt.datetime(on.year, on.month, on.day, tzinfo=JST))
+        day_minutes = max(0, min(last, day_start + 1440) - max(first, day_start))
+        day_base = day_minutes - day_excluded[on]
+        day_share = _percent(day_base - day_down[on], day_base)
+        day_latency = latency.get(on)
+        days.append(
+            DayFigures(
+                on,
+                float(day_share) if day_share is not None else None,
+                percentile(day_latency[2], 0.95) if day_latency else None,
+                day_latency[0] if day_latency else 0,
+            )
+        )
+        on += dt.timedelta(days=1)
+
+    return days
+
+
+def _member_month(
+    member: Member,
+    month: dt.date,
+    *,
+    targets: Targets,
+    platform: _Platform,
+    latency: dict[dt.date, tuple[int, int, list[int]]],
+    now: dt.datetime,
+) -> MemberMonth:
+    start, end = month_period(month)
+    window_start, window_end = _window(member, start, end)
+    window = set(_minutes(window_start, window_end))
+    excluded: set[int] = set()
+    emergency: set[int] = set()
+    maintenance_lines = []
+    for win in platform.windows:
+        if not (win.starts_at < window_end and win.ends_at > window_start):
+            continue
+        minutes = window & set(_minutes(win.starts_at, win.ends_at))
+        (emergency if win.emergency else excluded).update(minutes)
+        maintenance_lines.append(
+            MaintenanceLine(win.title, win.starts_at, win.ends_at, win.announced_at, win.emergency, len(minutes))
+        )
+    probe_down = platform.failed_probe_minutes & window
+    incident_lines = []
+    incident_down: set[int] = set()
+    recovery_met = True
+    for incident in platform.incidents:
+        if not _affects(platform, incident, member.id) or incident.started_at >= window_end:
+            continue
+        if incident.recovered_at is not None and incident.recovered_at <= window_start:
+            continue
+        until = incident.recovered_at or min(now, end)
+        minutes = (window & set(_minutes(incident.started_at, until))) - excluded
+        incident_down |= minutes
+        if incident.recovered_at is not None:
+            recovery = math.ceil((incident.recovered_at - incident.started_at).total_seconds() / 60)
+            met: bool | None = recovery <= targets.recovery_minutes
+        else:
+            recovery = None
+            open_for = (now - incident.started_at).total_seconds() / 60
+            met = None if open_for <= targets.recovery_minutes else False
+        if met is False:
+            recovery_met = False
+        incident_lines.append(
+            IncidentLine(
+                incident.title,
+                incident.started_at,
+                incident.detected_at,
+                incident.first_notified_at,
+                incident.recovered_at,
+                recovery,
+                len(minutes),
+                met,
+                incident.symptom,
+                incident.cause,
+                incident.prevention,
+            )
+        )
+    down = (probe_down | incident_down | emergency) - excluded
+    base = len(window) - len(excluded)
+    availability = _percent(base - len(down), base)
+    availability_met = availability is None or availability >= targets.availability_percent
+
+    total_bins = [0] * BIN_COUNT
+    requests = errors = 0
+    for day_requests, day_errors, bins in latency.values():
+        requests += day_requests
+        errors += day_errors
+        total_bins = [a + b for a, b in zip(total_bins, bins, strict=True)]
+    p95 = percentile(total_bins, 0.95)
+
+    days = _days(window_start, window_end, window=window, excluded=excluded, down=down, latency=latency)
+
+    return MemberMonth(
+        member_id=member.id,
+        member_name=member.name,
+        lg_code=member.lg_code,
+        month=month,
+        window_start=window_start,
+        window_end=window_end,
+        targets=targets,
+        window_minutes=len(window),
+        maintenance_minutes=len(excluded),
+        downtime_minutes=len(down),
+        probe_failed_minutes=len(probe_down - excluded),
+        availability_percent=availability,
+        availability_met=availability_met,
+        maintenance=maintenance_lines,
+        incidents=incident_lines,
+        requests=requests,
+        server_errors=errors,
+        p50_ms=percentile(total_bins, 0.50),
+        p95_ms=p95,
+        p99_ms=percentile(total_bins, 0.99),
+        response_met=None if p95 is None else p95 <= targets.response_ms,
+        recovery_met=recovery_met,
+        contracts_by_department=[],
+        contracts_by_title=[],
+        security={},
+        days=days,
+    )
+
+
+def _in_service(member: Member, start: dt.datetime, end: dt.datetime) -> bool:
+    window_start, window_end = _window(member, start, end)
+    return window_start < window_end
+
+
+async def compute_month(
+    session: AsyncSession,
+    consortium_id: uuid.UUID,
+    month: dt.date,
+    *,
+    member_ids: Iterable[uuid.UUID] | None = None,
+    now: dt.datetime | None = None,
+) -> list[MemberMonth]:
+    """Figures of ``month`` for the consortium's members in service that month (or those listed).
+
+    The session must see the members' rows: system access for workers and
+    commands, or a member-scoped session for that member's own figures.
+    """
+    start, end = month_period(month)
+    now = now or dt.datetime.now(dt.UTC)
+    query = select(Member).where(Member.consortium_id == consortium_id).order_by(Member.lg_code)
+    if member_ids is not None:
+        query = query.where(Member.id.in_(list(member_ids)))
+    members = [m for m in await session.scalars(query) if _in_service(m, start, end)]
+    if not members:
+        return []
+    ids = [m.id for m in members]
+    targets = await targets_for(session, consortium_id, month)
+    platform = await _platform(session, consortium_id, start, end)
+    latency = await _latency(session, ids, start, end)
+    security = await _security(session, ids, start, end)
+    plans = await _plans(session, ids, month)
+    result = []
+    for member in members:
+        figures = _member_month(
+            member, month, targets=targets, platform=platform, latency=latency.get(member.id, {}), now=now
+        )
+        contracts = await concluded_contracts(session, member.id, (figures.window_start, figures.window_end))
+        figures.contracts_by_department = contracts.by_department
+        figures.contracts_by_title = contracts.by_title
+        figures.security = security[member.id]
+        figures.plans = plans.get(member.id, {})
+        result.append(figures)
+    return result
+
+
+async def consortium_of(session: AsyncSession, member_id: uuid.UUID) -> uuid.UUID:
+    """The consortium a member belongs to."""
+    return (await session.execute(select(Member.consortium_id).where(Member.id == member_id))).scalar_one()
+
+
+async def consortium_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """Every consortium (for the monthly run)."""
+    return list(await session.scalars(select(Consortium.id).order_by(Consortium.name)))

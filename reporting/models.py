@@ -1,0 +1,165 @@
+"""Measurements, incidents, maintenance windows, SLA targets and issued monthly reports.
+
+Platform-wide facts (probe results, incidents, maintenance windows, targets) carry
+no ``member_id``: every member may know them. What belongs to one member — its
+request telemetry, the incidents' member links, improvement plans and issued
+reports — is member-owned and isolated by row-level security.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from advanced_alchemy.base import BigIntBase, UUIDv7AuditBase
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tenants.models import MemberOwned
+
+__all__ = [
+    "Incident",
+    "IncidentMember",
+    "MaintenanceWindow",
+    "MonthlyReport",
+    "ProbeResult",
+    "ReportPlan",
+    "RequestMinute",
+    "SlaTarget",
+]
+
+
+class ProbeResult(BigIntBase):
+    """One synthetic check of the platform, done the way a user would (over HTTP)."""
+
+    __tablename__ = "probe_result"
+    __table_args__ = (Index("ix_probe_result_checked_at", "checked_at"),)
+
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class RequestMinute(MemberOwned, BigIntBase):
+    """Requests of one member in one minute: count, server errors, latency histogram.
+
+    ``histogram[i]`` counts requests whose latency fell in bin ``i`` of
+    :data:`reporting.telemetry.LATENCY_BOUNDS_MS`; summing histograms of any set of
+    minutes gives percentiles for that period without keeping every request.
+    """
+
+    __tablename__ = "request_minute"
+    __table_args__ = (UniqueConstraint("member_id", "minute"),)
+
+    minute: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    requests: Mapped[int] = mapped_column(Integer)
+    server_errors: Mapped[int] = mapped_column(Integer)
+    latency_ms_sum: Mapped[int] = mapped_column(BigInteger)
+    histogram: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+
+
+class Incident(UUIDv7AuditBase):
+    """A failure of the service (MOR-18): what happened, whom it hit, why, and what prevents it."""
+
+    __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_started_at", "started_at"),)
+
+    title: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    detected_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    first_notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    recovered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    all_members: Mapped[bool] = mapped_column(Boolean, default=True)
+    """True when every member was affected; otherwise see :class:`IncidentMember`."""
+    symptom: Mapped[str] = mapped_column(Text, default="")
+    cause: Mapped[str] = mapped_column(Text, default="")
+    prevention: Mapped[str] = mapped_column(Text, default="")
+
+
+class IncidentMember(MemberOwned, BigIntBase):
+    """A member affected by an incident that did not hit everyone."""
+
+    __tablename__ = "incident_member"
+    __table_args__ = (UniqueConstraint("incident_id", "member_id"),)
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+
+
+class MaintenanceWindow(UUIDv7AuditBase):
+    """Planned maintenance of a consortium's service, announced ahead (SLA-5) and excluded from availability."""
+
+    __tablename__ = "maintenance_window"
+    __table_args__ = (Index("ix_maintenance_window_starts_at", "starts_at"),)
+
+    consortium_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consortium.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    announced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Announced later than the notice period (e.g. urgent repair): counted as downtime, not excluded."""
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When the announcement mail went out (the outbox task sets it once)."""
+
+
+class SlaTarget(UUIDv7AuditBase):
+    """A consortium's quality targets from a date on; a change is a new row, never an edit (SLA-2)."""
+
+    __tablename__ = "sla_target"
+    __table_args__ = (UniqueConstraint("consortium_id", "effective_from"),)
+
+    consortium_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consortium.id", ondelete="RESTRICT"), index=True)
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    availability_percent: Mapped[Decimal] = mapped_column(Numeric(6, 3))
+    recovery_minutes: Mapped[int] = mapped_column(Integer)
+    response_ms: Mapped[int] = mapped_column(Integer)
+
+
+class ReportPlan(MemberOwned, UUIDv7AuditBase):
+    """Why a target was missed in a month, and the improvement plan (MOR-14(2)); written before issuing."""
+
+    __tablename__ = "report_plan"
+    __table_args__ = (UniqueConstraint("member_id", "month", "item"),)
+
+    month: Mapped[dt.date] = mapped_column(Date)
+    item: Mapped[str] = mapped_column(String(20))
+    """availability, recovery or response."""
+    reason: Mapped[str] = mapped_column(Text)
+    plan: Mapped[str] = mapped_column(Text)
+    written_by: Mapped[str] = mapped_column(String(200))
+
+
+class MonthlyReport(MemberOwned, BigIntBase):
+    """An issued monthly report: immutable (the application role may not update or delete it)."""
+
+    __tablename__ = "monthly_report"
+    __table_args__ = (UniqueConstraint("member_id", "month"),)
+
+    month: Mapped[dt.date] = mapped_column(Date)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    issued_by: Mapped[str] = mapped_column(String(200))
+    figures: Mapped[dict[str, object]] = mapped_column(JSONB)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    csv: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    csv_sha256: Mapped[str] = mapped_column(String(64))

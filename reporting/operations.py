@@ -1,0 +1,164 @@
+"""Operator commands of reporting (``kyodo report …``, ``kyodo maintenance …``, ``kyodo incident …``).
+
+Each opens :func:`kyodo.db.session_scope` with system access, calls the services
+and returns plain text lines for the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select
+
+from consortium.models import Consortium, Member
+from kyodo.db import session_scope
+from reporting.figures import compute_month, consortium_ids
+from reporting.services import (
+    IssueRefusedError,
+    issue_report,
+    open_incident,
+    record_recovery,
+    render,
+    schedule_maintenance,
+    set_targets,
+    write_plan,
+)
+from tenants.rls import system_access
+
+__all__ = ["add_incident", "add_maintenance", "add_plan", "change_targets", "close_incident", "generate"]
+
+
+def _write_draft(base: Path, pdf: bytes, csv: bytes) -> None:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.with_suffix(".pdf").write_bytes(pdf)
+    base.with_suffix(".csv").write_bytes(csv)
+
+
+async def generate(
+    month: dt.date, *, lg_code: str | None = None, draft_dir: Path | None = None, issued_by: str = "operator"
+) -> list[str]:
+    """Issue (or with ``draft_dir``, only write drafts of) the reports of ``month``."""
+    lines: list[str] = []
+    async with session_scope() as session:
+        await system_access(session)
+        member_ids = None
+        if lg_code:
+            member = await session.scalar(select(Member).where(Member.lg_code == lg_code))
+            if member is None:
+                return [f"no member with local government code {lg_code}"]
+            member_ids = [member.id]
+        for consortium_id in await consortium_ids(session):
+            for figures in await compute_month(session, consortium_id, month, member_ids=member_ids):
+                label = f"{figures.lg_code} {figures.member_name}"
+                if draft_dir is not None:
+                    rendered = render(figures)
+                    base = draft_dir / f"{figures.lg_code}-{month:%Y-%m}"
+                    await asyncio.to_thread(_write_draft, base, rendered.pdf, rendered.csv)
+                    lines.append(f"{label}: draft written to {base}.pdf / .csv")
+                    continue
+                try:
+                    report = await issue_report(session, figures.member_id, month, issued_by=issued_by)
+                except IssueRefusedError as exc:
+                    lines.append(f"{label}: NOT issued — {exc}")
+                    continue
+                await session.commit()
+                await system_access(session)
+                lines.append(f"{label}: issued, PDF sha256 {report.pdf_sha256}")
+    return lines or ["no member was in service in that month"]
+
+
+async def _member(lg_code: str) -> uuid.UUID:
+    async with session_scope() as session:
+        await system_access(session)
+        member_id = await session.scalar(select(Member.id).where(Member.lg_code == lg_code))
+    if member_id is None:
+        raise LookupError(f"no member with local government code {lg_code}")
+    return member_id
+
+
+async def add_plan(month: dt.date, lg_code: str, *, item: str, reason: str, plan: str, by: str) -> str:
+    """Write the reason and improvement plan for a missed target."""
+    member_id = await _member(lg_code)
+    async with session_scope() as session:
+        await system_access(session)
+        await write_plan(session, member_id, month, item=item, reason=reason, plan=plan, by=by)
+    return f"plan for {item} of {lg_code} {month:%Y-%m} written"
+
+
+async def _consortium(slug: str) -> uuid.UUID:
+    async with session_scope() as session:
+        consortium_id = await session.scalar(select(Consortium.id).where(Consortium.slug == slug))
+    if consortium_id is None:
+        raise LookupError(f"no consortium {slug!r}")
+    return consortium_id
+
+
+async def add_maintenance(
+    slug: str, *, title: str, starts_at: dt.datetime, ends_at: dt.datetime, description: str, emergency: bool
+) -> str:
+    """Announce a maintenance window (the announcement mail goes through the outbox)."""
+    consortium_id = await _consortium(slug)
+    async with session_scope() as session:
+        window = await schedule_maintenance(
+            session,
+            consortium_id,
+            title=title,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            description=description,
+            emergency=emergency,
+        )
+    return f"maintenance {window.id} announced"
+
+
+async def add_incident(
+    *,
+    title: str,
+    started_at: dt.datetime,
+    detected_at: dt.datetime,
+    symptom: str,
+    lg_codes: list[str],
+    first_notified_at: dt.datetime | None = None,
+) -> str:
+    """Record an incident (for every member when no codes are given)."""
+    members = [await _member(code) for code in lg_codes] if lg_codes else None
+    async with session_scope() as session:
+        await system_access(session)
+        incident = await open_incident(
+            session,
+            title=title,
+            started_at=started_at,
+            detected_at=detected_at,
+            first_notified_at=first_notified_at,
+            symptom=symptom,
+            members=members,
+        )
+    return f"incident {incident.id} recorded"
+
+
+async def close_incident(incident_id: uuid.UUID, *, recovered_at: dt.datetime, cause: str, prevention: str) -> str:
+    """Record the recovery, cause and prevention of an incident."""
+    async with session_scope() as session:
+        await record_recovery(session, incident_id, recovered_at=recovered_at, cause=cause, prevention=prevention)
+    return f"incident {incident_id} recovered"
+
+
+async def change_targets(
+    slug: str, *, effective_from: dt.date, availability: Decimal, recovery_minutes: int, response_ms: int
+) -> str:
+    """New targets from a date on (earlier months keep theirs)."""
+    consortium_id = await _consortium(slug)
+    async with session_scope() as session:
+        await set_targets(
+            session,
+            consortium_id,
+            effective_from=effective_from,
+            availability_percent=availability,
+            recovery_minutes=recovery_minutes,
+            response_ms=response_ms,
+        )
+    return f"targets of {slug} from {effective_from} recorded"

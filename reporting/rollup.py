@@ -1,0 +1,63 @@
+"""The secretariat's view: figures of every member of one consortium, never contract contents.
+
+These services read measurements of several members, so they take system access
+for the duration of the computation and give the session back scoped to no
+member; they only ever return aggregated figures of the caller's consortium.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.models import Member
+from reporting.figures import MemberMonth, compute_month
+from reporting.models import MonthlyReport
+from tenants.rls import for_member, system_access
+
+__all__ = ["RollupRow", "consortium_rollup", "member_draft"]
+
+
+@dataclass(frozen=True)
+class RollupRow:
+    """One member's line in the roll-up."""
+
+    figures: MemberMonth
+    issued_at: dt.datetime | None
+
+
+async def consortium_rollup(session: AsyncSession, consortium_id: uuid.UUID, month: dt.date) -> list[RollupRow]:
+    """Every member of ``consortium_id`` in service in ``month``: figures and whether the report is issued."""
+    await system_access(session)
+    try:
+        figures = await compute_month(session, consortium_id, month)
+        result = await session.execute(
+            select(MonthlyReport.member_id, MonthlyReport.issued_at).where(
+                MonthlyReport.month == month, MonthlyReport.member_id.in_([f.member_id for f in figures])
+            )
+        )
+        issued = dict(result.tuples().all())
+    finally:
+        await for_member(session, None)
+    return [RollupRow(f, issued.get(f.member_id)) for f in figures]
+
+
+async def member_draft(
+    session: AsyncSession, consortium_id: uuid.UUID, lg_code: str, month: dt.date
+) -> MemberMonth | None:
+    """A member's figures for ``month`` if it belongs to ``consortium_id`` (None otherwise)."""
+    member_id = await session.scalar(
+        select(Member.id).where(Member.lg_code == lg_code, Member.consortium_id == consortium_id)
+    )
+    if member_id is None:
+        return None
+    await system_access(session)
+    try:
+        found = await compute_month(session, consortium_id, month, member_ids=[member_id])
+    finally:
+        await for_member(session, None)
+    return found[0] if found else None

@@ -1,0 +1,329 @@
+"""Operator and secretariat actions of reporting: incidents, maintenance, targets, plans, issuing.
+
+Every function takes a session; callers commit. Workers and operator commands
+pass a session with :func:`tenants.rls.system_access`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.models import Consortium, Member
+from kyodo.outbox import enqueue
+from reporting.figures import ITEMS, MemberMonth, compute_month, consortium_of
+from reporting.models import (
+    Incident,
+    IncidentMember,
+    MaintenanceWindow,
+    MonthlyReport,
+    ReportPlan,
+    SlaTarget,
+)
+from reporting.render import render_csv, render_pdf, report_language
+
+__all__ = [
+    "NOTIFY_MAINTENANCE_TASK",
+    "IssueRefusedError",
+    "MaintenanceNoticeError",
+    "active_maintenance",
+    "issue_month",
+    "issue_report",
+    "members_of",
+    "open_incident",
+    "record_recovery",
+    "render",
+    "schedule_maintenance",
+    "set_targets",
+    "visible_incidents",
+    "write_plan",
+]
+
+NOTIFY_MAINTENANCE_TASK = "reporting.notify_maintenance"
+"""Outbox task that mails a maintenance announcement to members and contractors."""
+
+
+class MaintenanceNoticeError(ValueError):
+    """Planned maintenance announced later than the consortium's notice period."""
+
+
+class IssueRefusedError(ValueError):
+    """A report cannot be issued (missed target without a plan, or not in service)."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def schedule_maintenance(
+    session: AsyncSession,
+    consortium_id: uuid.UUID,
+    *,
+    title: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    description: str = "",
+    emergency: bool = False,
+    now: dt.datetime | None = None,
+) -> MaintenanceWindow:
+    """Announce a maintenance window and queue the announcement mail (SLA-5).
+
+    Raises:
+        MaintenanceNoticeError: it starts sooner than ``Consortium.maintenance_notice_days``
+            from now and is not flagged as emergency, or it ends before it starts.
+    """
+    now = now or _now()
+    if ends_at <= starts_at:
+        raise MaintenanceNoticeError("The maintenance must end after it starts.")
+    consortium = await session.get_one(Consortium, consortium_id)
+    notice = dt.timedelta(days=consortium.maintenance_notice_days)
+    if not emergency and starts_at - now < notice:
+        raise MaintenanceNoticeError(
+            f"Planned maintenance must be announced at least {consortium.maintenance_notice_days} days ahead "
+            f"(earliest start now: {(now + notice).isoformat(timespec='minutes')}); flag it as emergency "
+            "if it cannot wait (it then counts as downtime)."
+        )
+    window = MaintenanceWindow(
+        consortium_id=consortium_id,
+        title=title,
+        description=description,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        announced_at=now,
+        emergency=emergency,
+    )
+    session.add(window)
+    await session.flush()
+    enqueue(session, NOTIFY_MAINTENANCE_TASK, window_id=str(window.id))
+    return window
+
+
+async def active_maintenance(
+    session: AsyncSession, consortium_id: uuid.UUID | None, *, now: dt.datetime | None = None
+) -> list[MaintenanceWindow]:
+    """Windows not over yet (current and announced), of one consortium or of all."""
+    query = select(MaintenanceWindow).where(
+        MaintenanceWindow.cancelled.is_(False), MaintenanceWindow.ends_at > (now or _now())
+    )
+    if consortium_id is not None:
+        query = query.where(MaintenanceWindow.consortium_id == consortium_id)
+    return list(await session.scalars(query.order_by(MaintenanceWindow.starts_at)))
+
+
+async def open_incident(
+    session: AsyncSession,
+    *,
+    title: str,
+    started_at: dt.datetime,
+    detected_at: dt.datetime,
+    symptom: str,
+    members: Iterable[uuid.UUID] | None = None,
+    first_notified_at: dt.datetime | None = None,
+) -> Incident:
+    """Record an incident; ``members=None`` means it affects every member."""
+    affected = list(members) if members is not None else None
+    incident = Incident(
+        title=title,
+        started_at=started_at,
+        detected_at=detected_at,
+        first_notified_at=first_notified_at,
+        symptom=symptom,
+        all_members=affected is None,
+    )
+    session.add(incident)
+    await session.flush()
+    for member_id in affected or []:
+        session.add(IncidentMember(incident_id=incident.id, member_id=member_id))
+    await session.flush()
+    return incident
+
+
+async def record_recovery(
+    session: AsyncSession, incident_id: uuid.UUID, *, recovered_at: dt.datetime, cause: str, prevention: str
+) -> Incident:
+    """Close an incident with its cause and prevention (MOR-18(4))."""
+    incident = await session.get_one(Incident, incident_id)
+    incident.recovered_at = recovered_at
+    incident.cause = cause
+    incident.prevention = prevention
+    await session.flush()
+    return incident
+
+
+async def visible_incidents(
+    session: AsyncSession, member_id: uuid.UUID | None, *, since: dt.datetime
+) -> list[Incident]:
+    """Incidents open or recovered since ``since`` that concern ``member_id`` (all-member ones included).
+
+    With the member-scoped session of a request, row-level security already hides
+    other members' links; the filter says the same thing explicitly.
+    """
+    concerns: ColumnElement[bool] = Incident.all_members.is_(True)
+    if member_id is not None:
+        concerns = or_(
+            concerns,
+            exists().where(IncidentMember.incident_id == Incident.id, IncidentMember.member_id == member_id),
+        )
+    query = (
+        select(Incident)
+        .where(concerns, or_(Incident.recovered_at.is_(None), Incident.recovered_at >= since))
+        .order_by(Incident.started_at.desc())
+    )
+    return list(await session.scalars(query))
+
+
+async def set_targets(
+    session: AsyncSession,
+    consortium_id: uuid.UUID,
+    *,
+    effective_from: dt.date,
+    availability_percent: Decimal,
+    recovery_minutes: int,
+    response_ms: int,
+) -> SlaTarget:
+    """Targets from ``effective_from`` on; earlier months keep the targets they had."""
+    target = SlaTarget(
+        consortium_id=consortium_id,
+        effective_from=effective_from,
+        availability_percent=availability_percent,
+        recovery_minutes=recovery_minutes,
+        response_ms=response_ms,
+    )
+    session.add(target)
+    await session.flush()
+    return target
+
+
+async def write_plan(
+    session: AsyncSession, member_id: uuid.UUID, month: dt.date, *, item: str, reason: str, plan: str, by: str
+) -> ReportPlan:
+    """The reason a target was missed and the improvement plan (replaces an earlier draft; refused once issued)."""
+    if item not in ITEMS:
+        raise ValueError(f"unknown item {item!r}; one of {', '.join(ITEMS)}")
+    if await _issued(session, member_id, month):
+        raise IssueRefusedError("The report of this month is already issued; it cannot change.")
+    row = await session.scalar(
+        select(ReportPlan).where(ReportPlan.member_id == member_id, ReportPlan.month == month, ReportPlan.item == item)
+    )
+    if row is None:
+        row = ReportPlan(member_id=member_id, month=month, item=item, reason=reason, plan=plan, written_by=by)
+        session.add(row)
+    else:
+        row.reason, row.plan, row.written_by = reason, plan, by
+    await session.flush()
+    return row
+
+
+async def _issued(session: AsyncSession, member_id: uuid.UUID, month: dt.date) -> MonthlyReport | None:
+    report: MonthlyReport | None = await session.scalar(
+        select(MonthlyReport).where(MonthlyReport.member_id == member_id, MonthlyReport.month == month)
+    )
+    return report
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A report ready to store or download."""
+
+    figures: MemberMonth
+    pdf: bytes
+    csv: bytes
+
+
+def render(
+    figures: MemberMonth,
+    *,
+    locale: str = "ja",
+    era: bool = True,
+    issued_at: dt.datetime | None = None,
+    font: Path | None = None,
+) -> Rendered:
+    """PDF and CSV of the figures in ``locale`` (Japanese era dates by default in Japanese)."""
+    with report_language(locale):
+        pdf = render_pdf(figures, era=era, issued_at=issued_at, font=font)
+        return Rendered(figures, pdf, render_csv(figures, era=era))
+
+
+async def issue_report(
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    month: dt.date,
+    *,
+    issued_by: str,
+    now: dt.datetime | None = None,
+    figures: MemberMonth | None = None,
+    font: Path | None = None,
+) -> MonthlyReport:
+    """Compute, render and store a member's report for ``month``; an issued report never changes.
+
+    Returns the report already issued if there is one. ``figures`` computed for many
+    members at once (:func:`issue_month`) may be passed in to avoid computing again.
+
+    Raises:
+        IssueRefusedError: a target was missed and its reason and improvement plan are not
+            written yet (MOR-14(2)), or the member was not in service that month.
+    """
+    existing = await _issued(session, member_id, month)
+    if existing is not None:
+        return existing
+    now = now or _now()
+    if figures is None:
+        consortium_id = await consortium_of(session, member_id)
+        found = await compute_month(session, consortium_id, month, member_ids=[member_id], now=now)
+        if not found:
+            raise IssueRefusedError("The member was not in service in that month.")
+        figures = found[0]
+    if figures.missing_plans:
+        raise IssueRefusedError(
+            "Targets were missed without a written reason and improvement plan: " + ", ".join(figures.missing_plans)
+        )
+    rendered = render(figures, issued_at=now, font=font)
+    report = MonthlyReport(
+        member_id=member_id,
+        month=month,
+        issued_at=now,
+        issued_by=issued_by,
+        figures=figures.to_json(),
+        pdf=rendered.pdf,
+        csv=rendered.csv,
+        pdf_sha256=hashlib.sha256(rendered.pdf).hexdigest(),
+        csv_sha256=hashlib.sha256(rendered.csv).hexdigest(),
+    )
+    session.add(report)
+    await session.flush()
+    return report
+
+
+async def issue_month(
+    session: AsyncSession, consortium_id: uuid.UUID, month: dt.date, *, issued_by: str
+) -> tuple[list[MonthlyReport], list[MemberMonth]]:
+    """Issue every report of a consortium's month that can be; returns (issued, waiting for a plan).
+
+    The session must have system access. Figures are computed once for all members.
+    """
+    issued: list[MonthlyReport] = []
+    waiting: list[MemberMonth] = []
+    now = _now()
+    for figures in await compute_month(session, consortium_id, month, now=now):
+        if figures.missing_plans:
+            waiting.append(figures)
+            continue
+        issued.append(
+            await issue_report(session, figures.member_id, month, issued_by=issued_by, now=now, figures=figures)
+        )
+    return issued, waiting
+
+
+async def members_of(session: AsyncSession, consortium_id: uuid.UUID) -> list[Member]:
+    """Members of a consortium, by local government code."""
+    return list(
+        await session.scalars(select(Member).where(Member.consortium_id == consortium_id).order_by(Member.lg_code))
+    )
