@@ -7,19 +7,21 @@ answer does not depend on any server being up years from now.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
 from typing import Annotated, Any
 
 import anyio
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import State, UploadFile
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.params import Body
 from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kyodo.i18n import gettext as _
+from signing.records import find_record
 from signing.settings import SigningSettings
 from signing.verification import VerificationReport, verify
 
@@ -56,21 +58,24 @@ class VerificationController(Controller):
     @get("/")
     async def form(self) -> Template:
         """The upload form."""
-        return Template("signing/verify.html", context={"report": None, "error": None})
+        return Template("signing/verify.html", context={"report": None, "record": None, "error": None})
 
     @post("/", request_max_body_size=MAX_VERIFY_BYTES, status_code=200)
     async def check(
         self,
-        request: Request[Any, Any, Any],
         state: State,
+        db_session: NamedDependency[AsyncSession],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Template:
-        """Verify the uploaded PDF and show the result."""
+        """Verify the uploaded PDF, say whether it is on record, and show the result."""
         try:
             report = await _verify_upload(data.get("file"), state)
         except ValidationException as exc:
-            return Template("signing/verify.html", context={"report": None, "error": exc.detail}, status_code=400)
-        return Template("signing/verify.html", context={"report": report, "error": None})
+            return Template(
+                "signing/verify.html", context={"report": None, "record": None, "error": exc.detail}, status_code=400
+            )
+        record = await find_record(db_session, report.sha256)
+        return Template("signing/verify.html", context={"report": report, "record": record, "error": None})
 
 
 class VerifyApiController(Controller):
@@ -92,10 +97,13 @@ class VerifyApiController(Controller):
     async def verify_pdf(
         self,
         state: State,
+        db_session: NamedDependency[AsyncSession],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> dict[str, Any]:
-        """Verify the uploaded PDF."""
+        """Verify the uploaded PDF and say whether it matches a sealed file on record."""
         report = await _verify_upload(data.get("file"), state)
         body = asdict(report)
-        body["sha256"] = report.sha256 or hashlib.sha256(b"").hexdigest()
+        record = await find_record(db_session, report.sha256)
+        body["on_record"] = record is not None
+        body["record"] = asdict(record) if record is not None else None
         return body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import os
 import time
 import uuid
@@ -386,7 +387,7 @@ async def test_a_worker_killed_mid_seal_leaves_nothing_half_done(
     assert await _counts(waiting) == (2, 1, 1)
 
 
-async def test_staff_download_the_certificate_and_other_members_cannot(
+async def test_staff_download_the_certificate_and_other_members_cannot(  # noqa: PLR0915 - one story
     waiting: Waiting, signing_settings: SigningSettings
 ) -> None:
     from litestar.testing import AsyncTestClient
@@ -431,6 +432,31 @@ async def test_staff_download_the_certificate_and_other_members_cannot(
         assert response.headers["content-type"].startswith("application/pdf")
         report = await verify_async(response.content, trust_roots=signing_settings.trust_root_paths)
         assert report.ok
+        # Downloads are the sealed bytes, unchanged (SIG-6), and the platform recognises them.
+        async with waiting.maker() as session:
+            await system_access(session)
+            sealed_row = (await session.scalars(select(SealedDocument).order_by(SealedDocument.created_at))).first()
+            assert sealed_row is not None
+        download = await client.get(f"/contracts/{waiting.contract_id}/documents/{sealed_row.document_id}")
+        assert download.status_code == 200
+        assert hashlib.sha256(download.content).hexdigest() == sealed_row.sha256
+        # A signed-in browser calls the API with its CSRF header.
+        api = {"x-csrftoken": str(client.cookies.get("kyodo_csrf"))}
+        on_record = await client.post(
+            "/api/v1/verify", files={"file": ("k.pdf", download.content, "application/pdf")}, headers=api
+        )
+        assert on_record.status_code == 200, on_record.text
+        assert on_record.json()["on_record"] is True
+        assert on_record.json()["record"]["member_name"] == "盛岡市"
+        assert on_record.json()["record"]["contract_number"] == "R8-0042"
+        certificate_match = await client.post(
+            "/api/v1/verify", files={"file": ("c.pdf", response.content, "application/pdf")}, headers=api
+        )
+        assert certificate_match.json()["record"]["what"] == "certificate"
+        stranger = await client.post(
+            "/api/v1/verify", files={"file": ("x.pdf", make_pdf(1), "application/pdf")}, headers=api
+        )
+        assert stranger.json()["on_record"] is False
         await sign_in(client, "hachimantai-admin")
         assert (await client.get(f"/contracts/{waiting.contract_id}/certificate")).status_code == 404
         assert (await client.get(f"/api/v1/contracts/{waiting.contract_id}/certificate")).status_code in (401, 403, 404)
