@@ -6,6 +6,7 @@ Each gets a clear Japanese message and changes nothing (WF-6, WF-8, WF-9).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -16,7 +17,7 @@ from kyodo.outbox import OutboxMessage
 from kyodo.settings import Settings
 from signing.blobs import BlobStore
 from signing.mail import MAIL_TASK, open_link
-from signing.models import AuditEvent, Party, PartyStatus
+from signing.models import AuditEvent, AuditKind, Contract, ContractStatus, Party, PartyStatus
 from tenants.models import SecurityEvent, SecurityEventKind
 from tenants.rls import system_access
 from tests import factories as f
@@ -202,3 +203,30 @@ async def test_staff_set_a_new_password_after_a_lock_out(
     done = await client.post(url, headers={"Authorization": f"Bearer {office.key_a}"}, json={"password": "new-pass-1"})
     assert done.status_code == 200, done.text
     await _open(client, token, "new-pass-1")
+
+
+async def test_declining_with_a_reason_stops_the_contract_and_tells_everyone(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+):
+    contract_id = await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    csrf = await _open(client, token)
+    without_reason = await client.post(f"/c/{token}/decline", data={"reason": "", "_csrf_token": csrf})
+    assert without_reason.status_code == 400
+    declined = await client.post(f"/c/{token}/decline", data={"reason": "金額に誤りがあります", "_csrf_token": csrf})
+    assert declined.status_code == 200, declined.text
+    await system_access(db_session)
+    db_session.expire_all()
+    contract = await db_session.get(Contract, uuid.UUID(contract_id))
+    assert contract is not None
+    assert contract.status is ContractStatus.DECLINED
+    reasons = (await db_session.scalars(select(Party.decline_reason).where(Party.contract_id == contract.id))).all()
+    assert "金額に誤りがあります" in reasons
+    kinds = (await db_session.scalars(select(AuditEvent.kind).where(AuditEvent.contract_id == contract.id))).all()
+    assert AuditKind.DECLINED.value in kinds
+    mails = (await db_session.scalars(select(OutboxMessage).where(OutboxMessage.task_name == MAIL_TASK))).all()
+    assert any("金額に誤りがあります" in m.kwargs.get("body", "") for m in mails)
+    # The second party is never asked, and the link cannot agree any more.
+    assert "second@example.co.jp" not in await _links(db_session, settings)
+    again = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})
+    assert again.status_code in (400, 404, 409)
