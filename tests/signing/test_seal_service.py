@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from celery.result import AsyncResult
+import redis
+from celery import Celery
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from kyodo.celery_app import celery
-from kyodo.outbox import relay_pending
-from kyodo.settings import Settings, to_psycopg_url
+from kyodo.outbox import OutboxMessage
+from kyodo.settings import RedisSettings, Settings, to_psycopg_url
 from signing import services as svc
 from signing.audit import Actor
 from signing.blobs import BlobStore
@@ -120,8 +120,14 @@ async def _waiting_contract(
 
 @pytest.fixture
 async def waiting(fresh_database: Settings) -> AsyncIterator[Waiting]:
-    maker, contract_id, member_id = await _waiting_contract(fresh_database, files=2)
-    yield Waiting(fresh_database, maker, contract_id, member_id)
+    # A Redis database of its own: workers of other tests (other databases) must
+    # never take these tasks from the queue.
+    base = fresh_database.redis.url.rpartition("/")[0]
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    own = dataclasses.replace(fresh_database, redis=RedisSettings(url=f"{base}/{40 + index}"))
+    redis.Redis.from_url(own.redis.url).flushdb()
+    maker, contract_id, member_id = await _waiting_contract(own, files=2)
+    yield Waiting(own, maker, contract_id, member_id)
     await maker.kw["bind"].dispose()
 
 
@@ -221,6 +227,11 @@ async def test_a_second_worker_backs_off_while_the_first_holds_the_contract(
     assert await _counts(waiting) == (0, 0, 0)
 
 
+def _sender(waiting: Waiting) -> Celery:
+    """A client of the test's own Redis database (the module-wide app talks to the shared one)."""
+    return Celery("seal-tests", broker=waiting.settings.redis.url, backend=waiting.settings.redis.url)
+
+
 def _worker_env(pki: TestPKI) -> dict[str, str]:
     return settings_environment(pki.signing_settings("provider"))
 
@@ -234,10 +245,11 @@ async def test_two_workers_and_duplicate_deliveries_seal_once(
         workers = [start_worker(waiting.settings, tmp_path, name=f"sealer{i}") for i in range(2)]
         async with waiting.maker() as session:
             await system_access(session)
-            assert await relay_pending(session) >= 1
-            await session.commit()
-        # The same task delivered twice more, as a broker might after a failover.
-        extra = [celery.send_task(svc.SEAL_TASK, kwargs={"contract_id": str(waiting.contract_id)}) for _ in range(2)]
+            row = await session.scalar(select(OutboxMessage).where(OutboxMessage.task_name == svc.SEAL_TASK))
+            assert row is not None
+        # The outbox's task, and the same task delivered twice more, as a broker might after a failover.
+        sender = _sender(waiting)
+        extra = [sender.send_task(svc.SEAL_TASK, kwargs=row.kwargs) for _ in range(3)]
         deadline = time.monotonic() + 120
         while True:
             async with waiting.maker() as session:
@@ -248,9 +260,13 @@ async def test_two_workers_and_duplicate_deliveries_seal_once(
                     break
             assert time.monotonic() < deadline, [w.log_path.read_text()[-2000:] for w in workers]
             time.sleep(0.5)
-        for result in extra:
-            AsyncResult(result.id, app=celery).ready()
-        time.sleep(2)  # let the duplicates run to their no-op end
+        # Every delivery was taken from the queue and ran to its (no-op) end.
+        queue = redis.Redis.from_url(waiting.settings.redis.url)
+        while queue.llen("celery"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(2)
+        assert len(extra) == 3
     finally:
         for worker in workers:
             worker.stop()
@@ -342,7 +358,7 @@ async def test_a_worker_killed_mid_seal_leaves_nothing_half_done(
     try:
         stuck = start_worker(waiting.settings, tmp_path, name="stuck")
         try:
-            celery.send_task(svc.SEAL_TASK, kwargs={"contract_id": str(waiting.contract_id)})
+            _sender(waiting).send_task(svc.SEAL_TASK, kwargs={"contract_id": str(waiting.contract_id)})
             deadline = time.monotonic() + 60
             # The worker has taken the contract's lock and waits for the TSA.
             while not hung.clients or await _advisory_locks(waiting) == 0:
@@ -374,7 +390,7 @@ async def test_a_worker_killed_mid_seal_leaves_nothing_half_done(
     try:
         healthy = start_worker(waiting.settings, tmp_path, name="healthy")
         try:
-            celery.send_task(svc.SEAL_TASK, kwargs={"contract_id": str(waiting.contract_id)})
+            _sender(waiting).send_task(svc.SEAL_TASK, kwargs={"contract_id": str(waiting.contract_id)})
             deadline = time.monotonic() + 120
             while (await _counts(waiting))[1] == 0:
                 assert time.monotonic() < deadline, healthy.log_path.read_text()[-2000:]
