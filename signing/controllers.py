@@ -208,6 +208,23 @@ def _certificate_name(contract: Contract) -> str:
     return f"締結証明書_{contract.contract_number or contract.id}.pdf"
 
 
+async def _certificate_download(
+    session: AsyncSession, settings: Settings, contract: Contract, who: Actor
+) -> Response[bytes]:
+    """The certificate as a download, recorded in the audit trail like any download."""
+    data = await _certificate_bytes(session, settings, contract)
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.DOWNLOADED,
+        who=who,
+        documents=[d.sha256 for d in contract.documents],
+        detail={"certificate": True},
+    )
+    return _pdf_response(_certificate_name(contract), data)
+
+
 def _pdf_response(file_name: str, data: bytes) -> Response[bytes]:
     return Response(
         data,
@@ -486,17 +503,7 @@ class ContractApiController(Controller):
         """The sealed certificate of conclusion (締結証明書)."""
         principal = current_principal(request)
         contract = await svc.get_contract(db_session, contract_id, principal)
-        data = await _certificate_bytes(db_session, _settings(state), contract)
-        await append_event(
-            db_session,
-            member_id=contract.member_id,
-            contract_id=contract.id,
-            kind=AuditKind.DOWNLOADED,
-            who=_actor(request, principal),
-            documents=[d.sha256 for d in contract.documents],
-            detail={"certificate": True},
-        )
-        return _pdf_response(_certificate_name(contract), data)
+        return await _certificate_download(db_session, _settings(state), contract, _actor(request, principal))
 
 
 # --------------------------------------------------------------------------- staff screens
@@ -854,17 +861,7 @@ class ContractPagesController(Controller):
         """Download the sealed certificate of conclusion (締結証明書) at any time after sealing."""
         principal = current_principal(request)
         contract = await svc.get_contract(db_session, contract_id, principal)
-        data = await _certificate_bytes(db_session, _settings(state), contract)
-        await append_event(
-            db_session,
-            member_id=contract.member_id,
-            contract_id=contract.id,
-            kind=AuditKind.DOWNLOADED,
-            who=_actor(request, principal),
-            documents=[d.sha256 for d in contract.documents],
-            detail={"certificate": True},
-        )
-        return _pdf_response(_certificate_name(contract), data)
+        return await _certificate_download(db_session, _settings(state), contract, _actor(request, principal))
 
 
 async def _preview(
@@ -1118,14 +1115,4 @@ class ContractorController(Controller):
     ) -> Response[bytes]:
         """The certificate of conclusion of the contractor's own contract (free, no account)."""
         party, contract = await self._gated(request, db_session, state, token)
-        data = await _certificate_bytes(db_session, _settings(state), contract)
-        await append_event(
-            db_session,
-            member_id=contract.member_id,
-            contract_id=contract.id,
-            kind=AuditKind.DOWNLOADED,
-            who=_party_actor(request, party),
-            documents=[d.sha256 for d in contract.documents],
-            detail={"certificate": True},
-        )
-        return _pdf_response(_certificate_name(contract), data)
+        return await _certificate_download(db_session, _settings(state), contract, _party_actor(request, party))
