@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from kyodo.outbox import OutboxMessage
 from kyodo.settings import RedisSettings, Settings, to_psycopg_url
+from onboarding.models import UsageEvent
+from reporting.usage import concluded_contracts
 from signing import services as svc
 from signing.audit import Actor
 from signing.blobs import BlobStore
@@ -163,6 +165,15 @@ async def test_every_file_is_sealed_with_the_agreed_text_and_verifies(
         contract = await session.get(Contract, waiting.contract_id)
         assert contract is not None
         assert contract.status is ContractStatus.CONCLUDED
+        # The monthly report and billing count it: one contract, under the mayor's title.
+        now = dt.datetime.now(dt.UTC)
+        counts = await concluded_contracts(
+            session, waiting.member_id, (now - dt.timedelta(hours=1), now + dt.timedelta(hours=1))
+        )
+        assert counts.total == 1
+        assert counts.by_title == [("市長", 1)]
+        metered = await session.scalar(select(func.count()).select_from(UsageEvent))
+        assert metered == 1
         rows = (await session.scalars(select(SealedDocument))).all()
         store = BlobStore(waiting.settings)
         first = await store.get(session, waiting.member_id, rows[0].sha256)
