@@ -140,3 +140,21 @@ async def test_secretariat_signs_in_to_the_consortium(client: AsyncTestClient, t
 async def test_login_form_without_csrf_token_is_refused(client: AsyncTestClient, two_members: TwoMembers) -> None:
     response = await client.post("/login", data={"login_id": "morioka-admin", "password": f.PASSWORD})
     assert response.status_code == 403
+
+
+async def test_the_api_refuses_keys_used_from_outside_the_members_networks(
+    client: AsyncTestClient, two_members: TwoMembers, db_session: AsyncSession
+) -> None:
+    key = await f.api_key(db_session, two_members.a, roles=("drafter",))
+    await f.ip_range(db_session, two_members.a, "10.20.0.0/16")
+    auth = {"Authorization": f"Bearer {key}"}
+    refused = await client.get("/api/v1/contracts/", headers={**auth, PEER_HEADER: "203.0.113.9"})
+    assert refused.status_code == 403
+    assert "このネットワーク" in refused.json()["detail"]
+    allowed = await client.get("/api/v1/contracts/", headers={**auth, PEER_HEADER: "10.20.1.2"})
+    assert allowed.status_code == 200
+    await system_access(db_session)
+    kinds = (
+        await db_session.scalars(select(SecurityEvent.kind).where(SecurityEvent.member_id == two_members.a.id))
+    ).all()
+    assert SecurityEventKind.IP_REFUSED in kinds
