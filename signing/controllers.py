@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State, UploadFile
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
@@ -148,16 +148,17 @@ async def _create_with_files(
     return contract
 
 
-def _filters(
+async def provide_search_filters(
     *,
-    word: str | None,
-    date_from: str | None,
-    date_to: str | None,
-    amount_min: str | None,
-    amount_max: str | None,
-    counterparty: str | None,
-    status: str | None,
+    word: FromQuery[str | None] = None,
+    date_from: FromQuery[str | None] = None,
+    date_to: FromQuery[str | None] = None,
+    amount_min: FromQuery[str | None] = None,
+    amount_max: FromQuery[str | None] = None,
+    counterparty: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
 ) -> svc.SearchFilters:
+    """The search keys of the list, the API and the CSV export, read from the query once."""
     amount_message = _("Please enter the amount as a number of yen.")
     try:
         state = ContractStatus(status) if status else None
@@ -248,6 +249,7 @@ class ContractApiController(Controller):
     """Contracts for other systems of a member (API key), JSON."""
 
     path = "/api/v1/contracts"
+    dependencies = {"filters": Provide(provide_search_filters)}  # noqa: RUF012
     tags = ["contracts"]  # noqa: RUF012
     guards = [requires_member_staff]  # noqa: RUF012
     exception_handlers = {svc.ContractError: _error}  # noqa: RUF012
@@ -273,26 +275,11 @@ class ContractApiController(Controller):
         *,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        word: FromQuery[str | None] = None,
-        date_from: FromQuery[str | None] = None,
-        date_to: FromQuery[str | None] = None,
-        amount_min: FromQuery[str | None] = None,
-        amount_max: FromQuery[str | None] = None,
-        counterparty: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
+        filters: NamedDependency[svc.SearchFilters],
         page: FromQuery[int] = 1,
         per_page: FromQuery[int] = 50,
     ) -> ContractPage:
         """List and search (word in the file name or subject, date and amount ranges, counterparty; AND)."""
-        filters = _filters(
-            word=word,
-            date_from=date_from,
-            date_to=date_to,
-            amount_min=amount_min,
-            amount_max=amount_max,
-            counterparty=counterparty,
-            status=status,
-        )
         result = await svc.search(db_session, current_principal(request), filters, page=page, per_page=per_page)
         return ContractPage(
             items=[ContractOut.of(c, full=False) for c in result.items],
@@ -513,6 +500,7 @@ class ContractPagesController(Controller):
     """Staff screens: list and search, CSV, new contract, detail, parties, boxes, send, cancel, sign."""
 
     path = "/contracts"
+    dependencies = {"filters": Provide(provide_search_filters)}  # noqa: RUF012
     include_in_schema = False
     guards = [requires_member_staff]  # noqa: RUF012
     exception_handlers = {svc.ContractError: _error}  # noqa: RUF012
@@ -523,25 +511,10 @@ class ContractPagesController(Controller):
         *,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        word: FromQuery[str | None] = None,
-        date_from: FromQuery[str | None] = None,
-        date_to: FromQuery[str | None] = None,
-        amount_min: FromQuery[str | None] = None,
-        amount_max: FromQuery[str | None] = None,
-        counterparty: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
+        filters: NamedDependency[svc.SearchFilters],
         page: FromQuery[int] = 1,
     ) -> Template:
         """Contracts the caller may see, newest first, with the search form."""
-        filters = _filters(
-            word=word,
-            date_from=date_from,
-            date_to=date_to,
-            amount_min=amount_min,
-            amount_max=amount_max,
-            counterparty=counterparty,
-            status=status,
-        )
         result = await svc.search(db_session, current_principal(request), filters, page=page, per_page=50)
         query = request.url.query or ""
         template = "signing/_results.html" if request.headers.get("hx-request") else "signing/index.html"
@@ -556,25 +529,10 @@ class ContractPagesController(Controller):
         *,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        word: FromQuery[str | None] = None,
-        date_from: FromQuery[str | None] = None,
-        date_to: FromQuery[str | None] = None,
-        amount_min: FromQuery[str | None] = None,
-        amount_max: FromQuery[str | None] = None,
-        counterparty: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
+        filters: NamedDependency[svc.SearchFilters],
     ) -> Response[bytes]:
         """The search result as CSV (UTF-8 with BOM, for Excel)."""
         principal = current_principal(request)
-        filters = _filters(
-            word=word,
-            date_from=date_from,
-            date_to=date_to,
-            amount_min=amount_min,
-            amount_max=amount_max,
-            counterparty=counterparty,
-            status=status,
-        )
         body = await svc.to_csv(db_session, principal, filters)
         assert principal.member_id is not None
         await append_event(
