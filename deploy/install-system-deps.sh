@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Operating-system programs the platform and its tests use, installed when missing:
-#   pdfsig (poppler-utils)  independent check of sealed PDFs in the tests
+#   pdfsig (poppler-utils)   independent check of sealed PDFs in the tests
+#   /usr/bin/chromium        the headless browser of the end-to-end tests (tests/e2e/),
+#                            driven by Playwright from uv.lock; never `playwright install`
 # Everything else (PostgreSQL, Redis, fonts, Python packages) comes from uv.lock.
+# Safe to run again: nothing is installed when every program is present.
 set -euo pipefail
 
 missing=()
 command -v pdfsig >/dev/null 2>&1 || missing+=(poppler-utils)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
