@@ -38,6 +38,7 @@ def start_links(principal: Principal) -> list[Link]:
         ("member", "import", Link("/admin/import/", _("Bulk staff registration"))),
         ("member", "export", Link("/admin/export/", _("Export all data"))),
         ("addressbook", "view", Link("/address-book", _("Address book"))),
+        ("audit", "view", Link("/contracts/audit", _("Audit log"))),
         ("consortium", "view", Link("/secretariat/members", _("Members of the consortium"))),
         ("company", "manage", Link("/secretariat/companies", _("Contractor companies"))),
         ("consortium", "view", Link("/secretariat/onboarding/", _("Onboarding of members"))),

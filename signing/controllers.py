@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import secrets
 import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -19,7 +20,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kyodo.auth import client_ip
@@ -27,9 +28,18 @@ from kyodo.i18n import gettext as _
 from kyodo.settings import Settings, get_settings
 from policy.guards import current_principal, requires, requires_member_staff
 from signing import services as svc
-from signing.audit import Actor, append_event
+from signing.audit import Actor, append_event, verify_chains
 from signing.blobs import BlobStore
-from signing.models import AuditKind, ConclusionCertificate, Contract, ContractStatus, Party, PartyKind, PartyStatus
+from signing.models import (
+    AuditEvent,
+    AuditKind,
+    ConclusionCertificate,
+    Contract,
+    ContractStatus,
+    Party,
+    PartyKind,
+    PartyStatus,
+)
 from signing.pdfcheck import render_page
 from signing.schemas import (
     ContractOut,
@@ -173,6 +183,65 @@ async def provide_search_filters(
         counterparty=counterparty or "",
         status=state,
     )
+
+
+async def provide_trail_filters(
+    *,
+    contract: FromQuery[str | None] = None,
+    date_from: FromQuery[str | None] = None,
+    date_to: FromQuery[str | None] = None,
+) -> svc.TrailFilters:
+    """The keys of the audit-log screen and its CSV export, read from the query once."""
+    return svc.TrailFilters(
+        contract=(contract or "")[:200], date_from=_date_or_none(date_from), date_to=_date_or_none(date_to)
+    )
+
+
+def audit_kind_labels() -> dict[str, str]:
+    """What each kind of audit event is called on the screen and in the export (in the user's language)."""
+    return {
+        AuditKind.CREATED: _("Created"),
+        AuditKind.UPLOADED: _("File uploaded"),
+        AuditKind.UPDATED: _("Changed"),
+        AuditKind.SENT: _("Sent"),
+        AuditKind.NOTIFIED: _("Request mailed"),
+        AuditKind.REMINDED: _("Reminder mailed"),
+        AuditKind.OPENED: _("Opened with the access password"),
+        AuditKind.PASSWORD_FAILED: _("Wrong access password"),
+        AuditKind.LOCKED: _("Link locked"),
+        AuditKind.FILLED: _("Text boxes filled"),
+        AuditKind.AGREED: _("Agreed"),
+        AuditKind.DECLINED: _("Declined"),
+        AuditKind.FORWARDED: _("Forwarded"),
+        AuditKind.CANCELLED: _("Cancelled"),
+        AuditKind.COMPLETED: _("Every party agreed"),
+        AuditKind.DOWNLOADED: _("Downloaded"),
+        AuditKind.SEALED: _("Sealed"),
+        AuditKind.RENEWED: _("Timestamp renewed"),
+        AuditKind.SEARCHED: _("Searched"),
+        AuditKind.EXPORTED: _("Exported"),
+    }
+
+
+def _actor_name(actor: str) -> str:
+    """``staff:<id> 起案 太郎`` → ``起案 太郎``: the id stays in the CSV export."""
+    kind, _sep, rest = actor.partition(" ")
+    return rest if ":" in kind and rest else actor
+
+
+def _contractor_of(contract: Contract, party_id: uuid.UUID) -> Party:
+    party = next((p for p in contract.parties if p.id == party_id), None)
+    if party is None:
+        raise svc.ContractError(_("The party was not found."), status_code=404)
+    return party
+
+
+_SPOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+"""Letters and digits that cannot be mistaken for each other when read out on the phone (no l/1, o/0, i)."""
+
+
+def _suggested_password(length: int = 10) -> str:
+    return "".join(secrets.choice(_SPOKEN_ALPHABET) for _i in range(length))
 
 
 async def _document_bytes(
@@ -379,9 +448,7 @@ class ContractApiController(Controller):
         """Set a new access password for a contractor (e.g. for a forwardee, or after a lock-out)."""
         principal = current_principal(request)
         contract = await svc.get_contract(db_session, contract_id, principal)
-        party = next((p for p in contract.parties if p.id == party_id), None)
-        if party is None:
-            raise svc.ContractError(_("The party was not found."), status_code=404)
+        party = _contractor_of(contract, party_id)
         await svc.set_party_password(db_session, contract, party, data.password, _actor(request, principal))
         return PartyOut.of(party)
 
@@ -500,7 +567,7 @@ class ContractPagesController(Controller):
     """Staff screens: list and search, CSV, new contract, detail, parties, boxes, send, cancel, sign."""
 
     path = "/contracts"
-    dependencies = {"filters": Provide(provide_search_filters)}  # noqa: RUF012
+    dependencies = {"filters": Provide(provide_search_filters), "trail": Provide(provide_trail_filters)}  # noqa: RUF012
     include_in_schema = False
     guards = [requires_member_staff]  # noqa: RUF012
     exception_handlers = {svc.ContractError: _error}  # noqa: RUF012
@@ -520,7 +587,13 @@ class ContractPagesController(Controller):
         template = "signing/_results.html" if request.headers.get("hx-request") else "signing/index.html"
         return Template(
             template,
-            context={"result": result, "f": filters, "labels": svc.STATUS_LABELS, "query": query},
+            context={
+                "result": result,
+                "f": filters,
+                "labels": svc.STATUS_LABELS,
+                "query": query,
+                "principal": current_principal(request),
+            },
         )
 
     @get("/export.csv", guards=[requires("contract", "view")])
@@ -547,6 +620,74 @@ class ContractPagesController(Controller):
             body,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="contracts.csv"'},
+        )
+
+    @get("/audit", guards=[requires("audit", "view")])
+    async def audit_trail(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        trail: NamedDependency[svc.TrailFilters],
+        page: FromQuery[int] = 1,
+    ) -> Template:
+        """The member's audit trail (who, e-mail, time, IP, user agent, documents), and whether its chains verify."""
+        principal = current_principal(request)
+        assert principal.member_id is not None
+        result = await svc.trail(db_session, principal.member_id, trail, page=page, per_page=50)
+        # The whole trail of the member is recomputed, not only the page shown: a
+        # changed or removed row anywhere breaks the chain it belongs to.
+        problems = await verify_chains(db_session, member_id=principal.member_id)
+        checked = await db_session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.member_id == principal.member_id)
+        )
+        query = "&".join(
+            f"{key}={quote(value)}"
+            for key, value in (
+                ("contract", trail.contract),
+                ("date_from", trail.date_from.isoformat() if trail.date_from else ""),
+                ("date_to", trail.date_to.isoformat() if trail.date_to else ""),
+            )
+            if value
+        )
+        return Template(
+            "signing/audit.html",
+            context={
+                "result": result,
+                "trail": trail,
+                "query": query,
+                "kinds": audit_kind_labels(),
+                "problems": problems,
+                "checked": checked or 0,
+                "actor_name": _actor_name,
+                "jst": svc.JST,
+            },
+        )
+
+    @get("/audit.csv", guards=[requires("audit", "view")])
+    async def audit_export(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        trail: NamedDependency[svc.TrailFilters],
+    ) -> Response[bytes]:
+        """The filtered audit trail as CSV (UTF-8 with BOM); the export itself is recorded in the trail."""
+        principal = current_principal(request)
+        assert principal.member_id is not None
+        body = await svc.trail_csv(db_session, principal.member_id, trail, audit_kind_labels())
+        await append_event(
+            db_session,
+            member_id=principal.member_id,
+            contract_id=None,
+            kind=AuditKind.EXPORTED,
+            who=_actor(request, principal),
+            detail={"audit_trail": True, "query": request.url.query or ""},
+        )
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"', "Cache-Control": "no-store"},
         )
 
     @get("/new", guards=[requires("contract", "draft")])
@@ -676,6 +817,50 @@ class ContractPagesController(Controller):
             )
         await svc.add_party(db_session, contract, party_input, _actor(request, principal))
         return Redirect(path=f"/contracts/{contract.id}#parties", status_code=303)
+
+    @get("/{contract_id:uuid}/parties/{party_id:uuid}/password", guards=[requires("contract", "send")])
+    async def password_form(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        party_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        done: FromQuery[bool] = False,
+    ) -> Template:
+        """The form for a contractor's new access password (after a lock-out, for a forwardee …)."""
+        contract = await svc.get_contract(db_session, contract_id, current_principal(request))
+        party = _contractor_of(contract, party_id)
+        return Template(
+            "signing/password.html",
+            context={
+                "contract": contract,
+                "party": party,
+                "party_labels": svc.PARTY_STATUS_LABELS,
+                "done": done,
+                "suggestion": _suggested_password(),
+                "min_length": svc.MIN_CONTRACTOR_PASSWORD,
+            },
+        )
+
+    @post("/{contract_id:uuid}/parties/{party_id:uuid}/password", guards=[requires("contract", "send")])
+    async def set_password(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        party_id: FromPath[uuid.UUID],
+        data: UrlForm,
+        db_session: NamedDependency[AsyncSession],
+    ) -> Redirect:
+        """Set the new password; it also unlocks the link. Audited like the API route."""
+        principal = current_principal(request)
+        contract = await svc.get_contract(db_session, contract_id, principal)
+        party = _contractor_of(contract, party_id)
+        await svc.set_party_password(
+            db_session, contract, party, data.get("password", "").strip(), _actor(request, principal)
+        )
+        return Redirect(path=f"/contracts/{contract.id}/parties/{party.id}/password?done=true", status_code=303)
 
     @post("/{contract_id:uuid}/text-boxes", guards=[requires("contract", "draft")])
     async def add_box(

@@ -13,11 +13,13 @@ import datetime as dt
 import hashlib
 import hmac
 import io
+import json
 import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +32,7 @@ from signing.audit import Actor, append_event
 from signing.blobs import BlobStore
 from signing.mail import LINK_PLACEHOLDER, queue_mail
 from signing.models import (
+    AuditEvent,
     AuditKind,
     Contract,
     ContractDocument,
@@ -53,6 +56,9 @@ __all__ = [
     "SearchFilters",
     "SearchPage",
     "TextBoxInput",
+    "TrailEntry",
+    "TrailFilters",
+    "TrailPage",
     "add_documents",
     "add_party",
     "add_text_box",
@@ -72,6 +78,8 @@ __all__ = [
     "staff_agree",
     "to_csv",
     "token_digest",
+    "trail",
+    "trail_csv",
 ]
 
 SEAL_TASK = "signing.seal_contract"
@@ -621,8 +629,14 @@ async def party_by_token(session: AsyncSession, token: str) -> tuple[Party, Cont
 
 
 def gate_cookie_value(secret: str, party: Party) -> str:
-    """What the contractor's browser keeps after entering the right password (dies with the link)."""
-    return hmac.new(secret.encode(), f"contractor:{party.token_hash}".encode(), hashlib.sha256).hexdigest()
+    """What the contractor's browser keeps after entering the right password.
+
+    It dies with the link and with the password: when staff set a new password
+    (a leaked one, a lock-out), browsers that passed the gate with the old one
+    must enter the new one.
+    """
+    material = f"contractor:{party.token_hash}:{party.password_hash}"
+    return hmac.new(secret.encode(), material.encode(), hashlib.sha256).hexdigest()
 
 
 async def check_contractor_password(
@@ -883,6 +897,8 @@ async def set_party_password(
         raise ContractError(_("This contract is no longer in circulation."), status_code=409)
     if party.kind is not PartyKind.CONTRACTOR:
         raise ContractError(_("Only contractors have an access password."))
+    if party.status not in _OPEN_PARTY:
+        raise ContractError(_("This party has already answered or handed the request on."), status_code=409)
     if len(password) < MIN_CONTRACTOR_PASSWORD:
         raise ContractError(
             _("Please set an access password of at least {n} characters for the contractor.").format(
@@ -1041,6 +1057,128 @@ async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFil
                 STATUS_LABELS[c.status],
                 " / ".join(c.file_names.splitlines()),
                 c.created_at.isoformat(timespec="seconds"),
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- audit trail screen
+
+JST = ZoneInfo("Asia/Tokyo")
+TRAIL_EXPORT_LIMIT = 100_000
+"""Most events one CSV export of the audit trail holds; a wider range must be narrowed, never cut silently."""
+
+
+@dataclass
+class TrailFilters:
+    """Keys of the audit-log screen: one contract (its ID or contract number) and days in Japan time."""
+
+    contract: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+@dataclass
+class TrailEntry:
+    """An event with the subject and number of its contract (empty for operations such as searches)."""
+
+    event: AuditEvent
+    subject: str
+    contract_number: str
+
+
+@dataclass
+class TrailPage:
+    """One page of the audit trail, newest first."""
+
+    items: list[TrailEntry]
+    page: int
+    per_page: int
+    has_next: bool
+
+
+def _trail_statement(member_id: uuid.UUID, filters: TrailFilters) -> Select[Any]:
+    # member_id is the filter; row-level security would hide other members' rows anyway.
+    stmt = (
+        select(AuditEvent, Contract.subject, Contract.contract_number)
+        .outerjoin(Contract, Contract.id == AuditEvent.contract_id)
+        .where(AuditEvent.member_id == member_id)
+    )
+    wanted = filters.contract.strip()
+    if wanted:
+        try:
+            stmt = stmt.where(AuditEvent.contract_id == uuid.UUID(wanted))
+        except ValueError:
+            numbered = select(Contract.id).where(Contract.member_id == member_id, Contract.contract_number == wanted)
+            stmt = stmt.where(AuditEvent.contract_id.in_(numbered))
+    if filters.date_from:
+        stmt = stmt.where(AuditEvent.occurred_at >= dt.datetime.combine(filters.date_from, dt.time(), JST))
+    if filters.date_to and filters.date_to < dt.date.max:
+        day_after = filters.date_to + dt.timedelta(days=1)
+        stmt = stmt.where(AuditEvent.occurred_at < dt.datetime.combine(day_after, dt.time(), JST))
+    return stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+
+
+async def trail(
+    session: AsyncSession, member_id: uuid.UUID, filters: TrailFilters, *, page: int = 1, per_page: int = 50
+) -> TrailPage:
+    """A page of the member's audit trail."""
+    page = max(1, page)
+    per_page = max(1, min(per_page, 200))
+    rows = (
+        await session.execute(_trail_statement(member_id, filters).offset((page - 1) * per_page).limit(per_page + 1))
+    ).all()
+    items = [TrailEntry(event, subject or "", number or "") for event, subject, number in rows[:per_page]]
+    return TrailPage(items=items, page=page, per_page=per_page, has_next=len(rows) > per_page)
+
+
+async def trail_csv(
+    session: AsyncSession, member_id: uuid.UUID, filters: TrailFilters, kind_labels: dict[str, str]
+) -> bytes:
+    """The filtered trail as CSV (UTF-8 with BOM for Excel), every column including both hashes."""
+    total = await session.scalar(select(func.count()).select_from(_trail_statement(member_id, filters).subquery()))
+    if (total or 0) > TRAIL_EXPORT_LIMIT:
+        raise ContractError(
+            _("The export holds at most {limit} events; {total} match. Please narrow the date range.").format(
+                limit=f"{TRAIL_EXPORT_LIMIT:,}", total=f"{total:,}"
+            )
+        )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            _("Time (Japan)"),
+            _("Event"),
+            _("Contract ID"),
+            _("Contract number"),
+            _("Subject"),
+            _("Who"),
+            _("E-mail"),
+            _("IP address"),
+            _("User agent"),
+            _("Document SHA-256"),
+            _("Details"),
+            _("Previous hash"),
+            _("Hash"),
+        ]
+    )
+    result = await session.stream(_trail_statement(member_id, filters).execution_options(yield_per=2000))
+    async for event, subject, number in result:
+        writer.writerow(
+            [
+                event.occurred_at.astimezone(JST).isoformat(timespec="seconds"),
+                kind_labels.get(event.kind, event.kind),
+                str(event.contract_id or ""),
+                number or "",
+                subject or "",
+                event.actor,
+                event.email,
+                event.ip or "",
+                event.user_agent,
+                " ".join(event.documents),
+                json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else "",
+                event.prev_hash,
+                event.hash,
             ]
         )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
