@@ -23,6 +23,7 @@ from consortium.models import (
     Member,
     MemberKind,
     MemberStatus,
+    OperatorAccount,
     SecretariatAccount,
 )
 from kyodo.settings import to_psycopg_url
@@ -31,10 +32,11 @@ from tenants.models import AddressBookEntry, ContractTitle, Department, Staff, S
 from tenants.passwords import hash_password
 from tenants.rls import system_access
 
-__all__ = ["DEMO_PASSWORD", "DEMO_SECRETARIAT", "MEMBERS", "SeedReport", "seed_database", "seed_demo"]
+__all__ = ["DEMO_OPERATOR", "DEMO_PASSWORD", "DEMO_SECRETARIAT", "MEMBERS", "SeedReport", "seed_database", "seed_demo"]
 
 DEMO_PASSWORD = "kyodo-demo-2026"  # noqa: S105 - documented demo password
 DEMO_SECRETARIAT = "morioka-jimukyoku"
+DEMO_OPERATOR = "kyodo-operator"
 CONSORTIUM = ("盛岡広域連携", "morioka-kouiki")
 
 
@@ -186,6 +188,19 @@ async def seed_demo(session: AsyncSession) -> SeedReport:
             "active": True,
         },
         login_id=DEMO_SECRETARIAT,
+    )
+    await _ensure(
+        session,
+        report,
+        OperatorAccount,
+        {
+            "name": "共同 運用担当",
+            "email": "operator@kyodo.example.jp",
+            "password_hash": password_hash,
+            "failed_logins": 0,
+            "active": True,
+        },
+        login_id=DEMO_OPERATOR,
     )
     companies: list[tuple[ContractorCompany, list[ContractorContact]]] = []
     for company_name, number, contacts in COMPANIES:

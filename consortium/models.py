@@ -17,6 +17,7 @@ __all__ = [
     "Member",
     "MemberKind",
     "MemberStatus",
+    "OperatorAccount",
     "SecretariatAccount",
 ]
 
@@ -84,6 +85,26 @@ class SecretariatAccount(UUIDv7AuditBase):
     __tablename__ = "secretariat_account"
 
     consortium_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consortium.id", ondelete="RESTRICT"), index=True)
+    login_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OperatorAccount(UUIDv7AuditBase):
+    """A person of the provider (運用事業者) who runs the platform for every consortium.
+
+    Operators record incidents and maintenance, write improvement plans and issue
+    monthly reports. They see figures and never contract contents, and are not
+    bound to one consortium: their screens name the consortium they act on.
+    """
+
+    __tablename__ = "operator_account"
+
     login_id: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))

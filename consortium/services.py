@@ -24,7 +24,14 @@ from consortium.identifiers import (
     validate_corporate_number,
     validate_lg_code,
 )
-from consortium.models import ContractorCompany, ContractorContact, Member, MemberKind, MemberStatus
+from consortium.models import (
+    ContractorCompany,
+    ContractorContact,
+    Member,
+    MemberKind,
+    MemberStatus,
+    OperatorAccount,
+)
 from kyodo.i18n import gettext as _
 from policy.models import PolicyRule
 from policy.permissions import MEMBER_PERMISSIONS, BuiltinRole
@@ -41,6 +48,7 @@ __all__ = [
     "CompanyService",
     "MemberFigures",
     "MembershipService",
+    "create_operator",
     "issue_operator_api_key",
     "today",
 ]
@@ -395,3 +403,24 @@ async def issue_operator_api_key(
             editor=frozenset(MEMBER_PERMISSIONS), subject=f"apikey:{row.id}", role_name=role
         )
     return member, row, key
+
+
+async def create_operator(
+    session: AsyncSession, *, login_id: str, name: str, email: str
+) -> tuple[OperatorAccount, str]:
+    """A new operator account of the provider; returns it and its initial password (shown once)."""
+    login_id = _required(login_id, _("a login ID"))
+    if await login_id_taken(session, login_id):
+        raise Conflict(_("The login ID {login_id} is already in use. Choose another.").format(login_id=login_id))
+    password = generate_password()
+    account = OperatorAccount(
+        login_id=login_id,
+        name=_required(name, _("a name")),
+        email=_email(email),
+        password_hash=hash_password(password),
+        active=True,
+        failed_logins=0,
+    )
+    session.add(account)
+    await session.flush()
+    return account, password

@@ -72,6 +72,8 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env.globals["current_language"] = i18n.current_locale.get
     env.globals["start_links"] = navigation.start_links
     env.filters["role_label"] = navigation.role_label
+    env.filters["local_time"] = i18n.format_local_time
+    env.filters["input_time"] = i18n.input_local_time
     env.policies["ext.i18n.trimmed"] = True
 
 

@@ -120,7 +120,9 @@ def authentication_middleware(app: ASGIApp) -> ASGIApp:
                     data = await session_store(state).get(token)
                     if data is not None:
                         via = "session"
-                        lookup = await load_principal(session, data, policy_engine, ip=client_ip(scope))
+                        lookup = await load_principal(
+                            session, data, policy_engine, ip=client_ip(scope), security=state.settings.security
+                        )
                         scope.setdefault("state", {})["session_data"] = data
                 await session.commit()
             finally:

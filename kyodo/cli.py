@@ -354,6 +354,38 @@ def apikey_create(lg_code: str, label: str, role: str | None) -> None:
 
 
 @cli.group()
+def operator() -> None:
+    """Accounts of the provider's operators (incidents, maintenance, monthly reports)."""
+
+
+@operator.command("create")
+@click.option("--login-id", required=True, help="The ID the operator signs in with.")
+@click.option("--name", required=True, help="The operator's name, shown in reports they issue.")
+@click.option("--email", required=True, help="Where operator notices go (reports waiting for a plan).")
+def operator_create(login_id: str, name: str, email: str) -> None:
+    """Create an operator account and print its initial password (shown once)."""
+    import asyncio
+
+    from consortium.services import create_operator
+    from kyodo.db import session_scope
+    from tenants.errors import ServiceError
+    from tenants.rls import system_access
+
+    async def create() -> str:
+        async with session_scope(get_settings()) as session:
+            await system_access(session)
+            _, password = await create_operator(session, login_id=login_id, name=name, email=email)
+            return password
+
+    try:
+        password = asyncio.run(create())
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(password)
+    click.echo(f"[kyodo] operator {login_id} created; the password is shown only now", err=True)
+
+
+@cli.group()
 def billing() -> None:
     """Monthly invoices of the members."""
 

@@ -3,6 +3,10 @@
 ``db_session`` is the request's session already scoped to the caller's member:
 row-level security then shows it nothing of any other member. Handlers never
 scope sessions themselves.
+
+``operator_session`` is the same session with system access, and exists only for
+the provider's operators (whose screens act on every member's figures): for
+anyone else asking for it the request is refused.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from typing import Any
 
 from litestar import Request
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import PermissionDeniedException
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenants.principal import Principal
-from tenants.rls import for_member
+from policy.guards import NOT_ALLOWED
+from tenants.principal import Principal, PrincipalKind
+from tenants.rls import for_member, system_access
 
 __all__ = ["RAW_SESSION_KEY", "dependencies"]
 
@@ -31,6 +37,17 @@ async def provide_db_session(
     return raw_db_session
 
 
+async def provide_operator_session(
+    raw_db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]
+) -> AsyncSession:
+    """The request's session with system access, for an operator only."""
+    user = request.scope.get("user")
+    if not isinstance(user, Principal) or user.kind is not PrincipalKind.OPERATOR:
+        raise PermissionDeniedException(detail=NOT_ALLOWED)
+    await system_access(raw_db_session)
+    return raw_db_session
+
+
 def dependencies() -> dict[str, Provide]:
     """Dependencies registered on the application."""
-    return {"db_session": Provide(provide_db_session)}
+    return {"db_session": Provide(provide_db_session), "operator_session": Provide(provide_operator_session)}

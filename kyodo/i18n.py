@@ -18,11 +18,14 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 __all__ = [
+    "JST",
     "LOCALES",
     "LOCALE_COOKIE",
     "current_locale",
     "format_date",
+    "format_local_time",
     "gettext",
+    "input_local_time",
     "japanese_era",
     "ngettext",
     "translations",
@@ -96,3 +99,19 @@ def format_date(day: dt.date | dt.datetime, *, era: bool = False, locale: str | 
             if day >= start:
                 return f"{day.isoformat()} ({romaji} {day.year - start.year + 1})"
     return day.isoformat()
+
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+
+
+def format_local_time(moment: dt.datetime | None, *, era: bool = False) -> str:
+    """A moment in Japan time as people write it: 2026年11月22日 09:30 (empty for None)."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(JST)
+    return f"{format_date(local, era=era)} {local:%H:%M}"
+
+
+def input_local_time(moment: dt.datetime | None) -> str:
+    """A moment in Japan time for an ``<input type="datetime-local">`` (empty for None)."""
+    return "" if moment is None else f"{moment.astimezone(JST):%Y-%m-%dT%H:%M}"

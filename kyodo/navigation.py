@@ -45,7 +45,14 @@ def start_links(principal: Principal) -> list[Link]:
         ("billing", "manage", Link("/secretariat/billing/", _("Agreements and invoices"))),
         ("consortium", "manage", Link("/secretariat/leaving/", _("Members leaving"))),
     ]
-    if principal.is_secretariat:
+    if principal.is_operator:
+        candidates += [
+            ("report", "view", Link("/operator/reports/", _("Monthly reports of the members"))),
+            ("incident", "manage", Link("/operator/incidents/", _("Incidents"))),
+            ("maintenance", "manage", Link("/operator/maintenance/", _("Maintenance"))),
+            ("target", "manage", Link("/operator/targets/", _("Service level targets"))),
+        ]
+    elif principal.is_secretariat:
         candidates.append(("report", "view", Link("/secretariat/reports", _("Service levels of the members"))))
     else:
         candidates.append(("report", "view", Link("/reports", _("Monthly service reports"))))

@@ -29,6 +29,12 @@ from onboarding.controllers import (
 )
 from policy.controllers import RoleApiController, RoleController
 from reporting.controllers import MemberReportController, SecretariatReportController, StatusController
+from reporting.operator_controllers import (
+    OperatorIncidentController,
+    OperatorMaintenanceController,
+    OperatorReportController,
+    OperatorTargetController,
+)
 from signing.controllers import ContractApiController, ContractorController, ContractPagesController
 from signing.verify_controllers import VerificationController, VerifyApiController
 from tenants.api import AdminApiController
@@ -68,6 +74,10 @@ def route_handlers() -> list[ControllerRouterHandler]:
         StatusController,
         MemberReportController,
         SecretariatReportController,
+        OperatorReportController,
+        OperatorIncidentController,
+        OperatorMaintenanceController,
+        OperatorTargetController,
     ]
 
 

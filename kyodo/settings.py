@@ -168,6 +168,10 @@ class SecuritySettings:
     """KYODO_LOGIN_LOCK_MINUTES: how long a locked account stays locked."""
     secure_cookies: bool = field(default_factory=lambda: _env_bool("KYODO_SECURE_COOKIES", False))
     """KYODO_SECURE_COOKIES: send cookies only over HTTPS (set to true behind TLS)."""
+    operator_networks: tuple[str, ...] = field(
+        default_factory=lambda: tuple(n.strip() for n in _env("KYODO_OPERATOR_NETWORKS").split(",") if n.strip())
+    )
+    """KYODO_OPERATOR_NETWORKS: comma-separated CIDRs operators may sign in from (empty = anywhere)."""
 
 
 MIN_FILE_MB = 20

@@ -23,6 +23,7 @@ __all__ = [
     "requires",
     "requires_login",
     "requires_member_staff",
+    "requires_operator",
     "requires_secretariat",
 ]
 
@@ -52,6 +53,12 @@ def requires_member_staff(connection: ASGIConnection[Any, Any, Any, Any], _: Bas
 def requires_secretariat(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """The consortium's secretariat."""
     if current_principal(connection).kind is not PrincipalKind.SECRETARIAT:
+        raise PermissionDeniedException(detail=NOT_ALLOWED)
+
+
+def requires_operator(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The provider's operators."""
+    if current_principal(connection).kind is not PrincipalKind.OPERATOR:
         raise PermissionDeniedException(detail=NOT_ALLOWED)
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 __all__ = [
     "BUILTIN_ROLES",
     "MEMBER_PERMISSIONS",
+    "OPERATOR_PERMISSIONS",
+    "OPERATOR_ROLE",
     "SECRETARIAT_PERMISSIONS",
     "SECRETARIAT_ROLE",
     "BuiltinRole",
@@ -76,6 +78,19 @@ SECRETARIAT_PERMISSIONS: dict[Permission, str] = {
     P("billing:manage"): "契約と請求を管理する",
 }
 
+OPERATOR_PERMISSIONS: dict[Permission, str] = {
+    P("incident:manage"): "障害を記録し、構成団体へ通知する",
+    P("maintenance:manage"): "計画保守を告知・中止する",
+    P("report:view"): "全構成団体のSLA数値を閲覧する",
+    P("report:issue"): "改善計画を記入し、月次報告書を発行する",
+    P("target:manage"): "サービスレベル目標値を設定する",
+}
+"""What the provider's operators may do: figures and operations, never contract contents.
+
+Operators hold all of these, outside every Casbin domain: the operator role is
+not a built-in role, so no member or secretariat can hand it to anyone.
+"""
+
 
 class BuiltinRole(enum.StrEnum):
     """Roles every member has."""
@@ -88,6 +103,7 @@ class BuiltinRole(enum.StrEnum):
 
 
 SECRETARIAT_ROLE = "secretariat"
+OPERATOR_ROLE = "operator"
 
 _ROLE_PERMISSIONS: dict[str, set[str]] = {
     BuiltinRole.ADMIN: {str(p) for p in MEMBER_PERMISSIONS},
@@ -126,6 +142,7 @@ ROLE_LABELS: dict[str, str] = {
     BuiltinRole.VIEWER: "閲覧者",
     BuiltinRole.AUDITOR: "監査担当",
     SECRETARIAT_ROLE: "事務局",
+    OPERATOR_ROLE: "運用事業者",
 }
 
 

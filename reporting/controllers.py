@@ -9,6 +9,7 @@ The secretariat sees its consortium's members' figures side by side, computed by
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
@@ -39,6 +40,13 @@ def _principal(request: Request[Any, Any, Any]) -> Principal | None:
     return user if isinstance(user, Principal) else None
 
 
+def _consortium_of(principal: Principal | None) -> uuid.UUID | None:
+    """Whose maintenance to show: the caller's consortium; everyone's for the public and operators."""
+    if principal is None or principal.is_operator:
+        return None
+    return principal.consortium_id
+
+
 def _download(body: bytes, filename: str, media_type: str) -> Response[bytes]:
     return Response(
         body,
@@ -65,7 +73,7 @@ class StatusController(Controller):
         incidents = await visible_incidents(
             db_session, principal.member_id if principal else None, since=now - dt.timedelta(days=7)
         )
-        windows = await active_maintenance(db_session, principal.consortium_id if principal else None, now=now)
+        windows = await active_maintenance(db_session, _consortium_of(principal), now=now)
         return Template(
             "reporting/status.html", context={"incidents": incidents, "windows": windows, "now": now, "jst": JST}
         )
@@ -74,7 +82,7 @@ class StatusController(Controller):
     async def banner(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
         """The maintenance banner that every page loads (empty when nothing is announced)."""
         principal = _principal(request)
-        windows = await active_maintenance(db_session, principal.consortium_id if principal else None)
+        windows = await active_maintenance(db_session, _consortium_of(principal))
         return Template("reporting/banner.html", context={"windows": windows, "jst": JST})
 
 

@@ -87,6 +87,8 @@ class Incident(UUIDv7AuditBase):
     detected_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     first_notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     recovered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expected_recovery_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """The recovery time announced to members while the incident is open (SLA-6)."""
     all_members: Mapped[bool] = mapped_column(Boolean, default=True)
     """True when every member was affected; otherwise see :class:`IncidentMember`."""
     symptom: Mapped[str] = mapped_column(Text, default="")
@@ -120,6 +122,8 @@ class MaintenanceWindow(UUIDv7AuditBase):
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     """When the announcement mail went out (the outbox task sets it once)."""
+    cancellation_notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When the cancellation mail went out (only for windows that had been announced)."""
 
 
 class SlaTarget(UUIDv7AuditBase):

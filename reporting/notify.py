@@ -1,63 +1,41 @@
-"""Maintenance announcements by e-mail (SLA-5), kept apart so a platform mailer can replace it.
+"""Mail of reporting: maintenance announcements (SLA-5), incident notices (SLA-6), operator notices.
 
-:func:`send_mail` is a minimal sender: SMTP (``KYODO_SMTP_*``) when a host is set,
-otherwise each message is written as an ``.eml`` file into ``<data dir>/mailbox``
-(the development mailbox). :func:`notify_maintenance` is what the outbox task
-``reporting.notify_maintenance`` runs; it is safe to run twice (a window already
-announced is skipped).
+Nothing here talks to SMTP. Each message is written to the outbox with
+:func:`signing.mail.queue_mail` in the caller's transaction and sent by the
+platform's mail task, so it goes wherever every other mail of the platform goes
+(the SMTP server, or the development mailbox at ``/dev/mail`` in ``kyodo demo``)
+and is retried the same way. Each function is safe to run twice: what was
+announced is marked, and a second run finds nothing left to send.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import smtplib
 import uuid
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-from pathlib import Path
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import ContractorCompany, ContractorContact, Member, MemberStatus
+from consortium.models import ContractorCompany, ContractorContact, Member, MemberStatus, OperatorAccount
 from kyodo.i18n import format_date
 from kyodo.i18n import gettext as _
 from kyodo.settings import Settings
 from reporting.figures import JST
-from reporting.models import MaintenanceWindow
+from reporting.models import Incident, IncidentMember, MaintenanceWindow
 from reporting.render import report_language
+from signing.mail import queue_mail
 from tenants.models import Staff, StaffStatus
 from tenants.rls import system_access
 
-__all__ = ["mailbox_dir", "notify_maintenance", "send_mail"]
+__all__ = [
+    "notify_incident",
+    "notify_maintenance",
+    "notify_maintenance_cancelled",
+    "notify_operators_of_waiting_reports",
+]
 
-
-def mailbox_dir(settings: Settings) -> Path:
-    """Where messages go when no SMTP host is configured."""
-    return settings.app.data_dir / "mailbox"
-
-
-def send_mail(settings: Settings, to: str, subject: str, body: str) -> None:
-    """Send one plain-text message to one recipient."""
-    message = EmailMessage()
-    message["From"] = settings.mail.mail_from
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="kyodo")
-    message.set_content(body)
-    mail = settings.mail
-    if not mail.smtp_host:
-        folder = mailbox_dir(settings)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml").write_bytes(bytes(message))
-        return
-    with smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=30) as smtp:
-        if mail.smtp_starttls:
-            smtp.starttls()
-        if mail.smtp_user:
-            smtp.login(mail.smtp_user, mail.smtp_password)
-        smtp.send_message(message)
+IN_SERVICE = (MemberStatus.TRIAL, MemberStatus.LIVE, MemberStatus.LEAVING)
 
 
 def _when(at: dt.datetime) -> str:
@@ -65,16 +43,24 @@ def _when(at: dt.datetime) -> str:
     return f"{format_date(local)} {local:%H:%M}"
 
 
-async def _recipients(session: AsyncSession, consortium_id: uuid.UUID) -> list[str]:
-    staff = await session.scalars(
+async def _staff_of(
+    session: AsyncSession, members: Iterable[uuid.UUID] | None, consortium_id: uuid.UUID | None
+) -> set[str]:
+    query = (
         select(Staff.email)
         .join(Member, Member.id == Staff.member_id)
-        .where(
-            Member.consortium_id == consortium_id,
-            Member.status.in_([MemberStatus.TRIAL, MemberStatus.LIVE, MemberStatus.LEAVING]),
-            Staff.status == StaffStatus.ACTIVE,
-        )
+        .where(Member.status.in_(IN_SERVICE), Staff.status == StaffStatus.ACTIVE)
     )
+    if consortium_id is not None:
+        query = query.where(Member.consortium_id == consortium_id)
+    if members is not None:
+        query = query.where(Member.id.in_(list(members)))
+    return set(await session.scalars(query))
+
+
+async def _recipients(session: AsyncSession, consortium_id: uuid.UUID) -> list[str]:
+    """Active staff of the consortium's members in service, and every contractor contact."""
+    staff = await _staff_of(session, None, consortium_id)
     contractors = await session.scalars(
         select(ContractorContact.email)
         .join(ContractorCompany, ContractorCompany.id == ContractorContact.company_id)
@@ -83,14 +69,24 @@ async def _recipients(session: AsyncSession, consortium_id: uuid.UUID) -> list[s
     return sorted({*staff, *contractors})
 
 
+def _queue_all(session: AsyncSession, settings: Settings, recipients: Iterable[str], subject: str, body: str) -> int:
+    count = 0
+    for address in recipients:
+        queue_mail(session, settings, to=address, subject=subject, body=body)
+        count += 1
+    return count
+
+
 async def notify_maintenance(session: AsyncSession, settings: Settings, window_id: uuid.UUID) -> int:
-    """Mail the announcement of a window to members' staff and contractors; returns messages sent."""
+    """Queue the announcement of a window to members' staff and contractors; returns messages queued."""
     await system_access(session)
     window = await session.get(MaintenanceWindow, window_id, with_for_update=True)
     if window is None or window.notified_at is not None or window.cancelled:
         return 0
     with report_language("ja"):
         subject = _("[Kyodo] Planned maintenance: {title}").format(title=window.title)
+        if window.emergency:
+            subject = _("[Kyodo] Emergency maintenance: {title}").format(title=window.title)
         body = _(
             "The electronic-contract service Kyodo will be unavailable for maintenance.\n\n"
             "Work: {title}\nFrom: {start}\nTo: {end}\n\n{description}\n\n"
@@ -102,9 +98,97 @@ async def notify_maintenance(session: AsyncSession, settings: Settings, window_i
             description=window.description,
             url=settings.server.base_url(),
         )
-    recipients = await _recipients(session, window.consortium_id)
-    for address in recipients:
-        send_mail(settings, address, subject, body)
+    sent = _queue_all(session, settings, await _recipients(session, window.consortium_id), subject, body)
     window.notified_at = dt.datetime.now(dt.UTC)
     await session.flush()
-    return len(recipients)
+    return sent
+
+
+async def notify_maintenance_cancelled(session: AsyncSession, settings: Settings, window: MaintenanceWindow) -> int:
+    """Queue the news that an announced window will not take place (nothing when it was never announced)."""
+    if window.notified_at is None or window.cancellation_notified_at is not None:
+        return 0
+    with report_language("ja"):
+        subject = _("[Kyodo] Maintenance cancelled: {title}").format(title=window.title)
+        body = _(
+            "The maintenance announced for {start} to {end} ({title}) will not take place. "
+            "The service stays available as usual.\n\nStatus: {url}/status"
+        ).format(
+            title=window.title,
+            start=_when(window.starts_at),
+            end=_when(window.ends_at),
+            url=settings.server.base_url(),
+        )
+    sent = _queue_all(session, settings, await _recipients(session, window.consortium_id), subject, body)
+    window.cancellation_notified_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    return sent
+
+
+async def _affected_staff(session: AsyncSession, incident: Incident) -> list[str]:
+    if incident.all_members:
+        return sorted(await _staff_of(session, None, None))
+    members = await session.scalars(select(IncidentMember.member_id).where(IncidentMember.incident_id == incident.id))
+    return sorted(await _staff_of(session, list(members), None))
+
+
+async def notify_incident(session: AsyncSession, settings: Settings, incident: Incident, *, recovered: bool) -> int:
+    """Queue a notice of an incident (or of its recovery) to the staff of the members it affects.
+
+    The first notice sets ``first_notified_at`` (MOR-18: the time members were told).
+    The session must have system access.
+    """
+    with report_language("ja"):
+        if recovered and incident.recovered_at is not None:
+            subject = _("[Kyodo] Recovered: {title}").format(title=incident.title)
+            body = _(
+                "The service has recovered from the failure below.\n\n"
+                "Failure: {title}\nStarted: {start}\nRecovered: {end}\n\nCause: {cause}\n"
+                "Prevention: {prevention}\n\nStatus: {url}/status"
+            ).format(
+                title=incident.title,
+                start=_when(incident.started_at),
+                end=_when(incident.recovered_at),
+                cause=incident.cause or "—",
+                prevention=incident.prevention or "—",
+                url=settings.server.base_url(),
+            )
+        else:
+            expected = (
+                _when(incident.expected_recovery_at) if incident.expected_recovery_at else _("under investigation")
+            )
+            subject = _("[Kyodo] Failure: {title}").format(title=incident.title)
+            body = _(
+                "A failure affects the electronic-contract service Kyodo.\n\n"
+                "Failure: {title}\nStarted: {start}\nSymptom: {symptom}\nExpected recovery: {expected}\n\n"
+                "We will tell you when the service has recovered. Status: {url}/status"
+            ).format(
+                title=incident.title,
+                start=_when(incident.started_at),
+                symptom=incident.symptom or "—",
+                expected=expected,
+                url=settings.server.base_url(),
+            )
+    sent = _queue_all(session, settings, await _affected_staff(session, incident), subject, body)
+    if incident.first_notified_at is None:
+        incident.first_notified_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    return sent
+
+
+async def notify_operators_of_waiting_reports(
+    session: AsyncSession, settings: Settings, month: dt.date, waiting: list[str]
+) -> int:
+    """Tell every active operator which reports of ``month`` wait for an improvement plan."""
+    if not waiting:
+        return 0
+    operators = await session.scalars(select(OperatorAccount.email).where(OperatorAccount.active.is_(True)))
+    with report_language("ja"):
+        subject = _("[Kyodo] Monthly reports waiting for an improvement plan ({month})").format(
+            month=month.isoformat()[:7]
+        )
+        body = _(
+            "Targets were missed and these reports cannot be issued until the reason and the improvement plan "
+            "are written:\n\n{lines}\n\nWrite them here: {url}/operator/reports?month={month}"
+        ).format(lines="\n".join(waiting), url=settings.server.base_url(), month=month.isoformat()[:7])
+    return _queue_all(session, settings, sorted(set(operators)), subject, body)

@@ -18,8 +18,9 @@ from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.models import Consortium, Member
+from kyodo.i18n import gettext as _
 from kyodo.outbox import enqueue
-from reporting.figures import ITEMS, MemberMonth, compute_month, consortium_of
+from reporting.figures import ITEMS, JST, MemberMonth, compute_month, consortium_of
 from reporting.models import (
     Incident,
     IncidentMember,
@@ -28,13 +29,18 @@ from reporting.models import (
     ReportPlan,
     SlaTarget,
 )
-from reporting.render import render_csv, render_pdf, report_language
+from reporting.render import ITEM_LABELS, render_csv, render_pdf, report_language
 
 __all__ = [
+    "NOTIFY_MAINTENANCE_CANCELLED_TASK",
     "NOTIFY_MAINTENANCE_TASK",
+    "OFFICE_HOURS",
+    "IncidentError",
     "IssueRefusedError",
     "MaintenanceNoticeError",
     "active_maintenance",
+    "cancel_maintenance",
+    "in_office_hours",
     "issue_month",
     "issue_report",
     "members_of",
@@ -49,6 +55,8 @@ __all__ = [
 
 NOTIFY_MAINTENANCE_TASK = "reporting.notify_maintenance"
 """Outbox task that mails a maintenance announcement to members and contractors."""
+NOTIFY_MAINTENANCE_CANCELLED_TASK = "reporting.notify_maintenance_cancelled"
+"""Outbox task that mails the cancellation of an announced window."""
 
 
 class MaintenanceNoticeError(ValueError):
@@ -57,6 +65,27 @@ class MaintenanceNoticeError(ValueError):
 
 class IssueRefusedError(ValueError):
     """A report cannot be issued (missed target without a plan, or not in service)."""
+
+
+class IncidentError(ValueError):
+    """An incident record that cannot be right (times out of order, nobody affected)."""
+
+
+OFFICE_HOURS = (dt.time(8, 30), dt.time(17, 15))
+"""Weekday office hours of Japanese local governments; planned maintenance should avoid them (SLA-5)."""
+
+
+def in_office_hours(starts_at: dt.datetime, ends_at: dt.datetime) -> bool:
+    """True when ``[starts_at, ends_at)`` touches weekday office hours in Japan time (holidays not counted)."""
+    day = starts_at.astimezone(JST).date()
+    while day <= ends_at.astimezone(JST).date():
+        if day.weekday() < 5:
+            open_at = dt.datetime.combine(day, OFFICE_HOURS[0], JST)
+            close_at = dt.datetime.combine(day, OFFICE_HOURS[1], JST)
+            if starts_at < close_at and ends_at > open_at:
+                return True
+        day += dt.timedelta(days=1)
+    return False
 
 
 def _now() -> dt.datetime:
@@ -82,14 +111,16 @@ async def schedule_maintenance(
     """
     now = now or _now()
     if ends_at <= starts_at:
-        raise MaintenanceNoticeError("The maintenance must end after it starts.")
+        raise MaintenanceNoticeError(_("The maintenance must end after it starts."))
     consortium = await session.get_one(Consortium, consortium_id)
     notice = dt.timedelta(days=consortium.maintenance_notice_days)
     if not emergency and starts_at - now < notice:
+        earliest = (now + notice).astimezone(JST)
         raise MaintenanceNoticeError(
-            f"Planned maintenance must be announced at least {consortium.maintenance_notice_days} days ahead "
-            f"(earliest start now: {(now + notice).isoformat(timespec='minutes')}); flag it as emergency "
-            "if it cannot wait (it then counts as downtime)."
+            _(
+                "Planned maintenance must be announced at least {days} days ahead (earliest start now: {earliest}). "
+                "Flag it as emergency if it cannot wait; it then counts as downtime."
+            ).format(days=consortium.maintenance_notice_days, earliest=f"{earliest:%Y-%m-%d %H:%M}")
         )
     window = MaintenanceWindow(
         consortium_id=consortium_id,
@@ -103,6 +134,25 @@ async def schedule_maintenance(
     session.add(window)
     await session.flush()
     enqueue(session, NOTIFY_MAINTENANCE_TASK, window_id=str(window.id))
+    return window
+
+
+async def cancel_maintenance(
+    session: AsyncSession, window_id: uuid.UUID, *, now: dt.datetime | None = None
+) -> MaintenanceWindow:
+    """Call off a window that has not ended (it then counts for nothing); announced ones are told by mail.
+
+    Raises:
+        MaintenanceNoticeError: the window is already over or cancelled.
+    """
+    window = await session.get_one(MaintenanceWindow, window_id, with_for_update=True)
+    if window.cancelled:
+        raise MaintenanceNoticeError(_("This maintenance is already cancelled."))
+    if window.ends_at <= (now or _now()):
+        raise MaintenanceNoticeError(_("This maintenance is over; it can no longer be cancelled."))
+    window.cancelled = True
+    await session.flush()
+    enqueue(session, NOTIFY_MAINTENANCE_CANCELLED_TASK, window_id=str(window.id))
     return window
 
 
@@ -127,10 +177,22 @@ async def open_incident(
     symptom: str,
     members: Iterable[uuid.UUID] | None = None,
     first_notified_at: dt.datetime | None = None,
+    expected_recovery_at: dt.datetime | None = None,
 ) -> Incident:
-    """Record an incident; ``members=None`` means it affects every member."""
+    """Record an incident; ``members=None`` means it affects every member.
+
+    Raises:
+        IncidentError: it was detected before it started, or names no affected member.
+    """
     affected = list(members) if members is not None else None
+    if detected_at < started_at:
+        raise IncidentError(_("An incident cannot be detected before it started."))
+    if affected is not None and not affected:
+        raise IncidentError(_("Choose the affected members, or all members."))
+    if expected_recovery_at is not None and expected_recovery_at < started_at:
+        raise IncidentError(_("The expected recovery cannot be before the start."))
     incident = Incident(
+        expected_recovery_at=expected_recovery_at,
         title=title,
         started_at=started_at,
         detected_at=detected_at,
@@ -149,8 +211,16 @@ async def open_incident(
 async def record_recovery(
     session: AsyncSession, incident_id: uuid.UUID, *, recovered_at: dt.datetime, cause: str, prevention: str
 ) -> Incident:
-    """Close an incident with its cause and prevention (MOR-18(4))."""
+    """Close an incident with its cause and prevention (MOR-18(4)).
+
+    Raises:
+        IncidentError: the recovery is before the start, or in the future.
+    """
     incident = await session.get_one(Incident, incident_id)
+    if recovered_at < incident.started_at:
+        raise IncidentError(_("The recovery cannot be before the start of the incident."))
+    if recovered_at > _now() + dt.timedelta(minutes=5):
+        raise IncidentError(_("The recovery cannot be in the future."))
     incident.recovered_at = recovered_at
     incident.cause = cause
     incident.prevention = prevention
@@ -208,8 +278,10 @@ async def write_plan(
     """The reason a target was missed and the improvement plan (replaces an earlier draft; refused once issued)."""
     if item not in ITEMS:
         raise ValueError(f"unknown item {item!r}; one of {', '.join(ITEMS)}")
+    if not reason.strip() or not plan.strip():
+        raise IssueRefusedError(_("Please write both the reason and the improvement plan."))
     if await _issued(session, member_id, month):
-        raise IssueRefusedError("The report of this month is already issued; it cannot change.")
+        raise IssueRefusedError(_("The report of this month is already issued; it cannot change."))
     row = await session.scalar(
         select(ReportPlan).where(ReportPlan.member_id == member_id, ReportPlan.month == month, ReportPlan.item == item)
     )
@@ -279,11 +351,13 @@ async def issue_report(
         consortium_id = await consortium_of(session, member_id)
         found = await compute_month(session, consortium_id, month, member_ids=[member_id], now=now)
         if not found:
-            raise IssueRefusedError("The member was not in service in that month.")
+            raise IssueRefusedError(_("The member was not in service in that month."))
         figures = found[0]
     if figures.missing_plans:
         raise IssueRefusedError(
-            "Targets were missed without a written reason and improvement plan: " + ", ".join(figures.missing_plans)
+            _("Targets were missed without a written reason and improvement plan: {items}").format(
+                items="、".join(ITEM_LABELS[item]() for item in figures.missing_plans)
+            )
         )
     rendered = render(figures, issued_at=now, font=font)
     report = MonthlyReport(
@@ -305,14 +379,17 @@ async def issue_report(
 async def issue_month(
     session: AsyncSession, consortium_id: uuid.UUID, month: dt.date, *, issued_by: str
 ) -> tuple[list[MonthlyReport], list[MemberMonth]]:
-    """Issue every report of a consortium's month that can be; returns (issued, waiting for a plan).
+    """Issue the reports of a consortium's month not issued yet; returns (newly issued, waiting for a plan).
 
     The session must have system access. Figures are computed once for all members.
     """
     issued: list[MonthlyReport] = []
     waiting: list[MemberMonth] = []
     now = _now()
+    done_before = set(await session.scalars(select(MonthlyReport.member_id).where(MonthlyReport.month == month)))
     for figures in await compute_month(session, consortium_id, month, now=now):
+        if figures.member_id in done_before:
+            continue
         if figures.missing_plans:
             waiting.append(figures)
             continue

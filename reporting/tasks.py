@@ -24,7 +24,14 @@ from tenants.rls import system_access
 # Reports and mail need fpdf2 and fontTools, which take seconds to import: the
 # tasks that use them import them when they run, so workers start quickly.
 
-__all__ = ["issue_monthly_reports", "move_telemetry", "previous_month", "run_probe", "send_maintenance_notice"]
+__all__ = [
+    "issue_monthly_reports",
+    "move_telemetry",
+    "previous_month",
+    "run_probe",
+    "send_maintenance_cancelled",
+    "send_maintenance_notice",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +74,13 @@ def previous_month(today: dt.date) -> dt.date:
 
 
 async def issue_for_month(month: dt.date) -> tuple[int, list[str]]:
-    """Issue every member's report of ``month`` that can be; returns (issued, members waiting for a plan)."""
+    """Issue every member's report of ``month`` that can be; returns (issued, members waiting for a plan).
+
+    Operators are mailed the list of reports that wait for an improvement plan.
+    """
     from reporting.figures import consortium_ids
+    from reporting.notify import notify_operators_of_waiting_reports
+    from reporting.render import ITEM_LABELS, report_language
     from reporting.services import issue_month
 
     issued, waiting = 0, []
@@ -77,7 +89,12 @@ async def issue_for_month(month: dt.date) -> tuple[int, list[str]]:
         for consortium_id in await consortium_ids(session):
             done, pending = await issue_month(session, consortium_id, month, issued_by=ISSUER)
             issued += len(done)
-            waiting += [f"{f.lg_code} {f.member_name}: {', '.join(f.missing_plans)}" for f in pending]
+            with report_language("ja"):
+                waiting += [
+                    f"{f.lg_code} {f.member_name}: {'、'.join(ITEM_LABELS[item]() for item in f.missing_plans)}"
+                    for f in pending
+                ]
+        await notify_operators_of_waiting_reports(session, get_settings(), month, waiting)
     return issued, waiting
 
 
@@ -102,5 +119,23 @@ def send_maintenance_notice(window_id: str) -> int:
     async def _run() -> int:
         async with session_scope() as session:
             return await notify_maintenance(session, get_settings(), uuid.UUID(window_id))
+
+    return run_async(_run())
+
+
+@celery.task(name="reporting.notify_maintenance_cancelled", ignore_result=True)
+def send_maintenance_cancelled(window_id: str) -> int:
+    """Outbox task: mail that an announced maintenance window will not take place."""
+
+    from reporting.models import MaintenanceWindow
+    from reporting.notify import notify_maintenance_cancelled
+
+    async def _run() -> int:
+        async with session_scope() as session:
+            await system_access(session)
+            window = await session.get(MaintenanceWindow, uuid.UUID(window_id), with_for_update=True)
+            if window is None or not window.cancelled:
+                return 0
+            return await notify_maintenance_cancelled(session, get_settings(), window)
 
     return run_async(_run())

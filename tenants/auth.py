@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member, MemberStatus, SecretariatAccount
+from consortium.models import Member, MemberStatus, OperatorAccount, SecretariatAccount
 from kyodo.settings import SecuritySettings
 from policy.engine import PolicyEngine
-from policy.permissions import SECRETARIAT_ROLE, consortium_domain
+from policy.permissions import OPERATOR_PERMISSIONS, OPERATOR_ROLE, SECRETARIAT_ROLE, consortium_domain
 from tenants.models import ApiKey, IpRange, SecurityEvent, SecurityEventKind, Staff, StaffStatus
 from tenants.passwords import verify_api_key, verify_password
-from tenants.principal import Principal, PrincipalKind
+from tenants.principal import NO_CONSORTIUM, Principal, PrincipalKind
 from tenants.rls import for_member, system_access
 
 __all__ = [
@@ -105,7 +105,7 @@ def _now() -> dt.datetime:
 
 async def _failed_attempt(
     session: AsyncSession,
-    account: Staff | SecretariatAccount,
+    account: Staff | SecretariatAccount | OperatorAccount,
     *,
     security: SecuritySettings,
     member_id: uuid.UUID | None,
@@ -191,8 +191,7 @@ async def login(
         )
     account = await session.scalar(select(SecretariatAccount).where(SecretariatAccount.login_id == login_id))
     if account is None:
-        verify_password(None, password)  # same work as for a real account
-        return LoginOutcome(failure=LoginFailure.INVALID)
+        return await _operator_login(session, login_id, password, ip=ip, user_agent=user_agent, security=security)
     if account.locked_until and account.locked_until > _now():
         return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=account.locked_until)
     if not verify_password(account.password_hash, password):
@@ -219,11 +218,67 @@ class PrincipalLookup:
     ip_refused: bool = False
 
 
+async def _operator_login(
+    session: AsyncSession,
+    login_id: str,
+    password: str,
+    *,
+    ip: str | None,
+    user_agent: str,
+    security: SecuritySettings,
+) -> LoginOutcome:
+    account = await session.scalar(select(OperatorAccount).where(OperatorAccount.login_id == login_id))
+    if account is None:
+        verify_password(None, password)  # same work as for a real account
+        return LoginOutcome(failure=LoginFailure.INVALID)
+    if not ip_allowed(ip, list(security.operator_networks)):
+        return LoginOutcome(failure=LoginFailure.IP_REFUSED)
+    if account.locked_until and account.locked_until > _now():
+        return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=account.locked_until)
+    if not verify_password(account.password_hash, password):
+        return await _failed_attempt(session, account, security=security, member_id=None, ip=ip, user_agent=user_agent)
+    if not account.active:
+        return LoginOutcome(failure=LoginFailure.INACTIVE)
+    account.failed_logins = 0
+    account.locked_until = None
+    account.last_login_at = _now()
+    return LoginOutcome(session_data={"kind": PrincipalKind.OPERATOR.value, "id": str(account.id)})
+
+
+async def _operator_principal(
+    session: AsyncSession, account_id: uuid.UUID, *, ip: str | None, security: SecuritySettings
+) -> PrincipalLookup:
+    await for_member(session, None)
+    account = await session.get(OperatorAccount, account_id)
+    if account is None or not account.active:
+        return PrincipalLookup()
+    if not ip_allowed(ip, list(security.operator_networks)):
+        return PrincipalLookup(ip_refused=True)
+    return PrincipalLookup(
+        Principal(
+            kind=PrincipalKind.OPERATOR,
+            id=account.id,
+            name=account.name,
+            consortium_id=NO_CONSORTIUM,
+            member_id=None,
+            permissions=frozenset(OPERATOR_PERMISSIONS),
+            roles=(OPERATOR_ROLE,),
+        )
+    )
+
+
 async def load_principal(
-    session: AsyncSession, data: dict[str, Any], policies: PolicyEngine, *, ip: str | None
+    session: AsyncSession,
+    data: dict[str, Any],
+    policies: PolicyEngine,
+    *,
+    ip: str | None,
+    security: SecuritySettings,
 ) -> PrincipalLookup:
     """Rebuild the caller from a session's data; None when the account is no longer usable."""
     kind = PrincipalKind(data["kind"])
+    if kind is PrincipalKind.OPERATOR:
+        return await _operator_principal(session, uuid.UUID(data["id"]), ip=ip, security=security)
     if kind is PrincipalKind.SECRETARIAT:
         await for_member(session, None)
         account = await session.get(SecretariatAccount, uuid.UUID(data["id"]))

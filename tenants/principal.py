@@ -1,4 +1,4 @@
-"""Who is making a request: a member's staff, an API key of a member, or the secretariat."""
+"""Who is making a request: a member's staff, an API key of a member, the secretariat or an operator."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from policy.permissions import Permission
 from tenants.models import ViewScope
 
-__all__ = ["Principal", "PrincipalKind"]
+__all__ = ["NO_CONSORTIUM", "Principal", "PrincipalKind"]
 
 
 class PrincipalKind(enum.StrEnum):
@@ -18,6 +18,11 @@ class PrincipalKind(enum.StrEnum):
     STAFF = "staff"
     API_KEY = "apikey"
     SECRETARIAT = "secretariat"
+    OPERATOR = "operator"
+
+
+NO_CONSORTIUM = uuid.UUID(int=0)
+"""The ``consortium_id`` of an operator, who belongs to none: a query filtered by it finds nothing."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,11 @@ class Principal:
     def is_secretariat(self) -> bool:
         """True for the consortium's secretariat (no member, no contract contents)."""
         return self.kind is PrincipalKind.SECRETARIAT
+
+    @property
+    def is_operator(self) -> bool:
+        """True for the provider's operators (figures and operations, no contract contents)."""
+        return self.kind is PrincipalKind.OPERATOR
 
     def can(self, obj: str, act: str) -> bool:
         """True if the caller holds the permission."""

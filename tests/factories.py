@@ -19,6 +19,7 @@ from consortium.models import (
     Member,
     MemberKind,
     MemberStatus,
+    OperatorAccount,
     SecretariatAccount,
 )
 from policy.models import PolicyRule
@@ -126,6 +127,15 @@ async def secretariat(session: AsyncSession, of: Consortium, login_id: str) -> S
     row = SecretariatAccount(
         consortium_id=of.id, login_id=login_id, name=login_id, email=f"{login_id}@example.lg.jp", password_hash=_HASH
     )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def operator(session: AsyncSession, login_id: str = "kyodo-unyo", name: str = "運用 太郎") -> OperatorAccount:
+    """An operator of the provider (not bound to any consortium)."""
+    await system_access(session)
+    row = OperatorAccount(login_id=login_id, name=name, email=f"{login_id}@kyodo.example.jp", password_hash=_HASH)
     session.add(row)
     await session.flush()
     return row

@@ -13,6 +13,7 @@ changing this file.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import re
@@ -109,6 +110,29 @@ async def _populate_member_b(session: AsyncSession, setup: TwoMembers) -> None:
     await f.ip_range(session, b, "10.98.0.0/16")
 
 
+async def _concluded_contract_of_b(session: AsyncSession, setup: TwoMembers) -> None:
+    """A concluded contract of member B, so that contract content exists to be leaked (or not)."""
+    from signing.models import Contract, ContractStatus
+
+    await system_access(session)
+    title = await f.title(session, setup.b, "WATER", "上下水道事業管理者", "八幡平市上下水道事業管理者 田村 誠")
+    concluded = dt.datetime.now(dt.UTC) - dt.timedelta(days=35)
+    session.add(
+        Contract(
+            member_id=setup.b.id,
+            title_id=title.id,
+            subject="八幡平市道路補修工事（第3工区）",
+            contract_number="八建第2026-0815号",
+            amount=12_345_678,
+            counterparty="岩手道路建設株式会社",
+            file_names="道路補修工事請負契約書.pdf",
+            status=ContractStatus.CONCLUDED,
+            concluded_at=concluded,
+        )
+    )
+    await session.flush()
+
+
 async def test_member_a_can_neither_see_nor_change_member_b(
     app: Litestar, client: AsyncTestClient[Litestar], db_session: AsyncSession, two_members: TwoMembers
 ) -> None:
@@ -149,6 +173,7 @@ async def test_the_secretariat_reads_no_contract_content(
     app: Litestar, client: AsyncTestClient[Litestar], db_session: AsyncSession, two_members: TwoMembers
 ) -> None:
     await _populate_member_b(db_session, two_members)
+    await _concluded_contract_of_b(db_session, two_members)
     await system_access(db_session)
     content: set[str] = set()
     for table in CONTENT_TABLES:
@@ -156,6 +181,7 @@ async def test_the_secretariat_reads_no_contract_content(
             result = await db_session.execute(text(f'SELECT * FROM "{table}"'))
             for row in result:
                 content |= {v for v in row._mapping.values() if isinstance(v, str) and len(v) >= 6}
+    assert "岩手道路建設株式会社" in content
     rows = await _member_rows(db_session, two_members.b.id)
     ids = {t: [str(r["id"]) for r in rs if "id" in r] for t, rs in rows.items()}
     await sign_in(client, "jimukyoku")
@@ -177,3 +203,46 @@ async def test_the_secretariat_reads_no_contract_content(
 
 def _product(choices: list[list[tuple[str, str]]]) -> Iterable[tuple[tuple[str, str], ...]]:
     return itertools.product(*choices)
+
+
+async def test_the_operator_reads_no_contract_content_and_changes_no_member_data(
+    app: Litestar, client: AsyncTestClient[Litestar], db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    """Operators work on figures, incidents and maintenance: contracts stay closed to them."""
+    await _populate_member_b(db_session, two_members)
+    await _concluded_contract_of_b(db_session, two_members)
+    await system_access(db_session)
+    content: set[str] = set()
+    for table in CONTENT_TABLES:
+        if table in metadata.tables:
+            result = await db_session.execute(text(f'SELECT * FROM "{table}"'))
+            for row in result:
+                content |= {v for v in row._mapping.values() if isinstance(v, str) and len(v) >= 6}
+    assert "岩手道路建設株式会社" in content
+    before = await _member_rows(db_session, two_members.b.id)
+    ids = {t: [str(r["id"]) for r in rs if "id" in r] for t, rs in before.items()}
+    await f.operator(db_session)
+    await sign_in(client, "kyodo-unyo")
+    csrf = str(client.cookies.get("kyodo_csrf", ""))
+    leaks = []
+    walked = 0
+    for method, path, params in _routes(app):
+        choices = [[(name, v) for v in _candidates(name, kind, ids)] for name, kind in params]
+        for values in [dict(c) for c in _product(choices)][:6]:
+            url = _fill(path, values)
+            if method == "GET":
+                response = await client.get(url, follow_redirects=False)
+            elif path.startswith("/operator"):
+                continue  # the operator's own work: tested in tests/reporting/test_operator_screens.py
+            else:
+                response = await client.request(
+                    method, url, data={"_csrf_token": csrf}, headers={"x-csrftoken": csrf}, follow_redirects=False
+                )
+            walked += 1
+            leaked = sorted(m for m in content if m in response.text)
+            if leaked:
+                leaks.append(f"{method} {path} -> {leaked[:3]}")
+    assert walked
+    assert not leaks, "\n".join(leaks)
+    after = await _member_rows(db_session, two_members.b.id)
+    assert _fingerprint(after) == _fingerprint(before), "an operator request changed a member's data"

@@ -36,6 +36,7 @@ from tenants.models import SecurityEvent, SecurityEventKind
 from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers
+from tests.signing.conftest import smtp_server  # noqa: F401 - a real SMTP server for the reporting mail tests
 
 JST = ZoneInfo("Asia/Tokyo")
 OCTOBER = dt.date(2026, 10, 1)
@@ -165,3 +166,24 @@ async def october(db_session: AsyncSession, two_members: TwoMembers) -> October:
             session.add(SecurityEvent(member_id=two_members.a.id, kind=kind, occurred_at=at, subject="morioka-admin"))
     await session.flush()
     return October(two_members, c, incident_all, incident_a)
+
+
+async def deliver_queued_mail(session: AsyncSession, settings: Any, port: int) -> int:
+    """Send every mail waiting in the outbox through the real SMTP server on ``port``, as the mail task does."""
+    from sqlalchemy import select
+
+    from kyodo.outbox import OutboxMessage
+    from kyodo.settings import MailSettings
+    from signing.mail import MAIL_TASK, deliver
+
+    smtp = dataclasses.replace(settings, mail=MailSettings(smtp_host="127.0.0.1", smtp_port=port))
+    rows = (
+        await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.task_name == MAIL_TASK, OutboxMessage.sent_at.is_(None))
+        )
+    ).all()
+    for row in rows:
+        deliver(smtp, **row.kwargs)
+        row.sent_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    return len(rows)

@@ -57,7 +57,7 @@ def test_operator_issues_a_report_after_writing_the_plan(fresh_database: Setting
         settings=fresh_database,
     )  # fmt: skip
     assert refused.returncode != 0
-    assert "15 days" in refused.stderr
+    assert "15日前までに告知" in refused.stderr
     opened = _kyodo(
         "incident", "open", "--title", "全面停止", "--started", "2026-10-05T10:00",
         "--detected", "2026-10-05T10:10", "--notified", "2026-10-05T10:30", "--symptom", "つながらない",
@@ -79,7 +79,7 @@ def test_operator_issues_a_report_after_writing_the_plan(fresh_database: Setting
     # 7 hours down: (44,640 − 420) / 44,640 = 99.059 %, and recovery took longer than 6 hours.
     first = _kyodo("report", "generate", "--month", "2026-10", settings=fresh_database)
     assert "032018 盛岡市: NOT issued" in first.stdout
-    assert "availability, recovery" in first.stdout
+    assert "稼働率、障害発生から復旧までの時間" in first.stdout
     for item in ("availability", "recovery"):
         plan = _kyodo(
             "report", "plan", "--month", "2026-10", "--member", "032018", "--item", item,

@@ -33,12 +33,12 @@ def pdf_text(pdf: bytes) -> str:
 
 async def test_a_missed_target_needs_a_plan_before_issuing(db_session: AsyncSession, october: October) -> None:
     a = october.members.a
-    with pytest.raises(IssueRefusedError, match="availability, recovery"):
+    with pytest.raises(IssueRefusedError, match="稼働率、障害発生から復旧までの時間"):
         await issue_report(db_session, a.id, OCTOBER, issued_by="運用担当", now=NOW)
     await write_plan(
         db_session, a.id, OCTOBER, item="availability", reason="設定誤りによる停止", plan="手順の二重確認", by="運用"
     )
-    with pytest.raises(IssueRefusedError, match="recovery"):
+    with pytest.raises(IssueRefusedError, match="障害発生から復旧までの時間"):
         await issue_report(db_session, a.id, OCTOBER, issued_by="運用担当", now=NOW)
     await write_plan(
         db_session, a.id, OCTOBER, item="recovery", reason="夜間の検知遅れ", plan="夜間の自動切替を導入", by="運用担当"

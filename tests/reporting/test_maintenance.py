@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import email
-from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -14,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.models import ContractorCompany, ContractorContact
 from kyodo.outbox import OutboxMessage
-from kyodo.settings import AppSettings, Settings
-from reporting.notify import mailbox_dir, notify_maintenance
+from kyodo.settings import Settings
+from reporting.notify import notify_maintenance
 from reporting.services import NOTIFY_MAINTENANCE_TASK, MaintenanceNoticeError, schedule_maintenance
 from tests.conftest import TwoMembers
-from tests.reporting.conftest import JST
+from tests.reporting.conftest import JST, deliver_queued_mail
+from tests.signing.conftest import Mailbox
 
 NOW = dt.datetime(2026, 11, 1, 9, tzinfo=JST)
 
@@ -28,7 +26,7 @@ async def test_planned_maintenance_needs_the_consortium_notice(
 ) -> None:
     group = two_members.consortium  # 15 days' notice
     starts = NOW + dt.timedelta(days=14, hours=12)
-    with pytest.raises(MaintenanceNoticeError, match="15 days"):
+    with pytest.raises(MaintenanceNoticeError, match="15日前"):
         await schedule_maintenance(
             db_session, group.id, title="OS更新", starts_at=starts, ends_at=starts + dt.timedelta(hours=2), now=NOW
         )
@@ -57,8 +55,9 @@ async def test_planned_maintenance_needs_the_consortium_notice(
 
 
 async def test_announcement_mail_reaches_staff_and_contractors_once(
-    db_session: AsyncSession, two_members: TwoMembers, settings: Settings, tmp_path: Path
+    db_session: AsyncSession, two_members: TwoMembers, settings: Settings, smtp_server: tuple[Mailbox, int]
 ) -> None:
+    box, port = smtp_server
     company = ContractorCompany(consortium_id=two_members.consortium.id, name="岩手建設株式会社")
     db_session.add(company)
     await db_session.flush()
@@ -72,20 +71,18 @@ async def test_announcement_mail_reaches_staff_and_contractors_once(
         description="閉庁日の夜間に実施します。",
         now=NOW,
     )
-    local = dataclasses.replace(settings, app=AppSettings(data_dir=tmp_path))
-    assert await notify_maintenance(db_session, local, window.id) == 3
-    assert await notify_maintenance(db_session, local, window.id) == 0  # safe to run twice
-    messages = [email.message_from_bytes(p.read_bytes()) for p in sorted(mailbox_dir(local).glob("*.eml"))]
-    assert sorted(m["To"] for m in messages) == [
+    # The announcement is queued in the outbox like every other mail of the platform.
+    assert await notify_maintenance(db_session, settings, window.id) == 3
+    assert await notify_maintenance(db_session, settings, window.id) == 0  # safe to run twice
+    assert await deliver_queued_mail(db_session, settings, port) == 3
+    assert sorted(m["To"] for m in box.messages) == [
         "hachimantai-admin@example.lg.jp",
         "morioka-admin@example.lg.jp",
         "taro@iwate-kensetsu.example.jp",
     ]
-    subject = str(email.header.make_header(email.header.decode_header(messages[0]["Subject"])))
-    assert subject == "【共同】保守作業のお知らせ：データベース更新"
-    payload = messages[0].get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    body = payload.decode()
+    message = box.messages[0]
+    assert message["Subject"] == "【共同】保守作業のお知らせ：データベース更新"
+    body = message.get_content()
     assert "2026年11月21日 09:00" in body
     assert "閉庁日の夜間に実施します。" in body
 

@@ -63,7 +63,7 @@ async def test_secretariat_rollup_shows_every_member_side_by_side(
     assert page.status_code == 200, page.text[:500]
     for expected in ("盛岡市 (032018)", "99.723 %", "八幡平市 (032140)", "99.856 %", "雫石町 (033014)", "99.982 %"):
         assert expected in page.text, expected
-    assert "発行日" in page.text  # 盛岡市's report is issued
+    assert "発行済み" in page.text  # 盛岡市's report is issued
     draft = await client.get("/secretariat/reports/032140/2026-10/draft.pdf")
     assert draft.status_code == 200
     assert "八幡平市 月次サービス報告書" in pdf_text(draft.content)
