@@ -8,7 +8,9 @@ The secretariat sees its consortium's members' figures side by side, computed by
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import uuid
 from typing import Annotated, Any
 
@@ -21,11 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kyodo.i18n import current_locale
+from kyodo.i18n import gettext as _
 from policy.guards import current_principal, requires, requires_member_staff, requires_secretariat
 from reporting.figures import JST, parse_month
 from reporting.models import MonthlyReport
-from reporting.render import ITEM_LABELS
-from reporting.rollup import consortium_rollup, member_draft
+from reporting.render import DOWNLOADER_LABELS, ITEM_LABELS
+from reporting.rollup import MemberUsage, consortium_rollup, member_draft, usage_between
 from reporting.services import active_maintenance, render, visible_incidents
 from reporting.tasks import previous_month
 from tenants.principal import Principal
@@ -33,6 +36,9 @@ from tenants.principal import Principal
 __all__ = ["MemberReportController", "SecretariatReportController", "StatusController"]
 
 MonthQuery = Annotated[str | None, QueryParameter(name="month", pattern=r"^\d{4}-\d{2}$", required=False)]
+DateQuery = Annotated[dt.date | None, QueryParameter(required=False)]
+MAX_USAGE_DAYS = 3 * 366
+"""Longest period of one usage query (three years: the operation logs are kept that long)."""
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal | None:
@@ -57,6 +63,21 @@ def _download(body: bytes, filename: str, media_type: str) -> Response[bytes]:
 
 def _month_or_last(month: str | None) -> dt.date:
     return parse_month(month) if month else previous_month(dt.datetime.now(JST).date())
+
+
+def _usage_csv(rows: list[MemberUsage], labels: dict[str, str]) -> bytes:
+    """UTF-8 with BOM, so that Excel opens the Japanese text correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_("Local government code"), _("Member"), _("Department"), _("Contracts concluded")])
+    for row in rows:
+        for department, count in row.contracts_by_department or [("", 0)]:
+            writer.writerow([row.lg_code, row.member_name, department, count])
+    writer.writerow([])
+    writer.writerow([_("Local government code"), _("Member"), *labels.values()])
+    for row in rows:
+        writer.writerow([row.lg_code, row.member_name, *(row.downloads.get(who, 0) for who in labels)])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 class StatusController(Controller):
@@ -156,7 +177,37 @@ class SecretariatReportController(Controller):
                 "month_text": first.isoformat()[:7],
                 "principal": principal,
                 "item_labels": {item: label() for item, label in ITEM_LABELS.items()},
+                "downloader_labels": {who: label() for who, label in DOWNLOADER_LABELS.items()},
             },
+        )
+
+    @get("/usage")
+    async def usage(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        from_: Annotated[dt.date | None, QueryParameter(name="from", required=False)] = None,
+        to: DateQuery = None,
+        fmt: Annotated[str, QueryParameter(name="format", required=False)] = "html",
+    ) -> Template | Response[bytes]:
+        """Usage per member for any period (default: this fiscal year so far): contracts and downloads (SLA-7)."""
+        principal = current_principal(request)
+        today = dt.datetime.now(JST).date()
+        fiscal_start = dt.date(today.year if today.month >= 4 else today.year - 1, 4, 1)
+        first, last = from_ or fiscal_start, to or today
+        error = None
+        if last < first:
+            error = _("The end of the period is before its start.")
+        elif (last - first).days > MAX_USAGE_DAYS:
+            error = _("Choose a period of at most three years.")
+        rows: list[MemberUsage] = [] if error else await usage_between(db_session, principal.consortium_id, first, last)
+        labels = {who: label() for who, label in DOWNLOADER_LABELS.items()}
+        if fmt == "csv" and not error:
+            return _download(_usage_csv(rows, labels), f"kyodo-usage-{first}-{last}.csv", "text/csv; charset=utf-8")
+        return Template(
+            "reporting/usage.html",
+            context={"rows": rows, "first": first, "last": last, "labels": labels, "error": error},
+            status_code=400 if error else 200,
         )
 
     @get("/{lg_code:str}/{month:str}/draft.pdf")

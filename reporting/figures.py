@@ -44,7 +44,7 @@ from reporting.models import (
     SlaTarget,
 )
 from reporting.telemetry import BIN_COUNT, percentile
-from reporting.usage import concluded_contracts
+from reporting.usage import concluded_contracts, downloads
 from tenants.models import SecurityEvent, SecurityEventKind
 
 __all__ = [
@@ -156,6 +156,8 @@ class MemberMonth:
     days: list[DayFigures]
     plans: dict[str, tuple[str, str]] = field(default_factory=dict)
     """item → (reason, improvement plan), written by the operator."""
+    downloads: dict[str, int] = field(default_factory=dict)
+    """Downloads of concluded contracts and certificates: staff, contractor, api → count (NII-25)."""
 
     @property
     def missed(self) -> list[str]:
@@ -539,6 +541,8 @@ async def compute_month(
         contracts = await concluded_contracts(session, member.id, (figures.window_start, figures.window_end))
         figures.contracts_by_department = contracts.by_department
         figures.contracts_by_title = contracts.by_title
+        window = (figures.window_start, figures.window_end)
+        figures.downloads = (await downloads(session, [member.id], window))[member.id]
         figures.security = security[member.id]
         figures.plans = plans.get(member.id, {})
         result.append(figures)

@@ -35,6 +35,11 @@ ITEM_LABELS: dict[str, Callable[[], str]] = {
     "recovery": lambda: _("Time to recover from incidents"),
     "response": lambda: _("Screen response time (95th percentile)"),
 }
+DOWNLOADER_LABELS: dict[str, Callable[[], str]] = {
+    "staff": lambda: _("Staff"),
+    "contractor": lambda: _("Contractors"),
+    "api": lambda: _("Other systems (API)"),
+}
 SECURITY_LABELS: dict[str, Callable[[], str]] = {
     "login_failed": lambda: _("Wrong passwords at sign-in"),
     "account_locked": lambda: _("Accounts locked"),
@@ -366,6 +371,12 @@ def _usage_and_security(pdf: _Pdf, fig: MemberMonth) -> None:
         pdf.rows(
             [_("Contract title"), _("Contracts")], [(n or "—", str(c)) for n, c in fig.contracts_by_title], (120, 60)
         )
+    pdf.para(_("Downloads of concluded contracts and certificates: {count}").format(count=sum(fig.downloads.values())))
+    pdf.rows(
+        [_("Downloaded by"), _("Count")],
+        [(label(), str(fig.downloads.get(who, 0))) for who, label in DOWNLOADER_LABELS.items()],
+        (120, 60),
+    )
 
     pdf.heading(_("7. Security"))
     pdf.rows(
@@ -432,6 +443,8 @@ def render_csv(fig: MemberMonth, *, era: bool = False) -> bytes:
         writer.writerow([_("Contracts by department"), group, count, "", ""])
     for group, count in fig.contracts_by_title:
         writer.writerow([_("Contracts by contract title"), group, count, "", ""])
+    for who, label in DOWNLOADER_LABELS.items():
+        writer.writerow([_("Downloads"), label(), fig.downloads.get(who, 0), "", ""])
     for kind, label in SECURITY_LABELS.items():
         writer.writerow([_("Security"), label(), fig.security.get(kind, 0), "", ""])
     for day in fig.days:

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member
-from reporting.figures import MemberMonth, compute_month
+from consortium.models import Member, MemberStatus
+from reporting.figures import JST, MemberMonth, compute_month
 from reporting.models import MonthlyReport
+from reporting.usage import concluded_contracts, downloads
 from tenants.rls import for_member, system_access
 
-__all__ = ["RollupRow", "consortium_rollup", "member_draft"]
+__all__ = ["MemberUsage", "RollupRow", "consortium_rollup", "member_draft", "usage_between"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,51 @@ async def member_draft(
     finally:
         await for_member(session, None)
     return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class MemberUsage:
+    """One member's usage in a period (SLA-7, NII-25): contracts by department, downloads by who."""
+
+    lg_code: str
+    member_name: str
+    contracts_by_department: list[tuple[str, int]]
+    downloads: dict[str, int]
+
+    @property
+    def contracts_total(self) -> int:
+        """Contracts concluded in the period."""
+        return sum(count for _, count in self.contracts_by_department)
+
+
+async def usage_between(
+    session: AsyncSession, consortium_id: uuid.UUID, first_day: dt.date, last_day: dt.date
+) -> list[MemberUsage]:
+    """Usage of every member of ``consortium_id`` that has joined, from ``first_day`` to ``last_day`` (Japan time)."""
+    start = dt.datetime.combine(first_day, dt.time(), JST)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), JST)
+    members = list(
+        await session.scalars(
+            select(Member)
+            .where(
+                Member.consortium_id == consortium_id,
+                Member.status.not_in([MemberStatus.INVITED, MemberStatus.SANDBOX]),
+            )
+            .order_by(Member.lg_code)
+        )
+    )
+    await system_access(session)
+    try:
+        counted = await downloads(session, [m.id for m in members], (start, end))
+        rows = [
+            MemberUsage(
+                lg_code=m.lg_code,
+                member_name=m.name,
+                contracts_by_department=(await concluded_contracts(session, m.id, (start, end))).by_department,
+                downloads=counted[m.id],
+            )
+            for m in members
+        ]
+    finally:
+        await for_member(session, None)
+    return rows

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting.figures import compute_month
 from reporting.telemetry import percentile
 from reporting.usage import concluded_contracts
+from signing.models import AuditEvent, AuditKind, Contract, ContractStatus
+from tests import factories as f
 from tests.reporting.conftest import JST, OCTOBER, October, histogram, jst
 
 NOW = dt.datetime(2026, 11, 1, 6, tzinfo=JST)
@@ -122,16 +123,71 @@ async def test_targets_change_with_an_effective_date(db_session: AsyncSession, o
     assert november.requests == 1000
 
 
-async def test_contracts_concluded_are_empty_until_contracts_exist(db_session: AsyncSession, october: October) -> None:
-    # No ``contract`` table exists yet on this code base; the interface answers with empty groups.
-    counts = await concluded_contracts(db_session, october.members.a.id, (jst(1, 0), jst(1, 0, month=11)))
-    assert (counts.by_department, counts.by_title, counts.total) == ([], [], 0)
-    counts = await concluded_contracts(
-        db_session, october.members.a.id, (jst(1, 0), jst(1, 0, month=11)), metadata=MetaData()
-    )
-    assert counts.total == 0
-    a = (await _figures(db_session, october))["032018"]
-    assert a.contracts_total == 0
+async def test_contracts_and_downloads_of_the_month_are_counted(db_session: AsyncSession, october: October) -> None:
+    session = db_session
+    a, b = october.members.a, october.members.b
+    keiyaku = await f.department(session, a, "KEIYAKU", "契約課")
+    mayor = await f.title(session, a, "MAYOR", "市長", "盛岡市長 内舘 茂")
+    kyoiku = await f.title(session, a, "EDU", "教育長", "盛岡市教育委員会教育長")
+    b_mayor = await f.title(session, b, "MAYOR", "市長", "八幡平市長")
+
+    def contract(member: object, title: object, status: ContractStatus, concluded: dt.datetime | None, **kw: object):
+        row = Contract(
+            member_id=member.id,  # type: ignore[attr-defined]
+            title_id=title.id,  # type: ignore[attr-defined]
+            subject="工事請負契約",
+            status=status,
+            concluded_at=concluded,
+            **kw,
+        )
+        session.add(row)
+        return row
+
+    # 盛岡市 in October: 2 by 契約課 under 市長, 1 without department under 教育長.
+    contract(a, mayor, ContractStatus.CONCLUDED, jst(1, 0), department_id=keiyaku.id)
+    contract(a, mayor, ContractStatus.CONCLUDED, jst(31, 23, 59), department_id=keiyaku.id)
+    contract(a, kyoiku, ContractStatus.CONCLUDED, jst(15, 10))
+    # Not counted: concluded at midnight 1 November, still circulating, and 八幡平市's.
+    contract(a, mayor, ContractStatus.CONCLUDED, jst(1, 0, month=11), department_id=keiyaku.id)
+    contract(a, mayor, ContractStatus.CIRCULATING, None, department_id=keiyaku.id)
+    contract(b, b_mayor, ContractStatus.CONCLUDED, jst(10, 9))
+    await session.flush()
+
+    def event(member: object, kind: AuditKind, actor: str, at: dt.datetime) -> None:
+        session.add(
+            AuditEvent(
+                member_id=member.id,  # type: ignore[attr-defined]
+                kind=kind.value,
+                occurred_at=at,
+                actor=actor,
+                prev_hash="0" * 64,
+                hash="0" * 64,
+            )
+        )
+
+    # Downloads of 盛岡市 in October: staff 2, contractors 3, API 1.
+    for at in (jst(2, 9), jst(3, 9)):
+        event(a, AuditKind.DOWNLOADED, "staff:1 契約 花子", at)
+    for at in (jst(4, 9), jst(5, 9), jst(31, 23, 59)):
+        event(a, AuditKind.DOWNLOADED, "party:2 盛岡建設株式会社", at)
+    event(a, AuditKind.DOWNLOADED, "apikey:3 文書管理システム", jst(6, 9))
+    # Not counted: November, another kind of event, and 八幡平市's download.
+    event(a, AuditKind.DOWNLOADED, "staff:1 契約 花子", jst(1, 0, month=11))
+    event(a, AuditKind.OPENED, "party:2 盛岡建設株式会社", jst(7, 9))
+    event(b, AuditKind.DOWNLOADED, "staff:4 八幡平 次郎", jst(8, 9))
+    await session.flush()
+
+    counts = await concluded_contracts(session, a.id, (jst(1, 0), jst(1, 0, month=11)))
+    assert counts.by_department == [("契約課", 2), ("", 1)]
+    assert counts.by_title == [("市長", 2), ("教育長", 1)]
+    assert counts.total == 3
+    figures = await _figures(session, october)
+    assert figures["032018"].contracts_total == 3
+    assert figures["032018"].downloads == {"staff": 2, "contractor": 3, "api": 1}
+    assert figures["032140"].contracts_total == 1
+    assert figures["032140"].downloads == {"staff": 1, "contractor": 0, "api": 0}
+    # 雫石町 went live on 16 October: nothing of its own, and nothing of the others.
+    assert figures["033014"].downloads == {"staff": 0, "contractor": 0, "api": 0}
 
 
 def test_percentiles_from_a_histogram() -> None:

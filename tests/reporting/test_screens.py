@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reporting.services import issue_report, write_plan
 from tests import factories as f
 from tests.conftest import sign_in
-from tests.reporting.conftest import JST, OCTOBER, October
+from tests.reporting.conftest import JST, OCTOBER, October, jst
 from tests.reporting.test_issue import pdf_text
 
 NOW = dt.datetime(2026, 11, 1, 6, tzinfo=JST)
@@ -124,3 +125,65 @@ async def test_start_pages_link_to_the_reports(client: AsyncTestClient, october:
     assert 'href="/reports"' in (await client.get("/app")).text
     await sign_in(client, "jimukyoku")
     assert 'href="/secretariat/reports"' in (await client.get("/app")).text
+
+
+async def _usage_of_a(db_session: AsyncSession, october: October) -> None:
+    """盛岡市: two contracts concluded by 契約課 on 5 and 20 October; downloads by staff (1) and a contractor (2)."""
+    from signing.models import AuditEvent, AuditKind, Contract, ContractStatus
+
+    a = october.members.a
+    keiyaku = await f.department(db_session, a, "KEIYAKU", "契約課")
+    mayor = await f.title(db_session, a, "MAYOR", "市長", "盛岡市長")
+    for day in (5, 20):
+        db_session.add(
+            Contract(
+                member_id=a.id,
+                title_id=mayor.id,
+                department_id=keiyaku.id,
+                subject="物品購入契約",
+                status=ContractStatus.CONCLUDED,
+                concluded_at=jst(day, 10),
+            )
+        )
+    for actor, day in (("staff:1 契約 花子", 6), ("party:2 盛岡建設株式会社", 7), ("party:2 盛岡建設株式会社", 21)):
+        db_session.add(
+            AuditEvent(
+                member_id=a.id,
+                kind=AuditKind.DOWNLOADED.value,
+                occurred_at=jst(day, 9),
+                actor=actor,
+                prev_hash="0" * 64,
+                hash="0" * 64,
+            )
+        )
+    await db_session.flush()
+
+
+async def test_secretariat_sees_usage_for_any_period_with_csv(
+    client: AsyncTestClient, db_session: AsyncSession, october: October
+) -> None:
+    await _usage_of_a(db_session, october)
+    await sign_in(client, "jimukyoku")
+    rollup = await client.get("/secretariat/reports", params={"month": "2026-10"})
+    assert "ダウンロード" in rollup.text
+    # 1 to 10 October: one contract (5 Oct), one download each by staff and contractor.
+    page = await client.get("/secretariat/reports/usage", params={"from": "2026-10-01", "to": "2026-10-10"})
+    assert page.status_code == 200
+    row = page.text[page.text.index("盛岡市 (032018)") :]
+    assert re.match(r"盛岡市 \(032018\)</th><td>1</td>\s*<td>1</td><td>1</td><td>0</td>", row), row[:200]
+    csv_response = await client.get(
+        "/secretariat/reports/usage", params={"from": "2026-10-01", "to": "2026-10-31", "format": "csv"}
+    )
+    assert csv_response.content.startswith("\ufeff".encode())
+    lines = csv_response.content.decode("utf-8-sig").splitlines()
+    assert "032018,盛岡市,契約課,2" in lines
+    assert "032018,盛岡市,1,2,0" in lines  # staff, contractors, API
+    assert "032140,八幡平市,0,0,0" in lines
+    wrong = await client.get("/secretariat/reports/usage", params={"from": "2026-10-31", "to": "2026-10-01"})
+    assert wrong.status_code == 400
+    assert "期間の終わりが始まりより前" in wrong.text
+
+
+async def test_member_staff_cannot_read_consortium_usage(client: AsyncTestClient, october: October) -> None:
+    await sign_in(client, "morioka-admin")
+    assert (await client.get("/secretariat/reports/usage", follow_redirects=False)).status_code == 403
