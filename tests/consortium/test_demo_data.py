@@ -6,7 +6,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.demo import DEMO_PASSWORD, DEMO_SECRETARIAT, seed_demo
+from consortium.demo import DEMO_OPERATOR, DEMO_PASSWORD, DEMO_SECRETARIAT, seed_demo
 from consortium.models import Member, MemberStatus
 from kyodo.models import metadata
 from tests.conftest import sign_in
@@ -56,3 +56,7 @@ async def test_demo_logins_work(client: AsyncTestClient, db_session: AsyncSessio
     members = (await api(client, "GET", "/api/v1/secretariat/members")).json()
     assert len(members) == 8
     assert all(m["staff_count"] == 6 for m in members)
+    await sign_in(client, DEMO_OPERATOR, DEMO_PASSWORD)
+    reports = await client.get("/operator/reports/")
+    assert reports.status_code == 200
+    assert "盛岡広域連携" in reports.text

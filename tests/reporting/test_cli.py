@@ -94,3 +94,41 @@ def test_operator_issues_a_report_after_writing_the_plan(fresh_database: Setting
             "SELECT figures->>'availability_percent', figures->>'downtime_minutes' FROM monthly_report"
         ).fetchone()
     assert row == ("99.059", "420")
+
+
+def test_an_operator_account_is_created_with_a_password_shown_once(fresh_database: Settings) -> None:
+    created = _kyodo(
+        "operator",
+        "create",
+        "--login-id",
+        "unyo-sato",
+        "--name",
+        "佐藤 運用",
+        "--email",
+        "sato@kyodo.example.jp",
+        settings=fresh_database,
+    )
+    assert created.returncode == 0, created.stderr
+    password = created.stdout.strip()
+    assert len(password) >= 12
+    assert "shown only now" in created.stderr
+    with psycopg.connect(fresh_database.database.admin_url) as conn:
+        row = conn.execute(
+            "SELECT name, email, password_hash FROM operator_account WHERE login_id = 'unyo-sato'"
+        ).fetchone()
+    assert row is not None
+    assert row[:2] == ("佐藤 運用", "sato@kyodo.example.jp")
+    assert password not in row[2]  # only the hash is kept
+    again = _kyodo(
+        "operator",
+        "create",
+        "--login-id",
+        "unyo-sato",
+        "--name",
+        "別人",
+        "--email",
+        "x@kyodo.example.jp",
+        settings=fresh_database,
+    )
+    assert again.returncode != 0
+    assert "unyo-sato" in again.stderr
