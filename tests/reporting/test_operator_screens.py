@@ -310,3 +310,32 @@ async def test_targets_change_from_a_month_without_issued_reports(
     )
     assert late.status_code == 400
     assert re.search(r"2026-10以降の報告書はすでに発行済み", late.text)
+
+
+async def test_operator_screens_label_every_field_and_have_one_heading(
+    client: AsyncTestClient, db_session: AsyncSession, october: October
+) -> None:
+    from bs4 import BeautifulSoup
+
+    await _as_operator(client, db_session)
+    incident = await db_session.scalar(select(Incident))
+    assert incident is not None
+    paths = [
+        "/operator/reports/?month=2026-10",
+        "/operator/incidents/",
+        f"/operator/incidents/{incident.id}",
+        "/operator/maintenance/",
+        "/operator/targets/",
+    ]
+    for path in paths:
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        page = BeautifulSoup(response.text, "html.parser")
+        assert page.html is not None
+        assert page.html.get("lang") == "ja"
+        assert len(page.find_all("h1")) == 1, path
+        fields = [x for x in page.find_all(["input", "select", "textarea"]) if x.get("type") != "hidden"]
+        assert fields, path
+        for field in fields:
+            assert field.get("id"), (path, field)
+            assert page.find("label", attrs={"for": field["id"]}) is not None, (path, field)
