@@ -47,6 +47,11 @@ beat_schedule = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3000},
     },
+    "requeue-waiting-seals": {
+        "task": "signing.requeue_waiting_seals",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 50},
+    },
     "renew-seals": {
         "task": "signing.renew_seals",
         "schedule": timedelta(days=1),

@@ -152,6 +152,8 @@ class WorkerSettings:
     """KYODO_WORKER_HEARTBEAT_SECONDS: how often a worker reports it is alive to /health/ready."""
     outbox_relay_seconds: float = field(default_factory=lambda: _env_float("KYODO_OUTBOX_RELAY_SECONDS", 5.0))
     """KYODO_OUTBOX_RELAY_SECONDS: how often beat relays outbox rows left behind to Celery."""
+    seal_lease_seconds: int = field(default_factory=lambda: _env_int("KYODO_SEAL_LEASE_SECONDS", 900))
+    """KYODO_SEAL_LEASE_SECONDS: a seal attempt silent this long (its worker died) is sent again by beat."""
 
 
 @dataclass(frozen=True)

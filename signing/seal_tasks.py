@@ -2,6 +2,14 @@
 
 A worker process keeps one :class:`~signing.seal_service.SealerPool` (parsed key,
 TSA client, HTTP session) on its one event loop for its whole life.
+
+Every seal attempt holds a lease in Redis (``kyodo:seal:lease:<contract>``) for
+``KYODO_SEAL_LEASE_SECONDS``, renewed past each retry's countdown and dropped when
+the contract is sealed. A worker killed mid-seal stops renewing it; beat's
+:func:`requeue_waiting_seals` then finds a contract still 封緘待ち with no lease and
+sends its seal task again, instead of waiting for the broker's visibility timeout
+(one hour) to hand the unacknowledged task to another worker. Sending twice is
+harmless: sealing is exactly-once (advisory lock, status check, unique constraint).
 """
 
 from __future__ import annotations
@@ -12,22 +20,57 @@ import os
 import uuid
 from typing import Any
 
+import redis
 from celery import Task
+from sqlalchemy import select
 
 from kyodo.celery_app import celery
 from kyodo.db import session_scope
-from kyodo.settings import get_settings
+from kyodo.runtime import redis_url
+from kyodo.settings import Settings, get_settings
 from kyodo.worker_runtime import run_async
 from signing.errors import SealingUnavailable, SigningConfigurationError
+from signing.models import Contract, ContractStatus
 from signing.seal_service import SealerPool, SealOutcome, renew_due, sandbox_signing_settings, seal_contract
 from signing.services import SEAL_TASK
 from signing.settings import SigningSettings
+from tenants.rls import system_access
 
-__all__ = ["RENEW_TASK", "renew_seals", "seal_contract_task"]
+__all__ = ["RENEW_TASK", "REQUEUE_TASK", "lease_key", "renew_seals", "requeue_waiting_seals", "seal_contract_task"]
 
 log = logging.getLogger(__name__)
 
 RENEW_TASK = "signing.renew_seals"
+REQUEUE_TASK = "signing.requeue_waiting_seals"
+REQUEUE_GRACE = dt.timedelta(minutes=1)
+"""A contract that just reached 封緘待ち has its first task on the way: leave it alone this long."""
+
+
+def lease_key(contract_id: str) -> str:
+    """The Redis key of a contract's seal lease."""
+    return f"kyodo:seal:lease:{contract_id}"
+
+
+def _redis(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(redis_url(settings), socket_connect_timeout=2, socket_timeout=5)
+
+
+def _hold_lease(settings: Settings, contract_id: str, seconds: int) -> None:
+    # Best effort: without Redis the task could not have been delivered either,
+    # and a missing lease only means beat may send one more (harmless) task.
+    try:
+        with _redis(settings) as client:
+            client.set(lease_key(contract_id), "1", ex=max(1, seconds))
+    except redis.RedisError as exc:
+        log.warning("seal lease of %s not renewed: %s", contract_id, exc)
+
+
+def _drop_lease(settings: Settings, contract_id: str) -> None:
+    try:
+        with _redis(settings) as client:
+            client.delete(lease_key(contract_id))
+    except redis.RedisError as exc:
+        log.warning("seal lease of %s not dropped: %s", contract_id, exc)
 
 
 class _Pool:
@@ -53,6 +96,8 @@ def backoff_seconds(retries: int) -> int:
 def seal_contract_task(self: Task[Any, Any], *, contract_id: str) -> str:
     """Seal a contract whose parties all agreed (safe to run any number of times)."""
     settings = get_settings()
+    lease = settings.worker.seal_lease_seconds
+    _hold_lease(settings, contract_id, lease)
 
     async def _run() -> SealOutcome:
         async with session_scope(settings) as session:
@@ -63,11 +108,40 @@ def seal_contract_task(self: Task[Any, Any], *, contract_id: str) -> str:
     except (SealingUnavailable, SigningConfigurationError) as exc:
         delay = backoff_seconds(self.request.retries)
         log.warning("contract %s stays 封緘待ち: %s; retrying in %s s", contract_id, exc, delay)
+        _hold_lease(settings, contract_id, delay + lease)
         raise self.retry(exc=exc, countdown=delay) from exc
     if outcome is SealOutcome.BUSY:
+        # Another worker holds the contract (and renews the lease itself).
         raise self.retry(countdown=5)
+    _drop_lease(settings, contract_id)
     log.info("contract %s: %s", contract_id, outcome.value)
     return outcome.value
+
+
+@celery.task(name=REQUEUE_TASK, ignore_result=True)
+def requeue_waiting_seals() -> int:
+    """Send the seal task again for contracts 封緘待ち whose attempt went silent (beat, every minute)."""
+    settings = get_settings()
+    lease = settings.worker.seal_lease_seconds
+
+    async def _waiting() -> list[str]:
+        async with session_scope(settings) as session:
+            await system_access(session)
+            before = dt.datetime.now(dt.UTC) - REQUEUE_GRACE
+            rows = await session.scalars(
+                select(Contract.id).where(Contract.status == ContractStatus.SEALING, Contract.completed_at < before)
+            )
+            return [str(contract_id) for contract_id in rows]
+
+    sent = 0
+    with _redis(settings) as client:
+        for contract_id in run_async(_waiting()):
+            # SET NX: only one beat run (or none, while a live attempt holds the lease) sends it.
+            if client.set(lease_key(contract_id), "1", ex=lease, nx=True):
+                celery.send_task(SEAL_TASK, kwargs={"contract_id": contract_id})
+                log.warning("contract %s: seal attempt went silent; sent again", contract_id)
+                sent += 1
+    return sent
 
 
 @celery.task(name=RENEW_TASK, bind=True, ignore_result=True, max_retries=None, acks_late=True)
