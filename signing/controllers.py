@@ -233,6 +233,8 @@ def _contractor_of(contract: Contract, party_id: uuid.UUID) -> Party:
     party = next((p for p in contract.parties if p.id == party_id), None)
     if party is None:
         raise svc.ContractError(_("The party was not found."), status_code=404)
+    if party.kind is not PartyKind.CONTRACTOR:
+        raise svc.ContractError(_("Only contractors have an access password."))
     return party
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kyodo.settings import Settings
 from signing.models import AuditEvent, AuditKind, Party
 from tenants.rls import system_access
+from tests import factories as f
 from tests.conftest import csrf_token, sign_in
 from tests.signing.conftest import Office
 from tests.signing.test_contractor_errors import _links, _open, _sent
@@ -164,3 +165,29 @@ async def test_staff_of_another_member_cannot_reset_a_password(
     # Member A's own party id under a made-up contract of B's answers the same.
     await sign_in(client, "morioka-admin")
     assert (await client.get(f"/contracts/{party.id}/parties/{party.id}/password")).status_code == 404
+
+
+async def test_member_signers_have_no_access_password(client: AsyncTestClient, office: Office) -> None:
+    api = {"Authorization": f"Bearer {office.key_a}"}
+    created = await client.post(
+        "/api/v1/contracts/",
+        headers=api,
+        data={"subject": "庁舎清掃業務委託", "title_id": str(office.title_a.id)},
+        files=[("files", ("契約書.pdf", f.pdf(), "application/pdf"))],
+    )
+    contract_id = created.json()["id"]
+    signer = await client.post(
+        f"/api/v1/contracts/{contract_id}/parties",
+        headers=api,
+        json={"order_no": 1, "kind": "staff", "staff_id": str(office.signers_a[0].id)},
+    )
+    assert signer.status_code == 201, signer.text
+    link = f"/contracts/{contract_id}/parties/{signer.json()['id']}/password"
+    await sign_in(client, "morioka-admin")
+    assert "パスワードを再設定" not in (await client.get(f"/contracts/{contract_id}")).text
+    for response in (
+        await client.get(link),
+        await client.post(link, data={"password": "staff-pass", "_csrf_token": await csrf_token(client)}),
+    ):
+        assert response.status_code == 400
+        assert "アクセスパスワードを設定できるのは事業者だけです" in response.text
