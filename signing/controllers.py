@@ -659,7 +659,8 @@ class ContractPagesController(Controller):
                 "trail": trail,
                 "query": query,
                 "kinds": audit_kind_labels(),
-                "problems": problems,
+                # A changed row may break its own hash and the next row's link: count rows, not findings.
+                "broken": sorted({p.event_id for p in problems}),
                 "checked": checked or 0,
                 "actor_name": _actor_name,
                 "jst": svc.JST,

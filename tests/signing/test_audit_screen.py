@@ -222,7 +222,7 @@ async def test_a_changed_row_shows_that_the_chain_does_not_verify(fresh_database
             assert alert is not None
             assert alert.get("role") == "alert"
             assert "検証に失敗しました" in alert.get_text()
-            assert "3件中" in alert.get_text()
+            assert "3件中1件が一致しません" in alert.get_text()
             # Member B's own chain is intact, and B is not told about A's.
             await sign_in(client, "hachimantai-kansa")
             other = await client.get("/contracts/audit")
