@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +20,11 @@ from kyodo.i18n import LOCALE_COOKIE, LOCALES
 from kyodo.i18n import gettext as _
 from kyodo.sessions import SESSION_COOKIE
 from kyodo.settings import Settings
-from policy.guards import current_principal, requires_login
+from policy.guards import NOT_ALLOWED, current_principal, requires_login
 from tenants.auth import LoginFailure, login
+from tenants.errors import Invalid
+from tenants.principal import PrincipalKind
+from tenants.services import change_own_password
 
 __all__ = ["AccountController", "PagesController", "safe_next"]
 
@@ -136,6 +140,47 @@ class AccountController(Controller):
         await session_store(state).delete(request.cookies.get(SESSION_COOKIE, ""))
         response = Redirect(path="/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @get("/account/password", guards=[requires_login])
+    async def password_form(self, request: Request[Any, Any, Any]) -> Template:
+        """The form to change one's own password."""
+        if current_principal(request).kind is PrincipalKind.API_KEY:
+            raise PermissionDeniedException(detail=NOT_ALLOWED)
+        return Template("account_password.html", context={"error": None, "done": False})
+
+    @post("/account/password", guards=[requires_login], status_code=200)
+    async def change_password(
+        self,
+        request: Request[Any, Any, Any],
+        data: FormData,
+        db_session: NamedDependency[AsyncSession],
+        state: State,
+    ) -> Template:
+        """Replace one's own password; every other session of the account ends, this one gets a new token."""
+        principal = current_principal(request)
+        try:
+            await change_own_password(
+                db_session,
+                principal,
+                current=data.get("current", ""),
+                new=data.get("new", ""),
+                confirm=data.get("confirm", ""),
+            )
+        except Invalid as exc:
+            return Template("account_password.html", context={"error": exc.message, "done": False}, status_code=400)
+        await db_session.commit()
+        store = session_store(state)
+        old_token = request.cookies.get(SESSION_COOKIE, "")
+        ended = await store.end_all_of(principal.kind.value, str(principal.id), keep=old_token)
+        session_data = request.scope.get("state", {}).get("session_data") or {}
+        await store.delete(old_token)
+        token = await store.create({k: v for k, v in session_data.items() if k != "created_at"})
+        settings: Settings = state.settings
+        response = Template("account_password.html", context={"error": None, "done": True, "ended": ended})
+        response.set_cookie(
+            SESSION_COOKIE, token, httponly=True, samesite="lax", secure=settings.security.secure_cookies, path="/"
+        )
         return response
 
     @get("/app", guards=[requires_login])

@@ -4,6 +4,9 @@ The browser holds only a random token; Redis holds what the session means. The
 key is the SHA-256 of the token, so a leaked Redis dump cannot be replayed as a
 cookie. Idle timeout is the key's time to live, refreshed on use; the absolute
 timeout is checked against the creation time stored inside.
+
+Each account's sessions are also listed in a set, so that a password change (or
+an administrator's reset) can end the account's sessions on every other device.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ def _key(token: str) -> str:
     return _PREFIX + hashlib.sha256(token.encode()).hexdigest()
 
 
+def _account_key(kind: str, account_id: str) -> str:
+    return f"kyodo:account-sessions:{kind}:{account_id}"
+
+
 class SessionStore:
     """Create, read, refresh and end sessions."""
 
@@ -38,7 +45,13 @@ class SessionStore:
         """Start a new session and return its token (a new token every time: rotation)."""
         token = secrets.token_urlsafe(32)
         body = dict(data, created_at=time.time())
-        await self.client.set(_key(token), json.dumps(body), ex=self.idle_seconds)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(_key(token), json.dumps(body), ex=self.idle_seconds)
+            if "kind" in data and "id" in data:
+                account = _account_key(str(data["kind"]), str(data["id"]))
+                pipe.sadd(account, _key(token))
+                pipe.expire(account, self.absolute_seconds)
+            await pipe.execute()
         return token
 
     async def get(self, token: str) -> dict[str, Any] | None:
@@ -59,3 +72,16 @@ class SessionStore:
         """End the session."""
         if token:
             await self.client.delete(_key(token))
+
+    async def end_all_of(self, kind: str, account_id: str, *, keep: str = "") -> int:
+        """End every session of one account except the one with token ``keep``; returns how many ended."""
+        account = _account_key(kind, account_id)
+        kept = _key(keep) if keep else ""
+        keys = [k.decode() if isinstance(k, bytes) else str(k) for k in await self.client.smembers(account)]
+        ended = [k for k in keys if k != kept]
+        if ended:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.delete(*ended)
+                pipe.srem(account, *ended)
+                await pipe.execute()
+        return len(ended)

@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.auth import client_ip
+from kyodo.auth import client_ip, session_store
 from kyodo.forms import caller_member
 from policy.engine import publish_change
 from policy.guards import requires
@@ -340,6 +340,8 @@ class AdminApiController(Controller):
         service = member_services(db_session, member_id).staff
         staff = await service.find(staff_id)
         generated = await service.reset_password(staff, data.password)
+        # Whoever was signed in with the old password is signed out everywhere.
+        await session_store(request.app.state).end_all_of("staff", str(staff.id))
         return StaffOut.of(staff, await RoleService(db_session, member_id).roles_of(f"staff:{staff.id}"), generated)
 
     @post("/staff/{staff_id:uuid}/unlock", guards=[requires("staff", "manage")], status_code=200)

@@ -13,7 +13,7 @@ from litestar.plugins.htmx import HTMXTemplate
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.auth import client_ip
+from kyodo.auth import client_ip, session_store
 from kyodo.forms import Form, caller_member, field, field_uuid
 from kyodo.i18n import gettext as _
 from policy.engine import publish_change
@@ -222,6 +222,8 @@ class AdminController(Controller):
         service = member_services(db_session, member_id).staff
         staff = await service.find(staff_id)
         generated = await service.reset_password(staff, field(data, "password") or None)
+        # Whoever was signed in with the old password is signed out everywhere.
+        await session_store(request.app.state).end_all_of("staff", str(staff.id))
         if generated:
             await db_session.commit()
             return _secret(

@@ -21,11 +21,13 @@ from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from consortium.models import OperatorAccount, SecretariatAccount
 from kyodo.i18n import gettext as _
 from tenants.auth import ip_allowed
 from tenants.errors import Conflict, Invalid
 from tenants.models import ApiKey, ContractTitle, Department, IpRange, Staff, StaffStatus, TitleGrant, ViewScope
-from tenants.passwords import MIN_PASSWORD_LENGTH, api_key_digest, hash_password, new_api_key
+from tenants.passwords import MIN_PASSWORD_LENGTH, api_key_digest, hash_password, new_api_key, verify_password
+from tenants.principal import Principal, PrincipalKind
 
 __all__ = [
     "ApiKeyService",
@@ -34,6 +36,7 @@ __all__ = [
     "IpRangeService",
     "StaffService",
     "TitleService",
+    "change_own_password",
     "generate_password",
     "member_services",
 ]
@@ -558,3 +561,38 @@ def member_services(session: AsyncSession, member_id: uuid.UUID) -> MemberServic
         ip_ranges=IpRangeService(session, member_id),
         api_keys=ApiKeyService(session, member_id),
     )
+
+
+async def change_own_password(
+    session: AsyncSession, principal: Principal, *, current: str, new: str, confirm: str
+) -> None:
+    """A signed-in person replaces their own password (staff, secretariat or operator).
+
+    The session must be the request's (scoped to the caller's member for staff).
+
+    Raises:
+        Invalid: the current password is wrong, or the new one is too short, the same
+            as the current one or the login ID, or typed differently twice.
+    """
+    account: Staff | SecretariatAccount | OperatorAccount | None
+    if principal.kind is PrincipalKind.STAFF:
+        account = await session.get(Staff, principal.id)
+    elif principal.kind is PrincipalKind.SECRETARIAT:
+        account = await session.get(SecretariatAccount, principal.id)
+    elif principal.kind is PrincipalKind.OPERATOR:
+        account = await session.get(OperatorAccount, principal.id)
+    else:
+        raise Invalid(_("API keys have no password."))
+    if account is None:
+        raise Invalid(_("This account cannot be used. Please ask your administrator."))
+    if not verify_password(account.password_hash, current):
+        raise Invalid(_("The current password is not correct."))
+    _check_password(new)
+    if new != confirm:
+        raise Invalid(_("The new password and its confirmation differ. Please type them again."))
+    if new == current:
+        raise Invalid(_("Choose a new password that differs from the current one."))
+    if new.strip().lower() == account.login_id.lower():
+        raise Invalid(_("The password must not be the same as the login ID."))
+    account.password_hash = hash_password(new)
+    await session.flush()
