@@ -1,0 +1,226 @@
+"""Backups of an installation: the database and the encrypted document store, checked on the way back.
+
+A backup is a folder ``kyodo-backup-<UTC time>/`` holding
+
+* ``database.dump``: ``pg_dump --format=custom`` of the whole schema and data, without
+  owners and grants (they belong to the installation that restores it);
+* ``blobs.tar``: the document store (``<data dir>/blobs``), still encrypted;
+* ``manifest.json``: format, creation time, schema revision, the SHA-256 and size of
+  each file, and the fingerprint (SHA-256) of the master key the documents were
+  encrypted under.
+
+The master key itself is never written into a backup: it is kept apart (the
+``KYODO_MASTER_KEY`` secret or ``<data dir>/master_key``), so that a stolen backup
+reveals no document. Restoring checks every file's hash and that the configured
+master key is the one of the backup, refuses a database that already has tables or
+a document store that is not empty, then restores, grants the application role its
+access and brings the schema up to date.
+
+Row-level security is FORCEd on member-owned tables, so even their owner sees
+nothing without the platform's system setting: both pg_dump and pg_restore run
+with ``kyodo.system=on`` and row security enabled, which lets every row through
+the policies, for a superuser and for a plain owner role alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from kyodo.runtime import database_admin_url, database_url
+from kyodo.settings import Settings
+from signing.blobs import master_key
+
+__all__ = ["BACKUP_FORMAT", "BackupError", "Manifest", "create_backup", "restore_backup", "verify_backup"]
+
+BACKUP_FORMAT = 1
+DATABASE_FILE = "database.dump"
+BLOBS_FILE = "blobs.tar"
+MANIFEST_FILE = "manifest.json"
+
+
+class BackupError(RuntimeError):
+    """A backup cannot be made or restored; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a backup holds and how to check it."""
+
+    format: int
+    created_at: str
+    revision: str
+    master_key_sha256: str
+    files: dict[str, dict[str, int | str]]
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _postgres_tool(name: str) -> str:
+    """``pg_dump``/``pg_restore``: the embedded PostgreSQL's own, else the one on the PATH."""
+    try:
+        import pgserver  # noqa: PLC0415 - optional: only the embedded server has it
+    except ImportError:
+        pass
+    else:
+        candidate = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise BackupError(f"{name} was not found; install the PostgreSQL client programs")
+    return found
+
+
+def _environment() -> dict[str, str]:
+    # The policies let every row through when the platform's system setting is on.
+    options = os.environ.get("PGOPTIONS", "")
+    return dict(os.environ, PGOPTIONS=f"{options} -c kyodo.system=on".strip())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _key_fingerprint(settings: Settings) -> str:
+    return hashlib.sha256(master_key(settings)).hexdigest()
+
+
+def _revision(admin_url: str) -> str:
+    with psycopg.connect(_libpq(admin_url)) as conn:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return str(row[0]) if row else ""
+
+
+def create_backup(settings: Settings, out_dir: Path, *, now: dt.datetime | None = None) -> Path:
+    """Write a backup folder into ``out_dir`` and return it."""
+    admin_url = database_admin_url(settings)
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    folder = out_dir / f"kyodo-backup-{stamp}"
+    folder.mkdir(parents=True, exist_ok=False)
+    folder.chmod(0o700)  # documents are encrypted, but names, e-mails and hashes are in the dump
+    dump = subprocess.run(
+        [
+            _postgres_tool("pg_dump"),
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            "--enable-row-security",
+            f"--file={folder / DATABASE_FILE}",
+            _libpq(admin_url),
+        ],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if dump.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise BackupError(f"pg_dump failed: {dump.stderr.strip()}")
+    blobs = settings.app.data_dir / "blobs"
+    with tarfile.open(folder / BLOBS_FILE, "w") as tar:
+        if blobs.is_dir():
+            tar.add(blobs, arcname="blobs")
+    files: dict[str, dict[str, int | str]] = {
+        name: {"sha256": _sha256(folder / name), "size": (folder / name).stat().st_size}
+        for name in (DATABASE_FILE, BLOBS_FILE)
+    }
+    manifest = Manifest(
+        format=BACKUP_FORMAT,
+        created_at=(now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        revision=_revision(admin_url),
+        master_key_sha256=_key_fingerprint(settings),
+        files=files,
+    )
+    (folder / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
+    return folder
+
+
+def verify_backup(folder: Path) -> Manifest:
+    """Read the manifest and check every file against it.
+
+    Raises:
+        BackupError: a file is missing, changed or of another format.
+    """
+    try:
+        data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        manifest = Manifest(**data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise BackupError(f"{folder} is not a Kyodo backup (no readable {MANIFEST_FILE}): {exc}") from None
+    if manifest.format != BACKUP_FORMAT:
+        raise BackupError(f"backup format {manifest.format} is not supported (this version reads {BACKUP_FORMAT})")
+    for name, expected in manifest.files.items():
+        path = folder / name
+        if not path.is_file():
+            raise BackupError(f"{name} is missing from the backup")
+        if _sha256(path) != expected["sha256"] or path.stat().st_size != expected["size"]:
+            raise BackupError(f"{name} does not match its SHA-256 in the manifest: the backup is damaged")
+    return manifest
+
+
+def restore_backup(settings: Settings, folder: Path) -> Manifest:
+    """Restore a checked backup into this installation's empty database and document store.
+
+    Raises:
+        BackupError: the backup is damaged, the master key is not the backup's, the
+            database already has tables, the document store is not empty, or
+            pg_restore failed.
+    """
+    from kyodo.migrations import grant_app_role, upgrade  # noqa: PLC0415 - Alembic is only needed here
+
+    manifest = verify_backup(folder)
+    if _key_fingerprint(settings) != manifest.master_key_sha256:
+        raise BackupError(
+            "the configured master key is not the one the backup's documents are encrypted with; "
+            "set KYODO_MASTER_KEY (or <data dir>/master_key) to the key kept with the backup"
+        )
+    admin_url = database_admin_url(settings)
+    with psycopg.connect(_libpq(admin_url)) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
+    if row and row[0]:
+        raise BackupError("the database already has tables; restore into a new, empty database")
+    blobs = settings.app.data_dir / "blobs"
+    if blobs.is_dir() and any(blobs.iterdir()):
+        raise BackupError(f"{blobs} is not empty; restore into a new data folder")
+    restore = subprocess.run(
+        [
+            _postgres_tool("pg_restore"),
+            "--no-owner",
+            "--no-privileges",
+            "--enable-row-security",
+            "--exit-on-error",
+            "--single-transaction",
+            f"--dbname={_libpq(admin_url)}",
+            str(folder / DATABASE_FILE),
+        ],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if restore.returncode != 0:
+        raise BackupError(f"pg_restore failed (nothing was restored): {restore.stderr.strip()}")
+    settings.app.data_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(folder / BLOBS_FILE) as tar:
+        tar.extractall(settings.app.data_dir, filter="data")
+    upgrade(admin_url, app_url=database_url(settings), quiet=True)
+    grant_app_role(admin_url, database_url(settings))
+    return manifest
