@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from advanced_alchemy.base import BigIntBase
+from celery import Celery
 from sqlalchemy import DateTime, Index, Integer, String, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,8 +45,8 @@ def enqueue(session: AsyncSession, task_name: str, **kwargs: Any) -> OutboxMessa
     return message
 
 
-async def relay_pending(session: AsyncSession, *, limit: int = 200) -> int:
-    """Send unsent rows to Celery and mark them sent; returns how many were sent.
+async def relay_pending(session: AsyncSession, *, limit: int = 200, app: Celery | None = None) -> int:
+    """Send unsent rows to Celery (``app``, default the platform's) and mark them sent; returns how many were sent.
 
     Rows are locked with SKIP LOCKED so that two relays never send the same row
     in the same pass; a row whose send fails keeps ``sent_at`` empty and is tried
@@ -66,7 +67,7 @@ async def relay_pending(session: AsyncSession, *, limit: int = 200) -> int:
         try:
             # The task id is derived from the row, so a duplicate send after a
             # crash is recognisable in the worker and the result backend.
-            celery.send_task(row.task_name, kwargs=row.kwargs, task_id=f"outbox-{row.id}-{row.attempts}")
+            (app or celery).send_task(row.task_name, kwargs=row.kwargs, task_id=f"outbox-{row.id}-{row.attempts}")
         except Exception as exc:  # noqa: BLE001 - broker errors vary by transport
             row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             break

@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from celery import Celery
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from litestar.testing.transport import TestClientTransport
@@ -183,12 +184,22 @@ def settings() -> Settings:
 
 @pytest.fixture
 def fresh_database(admin_url: str, settings: Settings) -> Iterator[Settings]:
-    """A migrated database of its own, for tests whose data other processes must see."""
+    """A migrated database of its own, for tests whose data other processes must see.
+
+    It comes with a Redis database of its own too (emptied first): a worker started
+    for it must never share a queue with the session's worker, which serves another
+    database and would take its tasks.
+    """
     name = f"kyodo_fresh_{uuid.uuid4().hex[:12]}"
     url = _create_database(admin_url, name, TEMPLATE_DB)
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    own_redis = f"{settings.redis.url.rpartition('/')[0]}/{20 + index}"
+    redis.Redis.from_url(own_redis).flushdb()
     try:
         yield dataclasses.replace(
-            settings, database=DatabaseSettings(url=_as_app_role(url), admin_url=url, pool_size=2)
+            settings,
+            database=DatabaseSettings(url=_as_app_role(url), admin_url=url, pool_size=2),
+            redis=RedisSettings(url=own_redis),
         )
     finally:
         _drop_database(admin_url, name)
@@ -288,6 +299,11 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, 9)
                 self.popen.wait(5)
+
+
+def task_sender(settings: Settings) -> Celery:
+    """A Celery client of ``settings``' Redis, to send tasks to the workers started for those settings."""
+    return Celery("test-sender", broker=settings.redis.url, backend=settings.redis.url)
 
 
 def start_worker(settings: Settings, tmp_path: Path, name: str = "test", timeout: float = 30.0) -> WorkerProcess:

@@ -8,10 +8,9 @@ from celery.result import AsyncResult
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from kyodo.celery_app import celery
 from kyodo.outbox import OutboxMessage, enqueue, relay_pending
 from kyodo.settings import Settings, to_psycopg_url
-from tests.conftest import start_worker
+from tests.conftest import start_worker, task_sender
 
 
 async def test_rolled_back_work_is_never_sent(fresh_database: Settings) -> None:
@@ -34,17 +33,18 @@ async def test_committed_work_reaches_a_real_worker_once(fresh_database: Setting
         async with maker() as session:
             message = enqueue(session, "kyodo.ping", value="届きました")
             await session.commit()
+        sender = task_sender(fresh_database)
         async with maker() as session:
-            assert await relay_pending(session) == 1
+            assert await relay_pending(session, app=sender) == 1
             await session.commit()
         async with maker() as session:
             # A second relay pass finds nothing left to send.
-            assert await relay_pending(session) == 0
+            assert await relay_pending(session, app=sender) == 0
             row = await session.get(OutboxMessage, message.id)
             assert row is not None
             assert row.sent_at is not None
             assert row.attempts == 1
-        result: AsyncResult[str] = AsyncResult(f"outbox-{message.id}-1", app=celery)
+        result: AsyncResult[str] = AsyncResult(f"outbox-{message.id}-1", app=sender)
         assert result.get(timeout=30) == "届きました"
     finally:
         worker.stop()

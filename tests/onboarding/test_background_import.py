@@ -23,7 +23,7 @@ from tenants.models import Staff
 from tenants.principal import Principal, PrincipalKind
 from tenants.rls import for_member, system_access
 from tests import factories as f
-from tests.conftest import start_worker
+from tests.conftest import start_worker, task_sender
 
 ROWS = 10_000
 
@@ -82,7 +82,7 @@ async def test_ten_thousand_rows_import_in_the_background(fresh_database: Settin
             await session.commit()
             preview_seconds = time.monotonic() - started
         async with maker() as session:
-            assert await relay_pending(session) == 1
+            assert await relay_pending(session, app=task_sender(fresh_database)) == 1
             await session.commit()
 
         status, seen_progress = await _wait(maker, client, job.id)

@@ -21,7 +21,7 @@ from signing.services import SEAL_TASK
 from tenants.models import SecurityEvent, SecurityEventKind
 from tenants.rls import system_access
 from tests import factories as f
-from tests.conftest import TwoMembers, csrf_token, sign_in, start_worker
+from tests.conftest import TwoMembers, csrf_token, sign_in, start_worker, task_sender
 from tests.signing.conftest import Mailbox, make_office
 
 LINK = re.compile(r"/c/([A-Za-z0-9_\-]{20,})")
@@ -31,13 +31,14 @@ BOX = re.compile(r'name="box_([0-9a-f\-]{36})"')
 class Circulation:
     """Drives the outbox relay and waits for mail at the real SMTP server."""
 
-    def __init__(self, maker: Any, box: Mailbox) -> None:
+    def __init__(self, maker: Any, box: Mailbox, sender: Any) -> None:
         self.maker = maker
         self.box = box
+        self.sender = sender
 
     async def pump(self) -> None:
         async with self.maker() as session:
-            await relay_pending(session)
+            await relay_pending(session, app=self.sender)
             await session.commit()
 
     async def mail(self, address: str, count: int, timeout: float = 90.0) -> Any:
@@ -222,7 +223,7 @@ async def test_twenty_parties_conclude_through_mail_links(
             )
             office = await make_office(session, two)
             await session.commit()
-        circulation = Circulation(maker, box)
+        circulation = Circulation(maker, box, task_sender(fresh_database))
         api = {"Authorization": f"Bearer {office.key_a}"}
         async with AsyncTestClient(app=create_app(fresh_database)) as client:
             contract_id, document_id = await _draft(client, office, api)
