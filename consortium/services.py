@@ -173,6 +173,7 @@ class MembershipService:
                 name=_required(admin_name, _("a name")),
                 email=email,
                 password_hash=hash_password(password),
+                must_change_password=True,
                 status=StaffStatus.ACTIVE,
                 failed_logins=0,
             )
@@ -418,6 +419,7 @@ async def create_operator(
         name=_required(name, _("a name")),
         email=_email(email),
         password_hash=hash_password(password),
+        must_change_password=True,
         active=True,
         failed_logins=0,
     )

@@ -21,7 +21,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.enums import ScopeType
-from litestar.response import Response, Template
+from litestar.response import Redirect, Response, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,9 @@ PUBLIC_PREFIXES = ("/health/", "/static/", "/schema", "/favicon", "/verify")
 SIGN_IN_PATHS = ("/login", "/logout", "/language")
 """Paths that must work whatever the current session (to sign in as someone else)."""
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+PASSWORD_CHANGE_PATH = "/account/password"  # noqa: S105 - a path, not a password
+OPEN_BEFORE_PASSWORD_CHANGE = (*SIGN_IN_PATHS, PASSWORD_CHANGE_PATH, "/status", "/c/", "/dev/")
+"""What a person who must replace a password someone else chose may still open."""
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -92,6 +95,22 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, *, status: int, me
             "error.html", context={"title": _("Access refused"), "message": message}, status_code=status
         )
     asgi = response.to_asgi_response(None, request)
+    await asgi(scope, receive, send)
+
+
+async def _must_change_password(scope: Scope, receive: Receive, send: Send) -> None:
+    """Pages lead to the password change; the JSON API answers 403 with the reason."""
+    if scope["path"].startswith("/api/"):
+        await _refuse(
+            scope,
+            receive,
+            send,
+            status=403,
+            message=_("Please change the password your administrator gave you before going on."),
+        )
+        return
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    asgi = Redirect(path=PASSWORD_CHANGE_PATH, status_code=303).to_asgi_response(None, request)
     await asgi(scope, receive, send)
 
 
@@ -151,6 +170,14 @@ def authentication_middleware(app: ASGIApp) -> ASGIApp:
             await _refuse(
                 scope, receive, send, status=403, message=_("The request could not be verified. Reload the page.")
             )
+            return
+        if (
+            via == "session"
+            and lookup.principal is not None
+            and lookup.principal.must_change_password
+            and not scope["path"].startswith(OPEN_BEFORE_PASSWORD_CHANGE)
+        ):
+            await _must_change_password(scope, receive, send)
             return
         scope["user"] = lookup.principal
         scope["auth"] = {"via": via, "token": token if via == "session" else ""}

@@ -145,9 +145,13 @@ class AccountController(Controller):
     @get("/account/password", guards=[requires_login])
     async def password_form(self, request: Request[Any, Any, Any]) -> Template:
         """The form to change one's own password."""
-        if current_principal(request).kind is PrincipalKind.API_KEY:
+        principal = current_principal(request)
+        if principal.kind is PrincipalKind.API_KEY:
             raise PermissionDeniedException(detail=NOT_ALLOWED)
-        return Template("account_password.html", context={"error": None, "done": False})
+        return Template(
+            "account_password.html",
+            context={"error": None, "done": False, "forced": principal.must_change_password},
+        )
 
     @post("/account/password", guards=[requires_login], status_code=200)
     async def change_password(
@@ -168,7 +172,11 @@ class AccountController(Controller):
                 confirm=data.get("confirm", ""),
             )
         except Invalid as exc:
-            return Template("account_password.html", context={"error": exc.message, "done": False}, status_code=400)
+            return Template(
+                "account_password.html",
+                context={"error": exc.message, "done": False, "forced": principal.must_change_password},
+                status_code=400,
+            )
         await db_session.commit()
         store = session_store(state)
         old_token = request.cookies.get(SESSION_COOKIE, "")

@@ -263,6 +263,7 @@ async def _operator_principal(
             member_id=None,
             permissions=frozenset(OPERATOR_PERMISSIONS),
             roles=(OPERATOR_ROLE,),
+            must_change_password=account.must_change_password,
         )
     )
 
@@ -296,6 +297,7 @@ async def load_principal(
                 member_id=None,
                 permissions=policy.permissions(subject),
                 roles=(SECRETARIAT_ROLE,),
+                must_change_password=account.must_change_password,
             )
         )
     member_id = uuid.UUID(data["member_id"])
@@ -320,6 +322,7 @@ async def load_principal(
             view_scope=staff.view_scope,
             permissions=policy.permissions(subject),
             roles=tuple(policy.roles(subject)),
+            must_change_password=staff.must_change_password,
         )
     )
 

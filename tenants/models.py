@@ -13,6 +13,7 @@ import uuid
 
 from advanced_alchemy.base import BigIntBase, UUIDv7AuditBase
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import CIDR, INET, JSONB
@@ -101,6 +103,8 @@ class Staff(MemberOwned, UUIDv7AuditBase):
         default=ViewScope.MEMBER,
     )
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Set when someone else chose the password (initial or reset): it must be replaced at the next sign-in."""
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -39,6 +39,8 @@ class Principal:
     view_scope: ViewScope = ViewScope.MEMBER
     permissions: frozenset[Permission] = field(default_factory=frozenset)
     roles: tuple[str, ...] = ()
+    must_change_password: bool = False
+    """Signed in with a password someone else chose: only the password change is open."""
 
     @property
     def subject(self) -> str:

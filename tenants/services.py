@@ -252,6 +252,8 @@ class StaffService(_MemberScoped, SQLAlchemyAsyncRepositoryService[Staff]):
                 email=email,
                 department_id=await self._department(department_id),
                 password_hash=hash_password(password),
+                # The administrator chose it: the person replaces it at the first sign-in.
+                must_change_password=True,
                 status=StaffStatus.ACTIVE,
                 view_scope=view_scope,
                 failed_logins=0,
@@ -304,6 +306,7 @@ class StaffService(_MemberScoped, SQLAlchemyAsyncRepositoryService[Staff]):
         if not password:
             generated = password = generate_password()
         staff.password_hash = hash_password(_check_password(password))
+        staff.must_change_password = True
         staff.failed_logins = 0
         staff.locked_until = None
         await self.update(staff)
@@ -595,4 +598,5 @@ async def change_own_password(
     if new.strip().lower() == account.login_id.lower():
         raise Invalid(_("The password must not be the same as the login ID."))
     account.password_hash = hash_password(new)
+    account.must_change_password = False
     await session.flush()

@@ -39,3 +39,10 @@ def shown_once(html: str) -> list[str]:
     from bs4 import BeautifulSoup
 
     return [tag.get_text() for tag in BeautifulSoup(html, "html.parser").select("[data-secret]")]
+
+
+async def replace_given_password(client: AsyncTestClient[Litestar], given: str, own: str) -> None:
+    """What a person does at the first sign-in with a password an administrator chose: replace it."""
+    assert (await client.get("/app", follow_redirects=False)).headers.get("location") == "/account/password"
+    changed = await form(client, "/account/password", current=given, new=own, confirm=own)
+    assert changed.status_code == 200, changed.text[-500:]

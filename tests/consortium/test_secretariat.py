@@ -11,7 +11,7 @@ from consortium.models import ContractorCompany, Member, MemberStatus
 from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
-from tests.helpers import api, form, shown_once
+from tests.helpers import api, form, replace_given_password, shown_once
 
 
 async def test_members_with_kind_status_and_staff_count(
@@ -67,6 +67,7 @@ async def test_add_a_member_with_its_first_administrator(
     password = shown_once(added.text)[-1]
     # The new administrator signs in and administers the new member only.
     await sign_in(client, "takizawa-admin", password)
+    await replace_given_password(client, password, "takizawa-own-2026")
     start = await client.get("/app")
     assert "滝沢市" in start.text
     assert "団体管理者" in start.text

@@ -114,3 +114,31 @@ async def test_an_administrators_reset_signs_the_person_out_everywhere(
     assert reset.status_code == 303
     assert await _app_status(client, desk) != 200
     assert await _login_status(client, "morioka-keiyaku", NEW) == 303
+
+
+async def test_a_password_chosen_by_the_administrator_must_be_replaced_first(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    staff = await f.staff(db_session, two_members.a, "morioka-shinnin", roles=("drafter",))
+    await sign_in(client, "morioka-admin")
+    await client.post(
+        f"/admin/staff/{staff.id}/password",
+        data={"password": "given-by-admin-01", "_csrf_token": await csrf_token(client)},
+        follow_redirects=False,
+    )
+    client.cookies = httpx.Cookies()
+    await sign_in(client, "morioka-shinnin", "given-by-admin-01")
+    for path in ("/app", "/contracts", "/address-book"):
+        response = await client.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == "/account/password"
+    api = await client.get("/api/v1/contracts")
+    assert api.status_code == 403
+    assert "先にご自身のパスワードに変更してください" in api.json()["detail"]
+    page = await client.get("/account/password")
+    assert "管理者が設定したパスワードでログインしました" in page.text
+    changed = await _change(client, "given-by-admin-01", NEW)
+    assert changed.status_code == 200
+    assert (await client.get("/contracts", follow_redirects=False)).status_code == 200
+    await db_session.refresh(staff)
+    assert staff.must_change_password is False

@@ -14,7 +14,7 @@ from tenants.models import Staff, StaffStatus, ViewScope
 from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
-from tests.helpers import api, form, shown_once
+from tests.helpers import api, form, replace_given_password, shown_once
 
 
 async def _staff(session: AsyncSession, login_id: str) -> Staff:
@@ -58,6 +58,7 @@ async def test_create_with_generated_password_shown_once_and_usable(
     staff = await _staff(db_session, "morioka-new")
     assert password not in (staff.password_hash or "")
     await sign_in(client, "morioka-new", password)
+    await replace_given_password(client, password, "morioka-new-own-2026")
     start = await client.get("/app")
     assert "起案者" in start.text
 
