@@ -20,6 +20,7 @@ from tenants.auth import LoginFailure, login
 from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in
+from tests.helpers import replace_given_password
 from tests.reporting.conftest import JST, October, deliver_queued_mail
 from tests.reporting.test_issue import pdf_text
 from tests.signing.conftest import Mailbox
@@ -52,6 +53,7 @@ async def test_an_operator_created_by_the_command_signs_in_and_sees_operator_wor
         db_session, login_id="unyo-suzuki", name="鈴木 運用", email="suzuki@kyodo.example.jp"
     )
     await sign_in(client, "unyo-suzuki", password)
+    await replace_given_password(client, password, "unyo-suzuki-own-2026")
     start = await client.get("/app")
     assert "運用事業者" in start.text
     for link in ("/operator/reports/", "/operator/incidents/", "/operator/maintenance/", "/operator/targets/"):
