@@ -190,8 +190,48 @@ async def login(
             }
         )
     account = await session.scalar(select(SecretariatAccount).where(SecretariatAccount.login_id == login_id))
-    if account is None:
-        return await _operator_login(session, login_id, password, ip=ip, user_agent=user_agent, security=security)
+    if account is not None:
+        return await _account_login(
+            session,
+            account,
+            password,
+            {
+                "kind": PrincipalKind.SECRETARIAT.value,
+                "id": str(account.id),
+                "consortium_id": str(account.consortium_id),
+            },
+            security=security,
+            ip=ip,
+            user_agent=user_agent,
+        )
+    operator = await session.scalar(select(OperatorAccount).where(OperatorAccount.login_id == login_id))
+    if operator is None:
+        verify_password(None, password)  # same work as for a real account
+        return LoginOutcome(failure=LoginFailure.INVALID)
+    if not ip_allowed(ip, list(security.operator_networks)):
+        return LoginOutcome(failure=LoginFailure.IP_REFUSED)
+    return await _account_login(
+        session,
+        operator,
+        password,
+        {"kind": PrincipalKind.OPERATOR.value, "id": str(operator.id)},
+        security=security,
+        ip=ip,
+        user_agent=user_agent,
+    )
+
+
+async def _account_login(
+    session: AsyncSession,
+    account: SecretariatAccount | OperatorAccount,
+    password: str,
+    session_data: dict[str, Any],
+    *,
+    security: SecuritySettings,
+    ip: str | None,
+    user_agent: str,
+) -> LoginOutcome:
+    """Lock-out, password and activity of an account that belongs to no member (secretariat, operator)."""
     if account.locked_until and account.locked_until > _now():
         return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=account.locked_until)
     if not verify_password(account.password_hash, password):
@@ -201,13 +241,7 @@ async def login(
     account.failed_logins = 0
     account.locked_until = None
     account.last_login_at = _now()
-    return LoginOutcome(
-        session_data={
-            "kind": PrincipalKind.SECRETARIAT.value,
-            "id": str(account.id),
-            "consortium_id": str(account.consortium_id),
-        }
-    )
+    return LoginOutcome(session_data=session_data)
 
 
 @dataclass
@@ -216,33 +250,6 @@ class PrincipalLookup:
 
     principal: Principal | None = None
     ip_refused: bool = False
-
-
-async def _operator_login(
-    session: AsyncSession,
-    login_id: str,
-    password: str,
-    *,
-    ip: str | None,
-    user_agent: str,
-    security: SecuritySettings,
-) -> LoginOutcome:
-    account = await session.scalar(select(OperatorAccount).where(OperatorAccount.login_id == login_id))
-    if account is None:
-        verify_password(None, password)  # same work as for a real account
-        return LoginOutcome(failure=LoginFailure.INVALID)
-    if not ip_allowed(ip, list(security.operator_networks)):
-        return LoginOutcome(failure=LoginFailure.IP_REFUSED)
-    if account.locked_until and account.locked_until > _now():
-        return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=account.locked_until)
-    if not verify_password(account.password_hash, password):
-        return await _failed_attempt(session, account, security=security, member_id=None, ip=ip, user_agent=user_agent)
-    if not account.active:
-        return LoginOutcome(failure=LoginFailure.INACTIVE)
-    account.failed_logins = 0
-    account.locked_until = None
-    account.last_login_at = _now()
-    return LoginOutcome(session_data={"kind": PrincipalKind.OPERATOR.value, "id": str(account.id)})
 
 
 async def _operator_principal(
