@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -72,12 +73,11 @@ def _libpq(url: str) -> str:
 
 def _postgres_tool(name: str) -> str:
     """``pg_dump``/``pg_restore``: the embedded PostgreSQL's own, else the one on the PATH."""
-    try:
-        import pgserver  # noqa: PLC0415 - optional: only the embedded server has it
-    except ImportError:
-        pass
-    else:
-        candidate = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+    # Located without importing the package (importing it starts nothing, but it looks
+    # for a runtime folder and warns when there is none).
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.submodule_search_locations:
+        candidate = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
         if candidate.exists():
             return str(candidate)
     found = shutil.which(name)
