@@ -12,10 +12,13 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,9 +34,13 @@ __all__ = [
     "TrailReport",
     "append_event",
     "event_hash",
+    "trail_fingerprint",
     "verify_chains",
+    "verify_member_trail",
     "verify_trail",
 ]
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 
@@ -195,6 +202,59 @@ async def verify_chains(session: AsyncSession, *, member_id: uuid.UUID | None = 
         chain.last = row.hash
         chain.rows += 1
     return problems
+
+
+VERIFIED_KEY = "kyodo:audit:verified:{member_id}"
+VERIFIED_TTL = 24 * 3600
+
+
+async def trail_fingerprint(session: AsyncSession, member_id: uuid.UUID) -> tuple[int, str]:
+    """How many events the member's trail has, and a sum of their rows' hashes.
+
+    One aggregate in PostgreSQL: any inserted, removed or changed row changes it,
+    so a verification done for the same fingerprint still holds.
+    """
+    row = (
+        await session.execute(
+            text(
+                "SELECT count(*), coalesce(sum(hashtextextended(e::text, 0)::numeric), 0) "
+                "FROM contract_audit_event e WHERE e.member_id = :member"
+            ),
+            {"member": member_id},
+        )
+    ).one()
+    return int(row[0]), str(row[1])
+
+
+async def verify_member_trail(
+    session: AsyncSession, cache: Redis | None, member_id: uuid.UUID
+) -> tuple[list[int], int]:
+    """Ids of the member's events that break their chains (empty: intact) and how many events were checked.
+
+    Recomputing every chain reads the whole trail, so the result is kept in Redis
+    with the trail's fingerprint: a screen shown again over an unchanged trail
+    answers from it, and any change to the rows makes it compute afresh.
+    """
+    count, fingerprint = await trail_fingerprint(session, member_id)
+    key = VERIFIED_KEY.format(member_id=member_id)
+    if cache is not None:
+        try:
+            raw = await cache.get(key)
+        except RedisError:
+            raw = None
+        if raw:
+            kept = json.loads(raw)
+            if kept.get("count") == count and kept.get("fingerprint") == fingerprint:
+                return list(kept["broken"]), count
+    broken = sorted({p.event_id for p in await verify_chains(session, member_id=member_id)})
+    if cache is not None:
+        try:
+            await cache.set(
+                key, json.dumps({"count": count, "fingerprint": fingerprint, "broken": broken}), ex=VERIFIED_TTL
+            )
+        except RedisError as exc:
+            log.warning("audit verification of %s not kept: %s", member_id, exc)
+    return broken, count
 
 
 @dataclass

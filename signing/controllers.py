@@ -20,7 +20,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kyodo.auth import client_ip
@@ -28,10 +28,9 @@ from kyodo.i18n import gettext as _
 from kyodo.settings import Settings, get_settings
 from policy.guards import current_principal, requires, requires_member_staff
 from signing import services as svc
-from signing.audit import Actor, append_event, verify_chains
+from signing.audit import Actor, append_event, verify_member_trail
 from signing.blobs import BlobStore
 from signing.models import (
-    AuditEvent,
     AuditKind,
     ConclusionCertificate,
     Contract,
@@ -637,11 +636,11 @@ class ContractPagesController(Controller):
         principal = current_principal(request)
         assert principal.member_id is not None
         result = await svc.trail(db_session, principal.member_id, trail, page=page, per_page=50)
-        # The whole trail of the member is recomputed, not only the page shown: a
-        # changed or removed row anywhere breaks the chain it belongs to.
-        problems = await verify_chains(db_session, member_id=principal.member_id)
-        checked = await db_session.scalar(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.member_id == principal.member_id)
+        # The whole trail of the member is checked, not only the page shown: a
+        # changed or removed row anywhere breaks the chain it belongs to. The
+        # result is reused while the trail's fingerprint stays the same.
+        broken, checked = await verify_member_trail(
+            db_session, getattr(request.app.state, "redis", None), principal.member_id
         )
         query = "&".join(
             f"{key}={quote(value)}"
@@ -660,8 +659,8 @@ class ContractPagesController(Controller):
                 "query": query,
                 "kinds": audit_kind_labels(),
                 # A changed row may break its own hash and the next row's link: count rows, not findings.
-                "broken": sorted({p.event_id for p in problems}),
-                "checked": checked or 0,
+                "broken": broken,
+                "checked": checked,
                 "actor_name": _actor_name,
                 "jst": svc.JST,
             },

@@ -8,6 +8,7 @@ import io
 from zoneinfo import ZoneInfo
 
 import psycopg
+import redis
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -207,15 +208,20 @@ async def test_a_changed_row_shows_that_the_chain_does_not_verify(fresh_database
                     detail={"member": member.lg_code},
                 )
             await session.commit()
-        # Someone with the owner's rights edits one of member A's rows behind the platform's back.
-        admin_url = fresh_database.database.admin_url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                "UPDATE contract_audit_event SET actor = 'forged' "
-                "WHERE id = (SELECT min(id) FROM contract_audit_event WHERE detail->>'member' = '032018')"
-            )
         async with AsyncTestClient(app=create_app(fresh_database)) as client:
+            # Verified once: the result is kept with the trail's fingerprint and shown again from there.
             await sign_in(client, "morioka-kansa")
+            for _ in range(2):
+                intact = await client.get("/contracts/audit")
+                assert "ハッシュチェーンを検証しました" in intact.text
+            assert redis.Redis.from_url(fresh_database.redis.url).exists(f"kyodo:audit:verified:{a.id}")
+            # Someone with the owner's rights edits one of member A's rows behind the platform's back.
+            admin_url = fresh_database.database.admin_url.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(
+                    "UPDATE contract_audit_event SET actor = 'forged' "
+                    "WHERE id = (SELECT min(id) FROM contract_audit_event WHERE detail->>'member' = '032018')"
+                )
             page = await client.get("/contracts/audit")
             assert page.status_code == 200
             alert = BeautifulSoup(page.text, "html.parser").find(id="chain-status")
