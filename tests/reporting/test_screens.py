@@ -187,3 +187,19 @@ async def test_secretariat_sees_usage_for_any_period_with_csv(
 async def test_member_staff_cannot_read_consortium_usage(client: AsyncTestClient, october: October) -> None:
     await sign_in(client, "morioka-admin")
     assert (await client.get("/secretariat/reports/usage", follow_redirects=False)).status_code == 403
+
+
+async def test_another_consortiums_secretariat_sees_none_of_this_usage(
+    client: AsyncTestClient, db_session: AsyncSession, october: October
+) -> None:
+    await _usage_of_a(db_session, october)
+    other = await f.consortium(db_session, name="二戸地区広域", slug="ninohe")
+    await f.secretariat(db_session, other, "ninohe-jimukyoku")
+    await sign_in(client, "ninohe-jimukyoku")
+    page = await client.get("/secretariat/reports/usage", params={"from": "2026-10-01", "to": "2026-10-31"})
+    assert page.status_code == 200
+    assert "盛岡市" not in page.text
+    csv_response = await client.get(
+        "/secretariat/reports/usage", params={"from": "2026-10-01", "to": "2026-10-31", "format": "csv"}
+    )
+    assert "盛岡市" not in csv_response.content.decode("utf-8-sig")
