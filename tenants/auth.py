@@ -4,6 +4,11 @@ Passwords are Argon2id hashes; a wrong password counts towards a soft lock
 (``KYODO_LOGIN_MAX_ATTEMPTS`` in a row locks the account for
 ``KYODO_LOGIN_LOCK_MINUTES``). Access from outside a member's IP ranges is
 refused before the password is even checked, and recorded.
+
+Every attempt is counted in the database before its password is checked, in one
+atomic statement, so that guesses sent in parallel cannot get more passwords
+checked than the limit allows (see :func:`_check_password`); the check itself
+runs in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+import anyio.to_thread
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.models import Member, MemberStatus, OperatorAccount, SecretariatAccount
@@ -103,39 +109,150 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def _failed_attempt(
+_AccountTable = type[Staff] | type[SecretariatAccount] | type[OperatorAccount]
+
+
+@dataclass(frozen=True)
+class _Account:
+    """What a sign-in needs of an account, read before its attempt is counted."""
+
+    table: _AccountTable
+    id: uuid.UUID
+    login_id: str
+    password_hash: str | None
+    member_id: uuid.UUID | None
+    """The member whose security log records the attempt (None: secretariat, operator)."""
+    usable: bool
+    session_data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """One counted attempt: the right to check one password against the hash."""
+
+    locks: bool
+    """This attempt was the last one allowed: the account is locked until ``locked_until`` unless it is right."""
+    locked_until: dt.datetime | None
+
+
+async def _verify(password_hash: str | None, password: str) -> bool:
+    # Argon2id takes about 160 ms of CPU by design: in a worker thread (argon2-cffi
+    # releases the GIL), never on the event loop, where it would hold up every
+    # other request of the process, other people's sign-ins included.
+    return await anyio.to_thread.run_sync(verify_password, password_hash, password)
+
+
+async def _claim_attempt(session: AsyncSession, account: _Account, security: SecuritySettings) -> _Claim | None:
+    """Count an attempt before its password is checked; None while the account is locked.
+
+    One ``UPDATE … RETURNING``: PostgreSQL serialises concurrent updates of the
+    row and re-evaluates the ``WHERE`` on the newest version, so each of N
+    parallel attempts gets its own count, and the one that reaches the limit
+    sets the lock in the same statement. Every later attempt finds the lock and
+    is refused without its password being checked, the right one included.
+    The claim is committed at once, so the row lock lasts one statement.
+    """
+    table = account.table
+    now = _now()
+    reaches_limit = table.failed_logins + 1 >= security.login_max_attempts
+    claimed = await session.execute(
+        update(table)
+        .where(table.id == account.id, or_(table.locked_until.is_(None), table.locked_until <= now))
+        .values(
+            # The lock starts a fresh count for when it runs out.
+            failed_logins=case((reaches_limit, 0), else_=table.failed_logins + 1),
+            locked_until=case((reaches_limit, now + dt.timedelta(minutes=security.login_lock_minutes)), else_=None),
+        )
+        .returning(table.locked_until)
+        .execution_options(synchronize_session=False)
+    )
+    row = claimed.one_or_none()
+    await session.commit()
+    if row is None:
+        return None
+    return _Claim(locks=row.locked_until is not None, locked_until=row.locked_until)
+
+
+async def _clear_failures(session: AsyncSession, account: _Account, *, signed_in: bool) -> None:
+    """The right password: the count (this attempt's claim included) and any lock it set are cleared."""
+    values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
+    if signed_in:
+        values["last_login_at"] = _now()
+    await session.execute(
+        update(account.table)
+        .where(account.table.id == account.id)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _check_password(
     session: AsyncSession,
-    account: Staff | SecretariatAccount | OperatorAccount,
+    account: _Account,
+    password: str,
     *,
     security: SecuritySettings,
-    member_id: uuid.UUID | None,
     ip: str | None,
     user_agent: str,
 ) -> LoginOutcome:
-    account.failed_logins += 1
-    if member_id is not None:
+    """Lock-out and password of any account: staff, secretariat and operators alike.
+
+    Why the attempt is counted first (an atomic claim) rather than the account
+    row being locked with ``SELECT … FOR UPDATE`` across the password check:
+    a ``FOR UPDATE`` held for the ~160 ms of Argon2 makes parallel attempts on one
+    account queue on the row lock, and each queued request holds one of the
+    process's pooled database connections while it waits. Twenty guesses sent
+    at once would then occupy the whole pool for seconds, and every other
+    request (other accounts' sign-ins, every page) would wait for a connection:
+    the lock wait would be a way to stall the platform. With the claim, the row
+    lock lasts for one ``UPDATE`` and its commit, no transaction and no
+    connection is held while Argon2 runs, and parallel attempts beyond the
+    limit are refused at once instead of waiting.
+
+    The claim counts the attempt as failed until the password proves right, so
+    at most ``login_max_attempts`` passwords are ever checked before the lock,
+    however many arrive at once. An attempt interrupted during the check stays
+    counted, and a lock set by the last claim stays unless the password is
+    right: a failure leaves the account safer, never open.
+    """
+    claim = await _claim_attempt(session, account, security)
+    if claim is None:
+        locked_until = await session.scalar(select(account.table.locked_until).where(account.table.id == account.id))
+        return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=locked_until)
+    if not await _verify(account.password_hash, password):
+        return await _failed_attempt(session, account, claim, ip=ip, user_agent=user_agent)
+    # The right password is no failed attempt, also when the account may not sign in.
+    await _clear_failures(session, account, signed_in=account.usable)
+    if not account.usable:
+        return LoginOutcome(failure=LoginFailure.INACTIVE)
+    return LoginOutcome(session_data=account.session_data)
+
+
+async def _failed_attempt(
+    session: AsyncSession, account: _Account, claim: _Claim, *, ip: str | None, user_agent: str
+) -> LoginOutcome:
+    """Record a wrong password (already counted by its claim)."""
+    if account.member_id is not None:
         await record_security_event(
             session,
-            member_id,
+            account.member_id,
             SecurityEventKind.LOGIN_FAILED,
             subject=account.login_id,
             ip=ip,
             user_agent=user_agent,
         )
-    if account.failed_logins >= security.login_max_attempts:
-        account.locked_until = _now() + dt.timedelta(minutes=security.login_lock_minutes)
-        account.failed_logins = 0
-        if member_id is not None:
-            await record_security_event(
-                session,
-                member_id,
-                SecurityEventKind.ACCOUNT_LOCKED,
-                subject=account.login_id,
-                ip=ip,
-                user_agent=user_agent,
-            )
-        return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=account.locked_until)
-    return LoginOutcome(failure=LoginFailure.INVALID)
+    if not claim.locks:
+        return LoginOutcome(failure=LoginFailure.INVALID)
+    if account.member_id is not None:
+        await record_security_event(
+            session,
+            account.member_id,
+            SecurityEventKind.ACCOUNT_LOCKED,
+            subject=account.login_id,
+            ip=ip,
+            user_agent=user_agent,
+        )
+    return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=claim.locked_until)
 
 
 async def login(
@@ -149,8 +266,10 @@ async def login(
 ) -> LoginOutcome:
     """Check an ID and password; on success return what the server-side session keeps.
 
-    The caller commits the session either way: failed attempts and lock-outs must
-    be kept even though the sign-in failed.
+    The attempt is counted and committed before the password is checked (see
+    :func:`_check_password`), so ``session`` is committed along the way. The
+    caller commits the session either way at the end too: failed attempts'
+    security events must be kept even though the sign-in failed.
     """
     # The ID is unique across all members, so finding it needs system access;
     # everything after that is about one member's account only.
@@ -171,77 +290,52 @@ async def login(
                 user_agent=user_agent,
             )
             return LoginOutcome(failure=LoginFailure.IP_REFUSED)
-        if staff.locked_until and staff.locked_until > _now():
-            return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=staff.locked_until)
-        if not verify_password(staff.password_hash, password):
-            return await _failed_attempt(
-                session, staff, security=security, member_id=staff.member_id, ip=ip, user_agent=user_agent
-            )
-        if staff.status is not StaffStatus.ACTIVE or member.status is MemberStatus.LEFT:
-            return LoginOutcome(failure=LoginFailure.INACTIVE)
-        staff.failed_logins = 0
-        staff.locked_until = None
-        staff.last_login_at = _now()
-        return LoginOutcome(
+        account = _Account(
+            table=Staff,
+            id=staff.id,
+            login_id=staff.login_id,
+            password_hash=staff.password_hash,
+            member_id=staff.member_id,
+            usable=staff.status is StaffStatus.ACTIVE and member.status is not MemberStatus.LEFT,
             session_data={
                 "kind": PrincipalKind.STAFF.value,
                 "id": str(staff.id),
                 "member_id": str(staff.member_id),
-            }
-        )
-    account = await session.scalar(select(SecretariatAccount).where(SecretariatAccount.login_id == login_id))
-    if account is not None:
-        return await _account_login(
-            session,
-            account,
-            password,
-            {
-                "kind": PrincipalKind.SECRETARIAT.value,
-                "id": str(account.id),
-                "consortium_id": str(account.consortium_id),
             },
-            security=security,
-            ip=ip,
-            user_agent=user_agent,
         )
+        return await _check_password(session, account, password, security=security, ip=ip, user_agent=user_agent)
+    secretariat = await session.scalar(select(SecretariatAccount).where(SecretariatAccount.login_id == login_id))
+    if secretariat is not None:
+        account = _Account(
+            table=SecretariatAccount,
+            id=secretariat.id,
+            login_id=secretariat.login_id,
+            password_hash=secretariat.password_hash,
+            member_id=None,
+            usable=secretariat.active,
+            session_data={
+                "kind": PrincipalKind.SECRETARIAT.value,
+                "id": str(secretariat.id),
+                "consortium_id": str(secretariat.consortium_id),
+            },
+        )
+        return await _check_password(session, account, password, security=security, ip=ip, user_agent=user_agent)
     operator = await session.scalar(select(OperatorAccount).where(OperatorAccount.login_id == login_id))
     if operator is None:
-        verify_password(None, password)  # same work as for a real account
+        await _verify(None, password)  # same work as for a real account
         return LoginOutcome(failure=LoginFailure.INVALID)
     if not ip_allowed(ip, list(security.operator_networks)):
         return LoginOutcome(failure=LoginFailure.IP_REFUSED)
-    return await _account_login(
-        session,
-        operator,
-        password,
-        {"kind": PrincipalKind.OPERATOR.value, "id": str(operator.id)},
-        security=security,
-        ip=ip,
-        user_agent=user_agent,
+    account = _Account(
+        table=OperatorAccount,
+        id=operator.id,
+        login_id=operator.login_id,
+        password_hash=operator.password_hash,
+        member_id=None,
+        usable=operator.active,
+        session_data={"kind": PrincipalKind.OPERATOR.value, "id": str(operator.id)},
     )
-
-
-async def _account_login(
-    session: AsyncSession,
-    account: SecretariatAccount | OperatorAccount,
-    password: str,
-    session_data: dict[str, Any],
-    *,
-    security: SecuritySettings,
-    ip: str | None,
-    user_agent: str,
-) -> LoginOutcome:
-    """Lock-out, password and activity of an account that belongs to no member (secretariat, operator)."""
-    if account.locked_until and account.locked_until > _now():
-        return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=account.locked_until)
-    if not verify_password(account.password_hash, password):
-        return await _failed_attempt(session, account, security=security, member_id=None, ip=ip, user_agent=user_agent)
-    if not account.active:
-        return LoginOutcome(failure=LoginFailure.INACTIVE)
-    account.failed_logins = 0
-    account.locked_until = None
-    account.last_login_at = _now()
-    return LoginOutcome(session_data=session_data)
+    return await _check_password(session, account, password, security=security, ip=ip, user_agent=user_agent)
 
 
 @dataclass
