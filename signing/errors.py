@@ -36,7 +36,30 @@ class SealingUnavailable(SigningError):
 
 
 class SealingInputError(SigningError):
-    """The PDF or the text box values cannot be sealed as given."""
+    """The PDF or the text box values cannot be sealed as given.
+
+    Permanent: sealing the same input again fails the same way, so callers do
+    not retry it but tell staff what to fix. ``reason`` says what is wrong in
+    a word a program can act on; ``page`` and ``ref`` (the caller's id of the
+    text box, see :class:`~signing.sealing.TextBoxFill`) say where.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "document",
+        page: int | None = None,
+        ref: str | None = None,
+        characters: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        """``document`` (the PDF itself), ``page``, ``area``, ``overflow`` or ``characters``."""
+        self.page = page
+        self.ref = ref
+        self.characters = characters
+        """For ``characters``: the characters the embedded font cannot draw."""
 
 
 class TextOverflowError(SealingInputError):

@@ -41,6 +41,7 @@ class CheckedPdf:
     """What was learnt about an accepted PDF."""
 
     page_sizes: list[list[float]]
+    """[width, height] of each page as displayed (crop box, after /Rotate): the space of text boxes."""
 
 
 def _walk(reader: PdfReader, root: Any) -> str | None:
@@ -63,6 +64,8 @@ def _walk(reader: PdfReader, root: Any) -> str | None:
             for key, value in obj.items():
                 if key in FORBIDDEN_KEYS:
                     return str(key)
+                if key == "/ByteRange":
+                    return "signed"
                 if key in ("/S", "/Subtype") and str(value) in FORBIDDEN_KEYS:
                     return str(value)
                 if key != "/Parent":
@@ -92,14 +95,23 @@ def check_pdf(data: bytes, file_name: str, *, max_bytes: int) -> CheckedPdf:
                     "Please save it without protection and upload it again."
                 ).format(name=file_name)
             )
-        page_sizes = [[float(p.mediabox.width), float(p.mediabox.height)] for p in reader.pages]
+        if not len(reader.pages):
+            raise PdfRejectedError(corrupt.format(name=file_name))
         found = _walk(reader, reader.trailer)
     except PdfRejectedError:
         raise
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise PdfRejectedError(corrupt.format(name=file_name)) from exc
-    if not page_sizes:
-        raise PdfRejectedError(corrupt.format(name=file_name))
+    if found == "signed":
+        # The platform's seal is a certification signature, which must be the
+        # document's first; and the text boxes drawn into the pages before it
+        # would count as a change after the other signature, breaking it.
+        raise PdfRejectedError(
+            _(
+                "“{name}” already carries an electronic signature. "
+                "Please upload the original without signatures; the platform seals the agreed contract itself."
+            ).format(name=file_name)
+        )
     if found is not None:
         raise PdfRejectedError(
             _(
@@ -108,9 +120,14 @@ def check_pdf(data: bytes, file_name: str, *, max_bytes: int) -> CheckedPdf:
             ).format(name=file_name)
         )
     try:
-        pdfium.PdfDocument(data).close()
+        document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         raise PdfRejectedError(corrupt.format(name=file_name)) from exc
+    try:
+        # The same renderer draws the previews, so boxes placed on them share its page space.
+        page_sizes = [[round(v, 3) for v in document[i].get_size()] for i in range(len(document))]
+    finally:
+        document.close()
     return CheckedPdf(page_sizes=page_sizes)
 
 

@@ -37,7 +37,7 @@ from types import TracebackType
 import aiohttp
 from asn1crypto import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.misc import PdfReadError
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko_certvalidator.policy_decl import RevocationCheckingRule
@@ -59,7 +59,7 @@ DEFAULT_FIELD_NAME = "KyodoSeal"
 def _open_for_sealing(pdf_bytes: bytes) -> IncrementalPdfFileWriter:
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes), strict=False)
-    except (PdfReadError, ValueError, KeyError, IndexError) as e:
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as e:
         raise SealingInputError(f"not a readable PDF: {e}") from e
     reader = writer.prev
     if reader.encrypted:
@@ -210,7 +210,14 @@ class Sealer:
         timestamper = await self._pinned_timestamper()
         assert timestamper.expected_cert is not None
         writer = _open_for_sealing(pdf_bytes)
-        draw_text_boxes(writer, fields, self._font_path)
+        try:
+            draw_text_boxes(writer, fields, self._font_path)
+        except SigningError:
+            raise
+        except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as e:
+            # The document's own structure stopped the drawing: the same file
+            # fails the same way every time, so this is never retried.
+            raise SealingInputError(f"the PDF's pages could not be written: {type(e).__name__}: {e}") from e
 
         # Embed both OCSP and CRL for the seal and TSA certificates when they
         # declare both. With two OCSP responses from one issuer in the DSS
@@ -257,6 +264,9 @@ class Sealer:
             await pdf_signer.async_sign_pdf(writer, output=output)
         except _trust.TsaCertificateChanged:
             raise
+        except (PdfError, RecursionError) as e:
+            # Writing the signed revision failed on the document's structure.
+            raise SealingInputError(f"the PDF could not be signed as it is: {type(e).__name__}: {e}") from e
         except Exception as e:
             raise _trust.as_signing_error(e, "seal") from e
         return output.getvalue()

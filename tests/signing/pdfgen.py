@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 
-__all__ = ["make_pdf"]
+__all__ = ["make_pdf", "make_shaped_pdf"]
 
 A4 = (595, 842)
 
@@ -59,6 +59,10 @@ def make_pdf(pages: int = 1, *, filler_bytes: int = 0, title: str = "Contract") 
         len(kids),
     )
 
+    return _serialise(objects, catalog)
+
+
+def _serialise(objects: list[bytes], catalog: int) -> bytes:
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for i, body in enumerate(objects, start=1):
@@ -74,3 +78,72 @@ def make_pdf(pages: int = 1, *, filler_bytes: int = 0, title: str = "Contract") 
         xref_at,
     )
     return bytes(out)
+
+
+def make_shaped_pdf(  # noqa: PLR0912 - one branch per page attribute, read top to bottom
+    pages: list[dict[str, object]],
+    *,
+    shared_resources: bool = False,
+    inherit: dict[str, bytes] | None = None,
+) -> bytes:
+    """A PDF whose pages take the shapes real producers give them.
+
+    Each page spec may set ``media`` (MediaBox numbers), ``crop`` (CropBox),
+    ``rotate``, ``unit`` (/UserUnit) and ``contents`` (how many content streams;
+    more than one makes /Contents an array). ``shared_resources`` gives every
+    page ONE indirect resource dictionary, as reportlab and LibreOffice do;
+    ``inherit`` puts raw entries (``/Resources``, ``/MediaBox``, ``/Rotate``) on
+    the page-tree node instead of the pages (``/Resources`` given as ``b"shared"``
+    means the shared dictionary).
+    """
+    objects: list[bytes] = []
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    catalog = add(b"")
+    pages_obj = add(b"")
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    # Our own name, already taken: drawing must not reuse or overwrite it.
+    taken = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>")
+    shared = add(b"<< /Font << /F1 %d 0 R /KyodoJP %d 0 R >> >>" % (font, taken))
+    inherit = dict(inherit or {})
+    if inherit.get("/Resources") == b"shared":
+        inherit["/Resources"] = b"%d 0 R" % shared
+    kids = []
+    for n, spec in enumerate(pages):
+        streams = []
+        count = int(spec.get("contents", 1))  # type: ignore[call-overload]
+        for part in range(count):
+            ops = b"BT /F1 12 Tf 30 30 Td (Producer page %d part %d) Tj ET" % (n + 1, part + 1)
+            streams.append(add(b"<< /Length %d >>\nstream\n" % len(ops) + ops + b"\nendstream"))
+        entries = [b"/Type /Page", b"/Parent %d 0 R" % pages_obj]
+        if "media" in spec:
+            entries.append(b"/MediaBox [%s]" % b" ".join(b"%g" % v for v in spec["media"]))  # type: ignore[attr-defined]
+        elif "/MediaBox" not in inherit:
+            entries.append(b"/MediaBox [0 0 595 842]")
+        if "crop" in spec:
+            entries.append(b"/CropBox [%s]" % b" ".join(b"%g" % v for v in spec["crop"]))  # type: ignore[attr-defined]
+        if "rotate" in spec:
+            entries.append(b"/Rotate %d" % int(spec["rotate"]))  # type: ignore[call-overload]
+        if "unit" in spec:
+            entries.append(b"/UserUnit %g" % float(spec["unit"]))  # type: ignore[arg-type]
+        if "/Resources" not in inherit:
+            if shared_resources:
+                entries.append(b"/Resources %d 0 R" % shared)
+            else:
+                entries.append(b"/Resources << /Font << /F1 %d 0 R >> >>" % font)
+        if count == 1:
+            entries.append(b"/Contents %d 0 R" % streams[0])
+        else:
+            entries.append(b"/Contents [%s]" % b" ".join(b"%d 0 R" % s for s in streams))
+        kids.append(add(b"<< " + b" ".join(entries) + b" >>"))
+    objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_obj
+    tree = b" ".join(k.encode() + b" " + v for k, v in inherit.items())
+    objects[pages_obj - 1] = b"<< /Type /Pages /Kids [%s] /Count %d %s >>" % (
+        b" ".join(b"%d 0 R" % k for k in kids),
+        len(kids),
+        tree,
+    )
+    return _serialise(objects, catalog)
