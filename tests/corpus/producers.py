@@ -22,6 +22,7 @@ which prints every entry with its pages and the time each producer took.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
@@ -32,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,7 +50,7 @@ NAMES = "受託者　株式会社髙橋建設 代表取締役 山﨑太郎（ｶ
 A4 = (595.28, 841.89)
 A3_LANDSCAPE = (1190.55, 841.89)
 B5_JIS = (515.91, 728.5)
-SOFFICE_TIMEOUT = 180.0
+PROGRAM_TIMEOUT = 180.0
 
 SIGNED = "signed-by-contractor"
 
@@ -285,42 +287,61 @@ def calc_document(rows: int = 90) -> str:
 """
 
 
-def _soffice(work: Path, profile: str, convert_to: str, sources: list[Path]) -> subprocess.Popen[bytes]:
-    """Start one headless LibreOffice with a profile of its own (parallel runs never share one)."""
+class _Program:
+    """An external program running while the Python producers work; its own wall time is kept."""
+
+    def __init__(self, what: str, argv: list[str], outputs: list[Path], env: dict[str, str] | None = None) -> None:
+        self.what = what
+        self.outputs = outputs
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+        self.log = b""
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
+        self._watch = threading.Thread(target=self._wait, daemon=True)
+        self._watch.start()
+
+    def _wait(self) -> None:
+        self.log, _ = self.proc.communicate()
+        self.seconds = time.perf_counter() - self.started
+
+    def finish(self) -> None:
+        """Wait for the program; raise if it failed or left an output missing."""
+        self._watch.join(PROGRAM_TIMEOUT)
+        if self._watch.is_alive():
+            self.kill()
+            self._watch.join()
+        missing = [p.name for p in self.outputs if not p.is_file()]
+        if self.proc.returncode or missing:
+            log = self.log.decode(errors="replace")
+            raise RuntimeError(f"{self.what} failed (exit {self.proc.returncode}, missing {missing}):\n{log}")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _soffice(work: Path, profile: str, convert_to: str, sources: list[Path]) -> _Program:
+    """Headless LibreOffice with a profile of its own, so that parallel runs never share one."""
     out = work / profile
     out.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        [
-            "soffice",
-            "--headless",
-            "--norestore",
-            "--nolockcheck",
-            "--nodefault",
-            f"-env:UserInstallation={(work / (profile + '-profile')).as_uri()}",
-            "--convert-to",
-            convert_to,
-            "--outdir",
-            str(out),
-            *map(str, sources),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "SAL_USE_VCLPLUGIN": "svp"},
-    )
-
-
-def _finish(proc: subprocess.Popen[bytes], outputs: list[Path], what: str) -> None:
-    try:
-        log, _ = proc.communicate(timeout=SOFFICE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        log, _ = proc.communicate()
-    missing = [p.name for p in outputs if not p.is_file()]
-    if proc.returncode or missing:
-        raise RuntimeError(
-            f"{what} failed (exit {proc.returncode}, missing {missing}):\n{log.decode(errors='replace')}"
-        )
+    argv = [
+        "soffice",
+        "--headless",
+        "--norestore",
+        "--nolockcheck",
+        "--nodefault",
+        f"-env:UserInstallation={(work / (profile + '-profile')).as_uri()}",
+        "--convert-to",
+        convert_to,
+        "--outdir",
+        str(out),
+        *map(str, sources),
+    ]
+    outputs = [out / (source.stem + ".pdf") for source in sources]
+    return _Program(f"LibreOffice ({profile})", argv, outputs, env={**os.environ, "SAL_USE_VCLPLUGIN": "svp"})
 
 
 # -- Ghostscript -------------------------------------------------------------------------------
@@ -663,34 +684,8 @@ def _timer(times: dict[str, float], name: str) -> Iterator[None]:
         times[name] = time.perf_counter() - start
 
 
-def build(directory: Path) -> Corpus:  # noqa: PLR0915 - one list of entries reads best in one place
-    """Generate every corpus file into ``directory`` and return the (saved) corpus."""
-    started = time.perf_counter()
-    directory.mkdir(parents=True, exist_ok=True)
-    work = directory / "work"
-    work.mkdir(exist_ok=True)
-    sources = {
-        "writer": work / "writer.fodt",
-        "calc": work / "calc.fods",
-        "writer-pdfa": work / "writer-pdfa.fodt",
-        "ghostscript": work / "ghostscript.ps",
-    }
-    sources["writer"].write_text(writer_document(TITLE), encoding="utf-8")
-    sources["calc"].write_text(calc_document(), encoding="utf-8")
-    sources["writer-pdfa"].write_text(writer_document(TITLE + "（PDF/A-2b）"), encoding="utf-8")
-    sources["ghostscript"].write_text(postscript_document(), encoding="ascii")
-
-    # The external programs run while the Python producers work.
-    office_start = time.perf_counter()
-    office = _soffice(work, "lo", "pdf", [sources["writer"], sources["calc"]])
-    pdfa_filter = 'pdf:writer_pdf_Export:{"SelectPdfVersion":{"type":"long","value":"2"}}'
-    office_pdfa = _soffice(work, "lo-pdfa", pdfa_filter, [sources["writer-pdfa"]])
-    gs_out = work / "ghostscript.pdf"
-    gs_start = time.perf_counter()
-    ghostscript = subprocess.Popen(
-        ["ps2pdf", str(sources["ghostscript"]), str(gs_out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-
+def _python_producers() -> tuple[dict[str, float], dict[str, bytes]]:
+    """The files made in this process (and the rewrites of them): their times and bytes."""
     times: dict[str, float] = {}
     data: dict[str, bytes] = {}
     with _timer(times, "reportlab"):
@@ -720,22 +715,49 @@ def build(directory: Path) -> Corpus:  # noqa: PLR0915 - one list of entries rea
         data["reportlab-objstm"] = object_streams(data["reportlab"])
     with _timer(times, "signed-by-contractor"):
         data["signed-by-contractor"] = signed_document(data["reportlab"])
+    return times, data
 
-    gs_log, _ = ghostscript.communicate(timeout=60)
-    if ghostscript.returncode or not gs_out.is_file():
-        raise RuntimeError(f"ps2pdf failed: {gs_log.decode(errors='replace')}")
-    times["ghostscript"] = time.perf_counter() - gs_start
+
+def build(directory: Path) -> Corpus:
+    """Generate every corpus file into ``directory`` and return the (saved) corpus."""
+    started = time.perf_counter()
+    directory.mkdir(parents=True, exist_ok=True)
+    work = directory / "work"
+    work.mkdir(exist_ok=True)
+    sources = {
+        "writer": work / "writer.fodt",
+        "calc": work / "calc.fods",
+        "writer-pdfa": work / "writer-pdfa.fodt",
+        "ghostscript": work / "ghostscript.ps",
+    }
+    sources["writer"].write_text(writer_document(TITLE), encoding="utf-8")
+    sources["calc"].write_text(calc_document(), encoding="utf-8")
+    sources["writer-pdfa"].write_text(writer_document(TITLE + "（PDF/A-2b）"), encoding="utf-8")
+    sources["ghostscript"].write_text(postscript_document(), encoding="ascii")
+
+    # The external programs run while the Python producers work.
+    gs_out = work / "ghostscript.pdf"
+    pdfa_filter = 'pdf:writer_pdf_Export:{"SelectPdfVersion":{"type":"long","value":"2"}}'
+    programs = {
+        "office": _soffice(work, "lo", "pdf", [sources["writer"], sources["calc"]]),
+        "pdfa": _soffice(work, "lo-pdfa", pdfa_filter, [sources["writer-pdfa"]]),
+        "ghostscript": _Program("ps2pdf", ["ps2pdf", str(sources["ghostscript"]), str(gs_out)], [gs_out]),
+    }
+    try:
+        times, data = _python_producers()
+        for program in programs.values():
+            program.finish()
+    finally:
+        for program in programs.values():
+            program.kill()
+    office, pdfa, ghostscript = programs["office"], programs["pdfa"], programs["ghostscript"]
     data["ghostscript"] = gs_out.read_bytes()
-    lo = {name: work / "lo" / (sources[name].stem + ".pdf") for name in ("writer", "calc")}
-    _finish(office, list(lo.values()), "LibreOffice (Writer, Calc)")
-    times["libreoffice-writer"] = times["libreoffice-calc"] = time.perf_counter() - office_start
-    pdfa_path = work / "lo-pdfa" / "writer-pdfa.pdf"
-    _finish(office_pdfa, [pdfa_path], "LibreOffice (PDF/A-2b)")
-    times["libreoffice-writer-pdfa2b"] = time.perf_counter() - office_start
-    data["libreoffice-writer"] = lo["writer"].read_bytes()
-    data["libreoffice-calc"] = lo["calc"].read_bytes()
-    data["libreoffice-writer-pdfa2b"] = pdfa_path.read_bytes()
+    data["libreoffice-writer"], data["libreoffice-calc"] = (p.read_bytes() for p in office.outputs)
+    data["libreoffice-writer-pdfa2b"] = pdfa.outputs[0].read_bytes()
     assert b"<pdfaid:part>2</pdfaid:part>" in data["libreoffice-writer-pdfa2b"]
+    times["ghostscript"] = ghostscript.seconds
+    times["libreoffice-writer"] = times["libreoffice-calc"] = office.seconds  # one conversion of both
+    times["libreoffice-writer-pdfa2b"] = pdfa.seconds
     with _timer(times, "libreoffice-writer-linearized"):
         data["libreoffice-writer-linearized"] = linearized(data["libreoffice-writer"], work)
 
