@@ -11,6 +11,7 @@ import datetime as dt
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -27,9 +28,11 @@ from kyodo.auth import client_ip
 from kyodo.i18n import gettext as _
 from kyodo.settings import Settings, get_settings
 from policy.guards import current_principal, requires, requires_member_staff
+from signing import conclusion
 from signing import services as svc
 from signing.audit import Actor, append_event, verify_member_trail
 from signing.blobs import BlobStore
+from signing.conclusion import failure_message
 from signing.models import (
     AuditKind,
     ConclusionCertificate,
@@ -38,6 +41,7 @@ from signing.models import (
     Party,
     PartyKind,
     PartyStatus,
+    TextBox,
 )
 from signing.pdfcheck import render_page
 from signing.schemas import (
@@ -216,6 +220,8 @@ def audit_kind_labels() -> dict[str, str]:
         AuditKind.COMPLETED: _("Every party agreed"),
         AuditKind.DOWNLOADED: _("Downloaded"),
         AuditKind.SEALED: _("Sealed"),
+        AuditKind.SEAL_FAILED: _("Could not be sealed"),
+        AuditKind.RECIRCULATED: _("Circulated again"),
         AuditKind.RENEWED: _("Timestamp renewed"),
         AuditKind.SEARCHED: _("Searched"),
         AuditKind.EXPORTED: _("Exported"),
@@ -245,19 +251,63 @@ def _suggested_password(length: int = 10) -> str:
     return "".join(secrets.choice(_SPOKEN_ALPHABET) for _i in range(length))
 
 
-async def _document_bytes(
-    session: AsyncSession, settings: Settings, contract: Contract, document_id: uuid.UUID
-) -> tuple[str, bytes, bool]:
-    """File name and bytes of a document: the sealed version when there is one."""
+def _correctable_box(contract: Contract, boxes: Sequence[TextBox]) -> TextBox | None:
+    """The text box whose value stopped the seal, when a corrected value can fix it."""
+    failure = contract.seal_failure or {}
+    if contract.status is not ContractStatus.SEAL_FAILED or failure.get("reason") not in ("characters", "overflow"):
+        return None
+    return next((b for b in boxes if str(b.id) == failure.get("text_box_id")), None)
+
+
+async def _document_download(
+    session: AsyncSession,
+    settings: Settings,
+    contract: Contract,
+    document_id: uuid.UUID,
+    who: Actor,
+    *,
+    sealed_only: bool = False,
+) -> Response[bytes]:
+    """A document as a download, recorded in the audit trail.
+
+    Once the contract is concluded this is the newest sealed file. Before, staff
+    and other systems get the uploaded original, named 未封緘_… and marked
+    ``X-Kyodo-Sealed: false``, so nobody keeps it for the concluded contract;
+    ``sealed_only`` (contractors) refuses until the seal exists.
+    """
     document = next((d for d in contract.documents if d.id == document_id), None)
     if document is None:
         raise svc.ContractError(_("The document was not found."), status_code=404)
     sealed = [s for s in contract.sealed_documents if s.document_id == document_id]
+    concluded = contract.status is ContractStatus.CONCLUDED and bool(sealed)
+    if sealed_only and not concluded:
+        raise svc.ContractError(
+            _("The contract can be downloaded once it is sealed and concluded. You will receive an e-mail then."),
+            status_code=409,
+        )
     store = BlobStore(settings)
-    if sealed:
+    if concluded:
         latest = max(sealed, key=lambda s: s.version)
-        return document.file_name, await store.get(session, contract.member_id, latest.sha256), True
-    return document.file_name, await store.get(session, contract.member_id, document.sha256), False
+        data, name, digest = (
+            await store.get(session, contract.member_id, latest.sha256),
+            document.file_name,
+            latest.sha256,
+        )
+    else:
+        data = await store.get(session, contract.member_id, document.sha256)
+        name, digest = f"未封緘_{document.file_name}", document.sha256
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.DOWNLOADED,
+        who=who,
+        documents=[d.sha256 for d in contract.documents],
+        detail={"document": str(document_id), "sha256": digest, "sealed": concluded},
+    )
+    response = _pdf_response(name, data)
+    response.headers["X-Kyodo-Sealed"] = "true" if concluded else "false"
+    return response
 
 
 async def _certificate_bytes(session: AsyncSession, settings: Settings, contract: Contract) -> bytes:
@@ -379,9 +429,7 @@ class ContractApiController(Controller):
     ) -> ContractStatusOut:
         """Status of the contract and of every party."""
         contract = await svc.get_contract(db_session, contract_id, current_principal(request))
-        return ContractStatusOut(
-            id=contract.id, status=contract.status.value, parties=[PartyOut.of(p) for p in contract.parties]
-        )
+        return ContractStatusOut.of(contract)
 
     @post(
         "/{contract_id:uuid}/documents",
@@ -496,9 +544,7 @@ class ContractApiController(Controller):
         principal = current_principal(request)
         contract = await svc.get_contract(db_session, contract_id, principal)
         await svc.send(db_session, _settings(state), contract, _actor(request, principal))
-        return ContractStatusOut(
-            id=contract.id, status=contract.status.value, parties=[PartyOut.of(p) for p in contract.parties]
-        )
+        return ContractStatusOut.of(contract)
 
     @post("/{contract_id:uuid}/cancel", guards=[requires("contract", "cancel")], status_code=200)
     async def cancel(
@@ -513,9 +559,7 @@ class ContractApiController(Controller):
         principal = current_principal(request)
         contract = await svc.get_contract(db_session, contract_id, principal)
         await svc.cancel(db_session, _settings(state), contract, _actor(request, principal))
-        return ContractStatusOut(
-            id=contract.id, status=contract.status.value, parties=[PartyOut.of(p) for p in contract.parties]
-        )
+        return ContractStatusOut.of(contract)
 
     @get(
         "/{contract_id:uuid}/documents/{document_id:uuid}",
@@ -534,17 +578,7 @@ class ContractApiController(Controller):
         """The document (sealed when sealing has finished)."""
         principal = current_principal(request)
         contract = await svc.get_contract(db_session, contract_id, principal)
-        name, data, _sealed = await _document_bytes(db_session, _settings(state), contract, document_id)
-        await append_event(
-            db_session,
-            member_id=contract.member_id,
-            contract_id=contract.id,
-            kind=AuditKind.DOWNLOADED,
-            who=_actor(request, principal),
-            documents=[d.sha256 for d in contract.documents],
-            detail={"document": str(document_id)},
-        )
-        return _pdf_response(name, data)
+        return await _document_download(db_session, _settings(state), contract, document_id, _actor(request, principal))
 
     @get("/{contract_id:uuid}/certificate", guards=[requires("contract", "download")], media_type="application/pdf")
     async def certificate(
@@ -763,8 +797,60 @@ class ContractPagesController(Controller):
                 "my_boxes": [
                     b for b in boxes if any(p.id == b.party_id and p.staff_id == principal.id for p in contract.parties)
                 ],
+                "seal_failure": failure_message(contract.seal_failure),
+                "correctable_box": _correctable_box(contract, boxes),
             },
         )
+
+    @post(
+        "/{contract_id:uuid}/documents/{document_id:uuid}/replace",
+        guards=[requires("contract", "send")],
+        request_max_body_size=_UPLOAD_LIMIT,
+    )
+    async def replace_document(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        document_id: FromPath[uuid.UUID],
+        data: FormData,
+        db_session: NamedDependency[AsyncSession],
+        state: State,
+    ) -> Redirect:
+        """Replace a file of a contract that could not be sealed; it circulates again from the first party."""
+        principal = current_principal(request)
+        contract = await svc.get_contract(db_session, contract_id, principal)
+        files = _files(data, "file")
+        if not files:
+            raise svc.ContractError(_("Please choose at least one PDF file."))
+        await conclusion.replace_document(
+            db_session,
+            _settings(state),
+            contract,
+            document_id=document_id,
+            file_name=files[0].filename,
+            data=await files[0].read(),
+            who=_actor(request, principal),
+        )
+        return Redirect(path=f"/contracts/{contract.id}", status_code=303)
+
+    @post("/{contract_id:uuid}/text-boxes/{text_box_id:uuid}/correction", guards=[requires("contract", "send")])
+    async def request_correction(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        text_box_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        state: State,
+    ) -> Redirect:
+        """Ask the party who typed a value that cannot be sealed to correct it."""
+        principal = current_principal(request)
+        contract = await svc.get_contract(db_session, contract_id, principal)
+        await conclusion.request_correction(
+            db_session, _settings(state), contract, text_box_id, _actor(request, principal)
+        )
+        return Redirect(path=f"/contracts/{contract.id}", status_code=303)
 
     @post("/{contract_id:uuid}/documents", guards=[requires("contract", "draft")], request_max_body_size=_UPLOAD_LIMIT)
     async def upload(
@@ -982,17 +1068,7 @@ class ContractPagesController(Controller):
         """Download a document (the sealed PDF once sealing finished)."""
         principal = current_principal(request)
         contract = await svc.get_contract(db_session, contract_id, principal)
-        name, data, _sealed = await _document_bytes(db_session, _settings(state), contract, document_id)
-        await append_event(
-            db_session,
-            member_id=contract.member_id,
-            contract_id=contract.id,
-            kind=AuditKind.DOWNLOADED,
-            who=_actor(request, principal),
-            documents=[d.sha256 for d in contract.documents],
-            detail={"document": str(document_id)},
-        )
-        return _pdf_response(name, data)
+        return await _document_download(db_session, _settings(state), contract, document_id, _actor(request, principal))
 
     @get("/{contract_id:uuid}/certificate", guards=[requires("contract", "download")])
     async def certificate(
@@ -1061,7 +1137,7 @@ class ContractorController(Controller):
             "labels": svc.STATUS_LABELS,
             "error": error,
             "can_answer": contract.status is ContractStatus.CIRCULATING and party.status is PartyStatus.NOTIFIED,
-            "can_download": contract.status in (ContractStatus.SEALING, ContractStatus.CONCLUDED),
+            "can_download": contract.status is ContractStatus.CONCLUDED,
         }
 
     @get("/{token:str}")
@@ -1235,19 +1311,9 @@ class ContractorController(Controller):
     ) -> Response[bytes]:
         """Download the concluded contract (free, no account)."""
         party, contract = await self._gated(request, db_session, state, token)
-        if contract.status not in (ContractStatus.SEALING, ContractStatus.CONCLUDED):
-            raise svc.ContractError(_("The contract can be downloaded once it is concluded."), status_code=409)
-        name, data, _sealed = await _document_bytes(db_session, _settings(state), contract, document_id)
-        await append_event(
-            db_session,
-            member_id=contract.member_id,
-            contract_id=contract.id,
-            kind=AuditKind.DOWNLOADED,
-            who=_party_actor(request, party),
-            documents=[d.sha256 for d in contract.documents],
-            detail={"document": str(document_id)},
+        return await _document_download(
+            db_session, _settings(state), contract, document_id, _party_actor(request, party), sealed_only=True
         )
-        return _pdf_response(name, data)
 
     @get("/{token:str}/certificate")
     async def certificate(

@@ -70,6 +70,12 @@ class ContractStatus(enum.StrEnum):
     """差戻し: a party declined."""
     CANCELLED = "cancelled"
     """取消し: staff cancelled it before completion."""
+    SEAL_FAILED = "seal_failed"
+    """封緘できませんでした: every party agreed, but the document or a typed value cannot be sealed.
+
+    Never retried by itself: staff replace the file or have a value corrected
+    (both circulate again), or cancel. ``Contract.seal_failure`` says why.
+    """
 
     @property
     def is_live(self) -> bool:
@@ -78,6 +84,7 @@ class ContractStatus(enum.StrEnum):
             ContractStatus.DRAFT,
             ContractStatus.CIRCULATING,
             ContractStatus.SEALING,
+            ContractStatus.SEAL_FAILED,
             ContractStatus.CONCLUDED,
         }
 
@@ -116,6 +123,10 @@ class Contract(MemberOwned, UUIDv7AuditBase):
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     concluded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When the seal was stored: the moment the contract is concluded (締結日時)."""
+    seal_failure: Mapped[dict[str, object] | None] = mapped_column(JSONB, nullable=True)
+    """Why sealing failed for good (``reason``, ``message`` in Japanese, ``document_id``, ``page``,
+    ``text_box_id``, ``at``); cleared when the contract circulates again."""
 
     documents: Mapped[list[ContractDocument]] = relationship(
         lazy="raise", order_by="ContractDocument.position", back_populates="contract"
@@ -281,6 +292,8 @@ class AuditKind(enum.StrEnum):
     COMPLETED = "completed"
     DOWNLOADED = "downloaded"
     SEALED = "sealed"
+    SEAL_FAILED = "seal_failed"
+    RECIRCULATED = "recirculated"
     RENEWED = "renewed"
     SEARCHED = "searched"
     EXPORTED = "exported"

@@ -1,8 +1,10 @@
 """Checks of an uploaded PDF before anything is stored, and page previews.
 
 A document is accepted only if it really is a PDF, parses (pypdf), is not
-encrypted, carries no JavaScript, launch actions, embedded files or rich media,
-has at least one page, and keeps within the size limits. Documents are parsed,
+encrypted or already signed, carries no JavaScript, launch actions, embedded
+files or rich media, has at least one page, keeps within the size limits, and
+can be read as it is by the sealer (a file that viewers only open after
+repairing its cross-reference table could never be sealed). Documents are parsed,
 never executed. Previews are rendered server-side with pypdfium2.
 """
 
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pypdfium2 as pdfium
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError, PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
@@ -128,7 +132,20 @@ def check_pdf(data: bytes, file_name: str, *, max_bytes: int) -> CheckedPdf:
         page_sizes = [[round(v, 3) for v in document[i].get_size()] for i in range(len(document))]
     finally:
         document.close()
+    if _sealable_pages(data) != len(page_sizes):
+        # Viewers repair a broken cross-reference table silently; the seal is an
+        # incremental update of the file as it is, so it must be readable as it is.
+        raise PdfRejectedError(corrupt.format(name=file_name))
     return CheckedPdf(page_sizes=page_sizes)
+
+
+def _sealable_pages(data: bytes) -> int | None:
+    """Page count as the sealer reads the file (no repair), or None when it cannot read it."""
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+        return int(writer.root["/Pages"]["/Count"])
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
+        return None
 
 
 def render_page(data: bytes, page_index: int, *, width_px: int = 900) -> bytes:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from signing.models import Contract, ContractDocument, Party, PartyKind, TextBox
+from signing.conclusion import failure_message
+from signing.models import Contract, ContractDocument, Party, PartyKind, SealedDocument, TextBox
 
 __all__ = [
     "ContractOut",
@@ -23,17 +25,37 @@ __all__ = [
 
 @dataclass
 class DocumentOut:
-    """An uploaded PDF."""
+    """A file of a contract: ``sha256`` and ``size`` are those of the file a download returns.
+
+    Once the contract is concluded that is the newest sealed version (``sealed``
+    true); before, the uploaded original, which is not the concluded contract.
+    """
 
     id: uuid.UUID
     file_name: str
     sha256: str
     size: int
     pages: int
+    sealed: bool
+    sealed_version: int | None
+    original_sha256: str
+    original_size: int
 
     @classmethod
-    def of(cls, d: ContractDocument) -> DocumentOut:
-        return cls(id=d.id, file_name=d.file_name, sha256=d.sha256, size=d.size, pages=d.page_count)
+    def of(cls, d: ContractDocument, sealed: Sequence[SealedDocument] = ()) -> DocumentOut:
+        mine = [s for s in sealed if s.document_id == d.id]
+        latest = max(mine, key=lambda s: s.version) if mine else None
+        return cls(
+            id=d.id,
+            file_name=d.file_name,
+            sha256=latest.sha256 if latest else d.sha256,
+            size=latest.size if latest else d.size,
+            pages=d.page_count,
+            sealed=latest is not None,
+            sealed_version=latest.version if latest else None,
+            original_sha256=d.sha256,
+            original_size=d.size,
+        )
 
 
 @dataclass
@@ -79,6 +101,10 @@ class ContractOut:
     department_id: uuid.UUID | None
     status: str
     created_at: dt.datetime
+    concluded_at: dt.datetime | None = None
+    """When the seal was stored (締結日時); null until then."""
+    seal_failure: str | None = None
+    """Why the contract could not be sealed (status ``seal_failed``), in the caller's language."""
     documents: list[DocumentOut] = field(default_factory=list)
     parties: list[PartyOut] = field(default_factory=list)
 
@@ -95,7 +121,9 @@ class ContractOut:
             department_id=c.department_id,
             status=c.status.value,
             created_at=c.created_at,
-            documents=[DocumentOut.of(d) for d in c.documents] if full else [],
+            concluded_at=c.concluded_at,
+            seal_failure=failure_message(c.seal_failure) or None,
+            documents=[DocumentOut.of(d, c.sealed_documents) for d in c.documents] if full else [],
             parties=[PartyOut.of(p) for p in c.parties] if full else [],
         )
 
@@ -117,6 +145,18 @@ class ContractStatusOut:
     id: uuid.UUID
     status: str
     parties: list[PartyOut]
+    concluded_at: dt.datetime | None = None
+    seal_failure: str | None = None
+
+    @classmethod
+    def of(cls, c: Contract) -> ContractStatusOut:
+        return cls(
+            id=c.id,
+            status=c.status.value,
+            parties=[PartyOut.of(p) for p in c.parties],
+            concluded_at=c.concluded_at,
+            seal_failure=failure_message(c.seal_failure) or None,
+        )
 
 
 @dataclass

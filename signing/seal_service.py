@@ -6,7 +6,8 @@ with the embedded Japanese font) and applies ONE PAdES certification signature
 with the provider's certificate, a signature timestamp, the validation data and
 a document timestamp (PAdES B-LTA); then it renders and seals the certificate of
 conclusion. Everything is stored in one transaction together with the status
-締結済み.
+締結済み, and only that transaction queues the 【締結完了】 mails and links
+(:func:`signing.conclusion.announce_conclusion`): concluded means sealed.
 
 Exactly once, never silently wrong:
 * a PostgreSQL advisory lock per contract, held for the whole transaction, lets
@@ -18,7 +19,10 @@ Exactly once, never silently wrong:
   transaction back and frees the lock, and the task (acks late) is delivered again;
 * when the TSA or OCSP/CRL servers cannot be reached, :class:`SealingUnavailable`
   propagates: nothing is stored, the contract stays 封緘待ち, and the task retries
-  with backoff. There is no fallback to the local clock or to an unsigned file.
+  with backoff. There is no fallback to the local clock or to an unsigned file;
+* when the document or a typed value cannot be sealed (:class:`SealingInputError`),
+  nothing is stored either, and the contract moves to 封緘できませんでした with
+  the reason instead of being retried for ever (:mod:`signing.conclusion`).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from onboarding.metering import record_conclusion
 from signing.audit import Actor, append_event
 from signing.blobs import BlobStore
 from signing.certificate import AgreementLine, CertificateData, PartyLine, SealedFileLine, render_certificate
+from signing.conclusion import announce_conclusion, failure_from_error, record_seal_failure
+from signing.errors import SealingInputError
 from signing.models import (
     AuditEvent,
     AuditKind,
@@ -98,6 +104,8 @@ class SealOutcome(enum.StrEnum):
     NOT_READY = "not_ready"
     BUSY = "busy"
     """Another worker holds the contract's lock right now: try again shortly."""
+    FAILED = "failed"
+    """The document or a typed value cannot be sealed: recorded as 封緘できませんでした, not retried."""
 
 
 def sandbox_signing_settings(base: SigningSettings) -> SigningSettings:
@@ -245,18 +253,29 @@ async def seal_contract(
     assert title is not None
     identity = "sandbox" if _is_test(member) else "provider"
     sealer = pool.sealer(identity)
-    boxes = (await session.scalars(select(TextBox).where(TextBox.contract_id == contract.id))).all()
+    boxes = list((await session.scalars(select(TextBox).where(TextBox.contract_id == contract.id))).all())
     store = BlobStore(settings)
     reason = f"{member.name} {title.formal_name} 契約番号 {contract.contract_number or '—'} の締結"
-    stored: list[tuple[ContractDocument, SealedDocument]] = []
+    # Seal every file before storing anything: a file that cannot be sealed
+    # leaves no sealed sibling behind.
+    sealed_files: list[tuple[ContractDocument, bytes]] = []
     for document in sorted(contract.documents, key=lambda d: d.position):
         original = await store.get(session, contract.member_id, document.sha256)
         fills = [
-            TextBoxFill(page=b.page, x=b.x, y=b.y, width=b.width, height=b.height, text=b.value)
+            TextBoxFill(page=b.page, x=b.x, y=b.y, width=b.width, height=b.height, text=b.value, ref=str(b.id))
             for b in boxes
             if b.document_id == document.id and b.value
         ]
-        sealed_bytes = await sealer.seal(original, fills, reason=reason, location=member.name)
+        try:
+            sealed_files.append((document, await sealer.seal(original, fills, reason=reason, location=member.name)))
+        except SealingInputError as exc:
+            # The same file and values would fail the same way again: no retry.
+            log.warning("contract %s cannot be sealed (%s): %s", contract.id, exc.reason, type(exc).__name__)
+            await record_seal_failure(session, settings, contract, failure_from_error(exc, document, boxes))
+            await session.flush()
+            return SealOutcome.FAILED
+    stored: list[tuple[ContractDocument, SealedDocument]] = []
+    for document, sealed_bytes in sealed_files:
         digest = await store.put(session, contract.member_id, sealed_bytes)
         row = SealedDocument(
             member_id=contract.member_id,
@@ -300,6 +319,8 @@ async def seal_contract(
         documents=[s.sha256 for _doc, s in stored],
         detail={"certificate": certificate_digest, "identity": identity},
     )
+    # Only now, in the transaction that stores the seal, is anyone told 締結.
+    await announce_conclusion(session, settings, contract)
     await session.flush()
     return SealOutcome.SEALED
 

@@ -23,12 +23,14 @@ from typing import Any
 import redis
 from celery import Task
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from kyodo.celery_app import celery
 from kyodo.db import session_scope
 from kyodo.runtime import redis_url
 from kyodo.settings import Settings, get_settings
 from kyodo.worker_runtime import run_async
+from signing.conclusion import internal_failure, record_seal_failure
 from signing.errors import SealingUnavailable, SigningConfigurationError
 from signing.models import Contract, ContractStatus
 from signing.seal_service import SealerPool, SealOutcome, renew_due, sandbox_signing_settings, seal_contract
@@ -105,17 +107,37 @@ def seal_contract_task(self: Task[Any, Any], *, contract_id: str) -> str:
 
     try:
         outcome = run_async(_run())
-    except (SealingUnavailable, SigningConfigurationError) as exc:
+    except (SealingUnavailable, SigningConfigurationError, OperationalError, InterfaceError, OSError) as exc:
+        # Trust services, the provider key's configuration, the database or the
+        # blob store: none of them is the document's fault; wait and try again.
         delay = backoff_seconds(self.request.retries)
         log.warning("contract %s stays 封緘待ち: %s; retrying in %s s", contract_id, exc, delay)
         _hold_lease(settings, contract_id, delay + lease)
         raise self.retry(exc=exc, countdown=delay) from exc
+    except Exception as exc:
+        # Neither the file nor a value explains it (those are recorded by
+        # seal_contract itself): a defect. Retrying blindly would hide it, so
+        # the contract shows 封緘できませんでした and the operators are alerted.
+        log.exception("contract %s: unexpected error while sealing", contract_id)
+        run_async(_record_internal_failure(settings, uuid.UUID(contract_id), exc))
+        _drop_lease(settings, contract_id)
+        return SealOutcome.FAILED.value
     if outcome is SealOutcome.BUSY:
         # Another worker holds the contract (and renews the lease itself).
         raise self.retry(countdown=5)
     _drop_lease(settings, contract_id)
     log.info("contract %s: %s", contract_id, outcome.value)
     return outcome.value
+
+
+async def _record_internal_failure(settings: Settings, contract_id: uuid.UUID, exc: BaseException) -> None:
+    async with session_scope(settings) as session:
+        await system_access(session)
+        contract = await session.scalar(select(Contract).where(Contract.id == contract_id).with_for_update())
+        if contract is None or contract.status is not ContractStatus.SEALING:
+            return
+        await session.refresh(contract, ["documents", "parties"])
+        await record_seal_failure(session, settings, contract, internal_failure(exc))
 
 
 @celery.task(name=REQUEUE_TASK, ignore_result=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,8 +29,10 @@ from consortium.models import ContractorCompany, ContractorContact
 from kyodo.i18n import gettext as _
 from kyodo.outbox import enqueue
 from kyodo.settings import Settings
+from signing._layout import TextBoxFill, check_fill
 from signing.audit import Actor, append_event
 from signing.blobs import BlobStore
+from signing.errors import SealingInputError, UnsupportedCharactersError
 from signing.mail import LINK_PLACEHOLDER, queue_mail
 from signing.models import (
     AuditEvent,
@@ -42,7 +45,7 @@ from signing.models import (
     PartyStatus,
     TextBox,
 )
-from signing.pdfcheck import PdfRejectedError, check_pdf
+from signing.pdfcheck import CheckedPdf, PdfRejectedError, check_pdf
 from tenants.auth import record_security_event
 from tenants.models import AddressBookEntry, ContractTitle, Department, SecurityEventKind, Staff, TitleGrant, ViewScope
 from tenants.passwords import hash_password, verify_password
@@ -198,7 +201,7 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
     return contract
 
 
-async def _lock(session: AsyncSession, contract: Contract) -> None:
+async def lock_contract(session: AsyncSession, contract: Contract) -> None:
     """Serialise changes of one contract (two parallel parties agreeing at once) and re-read its parties."""
     await session.execute(select(Contract.id).where(Contract.id == contract.id).with_for_update())
     await session.refresh(contract, ["status", "parties"])
@@ -212,6 +215,20 @@ def _require_draft(contract: Contract) -> None:
         raise ContractError(_("This contract has already been sent and can no longer be changed."), status_code=409)
 
 
+def clean_file_name(name: str | None) -> str:
+    """The file name as stored: no folders, at most 255 characters."""
+    return (name or "document.pdf").replace("\\", "/").rsplit("/", 1)[-1][:255] or "document.pdf"
+
+
+def check_upload(settings: Settings, name: str, data: bytes) -> CheckedPdf:
+    """Check one uploaded PDF (:func:`~signing.pdfcheck.check_pdf`); a refusal becomes a :class:`ContractError`."""
+    limit = settings.contracts.max_file_mb * 1024 * 1024
+    try:
+        return check_pdf(data, name, max_bytes=limit)
+    except PdfRejectedError as exc:
+        raise ContractError(exc.message, status_code=413 if len(data) > limit else 400) from exc
+
+
 async def add_documents(
     session: AsyncSession,
     settings: Settings,
@@ -222,7 +239,7 @@ async def add_documents(
     """Check every PDF first, then attach them all; when one is refused nothing is stored."""
     _require_draft(contract)
     limits = settings.contracts
-    names = [(n or "document.pdf").replace("\\", "/").rsplit("/", 1)[-1][:255] or "document.pdf" for n, _d in files]
+    names = [clean_file_name(n) for n, _d in files]
     if len(contract.documents) + len(files) > limits.max_files:
         raise ContractError(
             _("A contract can have at most {count} files. “{name}” was not added.").format(
@@ -241,11 +258,7 @@ async def add_documents(
                 ),
                 status_code=413,
             )
-        try:
-            checked.append(check_pdf(data, name, max_bytes=limits.max_file_mb * 1024 * 1024))
-        except PdfRejectedError as exc:
-            too_big = len(data) > limits.max_file_mb * 1024 * 1024
-            raise ContractError(exc.message, status_code=413 if too_big else 400) from exc
+        checked.append(check_upload(settings, name, data))
     store = BlobStore(settings)
     added = []
     for name, (_n, data), info in zip(names, files, checked, strict=True):
@@ -424,11 +437,11 @@ async def add_text_box(session: AsyncSession, contract: Contract, data: TextBoxI
 # --------------------------------------------------------------------------- circulation
 
 
-def _link(settings: Settings, token: str) -> str:
+def party_link(settings: Settings, token: str) -> str:
     return f"{settings.server.base_url()}/c/{token}"
 
 
-def _issue_token(settings: Settings, party: Party) -> str:
+def issue_token(settings: Settings, party: Party) -> str:
     token = secrets.token_urlsafe(32)
     party.token_hash = token_digest(token)
     party.token_expires_at = _now() + dt.timedelta(days=settings.contracts.link_days)
@@ -440,7 +453,7 @@ def _request_mail(
 ) -> None:
     prefix = "【再送】" if reminder else ""
     if party.kind is PartyKind.CONTRACTOR:
-        token = _issue_token(settings, party)
+        token = issue_token(settings, party)
         body = (
             f"{party.label} 様\n\n"
             f"契約書「{contract.subject}」の内容確認と同意のお願いです。\n"
@@ -458,7 +471,7 @@ def _request_mail(
             to=party.email,
             subject=f"{prefix}【要対応】契約書の確認と同意のお願い: {contract.subject}",
             body=body,
-            link=_link(settings, token),
+            link=party_link(settings, token),
         )
     else:
         queue_mail(
@@ -474,7 +487,7 @@ def _request_mail(
         )
 
 
-async def _notify_next(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> None:
+async def notify_next(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> None:
     """Notify the lowest order still open, or complete the contract when none is left."""
     open_parties = [p for p in contract.parties if p.status in _OPEN_PARTY]
     if not open_parties:
@@ -505,6 +518,11 @@ def _notice(session: AsyncSession, settings: Settings, contract: Contract, subje
 
 
 async def _complete(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> None:
+    """Every party agreed: 封緘待ち, and the seal task is queued with this change.
+
+    Nobody is told 締結 here: the conclusion mail and links are sent by the
+    sealing service once the sealed file is stored (:mod:`signing.conclusion`).
+    """
     contract.status = ContractStatus.SEALING
     contract.completed_at = _now()
     await append_event(
@@ -516,38 +534,11 @@ async def _complete(session: AsyncSession, settings: Settings, contract: Contrac
         documents=_documents(contract),
     )
     enqueue(session, SEAL_TASK, contract_id=str(contract.id))
-    # Every contractor who agreed gets a fresh link to view and download the concluded contract.
-    for party in contract.parties:
-        if party.status is not PartyStatus.AGREED:
-            continue
-        text = (
-            f"{party.label} 様\n\n"
-            f"契約書「{contract.subject}」は、すべての当事者の同意により締結手続きが完了しました。\n"
-        )
-        if party.kind is PartyKind.CONTRACTOR:
-            token = _issue_token(settings, party)
-            queue_mail(
-                session,
-                settings,
-                to=party.email,
-                subject=f"【締結完了】{contract.subject}",
-                body=text
-                + f"\n締結済みの契約書は次のリンクから無料で閲覧・ダウンロードできます。\n\n{LINK_PLACEHOLDER}\n",
-                link=_link(settings, token),
-            )
-        else:
-            queue_mail(
-                session,
-                settings,
-                to=party.email,
-                subject=f"【締結完了】{contract.subject}",
-                body=text + f"\n{settings.server.base_url()}/contracts/{contract.id}\n",
-            )
 
 
 async def send(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> Contract:
     """Start circulation (idempotent: a contract already sent is left as it is)."""
-    await _lock(session, contract)
+    await lock_contract(session, contract)
     if contract.status is ContractStatus.CIRCULATING:
         return contract
     _require_draft(contract)
@@ -566,17 +557,17 @@ async def send(session: AsyncSession, settings: Settings, contract: Contract, wh
         documents=_documents(contract),
         detail={"parties": len(contract.parties)},
     )
-    await _notify_next(session, settings, contract, who)
+    await notify_next(session, settings, contract, who)
     await session.flush()
     return contract
 
 
 async def cancel(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> Contract:
     """Cancel until completion: every link dies, everyone notified so far is told (idempotent)."""
-    await _lock(session, contract)
+    await lock_contract(session, contract)
     if contract.status is ContractStatus.CANCELLED:
         return contract
-    if contract.status not in (ContractStatus.DRAFT, ContractStatus.CIRCULATING):
+    if contract.status not in (ContractStatus.DRAFT, ContractStatus.CIRCULATING, ContractStatus.SEAL_FAILED):
         raise ContractError(_("A completed contract can no longer be cancelled."), status_code=409)
     contract.status = ContractStatus.CANCELLED
     contract.cancelled_at = _now()
@@ -715,6 +706,23 @@ def _require_turn(contract: Contract, party: Party) -> None:
         raise ContractError(_("It is not your turn to answer this contract."), status_code=409)
 
 
+async def _check_printable(box: TextBox, value: str) -> None:
+    """Refuse, on the form, a value the seal could not print: characters outside the font, or too long for its box."""
+    fill = TextBoxFill(page=box.page, x=box.x, y=box.y, width=box.width, height=box.height, text=value)
+    try:
+        # The font is parsed once per process; the first call may take a moment, so not on the event loop.
+        await anyio.to_thread.run_sync(check_fill, fill)
+    except UnsupportedCharactersError as exc:
+        raise ContractError(
+            _(
+                "“{label}” contains characters that cannot be printed in the contract: {characters}. "
+                "Please use the usual form of the character (for example 吉 for 𠮷) or write it in kana."
+            ).format(label=box.label, characters=" ".join(exc.characters))
+        ) from exc
+    except SealingInputError as exc:
+        raise ContractError(_("“{label}” is too long for its box. Please shorten it.").format(label=box.label)) from exc
+
+
 async def agree(
     session: AsyncSession,
     settings: Settings,
@@ -725,13 +733,17 @@ async def agree(
     who: Actor,
 ) -> None:
     """Fill the party's boxes and agree; the next parties are notified, or the contract completes."""
-    await _lock(session, contract)
+    await lock_contract(session, contract)
     _require_turn(contract, party)
     boxes = [b for b in await text_boxes(session, contract.id) if b.party_id == party.id]
     missing = [b.label for b in boxes if b.required and not (values.get(str(b.id)) or "").strip()]
     if missing:
         raise ContractError(_("Please fill in: {fields}").format(fields="、".join(missing)))
     filled: dict[str, str] = {}
+    for box in boxes:
+        value = (values.get(str(box.id)) or "").strip()[:1000]
+        if value:
+            await _check_printable(box, value)
     for box in boxes:
         value = (values.get(str(box.id)) or "").strip()[:1000]
         if value:
@@ -758,7 +770,7 @@ async def agree(
         documents=_documents(contract),
         detail={"party": str(party.id), "order": party.order_no},
     )
-    await _notify_next(session, settings, contract, who)
+    await notify_next(session, settings, contract, who)
     await session.flush()
 
 
@@ -788,7 +800,7 @@ async def decline(
     session: AsyncSession, settings: Settings, *, contract: Contract, party: Party, reason: str, who: Actor
 ) -> None:
     """Decline with a reason: the contract stops, the staff and earlier parties are told."""
-    await _lock(session, contract)
+    await lock_contract(session, contract)
     _require_turn(contract, party)
     if not reason.strip():
         raise ContractError(_("Please tell the organisation why you decline."))
@@ -844,7 +856,7 @@ async def forward(
     The new person uses the same access password as the forwarder (the staff gave
     it to the company); staff may set another one before they open the link.
     """
-    await _lock(session, contract)
+    await lock_contract(session, contract)
     _require_turn(contract, party)
     if party.kind is not PartyKind.CONTRACTOR:
         raise ContractError(_("Only contractors can forward a request."))
@@ -1026,6 +1038,7 @@ STATUS_LABELS = {
     ContractStatus.CONCLUDED: "締結済み",
     ContractStatus.DECLINED: "差戻し",
     ContractStatus.CANCELLED: "取消し",
+    ContractStatus.SEAL_FAILED: "封緘できませんでした",
 }
 
 

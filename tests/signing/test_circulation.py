@@ -16,6 +16,7 @@ from kyodo.app import create_app
 from kyodo.outbox import OutboxMessage, relay_pending
 from kyodo.settings import Settings, to_psycopg_url
 from signing.audit import verify_chains
+from signing.mail import MAIL_TASK
 from signing.models import AuditEvent, Contract, ContractStatus
 from signing.services import SEAL_TASK
 from tenants.models import SecurityEvent, SecurityEventKind
@@ -199,6 +200,39 @@ async def _forward_then_agree(client: AsyncTestClient, circulation: Circulation,
     await _contractor_agrees(client, token, "pass-3-word")
 
 
+async def _nothing_concluded_before_the_seal(
+    client: AsyncTestClient,
+    circulation: Circulation,
+    *,
+    maker: Any,
+    api: dict[str, str],
+    contract_id: str,
+    document_id: str,
+) -> None:
+    # Concluded means sealed: nobody is told 締結 and nothing is offered as the concluded
+    # contract before the seal exists. (This worker has no sealing key: it stays 封緘待ち.)
+    earlier = await circulation.link("c5@example.co.jp", 1)
+    page = await client.get(f"/c/{earlier}")
+    assert page.status_code == 200
+    assert "封緘待ち" in page.text
+    assert "電子署名" in page.text
+    csrf = await csrf_token(client)
+    await client.post(f"/c/{earlier}/password", data={"password": "pass-5-word", "_csrf_token": csrf})
+    early = await client.get(f"/c/{earlier}/documents/{document_id}")
+    assert early.status_code == 409
+    assert "封緘" in early.text
+    staff_copy = await client.get(f"/api/v1/contracts/{contract_id}/documents/{document_id}", headers=api)
+    assert staff_copy.status_code == 200
+    assert staff_copy.headers["x-kyodo-sealed"] == "false"
+    assert "%E6%9C%AA%E5%B0%81%E7%B7%98_" in staff_copy.headers["content-disposition"]  # 未封緘_
+    async with maker() as session:
+        await system_access(session)
+        queued = (await session.scalars(select(OutboxMessage).where(OutboxMessage.task_name == MAIL_TASK))).all()
+    subjects = [str(m.kwargs["subject"]) for m in queued]
+    assert len(subjects) > 20
+    assert not [s for s in subjects if "締結完了" in s], subjects
+
+
 async def test_twenty_parties_conclude_through_mail_links(
     fresh_database: Settings, tmp_path: Path, smtp_server: tuple[Mailbox, int], monkeypatch
 ) -> None:
@@ -251,16 +285,10 @@ async def test_twenty_parties_conclude_through_mail_links(
 
             status = await client.get(f"/api/v1/contracts/{contract_id}/status", headers=api)
             assert status.json()["status"] == "sealing"
-            # Everyone hears about completion; contractors get a link to the concluded contract.
-            final = await circulation.link("c5@example.co.jp", 2)
-            await client.get(f"/c/{final}")
-            csrf = await csrf_token(client)
-            await client.post(f"/c/{final}/password", data={"password": "pass-5-word", "_csrf_token": csrf})
-            download = await client.get(f"/c/{final}/documents/{document_id}")
-            assert download.status_code == 200
-            assert download.content.startswith(b"%PDF")
-            for signer in office.signers_a:
-                assert "締結完了" in (await circulation.mail(signer.email, 2))["Subject"]
+            assert status.json()["concluded_at"] is None
+            await _nothing_concluded_before_the_seal(
+                client, circulation, maker=maker, api=api, contract_id=contract_id, document_id=document_id
+            )
 
         await _check_trail(maker, contract_id)
     finally:

@@ -1,0 +1,405 @@
+"""Concluded means sealed: what happens once the seal exists, and the way back when it cannot be made.
+
+The last agreement only moves a contract to 封緘待ち (``services._complete``).
+Parties are told 【締結完了】, get their link to the concluded contract, and the
+drafter is told, only by :func:`announce_conclusion`, which the sealing service
+calls in the transaction that stores the seal: no mail, link or download calls
+a contract concluded before its sealed file is stored.
+
+When the document or a typed value cannot be sealed (a PDF whose structure
+pyHanko cannot write, a character the embedded font lacks, a value longer than
+its box), retrying would fail the same way for ever. :func:`record_seal_failure`
+moves the contract to 封緘できませんでした with the reason, tells the drafter and
+alerts the operators (who see the reason's kind, never the contract's text).
+Staff then choose one of:
+
+* :func:`replace_document` — upload a corrected PDF; every agreement is reset
+  and the contract circulates again from the first party;
+* :func:`request_correction` — the party who typed the value is asked again
+  (new link), and so is everyone who agreed after seeing that value;
+* ``services.cancel``.
+
+Operators can send a contract whose failure was not the document's (an
+unexpected error, since fixed) to the sealing service again with
+:func:`retry_seal` (``kyodo seal retry``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consortium.models import OperatorAccount
+from kyodo.i18n import gettext as _
+from kyodo.outbox import enqueue
+from kyodo.settings import Settings
+from signing import services as svc
+from signing.audit import Actor, append_event
+from signing.blobs import BlobStore
+from signing.errors import SealingInputError, UnsupportedCharactersError
+from signing.mail import LINK_PLACEHOLDER, queue_mail
+from signing.models import (
+    AuditKind,
+    Contract,
+    ContractDocument,
+    ContractStatus,
+    Party,
+    PartyKind,
+    PartyStatus,
+    TextBox,
+)
+from tenants.models import Staff
+
+__all__ = [
+    "SEAL_FAILURE_REASONS",
+    "announce_conclusion",
+    "failure_from_error",
+    "failure_message",
+    "internal_failure",
+    "record_seal_failure",
+    "replace_document",
+    "request_correction",
+    "retry_seal",
+]
+
+SEAL_FAILURE_REASONS = ("document", "characters", "overflow", "area", "page", "internal")
+"""What ``Contract.seal_failure["reason"]`` can say: the file, a typed value, a box, or the platform."""
+
+_VALUE_REASONS = ("characters", "overflow")
+"""Failures a corrected value fixes (the others need another file, or the operators)."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --------------------------------------------------------------------------- conclusion
+
+
+async def announce_conclusion(session: AsyncSession, settings: Settings, contract: Contract) -> None:
+    """Tell every party who agreed, and the drafter, that the contract is concluded (after the seal is stored).
+
+    Each contractor gets a fresh personal link to view and download the sealed
+    contract and its certificate; staff get the contract page.
+    """
+    for party in contract.parties:
+        if party.status is not PartyStatus.AGREED:
+            continue
+        text = (
+            f"{party.label} 様\n\n"
+            f"契約書「{contract.subject}」は、すべての当事者の同意と電子署名（封緘）により締結されました。\n"
+        )
+        if party.kind is PartyKind.CONTRACTOR:
+            token = svc.issue_token(settings, party)
+            queue_mail(
+                session,
+                settings,
+                to=party.email,
+                subject=f"【締結完了】{contract.subject}",
+                body=text
+                + "\n締結済みの契約書と締結証明書は、次のリンクから無料で閲覧・ダウンロードできます。\n"
+                + f"\n{LINK_PLACEHOLDER}\n",
+                link=svc.party_link(settings, token),
+            )
+        else:
+            queue_mail(
+                session,
+                settings,
+                to=party.email,
+                subject=f"【締結完了】{contract.subject}",
+                body=text + f"\n{settings.server.base_url()}/contracts/{contract.id}\n",
+            )
+    drafter = await _drafter(session, contract)
+    signers = {p.email.lower() for p in contract.parties if p.status is PartyStatus.AGREED}
+    if drafter is not None and drafter.email.lower() not in signers:
+        queue_mail(
+            session,
+            settings,
+            to=drafter.email,
+            subject=f"【締結完了】{contract.subject}",
+            body=(
+                f"{drafter.name} 様\n\n作成された契約書「{contract.subject}」は封緘され、締結されました。\n\n"
+                f"{settings.server.base_url()}/contracts/{contract.id}\n"
+            ),
+        )
+
+
+async def _drafter(session: AsyncSession, contract: Contract) -> Staff | None:
+    if contract.created_by_id is None:
+        return None
+    return await session.get(Staff, contract.created_by_id)
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def failure_from_error(
+    exc: SealingInputError, document: ContractDocument | None, boxes: list[TextBox]
+) -> dict[str, object]:
+    """The record of a permanent seal failure: what went wrong and where, without the typed text."""
+    box = next((b for b in boxes if exc.ref is not None and str(b.id) == exc.ref), None)
+    failure: dict[str, object] = {
+        "reason": exc.reason if exc.reason in SEAL_FAILURE_REASONS else "document",
+        "at": _now().isoformat(),
+        "detail": str(exc)[:500] if exc.reason == "document" else type(exc).__name__,
+    }
+    if document is not None:
+        failure["document_id"] = str(document.id)
+        failure["file_name"] = document.file_name
+    if box is not None:
+        failure["text_box_id"] = str(box.id)
+        failure["label"] = box.label
+        failure["page"] = box.page + 1
+    elif exc.page is not None:
+        failure["page"] = exc.page + 1
+    if isinstance(exc, UnsupportedCharactersError):
+        failure["characters"] = exc.characters
+    return failure
+
+
+def internal_failure(exc: BaseException) -> dict[str, object]:
+    """The record of a seal that failed on something neither the file nor a value explains."""
+    return {"reason": "internal", "at": _now().isoformat(), "detail": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def failure_message(failure: dict[str, Any] | None) -> str:
+    """The reason of a seal failure in the reader's language, with what staff can do about it."""
+    if not failure:
+        return ""
+    reason = failure.get("reason")
+    label = str(failure.get("label") or "")
+    page = failure.get("page") or "?"
+    file_name = str(failure.get("file_name") or "")
+    if reason == "characters":
+        return _(
+            "The entry “{label}” (page {page}) contains characters that cannot be printed in the contract: "
+            "{characters}. Ask the person who entered it to correct it (for example with the usual form of "
+            "the character), or cancel the contract."
+        ).format(label=label, page=page, characters=" ".join(str(failure.get("characters") or "")))
+    if reason == "overflow":
+        return _(
+            "The entry “{label}” (page {page}) is too long for its box even in the smallest type. "
+            "Ask the person who entered it to shorten it, or replace the file with one whose box is larger."
+        ).format(label=label, page=page)
+    if reason in ("area", "page"):
+        return _(
+            "The text box “{label}” (page {page}) does not lie on a page of “{file}”. "
+            "Replace the file and circulate the contract again, or cancel it."
+        ).format(label=label, page=page, file=file_name)
+    if reason == "internal":
+        return _(
+            "The sealing service stopped on an unexpected error. The operators have been alerted and will "
+            "send the contract to be sealed again; nothing needs to be done by the parties."
+        )
+    return _(
+        "“{file}” could not be sealed: the structure of the PDF cannot be signed. "
+        "Save or print it to PDF again (for example with “Microsoft Print to PDF”), replace the file and "
+        "circulate the contract again, or cancel it."
+    ).format(file=file_name)
+
+
+async def record_seal_failure(
+    session: AsyncSession, settings: Settings, contract: Contract, failure: dict[str, object]
+) -> None:
+    """封緘できませんでした: record why, tell the drafter, alert the operators. The caller holds the contract."""
+    contract.status = ContractStatus.SEAL_FAILED
+    contract.seal_failure = failure
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.SEAL_FAILED,
+        who=Actor(actor="封緘サービス（共同）"),
+        documents=[d.sha256 for d in contract.documents],
+        detail={k: v for k, v in failure.items() if k in ("reason", "document_id", "text_box_id", "page")},
+    )
+    drafter = await _drafter(session, contract)
+    if drafter is not None:
+        queue_mail(
+            session,
+            settings,
+            to=drafter.email,
+            subject=f"【要対応】封緘できませんでした: {contract.subject}",
+            body=(
+                f"{drafter.name} 様\n\n契約書「{contract.subject}」は全員の同意を得ましたが、封緘（電子署名）が"
+                "できず、まだ締結されていません。\n契約の画面で理由と対応方法を確認してください。\n\n"
+                f"{settings.server.base_url()}/contracts/{contract.id}\n"
+            ),
+        )
+    # Operators see which contract and what kind of failure, never its contents.
+    operators = (await session.scalars(select(OperatorAccount.email).where(OperatorAccount.active))).all()
+    for email in sorted(set(operators)):
+        queue_mail(
+            session,
+            settings,
+            to=email,
+            subject=f"【運用アラート】封緘失敗 ({failure.get('reason')})",
+            body=(
+                f"契約 {contract.id}（団体 {contract.member_id}）の封緘が失敗しました。\n"
+                f"種類: {failure.get('reason')}\n詳細: {failure.get('detail', '')}\n"
+                "職員には理由と対応方法を表示しています。内部エラーの場合は原因を直してから "
+                f"`kyodo seal retry {contract.id}` を実行してください。\n"
+            ),
+        )
+
+
+def _require_failed(contract: Contract) -> None:
+    if contract.status is not ContractStatus.SEAL_FAILED:
+        raise svc.ContractError(
+            _("Only a contract that could not be sealed can be corrected this way."), status_code=409
+        )
+
+
+def _reset(party: Party) -> None:
+    party.status = PartyStatus.WAITING
+    party.answered_at = None
+    party.notified_at = None
+    party.reminded_at = None
+    party.token_hash = None
+
+
+async def _recirculate(
+    session: AsyncSession,
+    settings: Settings,
+    contract: Contract,
+    who: Actor,
+    *,
+    reset: list[Party],
+    detail: dict[str, object],
+) -> None:
+    for party in reset:
+        _reset(party)
+    contract.status = ContractStatus.CIRCULATING
+    contract.seal_failure = None
+    contract.completed_at = None
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.RECIRCULATED,
+        who=who,
+        documents=[d.sha256 for d in contract.documents],
+        detail={**detail, "parties": [str(p.id) for p in reset]},
+    )
+    await svc.notify_next(session, settings, contract, who)
+    await session.flush()
+
+
+async def replace_document(
+    session: AsyncSession,
+    settings: Settings,
+    contract: Contract,
+    *,
+    document_id: uuid.UUID,
+    file_name: str,
+    data: bytes,
+    who: Actor,
+) -> ContractDocument:
+    """Replace a file of a contract that could not be sealed; everyone agrees again, from the first party.
+
+    Text boxes keep their place when their page still exists and they still fit;
+    values typed earlier stay filled in for the parties to check.
+    """
+    await svc.lock_contract(session, contract)
+    _require_failed(contract)
+    document = next((d for d in contract.documents if d.id == document_id), None)
+    if document is None:
+        raise svc.ContractError(_("The document was not found."), status_code=404)
+    checked = svc.check_upload(settings, file_name, data)
+    for box in await svc.text_boxes(session, contract.id):
+        if box.document_id != document.id:
+            continue
+        if box.page >= len(checked.page_sizes):
+            raise svc.ContractError(
+                _("The new file has fewer pages than the text box “{label}” needs (page {page}).").format(
+                    label=box.label, page=box.page + 1
+                )
+            )
+        width, height = checked.page_sizes[box.page]
+        if box.x + box.width > width + 0.5 or box.y + box.height > height + 0.5:
+            raise svc.ContractError(
+                _("The text box “{label}” (page {page}) does not fit on the new file's page.").format(
+                    label=box.label, page=box.page + 1
+                )
+            )
+    previous = document.sha256
+    document.sha256 = await BlobStore(settings).put(session, contract.member_id, data)
+    document.size = len(data)
+    document.page_sizes = checked.page_sizes
+    document.file_name = svc.clean_file_name(file_name)
+    contract.file_names = "\n".join(d.file_name for d in contract.documents)
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.UPLOADED,
+        who=who,
+        documents=[d.sha256 for d in contract.documents],
+        detail={"replaced": previous, "file_name": document.file_name, "sha256": document.sha256, "size": len(data)},
+    )
+    everyone = [
+        p for p in contract.parties if p.status in (PartyStatus.AGREED, PartyStatus.WAITING, PartyStatus.NOTIFIED)
+    ]
+    await _recirculate(session, settings, contract, who, reset=everyone, detail={"replaced_document": str(document.id)})
+    return document
+
+
+async def request_correction(
+    session: AsyncSession, settings: Settings, contract: Contract, text_box_id: uuid.UUID, who: Actor
+) -> Party:
+    """Ask the party who typed a value that cannot be sealed to correct it, and everyone who saw it to agree again.
+
+    Parties who agreed before that value was typed did not see it and keep their agreement.
+    """
+    await svc.lock_contract(session, contract)
+    _require_failed(contract)
+    failure = contract.seal_failure or {}
+    if failure.get("reason") not in _VALUE_REASONS:
+        raise svc.ContractError(
+            _("This failure is not caused by an entered value; replace the file or cancel the contract."),
+            status_code=409,
+        )
+    box = next((b for b in await svc.text_boxes(session, contract.id) if b.id == text_box_id), None)
+    if box is None:
+        raise svc.ContractError(_("The text box was not found."), status_code=404)
+    owner = next((p for p in contract.parties if p.id == box.party_id), None)
+    if owner is None or owner.answered_at is None:
+        raise svc.ContractError(_("The text box was not found."), status_code=404)
+    seen_at = owner.answered_at
+    again = [
+        p
+        for p in contract.parties
+        if p.status is PartyStatus.AGREED and p.answered_at is not None and p.answered_at >= seen_at
+    ]
+    await _recirculate(
+        session, settings, contract, who, reset=again, detail={"correction": str(box.id), "party": str(owner.id)}
+    )
+    return owner
+
+
+async def retry_seal(session: AsyncSession, contract: Contract, who: Actor) -> None:
+    """Send a contract that failed on an unexpected error to the sealing service again (operators)."""
+    await svc.lock_contract(session, contract)
+    _require_failed(contract)
+    if (contract.seal_failure or {}).get("reason") != "internal":
+        raise svc.ContractError(
+            _("This failure is caused by the file or an entered value; staff must correct it first."), status_code=409
+        )
+    contract.status = ContractStatus.SEALING
+    contract.seal_failure = None
+    contract.completed_at = _now()
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.RECIRCULATED,
+        who=who,
+        documents=[d.sha256 for d in contract.documents],
+        detail={"retry_seal": True},
+    )
+    enqueue(session, svc.SEAL_TASK, contract_id=str(contract.id))
+    await session.flush()
