@@ -9,6 +9,7 @@ import signal
 import sys
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -220,16 +221,28 @@ def audit_verify(member_code: str | None) -> None:
 @click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option("--at", "validation_time", default=None, help="Validate at this ISO time (default: now).")
-def verify(pdf: Path, as_json: bool, validation_time: str | None) -> None:
-    """Check every signature and timestamp of a sealed PDF, offline (exit 1 if not valid)."""
+@click.option(
+    "--trust-root",
+    "trust_roots",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A root certificate to trust (PEM or DER); may be repeated. Default: KYODO_SIGNING_TRUST_ROOTS, "
+    "else the test root of this installation's demo PKI.",
+)
+def verify(pdf: Path, as_json: bool, validation_time: str | None, trust_roots: tuple[Path, ...]) -> None:
+    """Check every signature and timestamp of a sealed PDF, offline (exit 1 if not valid).
+
+    It says which trust roots it used: a seal is only as trustworthy as the root it chains to.
+    """
     import datetime as dt
 
-    from signing.settings import SigningSettings
     from signing.verification import verify as verify_pdf
 
-    roots = SigningSettings().trust_root_paths
-    if not roots:
-        raise click.ClickException("KYODO_SIGNING_TRUST_ROOTS is not set: which roots should be trusted?")
+    roots, source = _verification_roots(trust_roots)
+    # With --json the report alone goes to standard output; the roots are still said, on standard error.
+    click.echo(f"trust roots ({source}):", err=as_json)
+    for root in roots:
+        click.echo(f"  {root}", err=as_json)
     at = dt.datetime.fromisoformat(validation_time) if validation_time else None
     report = verify_pdf(pdf.read_bytes(), validation_time=at, trust_roots=roots)
     if as_json:
@@ -248,14 +261,37 @@ def verify(pdf: Path, as_json: bool, validation_time: str | None) -> None:
     sys.exit(0 if report.ok else 1)
 
 
+def _verification_roots(given: tuple[Path, ...]) -> tuple[tuple[Path, ...], str]:
+    """The roots ``kyodo verify`` trusts, and where they came from."""
+    from signing.settings import SigningSettings
+
+    if given:
+        return given, "--trust-root"
+    configured = SigningSettings().trust_root_paths
+    if configured:
+        return configured, "KYODO_SIGNING_TRUST_ROOTS"
+    demo_root = get_settings().app.data_dir / "pki" / "certs" / "root.pem"
+    if demo_root.is_file():
+        return (demo_root,), "the demo's offline test root: it proves nothing outside this installation"
+    raise click.ClickException(
+        "No trust root: pass --trust-root ROOT.pem, set KYODO_SIGNING_TRUST_ROOTS, "
+        "or run `kyodo demo` once to create the test PKI."
+    )
+
+
 @cli.group()
 def seal() -> None:
     """The sealing service (operators)."""
 
 
 @seal.command("pending")
-def seal_pending() -> None:
-    """List contracts waiting for their seal (封緘待ち), oldest first; exit 1 if any waits over 10 minutes."""
+@click.option("--late-minutes", default=10, show_default=True, help="Exit 1 when a seal waits longer than this.")
+def seal_pending(late_minutes: int) -> None:
+    """List contracts waiting for their seal (封緘待ち) and those that could not be sealed; exit 1 if any needs care.
+
+    Exit status 1 when a contract waits longer than ``--late-minutes`` or could
+    not be sealed (封緘できませんでした): both need an operator's look.
+    """
     import asyncio
     import datetime as dt
 
@@ -266,26 +302,72 @@ def seal_pending() -> None:
     from signing.models import Contract, ContractStatus
     from tenants.rls import system_access
 
-    async def _list() -> list[tuple[str, str, str, dt.datetime | None]]:
+    async def _list() -> list[tuple[str, str, str, ContractStatus, dt.datetime | None, str]]:
         async with session_scope() as session:
             await system_access(session)
             rows = await session.execute(
-                select(Member.lg_code, Member.name, Contract.id, Contract.completed_at)
+                select(
+                    Member.lg_code,
+                    Member.name,
+                    Contract.id,
+                    Contract.status,
+                    Contract.completed_at,
+                    Contract.seal_failure,
+                )
                 .join(Member, Member.id == Contract.member_id)
-                .where(Contract.status == ContractStatus.SEALING)
+                .where(Contract.status.in_([ContractStatus.SEALING, ContractStatus.SEAL_FAILED]))
                 .order_by(Contract.completed_at)
             )
-            return [(code, name, str(cid), done) for code, name, cid, done in rows]
+            return [
+                (code, name, str(cid), status, done, str((failure or {}).get("reason", "")))
+                for code, name, cid, status, done, failure in rows
+            ]
 
     now = dt.datetime.now(dt.UTC)
-    late = False
+    needs_care = False
     rows = asyncio.run(_list())
-    for code, name, contract_id, completed in rows:
+    waiting = failed = 0
+    for code, name, contract_id, status, completed, reason in rows:
         waited = (now - completed) if completed else dt.timedelta(0)
-        late = late or waited > dt.timedelta(minutes=10)
+        if status is ContractStatus.SEAL_FAILED:
+            failed += 1
+            needs_care = True
+            click.echo(f"{code} {name}  {contract_id}  封緘できませんでした ({reason})")
+            continue
+        waiting += 1
+        needs_care = needs_care or waited > dt.timedelta(minutes=late_minutes)
         click.echo(f"{code} {name}  {contract_id}  封緘待ち {int(waited.total_seconds() // 60)} 分")
-    click.echo(f"{len(rows)} contract(s) waiting for their seal")
-    sys.exit(1 if late else 0)
+    click.echo(f"{waiting} contract(s) waiting for their seal, {failed} could not be sealed")
+    sys.exit(1 if needs_care else 0)
+
+
+@seal.command("retry")
+@click.argument("contract_id", type=click.UUID)
+def seal_retry(contract_id: uuid.UUID) -> None:
+    """Send a contract that stopped on an unexpected sealing error to the sealing service again.
+
+    Only for failures of the platform itself (reason ``internal``), once their
+    cause is fixed; a file or value that cannot be sealed is corrected by staff.
+    """
+    import asyncio
+
+    from kyodo.db import session_scope
+    from signing.audit import Actor
+    from signing.conclusion import retry_seal
+    from signing.services import ContractError, get_contract
+    from tenants.rls import system_access
+
+    async def _retry() -> None:
+        async with session_scope() as session:
+            await system_access(session)
+            contract = await get_contract(session, contract_id)
+            await retry_seal(session, contract, Actor(actor="運用担当（kyodo seal retry）"))
+
+    try:
+        asyncio.run(_retry())
+    except ContractError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"{contract_id}: sent to the sealing service again")
 
 
 @cli.group()

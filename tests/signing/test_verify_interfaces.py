@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kyodo.app import create_app
 from kyodo.settings import Settings
+from signing.pki import TestPKI
 from signing.sealing import Sealer, TextBoxFill
 from signing.settings import SigningSettings
 from tests.conftest import _session_maker, csrf_token
@@ -118,3 +120,33 @@ def test_cli_verify_exit_codes(sealed_pdf: bytes, signing_settings: SigningSetti
     ng = run(bad)
     assert ng.returncode == 1
     assert "NOT valid" in ng.stdout
+
+
+def test_cli_verify_finds_the_demo_test_root_and_says_so(sealed_pdf: bytes, pki: TestPKI, tmp_path: Path) -> None:
+    sealed = tmp_path / "sealed.pdf"
+    sealed.write_bytes(sealed_pdf)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KYODO_SIGNING_")}
+
+    def run(data_dir: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kyodo", "verify", str(sealed)],
+            env={**env, "KYODO_DATA_DIR": str(data_dir)},
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    # Nothing configured and no demo here: it says what to do instead of guessing.
+    lost = run(tmp_path / "empty")
+    assert lost.returncode != 0
+    assert "--trust-root" in lost.stderr
+    # Next to a demo (its data folder holds the test PKI), it works out of the box and names the root.
+    demo = tmp_path / "demo"
+    (demo / "pki" / "certs").mkdir(parents=True)
+    shutil.copy(pki.root_pem_path, demo / "pki" / "certs" / "root.pem")
+    found = run(demo)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "demo's offline test root" in found.stdout
+    assert str(demo / "pki" / "certs" / "root.pem") in found.stdout
+    assert found.stdout.rstrip().endswith("valid")
