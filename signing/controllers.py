@@ -561,6 +561,64 @@ class ContractApiController(Controller):
         await svc.cancel(db_session, _settings(state), contract, _actor(request, principal))
         return ContractStatusOut.of(contract)
 
+    @post(
+        "/{contract_id:uuid}/documents/{document_id:uuid}/replace",
+        guards=[requires("contract", "send")],
+        request_max_body_size=_UPLOAD_LIMIT,
+        status_code=200,
+    )
+    async def replace_document(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        document_id: FromPath[uuid.UUID],
+        data: FormData,
+        db_session: NamedDependency[AsyncSession],
+        state: State,
+    ) -> ContractStatusOut:
+        """Replace a file of a contract that could not be sealed (status ``seal_failed``; multipart ``file``).
+
+        Every party is asked to agree again, from the first.
+        """
+        principal = current_principal(request)
+        contract = await svc.get_contract(db_session, contract_id, principal)
+        files = _files(data, "file")
+        if not files:
+            raise svc.ContractError(_("Please choose at least one PDF file."))
+        await conclusion.replace_document(
+            db_session,
+            _settings(state),
+            contract,
+            document_id=document_id,
+            file_name=files[0].filename,
+            data=await files[0].read(),
+            who=_actor(request, principal),
+        )
+        return ContractStatusOut.of(contract)
+
+    @post(
+        "/{contract_id:uuid}/text-boxes/{text_box_id:uuid}/correction",
+        guards=[requires("contract", "send")],
+        status_code=200,
+    )
+    async def request_correction(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        text_box_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        state: State,
+    ) -> ContractStatusOut:
+        """Ask the party who entered a value that cannot be sealed to correct it (status ``seal_failed``)."""
+        principal = current_principal(request)
+        contract = await svc.get_contract(db_session, contract_id, principal)
+        await conclusion.request_correction(
+            db_session, _settings(state), contract, text_box_id, _actor(request, principal)
+        )
+        return ContractStatusOut.of(contract)
+
     @get(
         "/{contract_id:uuid}/documents/{document_id:uuid}",
         guards=[requires("contract", "download")],

@@ -342,3 +342,34 @@ async def test_another_member_cannot_correct_or_replace(
     await system_access(db_session)
     await db_session.refresh(agreed.contract)
     assert agreed.contract.status is ContractStatus.SEAL_FAILED
+
+
+async def test_other_systems_fix_it_through_the_api_and_only_their_own(
+    client: AsyncTestClient[Litestar],
+    db_session: AsyncSession,
+    settings: Settings,
+    office: Office,
+    pool: SealerPool,
+) -> None:
+    agreed = await _agreed(db_session, settings, office, value=OUTSIDE_THE_FONT)
+    assert await seal_contract(db_session, settings, pool, agreed.contract.id) is SealOutcome.FAILED
+    base = f"/api/v1/contracts/{agreed.contract.id}"
+    other = {"Authorization": f"Bearer {office.key_b}"}
+    assert (await client.post(f"{base}/text-boxes/{agreed.box_id}/correction", headers=other)).status_code == 404
+    replaced = await client.post(
+        f"{base}/documents/{agreed.document_id}/replace",
+        headers=other,
+        files={"file": ("x.pdf", make_pdf(1), "application/pdf")},
+    )
+    assert replaced.status_code == 404
+    own = {"Authorization": f"Bearer {office.key_a}"}
+    status = (await client.get(f"{base}/status", headers=own)).json()
+    assert status["status"] == "seal_failed"
+    assert "𠮷" in status["seal_failure"]
+    asked = await client.post(f"{base}/text-boxes/{agreed.box_id}/correction", headers=own)
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["status"] == "circulating"
+    assert asked.json()["seal_failure"] is None
+    again = await client.post(f"{base}/text-boxes/{agreed.box_id}/correction", headers=own)
+    assert again.status_code == 409
+    assert "封緘できなかった契約書にだけ" in again.text
