@@ -13,7 +13,7 @@ displayed page) is explained in :mod:`tests.corpus.checks`.
 
 from __future__ import annotations
 
-import fcntl
+import hashlib
 import itertools
 import re
 from pathlib import Path
@@ -35,19 +35,22 @@ MAX_BYTES = 20 * 1024 * 1024
 
 
 async def sealed_file(corpus: Corpus, settings: SigningSettings, name: str) -> bytes:
-    """The entry sealed with a box on every page, once per run (xdist workers share the file)."""
-    directory = corpus.directory / "sealed"
-    directory.mkdir(exist_ok=True)
+    """The entry sealed with a box on every page, once per test PKI (each xdist worker has its own).
+
+    Kept beside the corpus, under the fingerprint of the PKI's root, so that a worker
+    never validates a file sealed by another worker's provider certificate.
+    """
+    pki_tag = hashlib.sha256(settings.trust_root_paths[0].read_bytes()).hexdigest()[:12]
+    directory = corpus.directory / "sealed" / pki_tag
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.pdf"
-    with open(directory / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not path.is_file():
-            pdf = corpus.data(corpus.entry(name))
-            async with Sealer(settings) as sealer:
-                sealed = await sealer.seal(pdf, boxes_for(pdf), reason=REASON, location=LOCATION)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(sealed)
-            tmp.replace(path)
+    if not path.is_file():
+        pdf = corpus.data(corpus.entry(name))
+        async with Sealer(settings) as sealer:
+            sealed = await sealer.seal(pdf, boxes_for(pdf), reason=REASON, location=LOCATION)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(sealed)
+        tmp.replace(path)
     return path.read_bytes()
 
 
