@@ -44,7 +44,7 @@ from kyodo.auth import CSRF_COOKIE, CSRF_HEADER, authentication_middleware
 from kyodo.db import alchemy_config
 from kyodo.dependencies import dependencies
 from kyodo.i18n import gettext as _
-from kyodo.middleware import locale_middleware
+from kyodo.middleware import locale_middleware, security_headers_middleware
 from kyodo.pages import safe_next
 from kyodo.routes import route_handlers, template_dirs
 from kyodo.runtime import redis_url
@@ -203,6 +203,7 @@ def create_app(
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
         template_config=template_config,
         middleware=[
+            DefineMiddleware(security_headers_middleware, hsts=settings.security.secure_cookies),
             DefineMiddleware(locale_middleware, default_locale=settings.app.default_locale),
             authentication_middleware,
             # Inside authentication, so the request's member is known; counts only, no I/O.

@@ -52,12 +52,19 @@ class PagesController(Controller):
         return Template("home.html", context={"today": dt.datetime.now(JST).date()})
 
     @post("/language", status_code=303)
-    async def set_language(self, data: FormData) -> Redirect:
+    async def set_language(self, data: FormData, state: State) -> Redirect:
         """Remember the chosen language in a cookie and go back where the user was."""
         lang = data.get("lang", "")
         response = Redirect(path=safe_next(data.get("next")), status_code=303)
         if lang in LOCALES:
-            response.set_cookie(LOCALE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+            response.set_cookie(
+                LOCALE_COOKIE,
+                lang,
+                max_age=365 * 24 * 3600,
+                httponly=True,
+                samesite="lax",
+                secure=state.settings.security.secure_cookies,
+            )
         return response
 
 
