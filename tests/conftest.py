@@ -280,7 +280,7 @@ class WorkerProcess:
         log.close()
         return self
 
-    def wait_heartbeat(self, timeout: float = 30.0) -> None:
+    def wait_heartbeat(self, timeout: float = 90.0) -> None:
         client = redis.Redis.from_url(self.env["KYODO_REDIS_URL"])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -306,8 +306,13 @@ def task_sender(settings: Settings) -> Celery:
     return Celery("test-sender", broker=settings.redis.url, backend=settings.redis.url)
 
 
-def start_worker(settings: Settings, tmp_path: Path, name: str = "test", timeout: float = 30.0) -> WorkerProcess:
-    """Start a worker for ``settings`` and wait (up to ``timeout`` seconds) until it reports alive."""
+def start_worker(settings: Settings, tmp_path: Path, name: str = "test", timeout: float = 90.0) -> WorkerProcess:
+    """Start a worker for ``settings`` and wait (up to ``timeout`` seconds) until it reports alive.
+
+    A worker's imports take a few seconds alone but tens of seconds on a 2-core
+    machine busy with the rest of the suite (LibreOffice building the corpus, other
+    workers); a worker that does not report in time is stopped, not left behind.
+    """
     env = dict(os.environ)
     env.update(
         KYODO_DATABASE_URL=settings.database.url,
@@ -318,7 +323,11 @@ def start_worker(settings: Settings, tmp_path: Path, name: str = "test", timeout
     )
     worker = WorkerProcess(env, f"{name}-{uuid.uuid4().hex[:6]}", tmp_path / f"{name}-worker.log")
     worker.start()
-    worker.wait_heartbeat(timeout)
+    try:
+        worker.wait_heartbeat(timeout)
+    except BaseException:
+        worker.stop()
+        raise
     return worker
 
 
