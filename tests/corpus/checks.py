@@ -45,16 +45,15 @@ __all__ = [
 SEALABLE = [name for name, *_ in CATALOGUE if name != SIGNED]
 CIRCULATED = [
     "libreoffice-writer",
-    "libreoffice-calc",
     "ghostscript",
     "reportlab-objstm",
-    "fpdf2-rotate-90",
     "fpdf2-cropbox",
     "weasyprint-inherited",
     "img2pdf-scan",
 ]
-"""Taken through a whole circulation: every producing program once (reportlab, fpdf2 and WeasyPrint
-through a rewrite: object streams, rotation, crop box, inherited attributes), to keep the run short."""
+"""Taken through a whole circulation, to keep the run short: every PDF engine once (LibreOffice's
+export, Ghostscript, reportlab, fpdf2, WeasyPrint, img2pdf); reportlab, fpdf2 and WeasyPrint through
+a rewrite (object streams, offset crop box, resources and /Rotate 90 inherited from the page tree)."""
 
 LEFT, BOTTOM, WIDTH, HEIGHT = 40.0, 80.0, 260.0, 24.0
 """Each page's box, in the displayed page: 40 from the left, 80 from the bottom."""

@@ -1,9 +1,10 @@
 """A full circulation for every producer: upload, a box on every page, send, agree, one real worker seals them all.
 
-One contract per producing program and per page shape the screens see differently
-(:data:`tests.corpus.checks.CIRCULATED`), all sent and agreed first; then a single
-Celery worker (with the test PKI) takes every seal task. Each contract must reach 締結済み with a
-sealed document that validates offline at PAdES B-LTA and carries every page's value.
+One contract per PDF engine (:data:`tests.corpus.checks.CIRCULATED`: shared and inherited
+resources, rotation, an offset crop box among them), all sent and agreed first; then a
+single Celery worker (with the test PKI) takes every seal task. Each contract must reach
+締結済み with a sealed document that validates offline at PAdES B-LTA, keeps its pages'
+shapes and carries every page's value.
 """
 
 from __future__ import annotations
@@ -208,19 +209,22 @@ async def test_one_worker_concludes_a_contract_for_every_producer(
                 rows = list((await session.scalars(query)).all())
             assert len(rows) == len(contracts)
             worker.wait_heartbeat(WORKER_START_SECONDS)
+            alive = time.monotonic()
             _seal_tasks_sent(settings, rows)
             seconds = await _wait_concluded(maker, contracts, worker)
-            print(
-                f"{len(contracts)} contracts agreed in {agreed - started:.1f}s, sealed by one worker in {seconds:.1f}s"
-            )
         finally:
             worker.stop()
     finally:
         for key in env:
             os.environ.pop(key, None)
     try:
+        checking = time.monotonic()
         problems = await _problems(
             settings, maker=maker, contracts=contracts, corpus=corpus, root=pki.root_cert, tmp=tmp_path
+        )
+        print(
+            f"{len(contracts)} contracts agreed in {agreed - started:.1f}s, worker alive {alive - started:.1f}s "
+            f"after start, all sealed by it in {seconds:.1f}s, checked in {time.monotonic() - checking:.1f}s"
         )
         assert not problems, problems
     finally:
