@@ -22,8 +22,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from consortium.models import ContractorCompany, ContractorContact
 from kyodo.i18n import gettext as _
@@ -87,7 +88,8 @@ __all__ = [
 
 SEAL_TASK = "signing.seal_contract"
 """Task the sealing service registers; enqueued (outbox) when the last party agreed."""
-MIN_CONTRACTOR_PASSWORD = 6
+MIN_CONTRACTOR_PASSWORD = 8
+"""Shortest access password staff may give a contractor (the suggested ones have 10 characters)."""
 _OPEN_PARTY = (PartyStatus.WAITING, PartyStatus.NOTIFIED)
 
 
@@ -633,14 +635,60 @@ def gate_cookie_value(secret: str, party: Party) -> str:
 async def check_contractor_password(
     session: AsyncSession, settings: Settings, *, party: Party, contract: Contract, password: str, who: Actor
 ) -> bool:
-    """Check the access password; failures are counted, audited and lock the link after the limit."""
+    """Check the access password; failures are counted, audited and lock the link after the limit.
+
+    Like staff sign-in (:func:`tenants.auth.login`), every attempt is counted
+    before its password is checked: one ``UPDATE … WHERE NOT locked …
+    RETURNING`` claims one of the ``KYODO_CONTRACTOR_MAX_ATTEMPTS`` checks and
+    sets the lock itself when it is the last one. PostgreSQL serialises
+    concurrent updates of the row and re-evaluates the ``WHERE`` on its newest
+    version, so guesses sent in parallel each get their own count and those
+    after the lock are refused without their password being checked, the right
+    one included. The claim is committed at once (``session`` is committed
+    here), so no row lock, transaction or pooled connection is held while
+    Argon2 runs, in a worker thread (~160 ms of CPU, never on the event loop).
+
+    The right password clears the count (its own claim included) and the lock
+    (as staff sign-in does), in one ``UPDATE`` that only applies while the hash
+    it was checked against is still the link's. A wrong one is audited as ``password_failed``
+    with the number its claim got, and the claim that set the lock as ``locked``
+    once. An attempt interrupted during the check stays counted: the link is
+    left safer, never open. The caller commits the events.
+    """
+    locked_message = _("This link is locked after too many wrong passwords. Please contact the person in charge.")
     if party.locked:
-        raise ContractError(
-            _("This link is locked after too many wrong passwords. Please contact the person in charge."),
-            status_code=423,
+        raise ContractError(locked_message, status_code=423)
+    claimed = (
+        await session.execute(
+            update(Party)
+            .where(Party.id == party.id, Party.locked.is_(False))
+            .values(
+                failed_attempts=Party.failed_attempts + 1,
+                locked=Party.failed_attempts + 1 >= settings.contracts.contractor_max_attempts,
+            )
+            .returning(Party.failed_attempts, Party.locked, Party.password_hash)
+            .execution_options(synchronize_session=False)
         )
-    if verify_password(party.password_hash, password):
-        party.failed_attempts = 0
+    ).one_or_none()
+    await session.commit()
+    if claimed is None:
+        set_committed_value(party, "locked", True)
+        raise ContractError(locked_message, status_code=423)
+    attempt, locks, password_hash = claimed
+    # The row as this claim left it (not marked changed, so nothing writes it back):
+    # the hash checked is the one current at the claim, should staff have just set a new one.
+    for key, value in (("failed_attempts", attempt), ("locked", locks), ("password_hash", password_hash)):
+        set_committed_value(party, key, value)
+    if await anyio.to_thread.run_sync(verify_password, password_hash, password):
+        await session.execute(
+            update(Party)
+            # Only while the hash checked is still the password: a new one set meanwhile keeps its own count.
+            .where(Party.id == party.id, Party.password_hash == password_hash)
+            .values(failed_attempts=0, locked=False)
+            .execution_options(synchronize_session=False)
+        )
+        set_committed_value(party, "failed_attempts", 0)
+        set_committed_value(party, "locked", False)
         await append_event(
             session,
             member_id=contract.member_id,
@@ -651,7 +699,6 @@ async def check_contractor_password(
             detail={"party": str(party.id)},
         )
         return True
-    party.failed_attempts += 1
     await append_event(
         session,
         member_id=contract.member_id,
@@ -659,7 +706,7 @@ async def check_contractor_password(
         kind=AuditKind.PASSWORD_FAILED,
         who=who,
         documents=_documents(contract),
-        detail={"party": str(party.id), "attempt": party.failed_attempts},
+        detail={"party": str(party.id), "attempt": attempt},
     )
     await record_security_event(
         session,
@@ -670,8 +717,7 @@ async def check_contractor_password(
         user_agent=who.user_agent,
         contract_id=str(contract.id),
     )
-    if party.failed_attempts >= settings.contracts.contractor_max_attempts:
-        party.locked = True
+    if locks:
         await append_event(
             session,
             member_id=contract.member_id,
@@ -917,9 +963,18 @@ async def set_party_password(
                 n=MIN_CONTRACTOR_PASSWORD
             )
         )
-    party.password_hash = hash_password(password)
-    party.failed_attempts = 0
-    party.locked = False
+    # Argon2 (~160 ms of CPU) in a worker thread, not on the event loop.
+    password_hash = await anyio.to_thread.run_sync(hash_password, password)
+    # One UPDATE that writes all three whatever this session read earlier: a count that
+    # parallel attempts raised meanwhile (see check_contractor_password) is cleared too.
+    await session.execute(
+        update(Party)
+        .where(Party.id == party.id)
+        .values(password_hash=password_hash, failed_attempts=0, locked=False)
+        .execution_options(synchronize_session=False)
+    )
+    for key, value in (("password_hash", password_hash), ("failed_attempts", 0), ("locked", False)):
+        set_committed_value(party, key, value)
     await append_event(
         session,
         member_id=contract.member_id,

@@ -199,7 +199,7 @@ async def test_staff_set_a_new_password_after_a_lock_out(
     assert other.status_code == 404  # member B cannot touch it
     short = await client.post(url, headers={"Authorization": f"Bearer {office.key_a}"}, json={"password": "x"})
     assert short.status_code == 400
-    assert "6文字以上" in short.json()["detail"]
+    assert "8文字以上" in short.json()["detail"]
     done = await client.post(url, headers={"Authorization": f"Bearer {office.key_a}"}, json={"password": "new-pass-1"})
     assert done.status_code == 200, done.text
     await _open(client, token, "new-pass-1")

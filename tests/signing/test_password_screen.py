@@ -86,7 +86,7 @@ async def test_staff_unlock_a_locked_link_with_a_new_password(
     csrf = await csrf_token(client)
     short = await client.post(link, data={"password": "abc", "_csrf_token": csrf})
     assert short.status_code == 400
-    assert "6文字以上" in short.text
+    assert "8文字以上" in short.text
     assert (await _first_party(db_session)).locked
 
     done = await client.post(link, data={"password": "tel-0422-new", "_csrf_token": csrf})
