@@ -193,6 +193,16 @@ class ContractSettings:
     """KYODO_MAX_CONTRACT_MB: total size of the PDFs of one contract, in MB (never below 50)."""
     max_files: int = field(default_factory=lambda: max(MIN_FILES, _env_int("KYODO_MAX_FILES", MIN_FILES)))
     """KYODO_MAX_FILES: PDFs per contract (never below 5)."""
+    max_pages: int = field(default_factory=lambda: _env_int("KYODO_MAX_PAGES", 2000))
+    """KYODO_MAX_PAGES: pages of one PDF, at most."""
+    max_depth: int = field(default_factory=lambda: _env_int("KYODO_MAX_PDF_DEPTH", 100))
+    """KYODO_MAX_PDF_DEPTH: how deep a PDF's objects may be nested (dictionaries and arrays below the trailer)."""
+    check_timeout_seconds: float = field(default_factory=lambda: _env_float("KYODO_PDF_CHECK_SECONDS", 20.0))
+    """KYODO_PDF_CHECK_SECONDS: time one PDF check or page preview may take; longer is refused as too complex."""
+    check_memory_mb: int = field(default_factory=lambda: _env_int("KYODO_PDF_CHECK_MEMORY_MB", 1024))
+    """KYODO_PDF_CHECK_MEMORY_MB: memory one PDF check or page preview may take, in MB, beyond the checker's own."""
+    check_processes: int = field(default_factory=lambda: _env_int("KYODO_PDF_CHECK_PROCESSES", 2))
+    """KYODO_PDF_CHECK_PROCESSES: PDF checks and page previews run at once per web process, each in its own process."""
     link_days: int = field(default_factory=lambda: _env_int("KYODO_LINK_DAYS", 14))
     """KYODO_LINK_DAYS: how long an e-mailed signing link stays valid."""
     reminder_hours: int = field(default_factory=lambda: _env_int("KYODO_REMINDER_HOURS", 72))
