@@ -16,6 +16,7 @@ from signing.models import AuditEvent, Contract, ContractDocument
 from tenants.rls import system_access
 from tests import factories as f
 from tests.signing.conftest import Office
+from tests.signing.pdfgen import make_pdf
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -94,9 +95,14 @@ async def test_oversize_file_is_refused(
 
 
 async def test_a_file_of_twenty_megabytes_is_accepted(client: AsyncTestClient, office: Office) -> None:
-    data = f.pdf()
-    padded = data + b"%" + b"0" * (20 * 1024 * 1024 - len(data) - 2) + b"\n"
-    assert len(padded) == 20 * 1024 * 1024
+    # A scan-like file: one page holding a 20 MB image, brought to the limit exactly with
+    # line ends after its end marker (fewer than the 1 KB in which a reader looks for it).
+    limit = 20 * 1024 * 1024
+    short = limit - len(make_pdf(1, filler_bytes=limit - 20_000, title="C"))
+    data = make_pdf(1, filler_bytes=limit - 20_000, title="C" * (short - 50))
+    padded = data + b"\n" * (limit - len(data))
+    assert len(padded) == limit
+    assert limit - len(data) < 1_000
     response = await _create(client, office, [("big.pdf", padded)])
     assert response.status_code == 201, response.text
 

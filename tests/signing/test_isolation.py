@@ -196,6 +196,8 @@ def test_every_contract_route_is_covered_here() -> None:
             "/{contract_id:uuid}/documents/{document_id:uuid}",
             "/{contract_id:uuid}/certificate",
             "/{contract_id:uuid}/parties/{party_id:uuid}/password",  # cross-member: test_contractor_errors
+            "/{contract_id:uuid}/documents/{document_id:uuid}/replace",  # cross-member: test_seal_failures
+            "/{contract_id:uuid}/text-boxes/{text_box_id:uuid}/correction",  # cross-member: test_seal_failures
         },
     }
     assert ContractApiController in route_handlers()
