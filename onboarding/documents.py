@@ -10,13 +10,13 @@ importing matplotlib.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import io
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from core import spreadsheet
 from onboarding.billing import TAX_RATE_PERCENT
 from onboarding.models import Invoice, InvoiceKind, InvoiceLine
 
@@ -103,7 +103,7 @@ def invoice_pdf(invoice: Invoice, lines: list[InvoiceLine], *, issuer: str) -> b
 def invoice_csv(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
     """The invoice as CSV (UTF-8 with BOM, so Excel opens it correctly)."""
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = spreadsheet.writer(buffer, lineterminator="\r\n")
     writer.writerow(["請求番号", "種別", "対象月", "請求先", "団体", "内容", "数量", "単価", "金額"])
     kind = _title(invoice)
     for line in lines:

@@ -8,7 +8,6 @@ The secretariat sees its consortium's members' figures side by side, computed by
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import uuid
@@ -22,6 +21,7 @@ from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import spreadsheet
 from kyodo.i18n import current_locale
 from kyodo.i18n import gettext as _
 from policy.guards import current_principal, requires, requires_member_staff, requires_secretariat
@@ -68,7 +68,7 @@ def _month_or_last(month: str | None) -> dt.date:
 def _usage_csv(rows: list[MemberUsage], labels: dict[str, str]) -> bytes:
     """UTF-8 with BOM, so that Excel opens the Japanese text correctly."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
     writer.writerow([_("Local government code"), _("Member"), _("Department"), _("Contracts concluded")])
     for row in rows:
         for department, count in row.contracts_by_department or [("", 0)]:

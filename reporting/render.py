@@ -8,7 +8,6 @@ produced on the 1st of the month (see ``tests/bench/bench_monthly_reports.py``).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -22,6 +21,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from core import spreadsheet
 from kyodo.i18n import current_locale, format_date, japanese_era
 from kyodo.i18n import gettext as _
 from reporting.figures import JST, MemberMonth
@@ -403,7 +403,7 @@ def _plans(pdf: _Pdf, fig: MemberMonth) -> None:
 def render_csv(fig: MemberMonth, *, era: bool = False) -> bytes:
     """The report's figures as CSV rows (section, item, value, target, result), UTF-8 with BOM."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = spreadsheet.writer(out, lineterminator="\r\n")
     writer.writerow([_("Section"), _("Item"), _("Value"), _("Target"), _("Result")])
     summary = _("Service levels")
     writer.writerow([summary, _("Member"), f"{fig.member_name} ({fig.lg_code})", "", ""])

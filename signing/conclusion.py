@@ -309,7 +309,7 @@ async def replace_document(
     document = next((d for d in contract.documents if d.id == document_id), None)
     if document is None:
         raise svc.ContractError(_("The document was not found."), status_code=404)
-    checked = svc.check_upload(settings, file_name, data)
+    checked = await svc.check_upload(settings, file_name, data)
     for box in await svc.text_boxes(session, contract.id):
         if box.document_id != document.id:
             continue

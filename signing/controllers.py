@@ -43,7 +43,8 @@ from signing.models import (
     PartyStatus,
     TextBox,
 )
-from signing.pdfcheck import render_page
+from signing.pdfcheck import PdfLimits
+from signing.pdfgate import PreviewUnavailableError, page_preview
 from signing.schemas import (
     ContractOut,
     ContractPage,
@@ -1149,8 +1150,16 @@ async def _preview(
     document = next((d for d in contract.documents if d.id == document_id), None)
     if document is None or not 0 <= page < document.page_count:
         raise svc.ContractError(_("The document was not found."), status_code=404)
-    data = await BlobStore(settings).get(session, contract.member_id, document.sha256)
-    return _png(render_page(data, page))
+    member_id, sha256 = contract.member_id, document.sha256
+
+    async def load() -> bytes:
+        return await BlobStore(settings).get(session, member_id, sha256)
+
+    try:
+        png = await page_preview(member_id, sha256, page, load, limits=PdfLimits.of(settings.contracts))
+    except PreviewUnavailableError as exc:
+        raise svc.ContractError(exc.message, status_code=503) from exc
+    return _png(png)
 
 
 # --------------------------------------------------------------------------- contractor pages

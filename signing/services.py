@@ -8,7 +8,6 @@ cannot be honoured, before changing anything.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import hmac
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from consortium.models import ContractorCompany, ContractorContact
+from core import spreadsheet
 from kyodo.i18n import gettext as _
 from kyodo.outbox import enqueue
 from kyodo.settings import Settings
@@ -46,7 +46,8 @@ from signing.models import (
     PartyStatus,
     TextBox,
 )
-from signing.pdfcheck import CheckedPdf, PdfRejectedError, check_pdf
+from signing.pdfcheck import CheckedPdf, PdfLimits, PdfRejectedError
+from signing.pdfgate import check_pdf_off_loop
 from tenants.auth import record_security_event
 from tenants.models import AddressBookEntry, ContractTitle, Department, SecurityEventKind, Staff, TitleGrant, ViewScope
 from tenants.passwords import hash_password, verify_password
@@ -222,13 +223,16 @@ def clean_file_name(name: str | None) -> str:
     return (name or "document.pdf").replace("\\", "/").rsplit("/", 1)[-1][:255] or "document.pdf"
 
 
-def check_upload(settings: Settings, name: str, data: bytes) -> CheckedPdf:
-    """Check one uploaded PDF (:func:`~signing.pdfcheck.check_pdf`); a refusal becomes a :class:`ContractError`."""
-    limit = settings.contracts.max_file_mb * 1024 * 1024
+async def check_upload(settings: Settings, name: str, data: bytes) -> CheckedPdf:
+    """Check one uploaded PDF in a process of its own (:func:`~signing.pdfgate.check_pdf_off_loop`).
+
+    A refusal becomes a :class:`ContractError`.
+    """
+    limits = PdfLimits.of(settings.contracts)
     try:
-        return check_pdf(data, name, max_bytes=limit)
+        return await check_pdf_off_loop(data, name, limits=limits)
     except PdfRejectedError as exc:
-        raise ContractError(exc.message, status_code=413 if len(data) > limit else 400) from exc
+        raise ContractError(exc.message, status_code=413 if len(data) > limits.max_bytes else 400) from exc
 
 
 async def add_documents(
@@ -260,7 +264,7 @@ async def add_documents(
                 ),
                 status_code=413,
             )
-        checked.append(check_upload(settings, name, data))
+        checked.append(await check_upload(settings, name, data))
     store = BlobStore(settings)
     added = []
     for name, (_n, data), info in zip(names, files, checked, strict=True):
@@ -1110,7 +1114,7 @@ PARTY_STATUS_LABELS = {
 async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFilters, *, limit: int = 100_000) -> bytes:
     """Every matching contract as CSV, UTF-8 with BOM so that Excel opens it correctly."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
     writer.writerow(["契約ID", "件名", "契約番号", "取引年月日", "金額", "取引先", "状態", "ファイル名", "作成日時"])
     result = await session.stream_scalars(search_statement(principal, filters).limit(limit))
     async for c in result:
@@ -1212,7 +1216,7 @@ async def trail_csv(
             )
         )
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
     writer.writerow(
         [
             _("Time (Japan)"),
