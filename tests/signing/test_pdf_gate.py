@@ -536,7 +536,9 @@ async def test_health_answers_promptly_while_a_slow_check_runs(platform: Platfor
         response = await upload
         took = time.monotonic() - started
     print(f"check {took:.1f} s; /health/live answered {len(answers)} times, slowest {max(answers) * 1000:.0f} ms")
-    assert max(answers) < 1.0, sorted(answers)[-5:]
+    # A check on the event loop stalls every answer for its whole duration (seconds); a busy
+    # 2-core machine may still delay one answer by about a second.
+    assert max(answers) < 3.0, sorted(answers)[-5:]
     assert len(answers) >= 20, answers
     assert response.status_code == 400, response.text
     assert TOO_COMPLEX in response.json()["detail"]

@@ -246,7 +246,11 @@ async def test_a_value_outside_the_font_stops_the_seal_and_a_correction_conclude
     download = await client.get(f"/contracts/{contract.id}/documents/{agreed.document_id}")
     assert download.headers["x-kyodo-sealed"] == "true"
     assert "%E6%9C%AA%E5%B0%81%E7%B7%98" not in download.headers["content-disposition"]  # no 未封緘
-    kinds = (await db_session.scalars(select(AuditEvent.kind).where(AuditEvent.contract_id == contract.id))).all()
+    kinds = (
+        await db_session.scalars(
+            select(AuditEvent.kind).where(AuditEvent.contract_id == contract.id).order_by(AuditEvent.id)
+        )
+    ).all()
     assert [k for k in kinds if k in (AuditKind.SEAL_FAILED, AuditKind.RECIRCULATED, AuditKind.SEALED)] == [
         AuditKind.SEAL_FAILED,
         AuditKind.RECIRCULATED,
