@@ -61,8 +61,8 @@ bench: setup
 ## messages: refresh the gettext catalogs after changing user-facing text
 messages: setup
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output \
-		--ignore-dirs=".venv .kyodo tests" -o kyodo/locale/messages.pot .
-	$(BIN)/pybabel update -i kyodo/locale/messages.pot -d kyodo/locale --no-wrap
+		--ignore-dirs=".venv .kyodo tests" -o core/locale/messages.pot .
+	$(BIN)/pybabel update -i core/locale/messages.pot -d core/locale --no-wrap
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -10,9 +10,9 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.runtime import database_admin_url
+from core.settings import get_settings, to_psycopg_url
 from kyodo.models import metadata
-from kyodo.runtime import database_admin_url
-from kyodo.settings import get_settings, to_psycopg_url
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

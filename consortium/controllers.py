@@ -13,7 +13,6 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import ContractorCompany, ContractorContact, MemberKind, MemberStatus
 from consortium.services import (
     AddressBookService,
     AddressEntry,
@@ -22,10 +21,11 @@ from consortium.services import (
     MembershipService,
     today,
 )
-from kyodo.forms import Form, caller_member, field
-from kyodo.i18n import gettext as _
-from policy.guards import current_principal, requires, requires_secretariat
-from tenants.errors import Invalid
+from core.errors import Invalid
+from core.forms import Form, field
+from core.i18n import gettext as _
+from policy.guards import caller_member, current_principal, requires, requires_secretariat
+from tenants.models import ContractorCompany, ContractorContact, MemberKind, MemberStatus
 
 __all__ = [
     "AddressBookApiController",

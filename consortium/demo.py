@@ -16,21 +16,27 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from consortium.models import (
+from core.scope import system_access
+from core.settings import to_psycopg_url
+from policy.models import PolicyRule
+from tenants.models import (
+    AddressBookEntry,
     Consortium,
     ContractorCompany,
     ContractorContact,
+    ContractTitle,
+    Department,
     Member,
     MemberKind,
     MemberStatus,
     OperatorAccount,
     SecretariatAccount,
+    Staff,
+    StaffStatus,
+    TitleGrant,
+    ViewScope,
 )
-from kyodo.settings import to_psycopg_url
-from policy.models import PolicyRule
-from tenants.models import AddressBookEntry, ContractTitle, Department, Staff, StaffStatus, TitleGrant, ViewScope
 from tenants.passwords import hash_password
-from tenants.rls import system_access
 
 __all__ = ["DEMO_OPERATOR", "DEMO_PASSWORD", "DEMO_SECRETARIAT", "MEMBERS", "SeedReport", "seed_database", "seed_demo"]
 

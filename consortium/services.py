@@ -24,22 +24,25 @@ from consortium.identifiers import (
     validate_corporate_number,
     validate_lg_code,
 )
-from consortium.models import (
+from core.errors import Conflict, Invalid
+from core.i18n import gettext as _
+from core.scope import for_member, system_access
+from policy.models import PolicyRule
+from policy.permissions import MEMBER_PERMISSIONS, BuiltinRole
+from policy.services import RoleService
+from tenants.models import (
+    AddressBookEntry,
+    ApiKey,
     ContractorCompany,
     ContractorContact,
     Member,
     MemberKind,
     MemberStatus,
     OperatorAccount,
+    Staff,
+    StaffStatus,
 )
-from kyodo.i18n import gettext as _
-from policy.models import PolicyRule
-from policy.permissions import MEMBER_PERMISSIONS, BuiltinRole
-from policy.services import RoleService
-from tenants.errors import Conflict, Invalid
-from tenants.models import AddressBookEntry, ApiKey, Staff, StaffStatus
 from tenants.passwords import hash_password
-from tenants.rls import for_member, system_access
 from tenants.services import ApiKeyService, generate_password, login_id_taken
 
 __all__ = [

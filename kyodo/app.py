@@ -1,6 +1,6 @@
 """The Litestar application factory.
 
-``create_app()`` builds the whole web application from :class:`~kyodo.settings.Settings`:
+``create_app()`` builds the whole web application from :class:`~core.settings.Settings`:
 controllers of the platform and of every domain (:mod:`kyodo.routes`), the
 SQLAlchemy plugin, authentication and CSRF protection, templates (Jinja2 with
 gettext), static files, OpenAPI at ``/schema``. Tests call it with a session maker
@@ -39,21 +39,23 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from kyodo import i18n, navigation
+import kyodo.models  # noqa: F401 - every domain's tables, before anything walks the metadata
+from core import i18n
+from core.db import alchemy_config
+from core.errors import Conflict, ServiceError
+from core.i18n import gettext as _
+from core.runtime import redis_url
+from core.settings import Settings, SigningSettings, get_settings
+from core.web import status_of
+from kyodo import navigation
 from kyodo.auth import CSRF_COOKIE, CSRF_HEADER, authentication_middleware
-from kyodo.db import alchemy_config
 from kyodo.dependencies import dependencies
-from kyodo.i18n import gettext as _
 from kyodo.middleware import locale_middleware, security_headers_middleware
 from kyodo.pages import safe_next
 from kyodo.routes import route_handlers, template_dirs
-from kyodo.runtime import redis_url
-from kyodo.sessions import SessionStore
-from kyodo.settings import Settings, get_settings
 from policy.engine import PolicyListener
 from reporting.telemetry import telemetry_lifespan, telemetry_middleware
-from signing.settings import SigningSettings
-from tenants.errors import Conflict, ServiceError
+from tenants.sessions import SessionStore
 
 __all__ = ["create_app"]
 
@@ -152,14 +154,15 @@ def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
 
 
 def _refused(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    status = status_of(exc)
     if _wants_html(request):
         back = safe_next(request.headers.get("referer", "").partition(request.url.netloc)[2] or None)
         return Template(
             "error.html",
             context={"title": _("The change was not made"), "message": exc.message, "back": back},
-            status_code=exc.status_code,
+            status_code=status,
         )
-    return Response({"status_code": exc.status_code, "detail": exc.message}, status_code=exc.status_code)
+    return Response({"status_code": status, "detail": exc.message}, status_code=status)
 
 
 def _clash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -3,7 +3,7 @@
 For every request except public paths it resolves the caller from the session
 cookie (staff, secretariat) or an API key (``Authorization: Bearer kyd_…``),
 refuses callers outside their member's IP ranges with a clear page, and puts a
-:class:`~tenants.principal.Principal` in ``scope["user"]`` for the guards.
+:class:`~core.scope.Principal` in ``scope["user"]`` for the guards.
 
 Cross-site request forgery: HTML forms are protected by Litestar's CSRF
 middleware (double-submit cookie). The JSON API is excluded from it and instead
@@ -14,7 +14,6 @@ cookie, which another site cannot read or set; API keys need no cookie at all.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -25,12 +24,13 @@ from litestar.response import Redirect, Response, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.i18n import gettext as _
-from kyodo.sessions import SESSION_COOKIE, SessionStore
+from core.i18n import gettext as _
+from core.web import client_ip
 from policy.engine import engine as policy_engine
 from tenants.auth import PrincipalLookup, authenticate_api_key, load_principal
+from tenants.sessions import SESSION_COOKIE, session_store
 
-__all__ = ["CSRF_COOKIE", "CSRF_HEADER", "PUBLIC_PREFIXES", "authentication_middleware", "client_ip"]
+__all__ = ["CSRF_COOKIE", "CSRF_HEADER", "PUBLIC_PREFIXES", "authentication_middleware"]
 
 CSRF_COOKIE = "kyodo_csrf"
 CSRF_HEADER = "x-csrftoken"
@@ -59,23 +59,6 @@ def _header(scope: Scope, name: bytes) -> str:
         if key == name:
             return str(value.decode("latin-1"))
     return ""
-
-
-def client_ip(scope: Scope) -> str | None:
-    """The caller's IP address (uvicorn has already applied trusted proxy headers), if it is one."""
-    client = scope.get("client")
-    if not client:
-        return None
-    try:
-        return str(ipaddress.ip_address(client[0]))
-    except ValueError:
-        return None
-
-
-def session_store(state: State) -> SessionStore:
-    """The app's session store (built once at start-up)."""
-    store: SessionStore = state.session_store
-    return store
 
 
 def _api_key(scope: Scope) -> str:

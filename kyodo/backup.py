@@ -37,8 +37,8 @@ from pathlib import Path
 
 import psycopg
 
-from kyodo.runtime import database_admin_url, database_url
-from kyodo.settings import Settings
+from core.runtime import database_admin_url, database_url
+from core.settings import Settings
 from signing.blobs import master_key
 
 __all__ = ["BACKUP_FORMAT", "BackupError", "Manifest", "create_backup", "restore_backup", "verify_backup"]

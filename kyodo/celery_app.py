@@ -19,10 +19,12 @@ from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 from celery.worker import WorkController
 
-from kyodo.runtime import redis_url
-from kyodo.settings import get_settings
+import kyodo.models  # noqa: F401 - every domain's tables, before anything walks the metadata
+from core.outbox import set_relay_kick
+from core.runtime import redis_url
+from core.settings import get_settings
 
-__all__ = ["HEARTBEAT_PREFIX", "TASK_MODULES", "WorkerHeartbeat", "celery"]
+__all__ = ["HEARTBEAT_PREFIX", "RELAY_TASK", "TASK_MODULES", "WorkerHeartbeat", "celery"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,19 @@ def _listen_for_policy_changes(**_: Any) -> None:
     PolicyListener(redis_url(get_settings())).start()
 
 
-celery = Celery("kyodo", include=TASK_MODULES)
+celery = Celery("kyodo", include=TASK_MODULES, set_as_current=True)
+celery.set_default()
 celery.config_from_object("kyodo.celery_config")
 celery.steps["worker"].add(WorkerHeartbeat)
+
+RELAY_TASK = "kyodo.relay_outbox"
+
+
+def _kick_relay() -> None:
+    try:
+        celery.send_task(RELAY_TASK, ignore_result=True)
+    except Exception as exc:  # noqa: BLE001 - broker errors vary; beat relays the rows anyway
+        log.warning("outbox relay not kicked (beat will relay): %s", exc)
+
+
+set_relay_kick(_kick_relay)

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from celery.schedules import crontab
 
-from kyodo.runtime import redis_url
-from kyodo.settings import get_settings
+from core.runtime import redis_url
+from core.settings import get_settings
 
 _settings = get_settings()
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import click
 
-from kyodo.settings import Settings, get_settings
+import kyodo.models  # noqa: F401 - every domain's tables, before anything walks the metadata
+from core.errors import ServiceError
+from core.settings import Settings, get_settings
 
 __all__ = ["main"]
 
@@ -27,8 +29,8 @@ def cli() -> None:
 
 def main() -> None:
     """Entry point: run a command; configuration problems end with a plain message, not a traceback."""
+    from core.runtime import ServicesNotRunning
     from kyodo.embedded import EmbeddedServiceError
-    from kyodo.runtime import ServicesNotRunning
 
     try:
         cli.main(standalone_mode=False)
@@ -148,8 +150,8 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate up to REVISION (default: head)."""
+    from core.runtime import database_admin_url, database_url
     from kyodo.migrations import upgrade
-    from kyodo.runtime import database_admin_url, database_url
 
     settings = get_settings()
     upgrade(database_admin_url(settings), revision, app_url=database_url(settings))
@@ -159,8 +161,8 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Migrate down to REVISION (e.g. -1 or base)."""
+    from core.runtime import database_admin_url
     from kyodo.migrations import downgrade
-    from kyodo.runtime import database_admin_url
 
     downgrade(database_admin_url(get_settings()), revision)
 
@@ -263,7 +265,7 @@ def verify(pdf: Path, as_json: bool, validation_time: str | None, trust_roots: t
 
 def _verification_roots(given: tuple[Path, ...]) -> tuple[tuple[Path, ...], str]:
     """The roots ``kyodo verify`` trusts, and where they came from."""
-    from signing.settings import SigningSettings
+    from core.settings import SigningSettings
 
     if given:
         return given, "--trust-root"
@@ -297,10 +299,10 @@ def seal_pending(late_minutes: int) -> None:
 
     from sqlalchemy import select
 
-    from consortium.models import Member
-    from kyodo.db import session_scope
+    from core.db import session_scope
+    from core.scope import system_access
     from signing.models import Contract, ContractStatus
-    from tenants.rls import system_access
+    from tenants.models import Member
 
     async def _list() -> list[tuple[str, str, str, ContractStatus, dt.datetime | None, str]]:
         async with session_scope() as session:
@@ -351,11 +353,11 @@ def seal_retry(contract_id: uuid.UUID) -> None:
     """
     import asyncio
 
-    from kyodo.db import session_scope
+    from core.db import session_scope
+    from core.scope import system_access
     from signing.audit import Actor
     from signing.conclusion import retry_seal
-    from signing.services import ContractError, get_contract
-    from tenants.rls import system_access
+    from signing.services import get_contract
 
     async def _retry() -> None:
         async with session_scope() as session:
@@ -365,7 +367,7 @@ def seal_retry(contract_id: uuid.UUID) -> None:
 
     try:
         asyncio.run(_retry())
-    except ContractError as exc:
+    except ServiceError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"{contract_id}: sent to the sealing service again")
 
@@ -406,11 +408,11 @@ def apikey_create(lg_code: str, label: str, role: str | None) -> None:
     import redis
 
     from consortium.services import issue_operator_api_key
-    from kyodo.db import session_scope
-    from kyodo.runtime import redis_url
+    from core.db import session_scope
+    from core.errors import ServiceError
+    from core.runtime import redis_url
     from policy.engine import announce_change
     from policy.permissions import member_domain
-    from tenants.errors import ServiceError
 
     settings = get_settings()
 
@@ -494,9 +496,9 @@ def operator_create(login_id: str, name: str, email: str) -> None:
     import asyncio
 
     from consortium.services import create_operator
-    from kyodo.db import session_scope
-    from tenants.errors import ServiceError
-    from tenants.rls import system_access
+    from core.db import session_scope
+    from core.errors import ServiceError
+    from core.scope import system_access
 
     async def create() -> str:
         async with session_scope(get_settings()) as session:

@@ -11,6 +11,7 @@ anyone else asking for it the request is refused.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from litestar import Request
@@ -18,9 +19,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import PermissionDeniedException
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.scope import Principal, PrincipalKind, elevated, for_member
 from policy.guards import NOT_ALLOWED
-from tenants.principal import Principal, PrincipalKind
-from tenants.rls import for_member, system_access
 
 __all__ = ["RAW_SESSION_KEY", "dependencies"]
 
@@ -39,13 +39,13 @@ async def provide_db_session(
 
 async def provide_operator_session(
     raw_db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]
-) -> AsyncSession:
-    """The request's session with system access, for an operator only."""
+) -> AsyncGenerator[AsyncSession, None]:
+    """The request's session with system access, for an operator only (the scope ends with the request)."""
     user = request.scope.get("user")
     if not isinstance(user, Principal) or user.kind is not PrincipalKind.OPERATOR:
         raise PermissionDeniedException(detail=NOT_ALLOWED)
-    await system_access(raw_db_session)
-    return raw_db_session
+    async with elevated(raw_db_session):
+        yield raw_db_session
 
 
 def dependencies() -> dict[str, Provide]:

@@ -25,7 +25,7 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from kyodo.settings import Settings
+from core.settings import Settings
 
 __all__ = ["DevMailController", "DevMailbox", "read_mailbox"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from kyodo.i18n import LOCALE_COOKIE, LOCALES, current_locale
+from core.i18n import LOCALE_COOKIE, LOCALES, current_locale
 
 __all__ = ["locale_middleware", "security_headers_middleware"]
 

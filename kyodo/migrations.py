@@ -15,17 +15,13 @@ from alembic.config import Config
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from kyodo.settings import to_psycopg_url
+from core.db import append_only_tables
+from core.settings import to_psycopg_url
+from kyodo.models import metadata
 
-__all__ = ["APPEND_ONLY_TABLES", "alembic_config", "check", "downgrade", "grant_app_role", "upgrade"]
+__all__ = ["alembic_config", "check", "downgrade", "grant_app_role", "upgrade"]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-APPEND_ONLY_TABLES: set[str] = {
-    "contract_audit_event",  # the hash-chained audit trail of contracts
-    "monthly_report",  # issued SLA reports (reporting.models.MonthlyReport) are immutable
-}
-"""Tables the application may only read and insert into (audit trails, issued reports); domains add theirs."""
 
 
 def _libpq(url: str) -> str:
@@ -56,7 +52,7 @@ def grant_app_role(admin_url: str, app_url: str) -> None:
         # Functions of the schema (e.g. the purge of a leaving member's append-only rows) check their own rules.
         conn.execute(sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {}").format(ident))
         conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {}").format(ident))
-        for table in sorted(APPEND_ONLY_TABLES):
+        for table in append_only_tables(metadata):
             # A schema migrated only part of the way may not have the table yet.
             exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{table}",)).fetchone()
             if exists and exists[0]:

@@ -6,22 +6,22 @@ the list below when it gets tables.
 
 from __future__ import annotations
 
-import consortium.models as consortium_models
 import onboarding.models as onboarding_models
 import policy.models as policy_models
 import reporting.models as reporting_models
 import signing.models as signing_models
 import tenants.models as tenant_models
-from kyodo.db import metadata
-from kyodo.outbox import OutboxMessage
+from core.db import mark_metadata_complete, metadata
+from core.outbox import OutboxMessage
 
 __all__ = ["DOMAIN_MODEL_MODULES", "OutboxMessage", "metadata"]
 
 DOMAIN_MODEL_MODULES = (
-    consortium_models,
     tenant_models,
     policy_models,
     onboarding_models,
     signing_models,
     reporting_models,
 )
+
+mark_metadata_complete()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kyodo.i18n import gettext as _
+from core.i18n import gettext as _
+from core.scope import Principal
 from policy.permissions import ROLE_LABELS
-from tenants.principal import Principal
 
 __all__ = ["Link", "role_label", "start_links"]
 

@@ -15,16 +15,16 @@ from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.auth import client_ip, session_store
-from kyodo.i18n import LOCALE_COOKIE, LOCALES
-from kyodo.i18n import gettext as _
-from kyodo.sessions import SESSION_COOKIE
-from kyodo.settings import Settings
+from core.errors import Invalid
+from core.i18n import LOCALE_COOKIE, LOCALES
+from core.i18n import gettext as _
+from core.scope import PrincipalKind
+from core.settings import Settings
+from core.web import client_ip
 from policy.guards import NOT_ALLOWED, current_principal, requires_login
 from tenants.auth import LoginFailure, login
-from tenants.errors import Invalid
-from tenants.principal import PrincipalKind
 from tenants.services import change_own_password
+from tenants.sessions import SESSION_COOKIE, session_store
 
 __all__ = ["AccountController", "PagesController", "safe_next"]
 

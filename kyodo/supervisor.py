@@ -22,11 +22,11 @@ from pathlib import Path
 
 import httpx
 
+from core.runtime import clear_services_file, write_services_file
+from core.settings import Settings
 from kyodo.devmail import DevMailbox
 from kyodo.embedded import EmbeddedPostgres, EmbeddedRedis
 from kyodo.processes import ChildProcess, spawn
-from kyodo.runtime import clear_services_file, write_services_file
-from kyodo.settings import Settings
 
 __all__ = ["EmbeddedServices", "Supervisor", "embedded_services"]
 
@@ -80,7 +80,7 @@ def embedded_pki(settings: Settings) -> Iterator[dict[str, str]]:
     Yields the environment that points the sealer of every child at it (empty when
     ``KYODO_SIGNING_TSA_URL`` is set: production settings are used as they are).
     """
-    if os.environ.get("KYODO_SIGNING_TSA_URL"):
+    if settings.seal_key.tsa_url:
         yield {}
         return
     from signing.pki import TestPKI, existing_port, settings_environment  # noqa: PLC0415 - demo only

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from kyodo.celery_app import celery
-from kyodo.db import session_scope
-from kyodo.outbox import relay_pending
-from kyodo.worker_runtime import run_async
+from celery import shared_task
+
+from core.asyncrun import run_async
+from core.db import session_scope
+from core.outbox import relay_pending
 
 __all__ = ["ping", "relay_outbox"]
 
 
-@celery.task(name="kyodo.relay_outbox", ignore_result=True)
+@shared_task(name="kyodo.relay_outbox", ignore_result=True)
 def relay_outbox() -> int:
     """Send outbox rows that are still unsent (beat runs this every few seconds)."""
 
@@ -21,7 +22,7 @@ def relay_outbox() -> int:
     return run_async(_relay())
 
 
-@celery.task(name="kyodo.ping")
+@shared_task(name="kyodo.ping")
 def ping(value: str = "pong") -> str:
     """Answer with ``value``: proves a worker takes tasks from the broker."""
     return value

@@ -42,8 +42,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member, MemberStatus
-from kyodo.i18n import gettext as _
+from core.i18n import gettext as _
+from core.scope import system_access
 from onboarding.dates import JST, month_end
 from onboarding.environment import TEST_STATUSES
 from onboarding.models import (
@@ -57,7 +57,7 @@ from onboarding.models import (
     UsageEvent,
     UsageKind,
 )
-from tenants.rls import system_access
+from tenants.models import Member, MemberStatus
 
 __all__ = [
     "LATEST_END",

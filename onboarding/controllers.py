@@ -32,10 +32,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member, MemberStatus
-from kyodo.i18n import gettext as _
-from kyodo.outbox import enqueue
-from kyodo.settings import Settings
+from core.i18n import gettext as _
+from core.outbox import enqueue
+from core.scope import Principal, for_member
+from core.settings import Settings
 from onboarding import billing, leaving, stages
 from onboarding.dates import parse_month, today_jst
 from onboarding.documents import invoice_csv, invoice_pdf
@@ -63,8 +63,7 @@ from policy.engine import CHANNEL
 from policy.engine import engine as policy_engine
 from policy.guards import current_principal, requires, requires_member_staff, requires_secretariat
 from policy.permissions import member_domain
-from tenants.principal import Principal
-from tenants.rls import for_member
+from tenants.models import Member, MemberStatus
 
 __all__ = [
     "BillingController",

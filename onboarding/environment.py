@@ -23,8 +23,8 @@ what differs is how the rest of the platform treats what happens:
 
 from __future__ import annotations
 
-from consortium.models import Member, MemberStatus
 from onboarding.models import Environment
+from tenants.models import Member, MemberStatus
 
 __all__ = [
     "TEST_MAIL_NOTICE",

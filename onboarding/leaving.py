@@ -36,13 +36,12 @@ from typing import IO, Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member, MemberStatus
-from kyodo.migrations import APPEND_ONLY_TABLES
-from kyodo.models import metadata  # every domain's tables, not only those imported so far
-from kyodo.settings import Settings
+from core.db import append_only_tables, complete_metadata
+from core.scope import member_owned_tables, system_access
+from core.settings import Settings
 from onboarding.dates import JST
 from onboarding.models import DeletionReport, StageChange
-from tenants.rls import member_owned_tables, system_access
+from tenants.models import Member, MemberStatus
 
 __all__ = [
     "EXCLUDED_COLUMNS",
@@ -64,8 +63,8 @@ def member_blob_dir(settings: Settings, member_id: uuid.UUID) -> Path:
 
 
 def _tables_in_fk_order() -> list[str]:
-    owned = set(member_owned_tables(metadata))
-    return [t.name for t in metadata.sorted_tables if t.name in owned]
+    owned = set(member_owned_tables(complete_metadata()))
+    return [t.name for t in complete_metadata().sorted_tables if t.name in owned]
 
 
 def _cell(value: Any) -> str:
@@ -109,7 +108,7 @@ async def export_member(session: AsyncSession, member: Member, out: IO[bytes], s
             result.files[name] = digest
 
         for name in _tables_in_fk_order():
-            table = metadata.tables[name]
+            table = complete_metadata().tables[name]
             columns = [c.name for c in table.columns if c.name not in EXCLUDED_COLUMNS]
             order = ", ".join(f'"{c}"' for c in table.primary_key.columns.keys())  # noqa: SIM118 - a ColumnCollection
             rows = (
@@ -170,7 +169,7 @@ async def delete_member(
     # Rows that point at rows of the same table (a department inside another)
     # are cut loose first, so children-first order is enough for the rest.
     for name in owned:
-        table = metadata.tables[name]
+        table = complete_metadata().tables[name]
         for fk in table.foreign_keys:
             if fk.column.table is table and fk.parent.nullable:
                 await session.execute(
@@ -178,7 +177,7 @@ async def delete_member(
                     {"m": member.id},
                 )
     for name in reversed(owned):
-        if name in APPEND_ONLY_TABLES:
+        if name in append_only_tables(complete_metadata()):
             # The application role cannot delete audit trails and issued reports;
             # this database function does it, for a leaving member only.
             purged = await session.scalar(

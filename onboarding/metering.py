@@ -14,10 +14,10 @@ import uuid
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member
 from onboarding.environment import environment_of, is_test
 from onboarding.models import UsageEvent, UsageKind
 from onboarding.stages import record_trial_run
+from tenants.models import Member
 
 __all__ = ["record_conclusion"]
 

@@ -39,9 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from consortium.models import MemberStatus
-from kyodo.migrations import APPEND_ONLY_TABLES
-from tenants.models import MemberOwned
+from core.db import APPEND_ONLY
+from tenants.models import MemberOwned, MemberStatus
 
 __all__ = [
     "CHECKLIST_ITEMS",
@@ -81,6 +80,7 @@ class StageChange(UUIDv7AuditBase):
     """One move of a member from one stage to the next: who, when, and why."""
 
     __tablename__ = "stage_change"
+    __table_args__ = ({"info": {APPEND_ONLY: True}},)
 
     consortium_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consortium.id", ondelete="RESTRICT"), index=True)
     member_ref_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"), index=True)
@@ -210,7 +210,7 @@ class ServiceAgreement(UUIDv7AuditBase):
     """
 
     __tablename__ = "service_agreement"
-    __table_args__ = (UniqueConstraint("member_ref_id", "version"),)
+    __table_args__ = (UniqueConstraint("member_ref_id", "version"), {"info": {APPEND_ONLY: True}})
 
     consortium_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consortium.id", ondelete="RESTRICT"), index=True)
     member_ref_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"), index=True)
@@ -254,7 +254,7 @@ class Invoice(UUIDv7AuditBase):
     """An issued invoice or credit note: immutable (the application may only insert)."""
 
     __tablename__ = "invoice"
-    __table_args__ = (UniqueConstraint("consortium_id", "number"),)
+    __table_args__ = (UniqueConstraint("consortium_id", "number"), {"info": {APPEND_ONLY: True}})
 
     consortium_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consortium.id", ondelete="RESTRICT"), index=True)
     number: Mapped[int] = mapped_column(Integer)
@@ -278,6 +278,7 @@ class InvoiceLine(UUIDv7AuditBase):
     """One line of an invoice: a member's fee for some days, or its extra contracts."""
 
     __tablename__ = "invoice_line"
+    __table_args__ = ({"info": {APPEND_ONLY: True}},)
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"), index=True)
     position: Mapped[int] = mapped_column(Integer)
@@ -296,6 +297,7 @@ class DeletionReport(UUIDv7AuditBase):
     """What was deleted of a member that left, kept after the deletion (DAT-3)."""
 
     __tablename__ = "deletion_report"
+    __table_args__ = ({"info": {APPEND_ONLY: True}},)
 
     consortium_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consortium.id", ondelete="RESTRICT"), index=True)
     member_ref_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"), index=True)
@@ -309,8 +311,3 @@ class DeletionReport(UUIDv7AuditBase):
     blob_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     export_sha256: Mapped[str] = mapped_column(String(64), default="")
     """SHA-256 of the export archive handed over before deletion, when one was made."""
-
-
-# Issued invoices, agreement versions, stage history and deletion reports are
-# records: the application role may insert and read them, never change them.
-APPEND_ONLY_TABLES.update({"invoice", "invoice_line", "service_agreement", "stage_change", "deletion_report"})

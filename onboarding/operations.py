@@ -1,6 +1,6 @@
 """Operator commands of onboarding (``kyodo billing …``, ``kyodo member …``), callable from tests.
 
-Each opens its own session (:func:`kyodo.db.session_scope`) with system access.
+Each opens its own session (:func:`core.db.session_scope`) with system access.
 Deletion connects as the schema owner (``KYODO_DATABASE_ADMIN_URL``): it must be
 able to remove rows of every member-owned table, including append-only ones
 (audit trails) that the application role may not delete from.
@@ -16,14 +16,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Consortium, Member
-from kyodo.db import session_scope
-from kyodo.runtime import database_admin_url
-from kyodo.settings import Settings
+from core.db import session_scope
+from core.runtime import database_admin_url
+from core.scope import system_access
+from core.settings import Settings
 from onboarding.billing import issue_month
 from onboarding.leaving import ExportResult, delete_member, export_member
 from onboarding.models import DeletionReport, Invoice
-from tenants.rls import system_access
+from tenants.models import Consortium, Member
 
 __all__ = ["UnknownMember", "run_billing", "run_delete", "run_export"]
 

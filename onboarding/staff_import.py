@@ -39,12 +39,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
-from consortium.models import Member
-from kyodo.i18n import gettext as _
+from core.i18n import gettext as _
 from onboarding.models import ImportStatus, StaffImport
 from policy.models import MemberRole, PolicyRule
 from policy.permissions import BUILTIN_ROLES, ROLE_LABELS, BuiltinRole, Permission
-from tenants.models import ContractTitle, Department, Staff, TitleGrant
+from tenants.models import ContractTitle, Department, Member, Staff, TitleGrant
 
 __all__ = [
     "BACKGROUND_ROWS",

@@ -22,12 +22,12 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member, MemberStatus
-from kyodo.i18n import gettext as _
-from kyodo.models import metadata  # every domain's tables, not only those imported so far
+from core.db import complete_metadata
+from core.i18n import gettext as _
+from core.scope import system_access
 from onboarding.dates import today_jst
 from onboarding.models import CHECKLIST_ITEMS, ChecklistItem, StageChange, TrialRun
-from tenants.rls import system_access
+from tenants.models import Member, MemberStatus
 
 __all__ = [
     "TRANSITIONS",
@@ -62,7 +62,9 @@ class InvalidTransition(ValueError):
 
 def test_data_tables() -> list[str]:
     """Member-owned tables that hold test data: they have both ``member_id`` and ``environment``."""
-    return sorted(t.name for t in metadata.sorted_tables if "member_id" in t.columns and "environment" in t.columns)
+    return sorted(
+        t.name for t in complete_metadata().sorted_tables if "member_id" in t.columns and "environment" in t.columns
+    )
 
 
 async def promote_to_live(session: AsyncSession, member_id: uuid.UUID) -> dict[str, int]:
@@ -75,7 +77,7 @@ async def promote_to_live(session: AsyncSession, member_id: uuid.UUID) -> dict[s
     await system_access(session)
     cleared: dict[str, int] = {}
     # Children before parents, in case test rows reference each other.
-    for name in reversed([t.name for t in metadata.sorted_tables if t.name in set(test_data_tables())]):
+    for name in reversed([t.name for t in complete_metadata().sorted_tables if t.name in set(test_data_tables())]):
         result = await session.execute(
             text(f"DELETE FROM \"{name}\" WHERE member_id = :m AND environment = 'test'"),  # noqa: S608 - names from metadata
             {"m": member_id},

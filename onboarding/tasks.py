@@ -12,22 +12,22 @@ import logging
 import uuid
 
 import redis
+from celery import shared_task
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from consortium.models import Consortium, Member
-from kyodo.celery_app import celery
-from kyodo.db import session_scope
-from kyodo.runtime import redis_url
-from kyodo.settings import get_settings
-from kyodo.worker_runtime import run_async
+from core.asyncrun import run_async
+from core.db import session_scope
+from core.runtime import redis_url
+from core.scope import for_member, system_access
+from core.settings import get_settings
 from onboarding.billing import issue_month
 from onboarding.dates import today_jst
 from onboarding.models import ImportStatus, StaffImport
 from onboarding.staff_import import ImportRejected, apply_import, login_id_conflict
 from policy.engine import announce_change
 from policy.permissions import member_domain
-from tenants.rls import for_member, system_access
+from tenants.models import Consortium, Member
 
 __all__ = ["PROGRESS_PREFIX", "apply_staff_import", "issue_previous_month", "progress_key"]
 
@@ -82,7 +82,7 @@ async def _mark_failed(job_id: uuid.UUID, message: str) -> None:
             job.finished_at = dt.datetime.now(dt.UTC)
 
 
-@celery.task(
+@shared_task(
     name="onboarding.apply_staff_import",
     autoretry_for=(OperationalError, redis.RedisError),
     retry_backoff=True,
@@ -113,7 +113,7 @@ async def _issue_all(month: dt.date) -> int:
     return count
 
 
-@celery.task(name="onboarding.issue_previous_month")
+@shared_task(name="onboarding.issue_previous_month")
 def issue_previous_month(month: str = "") -> int:
     """Issue every consortium's invoices for ``month`` (YYYY-MM; default: last month in Japan)."""
     target = dt.date.fromisoformat(f"{month}-01") if month else _previous_month(today_jst())

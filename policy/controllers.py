@@ -14,13 +14,13 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.forms import Form, caller_member, field, field_list
-from kyodo.i18n import gettext as _
+from core.errors import Invalid
+from core.forms import Form, field, field_list
+from core.i18n import gettext as _
 from policy.engine import publish_change
-from policy.guards import requires
+from policy.guards import caller_member, requires
 from policy.permissions import MEMBER_PERMISSIONS, Permission, member_domain
 from policy.services import RoleInfo, RoleService
-from tenants.errors import Invalid
 
 __all__ = ["RoleApiController", "RoleController"]
 

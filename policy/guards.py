@@ -9,16 +9,19 @@ guards only look them up.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-from tenants.principal import Principal, PrincipalKind
+from core.scope import Principal, PrincipalKind
 
 __all__ = [
+    "caller_member",
     "current_principal",
     "requires",
     "requires_login",
@@ -72,3 +75,11 @@ def requires(obj: str, act: str) -> Guard:
     guard.__name__ = f"requires_{obj}_{act}"
     guard.__qualname__ = guard.__name__
     return guard
+
+
+def caller_member(request: Request[Any, Any, Any]) -> tuple[Principal, uuid.UUID]:
+    """The caller and their member's id (403 for callers without a member, e.g. the secretariat)."""
+    principal = current_principal(request)
+    if principal.member_id is None:
+        raise PermissionDeniedException(detail=NOT_ALLOWED)
+    return principal, principal.member_id

@@ -6,7 +6,7 @@ from advanced_alchemy.base import UUIDv7AuditBase
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.models import MemberOwned
+from core.db import MemberOwned
 
 __all__ = ["MemberRole", "PolicyRule"]
 

@@ -8,7 +8,8 @@ member's domain, made only of permissions the administrator holds.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from core.scope import Permission
 
 __all__ = [
     "BUILTIN_ROLES",
@@ -22,25 +23,6 @@ __all__ = [
     "consortium_domain",
     "member_domain",
 ]
-
-
-@dataclass(frozen=True, order=True)
-class Permission:
-    """An action on a kind of object, e.g. ``Permission("contract", "sign")``."""
-
-    obj: str
-    act: str
-
-    def __str__(self) -> str:
-        return f"{self.obj}:{self.act}"
-
-    @classmethod
-    def parse(cls, text: str) -> Permission:
-        """``"contract:sign"`` → ``Permission("contract", "sign")``."""
-        obj, _, act = text.partition(":")
-        if not obj or not act:
-            raise ValueError(f"not a permission: {text!r}")
-        return cls(obj, act)
 
 
 def P(text: str) -> Permission:

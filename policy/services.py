@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.i18n import gettext as _
+from core.errors import Conflict, Invalid
+from core.i18n import gettext as _
 from policy.models import MemberRole, PolicyRule
 from policy.permissions import BUILTIN_ROLES, MEMBER_PERMISSIONS, ROLE_LABELS, SECRETARIAT_ROLE, Permission
-from tenants.errors import Conflict, Invalid
 
 __all__ = ["RoleInfo", "RoleService"]
 

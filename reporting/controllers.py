@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import spreadsheet
-from kyodo.i18n import current_locale
-from kyodo.i18n import gettext as _
+from core.i18n import current_locale
+from core.i18n import gettext as _
+from core.scope import Principal
 from policy.guards import current_principal, requires, requires_member_staff, requires_secretariat
 from reporting.figures import JST, parse_month
 from reporting.models import MonthlyReport
@@ -31,7 +32,6 @@ from reporting.render import DOWNLOADER_LABELS, ITEM_LABELS
 from reporting.rollup import MemberUsage, consortium_rollup, member_draft, usage_between
 from reporting.services import active_maintenance, render, visible_incidents
 from reporting.tasks import previous_month
-from tenants.principal import Principal
 
 __all__ = ["MemberReportController", "SecretariatReportController", "StatusController"]
 

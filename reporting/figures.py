@@ -33,7 +33,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Integer, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Consortium, Member
 from reporting.models import (
     Incident,
     IncidentMember,
@@ -45,7 +44,7 @@ from reporting.models import (
 )
 from reporting.telemetry import BIN_COUNT, percentile
 from reporting.usage import concluded_contracts, downloads
-from tenants.models import SecurityEvent, SecurityEventKind
+from tenants.models import Consortium, Member, SecurityEvent, SecurityEventKind
 
 __all__ = [
     "DEFAULT_TARGETS",

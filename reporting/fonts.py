@@ -24,7 +24,7 @@ from pathlib import Path
 from fontTools import subset
 from fontTools.ttLib import TTFont
 
-from kyodo.i18n import LOCALES, translations
+from core.i18n import LOCALES, translations
 
 __all__ = ["FontMissingError", "font_for", "japanese_font"]
 

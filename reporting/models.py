@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.db import APPEND_ONLY
 from tenants.models import MemberOwned
 
 __all__ = [
@@ -157,7 +158,7 @@ class MonthlyReport(MemberOwned, BigIntBase):
     """An issued monthly report: immutable (the application role may not update or delete it)."""
 
     __tablename__ = "monthly_report"
-    __table_args__ = (UniqueConstraint("member_id", "month"),)
+    __table_args__ = (UniqueConstraint("member_id", "month"), {"info": {APPEND_ONLY: True}})
 
     month: Mapped[dt.date] = mapped_column(Date)
     issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

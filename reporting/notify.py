@@ -17,16 +17,23 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import ContractorCompany, ContractorContact, Member, MemberStatus, OperatorAccount
-from kyodo.i18n import format_date
-from kyodo.i18n import gettext as _
-from kyodo.settings import Settings
+from core.i18n import format_date
+from core.i18n import gettext as _
+from core.scope import system_access
+from core.settings import Settings
 from reporting.figures import JST
 from reporting.models import Incident, IncidentMember, MaintenanceWindow
 from reporting.render import report_language
 from signing.mail import queue_mail
-from tenants.models import Staff, StaffStatus
-from tenants.rls import system_access
+from tenants.models import (
+    ContractorCompany,
+    ContractorContact,
+    Member,
+    MemberStatus,
+    OperatorAccount,
+    Staff,
+    StaffStatus,
+)
 
 __all__ = [
     "notify_incident",

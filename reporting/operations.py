@@ -1,6 +1,6 @@
 """Operator commands of reporting (``kyodo report …``, ``kyodo maintenance …``, ``kyodo incident …``).
 
-Each opens :func:`kyodo.db.session_scope` with system access, calls the services
+Each opens :func:`core.db.session_scope` with system access, calls the services
 and returns plain text lines for the terminal.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from consortium.models import Consortium, Member
-from kyodo.db import session_scope
+from core.db import session_scope
+from core.scope import system_access
 from reporting.figures import compute_month, consortium_ids
 from reporting.services import (
     IssueRefusedError,
@@ -27,7 +27,7 @@ from reporting.services import (
     set_targets,
     write_plan,
 )
-from tenants.rls import system_access
+from tenants.models import Consortium, Member
 
 __all__ = ["add_incident", "add_maintenance", "add_plan", "change_targets", "close_incident", "generate"]
 

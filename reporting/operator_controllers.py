@@ -24,11 +24,10 @@ from litestar.response import Redirect, Template
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Consortium, Member
-from kyodo.forms import Form, field, field_list
-from kyodo.i18n import current_locale
-from kyodo.i18n import gettext as _
-from kyodo.settings import Settings
+from core.forms import Form, field, field_list
+from core.i18n import current_locale
+from core.i18n import gettext as _
+from core.settings import Settings
 from policy.guards import current_principal, requires, requires_operator
 from reporting.figures import ITEMS, JST, compute_month, parse_month, targets_for
 from reporting.models import Incident, IncidentMember, MaintenanceWindow, MonthlyReport, SlaTarget
@@ -50,6 +49,7 @@ from reporting.services import (
     write_plan,
 )
 from reporting.tasks import previous_month
+from tenants.models import Consortium, Member
 
 __all__ = [
     "OperatorIncidentController",

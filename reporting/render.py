@@ -22,8 +22,8 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from core import spreadsheet
-from kyodo.i18n import current_locale, format_date, japanese_era
-from kyodo.i18n import gettext as _
+from core.i18n import current_locale, format_date, japanese_era
+from core.i18n import gettext as _
 from reporting.figures import JST, MemberMonth
 from reporting.fonts import font_for
 

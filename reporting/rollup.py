@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member, MemberStatus
+from core.scope import for_member, system_access
 from reporting.figures import JST, MemberMonth, compute_month
 from reporting.models import MonthlyReport
 from reporting.usage import concluded_contracts, downloads
-from tenants.rls import for_member, system_access
+from tenants.models import Member, MemberStatus
 
 __all__ = ["MemberUsage", "RollupRow", "consortium_rollup", "member_draft", "usage_between"]
 

@@ -1,7 +1,7 @@
 """Operator and secretariat actions of reporting: incidents, maintenance, targets, plans, issuing.
 
 Every function takes a session; callers commit. Workers and operator commands
-pass a session with :func:`tenants.rls.system_access`.
+pass a session with :func:`core.scope.system_access`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Consortium, Member
-from kyodo.i18n import gettext as _
-from kyodo.outbox import enqueue
+from core.i18n import gettext as _
+from core.outbox import enqueue
 from reporting.figures import ITEMS, JST, MemberMonth, compute_month, consortium_of
 from reporting.models import (
     Incident,
@@ -30,6 +29,7 @@ from reporting.models import (
     SlaTarget,
 )
 from reporting.render import ITEM_LABELS, render_csv, render_pdf, report_language
+from tenants.models import Consortium, Member
 
 __all__ = [
     "NOTIFY_MAINTENANCE_CANCELLED_TASK",

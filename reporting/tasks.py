@@ -1,6 +1,6 @@
 """Reporting tasks: the probe, moving telemetry to PostgreSQL, monthly reports, maintenance mail.
 
-Each takes ids, opens :func:`kyodo.db.session_scope` with system access, calls a
+Each takes ids, opens :func:`core.db.session_scope` with system access, calls a
 service, and is safe to run twice.
 """
 
@@ -10,16 +10,16 @@ import datetime as dt
 import logging
 import uuid
 
+from celery import shared_task
 from redis.asyncio import Redis
 
-from kyodo.celery_app import celery
-from kyodo.db import session_scope
-from kyodo.runtime import redis_url
-from kyodo.settings import get_settings
-from kyodo.worker_runtime import run_async
+from core.asyncrun import run_async
+from core.db import session_scope
+from core.runtime import redis_url
+from core.scope import system_access
+from core.settings import get_settings
 from reporting.probe import probe, record_probe
 from reporting.telemetry import move_completed_minutes
-from tenants.rls import system_access
 
 # Reports and mail need fpdf2 and fontTools, which take seconds to import: the
 # tasks that use them import them when they run, so workers start quickly.
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 ISSUER = "kyodo (monthly run)"
 
 
-@celery.task(name="reporting.probe", ignore_result=True)
+@shared_task(name="reporting.probe", ignore_result=True)
 def run_probe() -> bool:
     """Check the platform over HTTP and keep the result."""
 
@@ -51,7 +51,7 @@ def run_probe() -> bool:
     return run_async(_run())
 
 
-@celery.task(name="reporting.move_telemetry", ignore_result=True)
+@shared_task(name="reporting.move_telemetry", ignore_result=True)
 def move_telemetry() -> int:
     """Move finished minutes of request telemetry from Redis to PostgreSQL."""
 
@@ -98,7 +98,7 @@ async def issue_for_month(month: dt.date) -> tuple[int, list[str]]:
     return issued, waiting
 
 
-@celery.task(name="reporting.monthly_reports", ignore_result=True)
+@shared_task(name="reporting.monthly_reports", ignore_result=True)
 def issue_monthly_reports() -> int:
     """On the 1st (Japan time): issue last month's reports; those with a missed target wait for a plan."""
     from reporting.figures import JST
@@ -110,7 +110,7 @@ def issue_monthly_reports() -> int:
     return issued
 
 
-@celery.task(name="reporting.notify_maintenance", ignore_result=True)
+@shared_task(name="reporting.notify_maintenance", ignore_result=True)
 def send_maintenance_notice(window_id: str) -> int:
     """Outbox task: mail the announcement of a maintenance window (once)."""
 
@@ -123,7 +123,7 @@ def send_maintenance_notice(window_id: str) -> int:
     return run_async(_run())
 
 
-@celery.task(name="reporting.notify_maintenance_cancelled", ignore_result=True)
+@shared_task(name="reporting.notify_maintenance_cancelled", ignore_result=True)
 def send_maintenance_cancelled(window_id: str) -> int:
     """Outbox task: mail that an announced maintenance window will not take place."""
 

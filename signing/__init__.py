@@ -5,6 +5,8 @@ its loopback TSA/OCSP/CRL server) is deliberately not re-exported: it needs
 certomancer, a development dependency, and nothing here depends on it.
 """
 
+from core.settings import KeySource, SigningSettings
+
 from ._layout import TextBoxFill
 from .errors import (
     FontNotFoundError,
@@ -18,7 +20,6 @@ from .errors import (
 from .fonts import japanese_font_path
 from .renewal import RenewalTooLate, Renewer, needs_renewal, renewal_deadline
 from .sealing import DEFAULT_FIELD_NAME, Sealer, SyncSealer
-from .settings import KeySource, SigningSettings
 from .verification import SignatureReport, VerificationReport, verify, verify_async
 
 __all__ = [

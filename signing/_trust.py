@@ -29,8 +29,9 @@ from pyhanko_certvalidator.policy_decl import (
 )
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from core.settings import KeySource, SigningSettings
+
 from .errors import SealingUnavailable, SigningConfigurationError, SigningError
-from .settings import KeySource, SigningSettings
 
 __all__ = [
     "KeptKeySigner",

@@ -22,10 +22,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member
-from kyodo.db import session_scope
+from core.db import session_scope
+from core.scope import system_access
 from signing.models import AuditEvent, AuditKind
-from tenants.rls import system_access
+from tenants.models import Member
 
 __all__ = [
     "GENESIS",

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.settings import Settings
+from core.settings import Settings
 from signing.models import DocumentKey
 
 __all__ = ["BlobNotFoundError", "BlobStore", "master_key", "sha256_hex"]

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from kyodo.i18n import format_date
+from core.i18n import format_date
 from signing.fonts import japanese_font_path
 
 __all__ = ["AgreementLine", "CertificateData", "PartyLine", "SealedFileLine", "render_certificate"]

@@ -33,10 +33,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import OperatorAccount
-from kyodo.i18n import gettext as _
-from kyodo.outbox import enqueue
-from kyodo.settings import Settings
+from core.errors import Conflict, Invalid, NotFound
+from core.i18n import gettext as _
+from core.outbox import enqueue
+from core.settings import Settings
 from signing import services as svc
 from signing.audit import Actor, append_event
 from signing.blobs import BlobStore
@@ -52,7 +52,7 @@ from signing.models import (
     PartyStatus,
     TextBox,
 )
-from tenants.models import Staff
+from tenants.models import OperatorAccount, Staff
 
 __all__ = [
     "SEAL_FAILURE_REASONS",
@@ -249,9 +249,7 @@ async def record_seal_failure(
 
 def _require_failed(contract: Contract) -> None:
     if contract.status is not ContractStatus.SEAL_FAILED:
-        raise svc.ContractError(
-            _("Only a contract that could not be sealed can be corrected this way."), status_code=409
-        )
+        raise Conflict(_("Only a contract that could not be sealed can be corrected this way."))
 
 
 def _reset(party: Party) -> None:
@@ -308,20 +306,20 @@ async def replace_document(
     _require_failed(contract)
     document = next((d for d in contract.documents if d.id == document_id), None)
     if document is None:
-        raise svc.ContractError(_("The document was not found."), status_code=404)
+        raise NotFound(_("The document was not found."))
     checked = await svc.check_upload(settings, file_name, data)
     for box in await svc.text_boxes(session, contract.id):
         if box.document_id != document.id:
             continue
         if box.page >= len(checked.page_sizes):
-            raise svc.ContractError(
+            raise Invalid(
                 _("The new file has fewer pages than the text box “{label}” needs (page {page}).").format(
                     label=box.label, page=box.page + 1
                 )
             )
         width, height = checked.page_sizes[box.page]
         if box.x + box.width > width + 0.5 or box.y + box.height > height + 0.5:
-            raise svc.ContractError(
+            raise Invalid(
                 _("The text box “{label}” (page {page}) does not fit on the new file's page.").format(
                     label=box.label, page=box.page + 1
                 )
@@ -359,16 +357,15 @@ async def request_correction(
     _require_failed(contract)
     failure = contract.seal_failure or {}
     if failure.get("reason") not in _VALUE_REASONS:
-        raise svc.ContractError(
+        raise Conflict(
             _("This failure is not caused by an entered value; replace the file or cancel the contract."),
-            status_code=409,
         )
     box = next((b for b in await svc.text_boxes(session, contract.id) if b.id == text_box_id), None)
     if box is None:
-        raise svc.ContractError(_("The text box was not found."), status_code=404)
+        raise NotFound(_("The text box was not found."))
     owner = next((p for p in contract.parties if p.id == box.party_id), None)
     if owner is None or owner.answered_at is None:
-        raise svc.ContractError(_("The text box was not found."), status_code=404)
+        raise NotFound(_("The text box was not found."))
     seen_at = owner.answered_at
     again = [
         p
@@ -386,9 +383,7 @@ async def retry_seal(session: AsyncSession, contract: Contract, who: Actor) -> N
     await svc.lock_contract(session, contract)
     _require_failed(contract)
     if (contract.seal_failure or {}).get("reason") != "internal":
-        raise svc.ContractError(
-            _("This failure is caused by the file or an entered value; staff must correct it first."), status_code=409
-        )
+        raise Conflict(_("This failure is caused by the file or an entered value; staff must correct it first."))
     contract.status = ContractStatus.SEALING
     contract.seal_failure = None
     contract.completed_at = _now()

@@ -24,9 +24,11 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.auth import client_ip
-from kyodo.i18n import gettext as _
-from kyodo.settings import Settings, get_settings
+from core.errors import Conflict, Forbidden, Invalid, Locked, NotFound, ServiceError, Unavailable
+from core.i18n import gettext as _
+from core.scope import Principal, for_member, system_access
+from core.settings import Settings, get_settings
+from core.web import client_ip, status_of
 from policy.guards import current_principal, requires, requires_member_staff
 from signing import conclusion
 from signing import services as svc
@@ -57,8 +59,6 @@ from signing.schemas import (
     TextBoxOut,
 )
 from tenants.models import ContractTitle, Staff, TitleGrant
-from tenants.principal import Principal
-from tenants.rls import for_member, system_access
 
 __all__ = ["ContractApiController", "ContractPagesController", "ContractorController"]
 
@@ -92,13 +92,14 @@ def _party_actor(request: Request[Any, Any, Any], party: Party) -> Actor:
     )
 
 
-def _error(request: Request[Any, Any, Any], exc: svc.ContractError) -> Response[Any]:
+def _error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    status = status_of(exc)
     if request.url.path.startswith("/api/"):
-        return Response({"status_code": exc.status_code, "detail": exc.message}, status_code=exc.status_code)
+        return Response({"status_code": status, "detail": exc.message}, status_code=status)
     return Template(
         "signing/problem.html",
         context={"title": _("The request could not be completed"), "message": exc.message},
-        status_code=exc.status_code,
+        status_code=status,
     )
 
 
@@ -118,7 +119,7 @@ def _int_or_none(raw: object, message: str) -> int | None:
     try:
         return int(text)
     except ValueError as exc:
-        raise svc.ContractError(message) from exc
+        raise Invalid(message) from exc
 
 
 def _date_or_none(raw: object) -> dt.date | None:
@@ -128,14 +129,14 @@ def _date_or_none(raw: object) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise svc.ContractError(_("Please enter dates as YYYY-MM-DD.")) from exc
+        raise Invalid(_("Please enter dates as YYYY-MM-DD.")) from exc
 
 
 def _uuid(raw: object, message: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(raw))
     except ValueError as exc:
-        raise svc.ContractError(message) from exc
+        raise Invalid(message) from exc
 
 
 def _contract_input(form: dict[str, Any]) -> svc.ContractInput:
@@ -238,9 +239,9 @@ def _actor_name(actor: str) -> str:
 def _contractor_of(contract: Contract, party_id: uuid.UUID) -> Party:
     party = next((p for p in contract.parties if p.id == party_id), None)
     if party is None:
-        raise svc.ContractError(_("The party was not found."), status_code=404)
+        raise NotFound(_("The party was not found."))
     if party.kind is not PartyKind.CONTRACTOR:
-        raise svc.ContractError(_("Only contractors have an access password."))
+        raise Invalid(_("Only contractors have an access password."))
     return party
 
 
@@ -278,13 +279,12 @@ async def _document_download(
     """
     document = next((d for d in contract.documents if d.id == document_id), None)
     if document is None:
-        raise svc.ContractError(_("The document was not found."), status_code=404)
+        raise NotFound(_("The document was not found."))
     sealed = [s for s in contract.sealed_documents if s.document_id == document_id]
     concluded = contract.status is ContractStatus.CONCLUDED and bool(sealed)
     if sealed_only and not concluded:
-        raise svc.ContractError(
+        raise Conflict(
             _("The contract can be downloaded once it is sealed and concluded. You will receive an e-mail then."),
-            status_code=409,
         )
     store = BlobStore(settings)
     if concluded:
@@ -320,9 +320,7 @@ async def _certificate_bytes(session: AsyncSession, settings: Settings, contract
         .limit(1)
     )
     if row is None:
-        raise svc.ContractError(
-            _("The certificate of conclusion is issued once the contract is sealed."), status_code=409
-        )
+        raise Conflict(_("The certificate of conclusion is issued once the contract is sealed."))
     return await BlobStore(settings).get(session, contract.member_id, row.sha256)
 
 
@@ -373,7 +371,7 @@ class ContractApiController(Controller):
     dependencies = {"filters": Provide(provide_search_filters)}  # noqa: RUF012
     tags = ["contracts"]  # noqa: RUF012
     guards = [requires_member_staff]  # noqa: RUF012
-    exception_handlers = {svc.ContractError: _error}  # noqa: RUF012
+    exception_handlers = {ServiceError: _error}  # noqa: RUF012
 
     @post("/", guards=[requires("contract", "draft")], request_max_body_size=_UPLOAD_LIMIT, status_code=201)
     async def create(
@@ -452,7 +450,7 @@ class ContractApiController(Controller):
         contract = await svc.get_contract(db_session, contract_id, principal)
         files = [(upload.filename, await upload.read()) for upload in _files(data)]
         if not files:
-            raise svc.ContractError(_("Please choose at least one PDF file."))
+            raise Invalid(_("Please choose at least one PDF file."))
         added = await svc.add_documents(db_session, _settings(state), contract, files, _actor(request, principal))
         return [DocumentOut.of(d) for d in added]
 
@@ -586,7 +584,7 @@ class ContractApiController(Controller):
         contract = await svc.get_contract(db_session, contract_id, principal)
         files = _files(data, "file")
         if not files:
-            raise svc.ContractError(_("Please choose at least one PDF file."))
+            raise Invalid(_("Please choose at least one PDF file."))
         await conclusion.replace_document(
             db_session,
             _settings(state),
@@ -664,7 +662,7 @@ class ContractPagesController(Controller):
     dependencies = {"filters": Provide(provide_search_filters), "trail": Provide(provide_trail_filters)}  # noqa: RUF012
     include_in_schema = False
     guards = [requires_member_staff]  # noqa: RUF012
-    exception_handlers = {svc.ContractError: _error}  # noqa: RUF012
+    exception_handlers = {ServiceError: _error}  # noqa: RUF012
 
     @get("/", guards=[requires("contract", "view")])
     async def index(
@@ -881,7 +879,7 @@ class ContractPagesController(Controller):
         contract = await svc.get_contract(db_session, contract_id, principal)
         files = _files(data, "file")
         if not files:
-            raise svc.ContractError(_("Please choose at least one PDF file."))
+            raise Invalid(_("Please choose at least one PDF file."))
         await conclusion.replace_document(
             db_session,
             _settings(state),
@@ -926,7 +924,7 @@ class ContractPagesController(Controller):
         contract = await svc.get_contract(db_session, contract_id, principal)
         files = [(upload.filename, await upload.read()) for upload in _files(data)]
         if not files:
-            raise svc.ContractError(_("Please choose at least one PDF file."))
+            raise Invalid(_("Please choose at least one PDF file."))
         await svc.add_documents(db_session, _settings(state), contract, files, _actor(request, principal))
         return Redirect(path=f"/contracts/{contract.id}", status_code=303)
 
@@ -1026,7 +1024,7 @@ class ContractPagesController(Controller):
             values = [float(data.get(k, "")) for k in ("x", "y", "width", "height")]
             page = int(data.get("page", "")) - 1
         except ValueError as exc:
-            raise svc.ContractError(number) from exc
+            raise Invalid(number) from exc
         await svc.add_text_box(
             db_session,
             contract,
@@ -1149,7 +1147,7 @@ async def _preview(
 ) -> Response[bytes]:
     document = next((d for d in contract.documents if d.id == document_id), None)
     if document is None or not 0 <= page < document.page_count:
-        raise svc.ContractError(_("The document was not found."), status_code=404)
+        raise NotFound(_("The document was not found."))
     member_id, sha256 = contract.member_id, document.sha256
 
     async def load() -> bytes:
@@ -1158,7 +1156,7 @@ async def _preview(
     try:
         png = await page_preview(member_id, sha256, page, load, limits=PdfLimits.of(settings.contracts))
     except PreviewUnavailableError as exc:
-        raise svc.ContractError(exc.message, status_code=503) from exc
+        raise Unavailable(exc.message) from exc
     return _png(png)
 
 
@@ -1170,7 +1168,7 @@ class ContractorController(Controller):
 
     path = "/c"
     include_in_schema = False
-    exception_handlers = {svc.ContractError: _error}  # noqa: RUF012
+    exception_handlers = {ServiceError: _error}  # noqa: RUF012
 
     async def _open(self, session: AsyncSession, token: str) -> tuple[Party, Contract]:
         # The link is the only key a contractor has: find it across members, then
@@ -1189,7 +1187,7 @@ class ContractorController(Controller):
     ) -> tuple[Party, Contract]:
         party, contract = await self._open(session, token)
         if party.locked or not self._passed_gate(request, state, party):
-            raise svc.ContractError(_("Please enter the access password first."), status_code=403)
+            raise Forbidden(_("Please enter the access password first."))
         return party, contract
 
     async def _page(
@@ -1219,9 +1217,8 @@ class ContractorController(Controller):
         """The password gate, or the contract when the password was given on this device."""
         party, contract = await self._open(db_session, token)
         if party.locked:
-            raise svc.ContractError(
+            raise Locked(
                 _("This link is locked after too many wrong passwords. Please contact the person in charge."),
-                status_code=423,
             )
         if not self._passed_gate(request, state, party):
             return Template("signing/gate.html", context={"token": token, "contract": contract, "error": ""})

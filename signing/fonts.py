@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from pathlib import Path
+
+from core.settings import SealSettings
 
 from .errors import FontNotFoundError
 
@@ -36,12 +37,11 @@ def japanese_font_path() -> Path:
     :raises FontNotFoundError: if neither the override nor the PyPI package is
         available; the message says how to install it.
     """
-    override = os.environ.get(FONT_ENV_VAR)
+    override = SealSettings().font_path
     if override:
-        path = Path(override)
-        if not path.is_file():
+        if not override.is_file():
             raise FontNotFoundError(f"{FONT_ENV_VAR}={override} is not a file")
-        return path
+        return override
     spec = importlib.util.find_spec(_PACKAGE)
     if spec is not None and spec.submodule_search_locations:
         for location in spec.submodule_search_locations:

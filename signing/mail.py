@@ -17,8 +17,8 @@ from email.utils import make_msgid
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.outbox import enqueue
-from kyodo.settings import Settings
+from core.outbox import enqueue
+from core.settings import Settings
 from signing.blobs import master_key
 
 __all__ = ["LINK_PLACEHOLDER", "MAIL_TASK", "deliver", "open_link", "queue_mail"]

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.db import APPEND_ONLY
 from tenants.models import MemberOwned
 
 __all__ = [
@@ -310,6 +311,7 @@ class AuditEvent(MemberOwned, BigIntBase):
     __table_args__ = (
         Index("ix_contract_audit_event_contract", "contract_id", "id"),
         Index("ix_contract_audit_event_member_time", "member_id", "occurred_at"),
+        {"info": {APPEND_ONLY: True}},
     )
 
     contract_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contract.id", ondelete="RESTRICT"), nullable=True)

@@ -82,8 +82,8 @@ from pypdf.generic import (
     TextStringObject,
 )
 
-from kyodo.i18n import gettext as _
-from kyodo.settings import ContractSettings
+from core.i18n import gettext as _
+from core.settings import ContractSettings
 
 __all__ = [
     "CheckedPdf",
@@ -187,7 +187,7 @@ class RefusedPdf(Exception):
 
 @dataclass(frozen=True)
 class PdfLimits:
-    """What a contract document may be; ``KYODO_*`` settings in :class:`kyodo.settings.ContractSettings`."""
+    """What a contract document may be; ``KYODO_*`` settings in :class:`core.settings.ContractSettings`."""
 
     max_bytes: int = 20 * 1024 * 1024
     max_pages: int = 2000

@@ -51,7 +51,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from kyodo.i18n import gettext as _
+from core.i18n import gettext as _
 from signing.pdfcheck import (
     CheckedPdf,
     PdfLimits,

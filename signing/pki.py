@@ -4,7 +4,7 @@ Development, the demo and the tests need a complete PKI without touching the
 network: a root CA, an issuing CA, the provider's seal certificate, a sandbox
 seal certificate visibly marked as a test, a TSA (plus successors for rollover),
 an OCSP responder and CRLs. Production never imports this module: it hands the
-sealer a :class:`~signing.settings.SigningSettings` pointing at a real key and
+sealer a :class:`~core.settings.SigningSettings` pointing at a real key and
 TSA, and :meth:`TestPKI.signing_settings` produces exactly the same kind of
 object for the test PKI (a PKCS#12 file, a TSA URL, a root certificate).
 
@@ -62,7 +62,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from .settings import KeySource, SigningSettings
+from core.settings import KeySource, SigningSettings
 
 __all__ = [
     "PKIServer",

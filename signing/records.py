@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member
+from core.scope import for_member, system_access
 from signing.models import ConclusionCertificate, Contract, ContractDocument, SealedDocument
-from tenants.rls import for_member, system_access
+from tenants.models import Member
 
 __all__ = ["RecordMatch", "find_record"]
 

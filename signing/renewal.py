@@ -29,9 +29,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko_certvalidator.policy_decl import RevocationCheckingRule
 
+from core.settings import SigningSettings
+
 from . import _trust
 from .errors import SealingInputError, SigningConfigurationError, SigningError
-from .settings import SigningSettings
 
 __all__ = ["RenewalTooLate", "Renewer", "needs_renewal", "renewal_deadline"]
 

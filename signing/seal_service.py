@@ -31,17 +31,15 @@ import datetime as dt
 import enum
 import hashlib
 import logging
-import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member
-from kyodo.settings import Settings
+from core.scope import system_access
+from core.settings import SealSettings, Settings, SigningSettings
 from onboarding.environment import is_test
 from onboarding.metering import record_conclusion
 from signing.audit import Actor, append_event
@@ -62,9 +60,7 @@ from signing.models import (
 )
 from signing.renewal import Renewer, renewal_deadline
 from signing.sealing import Sealer, TextBoxFill
-from signing.settings import SigningSettings
-from tenants.models import ContractTitle
-from tenants.rls import system_access
+from tenants.models import ContractTitle, Member
 
 __all__ = [
     "SEALING_ACTOR",
@@ -108,28 +104,25 @@ class SealOutcome(enum.StrEnum):
     """The document or a typed value cannot be sealed: recorded as 封緘できませんでした, not retried."""
 
 
-def sandbox_signing_settings(base: SigningSettings) -> SigningSettings:
+def sandbox_signing_settings(base: SigningSettings, seal: SealSettings | None = None) -> SigningSettings:
     """The clearly labelled test certificate for members in sandbox or trial (never the real seal).
 
     ``KYODO_SIGNING_SANDBOX_PKCS12_PATH`` / ``_PASSPHRASE`` name it; the TSA and
     trust roots are those of ``base`` unless ``KYODO_SIGNING_SANDBOX_TSA_URL`` /
     ``_TRUST_ROOTS`` say otherwise.
     """
-    path = os.environ.get("KYODO_SIGNING_SANDBOX_PKCS12_PATH")
-    if not path:
+    seal = seal or SealSettings()
+    if seal.sandbox_pkcs12_path is None:
         return base
-    roots = os.environ.get("KYODO_SIGNING_SANDBOX_TRUST_ROOTS")
     return replace(
         base,
-        pkcs12_path=_path(path),
-        pkcs12_passphrase=os.environ.get("KYODO_SIGNING_SANDBOX_PKCS12_PASSPHRASE", base.pkcs12_passphrase or ""),
-        tsa_url=os.environ.get("KYODO_SIGNING_SANDBOX_TSA_URL") or base.tsa_url,
-        trust_root_paths=tuple(_path(p) for p in roots.split(":")) if roots else base.trust_root_paths,
+        pkcs12_path=seal.sandbox_pkcs12_path,
+        pkcs12_passphrase=seal.sandbox_pkcs12_passphrase
+        if seal.sandbox_pkcs12_passphrase is not None
+        else (base.pkcs12_passphrase or ""),
+        tsa_url=seal.sandbox_tsa_url or base.tsa_url,
+        trust_root_paths=seal.sandbox_trust_root_paths or base.trust_root_paths,
     )
-
-
-def _path(text: str) -> Path:
-    return Path(text)
 
 
 class SealerPool:

@@ -21,22 +21,21 @@ import uuid
 from typing import Any
 
 import redis
-from celery import Task
+from celery import Task, current_app, shared_task
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from kyodo.celery_app import celery
-from kyodo.db import session_scope
-from kyodo.runtime import redis_url
-from kyodo.settings import Settings, get_settings
-from kyodo.worker_runtime import run_async
+from core.asyncrun import run_async
+from core.db import session_scope
+from core.runtime import redis_url
+from core.scope import system_access
+from core.settings import Settings, SigningSettings, get_settings
 from signing.conclusion import internal_failure, record_seal_failure
 from signing.errors import SealingUnavailable, SigningConfigurationError
 from signing.models import Contract, ContractStatus
 from signing.seal_service import SealerPool, SealOutcome, renew_due, sandbox_signing_settings, seal_contract
+from signing.sealing import check_settings
 from signing.services import SEAL_TASK
-from signing.settings import SigningSettings
-from tenants.rls import system_access
 
 __all__ = ["RENEW_TASK", "REQUEUE_TASK", "lease_key", "renew_seals", "requeue_waiting_seals", "seal_contract_task"]
 
@@ -83,7 +82,7 @@ class _Pool:
     def get(cls) -> SealerPool:
         if cls.pool is None or cls.pid != os.getpid():
             provider = SigningSettings()
-            provider.check()
+            check_settings(provider)
             cls.pool = SealerPool(provider, sandbox_signing_settings(provider))
             cls.pid = os.getpid()
         return cls.pool
@@ -94,7 +93,7 @@ def backoff_seconds(retries: int) -> int:
     return int(min(1800, 30 * 2**retries))
 
 
-@celery.task(name=SEAL_TASK, bind=True, ignore_result=True, max_retries=None, acks_late=True)
+@shared_task(name=SEAL_TASK, bind=True, ignore_result=True, max_retries=None, acks_late=True)
 def seal_contract_task(self: Task[Any, Any], *, contract_id: str) -> str:
     """Seal a contract whose parties all agreed (safe to run any number of times)."""
     settings = get_settings()
@@ -140,7 +139,7 @@ async def _record_internal_failure(settings: Settings, contract_id: uuid.UUID, e
         await record_seal_failure(session, settings, contract, internal_failure(exc))
 
 
-@celery.task(name=REQUEUE_TASK, ignore_result=True)
+@shared_task(name=REQUEUE_TASK, ignore_result=True)
 def requeue_waiting_seals() -> int:
     """Send the seal task again for contracts 封緘待ち whose attempt went silent (beat, every minute)."""
     settings = get_settings()
@@ -160,13 +159,13 @@ def requeue_waiting_seals() -> int:
         for contract_id in run_async(_waiting()):
             # SET NX: only one beat run (or none, while a live attempt holds the lease) sends it.
             if client.set(lease_key(contract_id), "1", ex=lease, nx=True):
-                celery.send_task(SEAL_TASK, kwargs={"contract_id": contract_id})
+                current_app.send_task(SEAL_TASK, kwargs={"contract_id": contract_id})
                 log.warning("contract %s: seal attempt went silent; sent again", contract_id)
                 sent += 1
     return sent
 
 
-@celery.task(name=RENEW_TASK, bind=True, ignore_result=True, max_retries=None, acks_late=True)
+@shared_task(name=RENEW_TASK, bind=True, ignore_result=True, max_retries=None, acks_late=True)
 def renew_seals(self: Task[Any, Any]) -> int:
     """Add fresh document timestamps before the newest one's TSA certificate expires (beat, daily)."""
     settings = get_settings()

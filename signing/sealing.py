@@ -42,13 +42,14 @@ from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko_certvalidator.policy_decl import RevocationCheckingRule
 
+from core.settings import SigningSettings
+
 from . import _trust
 from ._layout import TextBoxFill, draw_text_boxes
 from .errors import SealingInputError, SigningConfigurationError, SigningError
 from .fonts import japanese_font_path
-from .settings import SigningSettings
 
-__all__ = ["DEFAULT_FIELD_NAME", "Sealer", "SyncSealer", "TextBoxFill"]
+__all__ = ["DEFAULT_FIELD_NAME", "Sealer", "SyncSealer", "TextBoxFill", "check_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,16 @@ def _open_for_sealing(pdf_bytes: bytes) -> IncrementalPdfFileWriter:
         # A certification signature must be the first signature of a document.
         raise SealingInputError("the PDF is already signed; upload the unsigned original")
     return writer
+
+
+def check_settings(settings: SigningSettings) -> None:
+    """Fail early with a readable message if a required field is missing.
+
+    :raises SigningConfigurationError: on a missing or contradictory field.
+    """
+    problem = settings.problem()
+    if problem:
+        raise SigningConfigurationError(problem)
 
 
 class Sealer:
@@ -99,7 +110,7 @@ class Sealer:
         :param field_name: name of the signature field.
         :raises SigningConfigurationError: on an unusable key, root or font.
         """
-        settings.check()
+        check_settings(settings)
         self.settings = settings
         self.field_name = field_name
         self._signer = signer or _trust.load_signer(settings)

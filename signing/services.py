@@ -2,7 +2,7 @@
 
 Every function works in the caller's transaction and session (already scoped to
 the member by the request, or given system access by a task); it raises
-:class:`ContractError` with a message in the user's language when the request
+:class:`core.errors.ServiceError` with a message in the user's language when the request
 cannot be honoured, before changing anything.
 """
 
@@ -25,11 +25,12 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from consortium.models import ContractorCompany, ContractorContact
 from core import spreadsheet
-from kyodo.i18n import gettext as _
-from kyodo.outbox import enqueue
-from kyodo.settings import Settings
+from core.errors import Conflict, Forbidden, Gone, Invalid, Locked, NotFound, TooLarge
+from core.i18n import gettext as _
+from core.outbox import enqueue
+from core.scope import Principal
+from core.settings import Settings
 from signing._layout import TextBoxFill, check_fill
 from signing.audit import Actor, append_event
 from signing.blobs import BlobStore
@@ -49,13 +50,21 @@ from signing.models import (
 from signing.pdfcheck import CheckedPdf, PdfLimits, PdfRejectedError
 from signing.pdfgate import check_pdf_off_loop
 from tenants.auth import record_security_event
-from tenants.models import AddressBookEntry, ContractTitle, Department, SecurityEventKind, Staff, TitleGrant, ViewScope
+from tenants.models import (
+    AddressBookEntry,
+    ContractorCompany,
+    ContractorContact,
+    ContractTitle,
+    Department,
+    SecurityEventKind,
+    Staff,
+    TitleGrant,
+    ViewScope,
+)
 from tenants.passwords import hash_password, verify_password
-from tenants.principal import Principal
 
 __all__ = [
     "SEAL_TASK",
-    "ContractError",
     "ContractInput",
     "PartyInput",
     "SearchFilters",
@@ -94,15 +103,6 @@ MIN_CONTRACTOR_PASSWORD = 8
 _OPEN_PARTY = (PartyStatus.WAITING, PartyStatus.NOTIFIED)
 
 
-class ContractError(Exception):
-    """A request about a contract that cannot be honoured; ``message`` says why."""
-
-    def __init__(self, message: str, *, status_code: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -126,7 +126,7 @@ async def get_contract(session: AsyncSession, contract_id: uuid.UUID, principal:
         stmt = visible_to(stmt, principal)
     contract = await session.scalar(stmt.execution_options(populate_existing=True))
     if contract is None:
-        raise ContractError(_("The contract was not found."), status_code=404)
+        raise NotFound(_("The contract was not found."))
     await session.refresh(contract, ["documents", "parties", "sealed_documents"])
     return contract
 
@@ -167,17 +167,17 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
     """A new draft of the caller's member."""
     assert principal.member_id is not None
     if not data.subject.strip():
-        raise ContractError(_("Please enter the subject."))
+        raise Invalid(_("Please enter the subject."))
     if data.amount is not None and data.amount < 0:
-        raise ContractError(_("The amount cannot be negative."))
+        raise Invalid(_("The amount cannot be negative."))
     title = await session.get(ContractTitle, data.title_id)
     if title is None or title.member_id != principal.member_id or not title.active:
-        raise ContractError(_("Please choose a contract title of your organisation."))
+        raise Invalid(_("Please choose a contract title of your organisation."))
     department_id = data.department_id or principal.department_id
     if department_id is not None:
         department = await session.get(Department, department_id)
         if department is None or department.member_id != principal.member_id:
-            raise ContractError(_("Please choose a department of your organisation."))
+            raise Invalid(_("Please choose a department of your organisation."))
     contract = Contract(
         member_id=principal.member_id,
         title_id=title.id,
@@ -215,7 +215,7 @@ async def lock_contract(session: AsyncSession, contract: Contract) -> None:
 
 def _require_draft(contract: Contract) -> None:
     if contract.status is not ContractStatus.DRAFT:
-        raise ContractError(_("This contract has already been sent and can no longer be changed."), status_code=409)
+        raise Conflict(_("This contract has already been sent and can no longer be changed."))
 
 
 def clean_file_name(name: str | None) -> str:
@@ -226,13 +226,13 @@ def clean_file_name(name: str | None) -> str:
 async def check_upload(settings: Settings, name: str, data: bytes) -> CheckedPdf:
     """Check one uploaded PDF in a process of its own (:func:`~signing.pdfgate.check_pdf_off_loop`).
 
-    A refusal becomes a :class:`ContractError`.
+    A refusal becomes a :class:`core.errors.ServiceError`.
     """
     limits = PdfLimits.of(settings.contracts)
     try:
         return await check_pdf_off_loop(data, name, limits=limits)
     except PdfRejectedError as exc:
-        raise ContractError(exc.message, status_code=413 if len(data) > limits.max_bytes else 400) from exc
+        raise (TooLarge if len(data) > limits.max_bytes else Invalid)(exc.message) from exc
 
 
 async def add_documents(
@@ -247,22 +247,20 @@ async def add_documents(
     limits = settings.contracts
     names = [clean_file_name(n) for n, _d in files]
     if len(contract.documents) + len(files) > limits.max_files:
-        raise ContractError(
+        raise TooLarge(
             _("A contract can have at most {count} files. “{name}” was not added.").format(
                 count=limits.max_files, name=names[-1] if names else ""
             ),
-            status_code=413,
         )
     total = sum(d.size for d in contract.documents)
     checked = []
     for name, (_n, data) in zip(names, files, strict=True):
         total += len(data)
         if total > limits.max_contract_mb * 1024 * 1024:
-            raise ContractError(
+            raise TooLarge(
                 _("The files of one contract may total at most {limit} MB. “{name}” was not added.").format(
                     limit=limits.max_contract_mb, name=name
                 ),
-                status_code=413,
             )
         checked.append(await check_upload(settings, name, data))
     store = BlobStore(settings)
@@ -320,13 +318,13 @@ async def add_party(session: AsyncSession, contract: Contract, data: PartyInput,
     """Add a party to a draft; the same ``order_no`` as another party means in parallel."""
     _require_draft(contract)
     if data.order_no < 1 or data.order_no > 1000:
-        raise ContractError(_("The order must be a number from 1 to 1000."))
+        raise Invalid(_("The order must be a number from 1 to 1000."))
     if data.kind is PartyKind.CONTRACTOR:
         email = data.email.strip()
         if not data.name.strip() or not _valid_email(email):
-            raise ContractError(_("Please enter the contractor's name and a valid e-mail address."))
+            raise Invalid(_("Please enter the contractor's name and a valid e-mail address."))
         if len(data.password) < MIN_CONTRACTOR_PASSWORD:
-            raise ContractError(
+            raise Invalid(
                 _("Please set an access password of at least {n} characters for the contractor.").format(
                     n=MIN_CONTRACTOR_PASSWORD
                 )
@@ -345,13 +343,13 @@ async def add_party(session: AsyncSession, contract: Contract, data: PartyInput,
     else:
         staff = await session.get(Staff, data.staff_id) if data.staff_id else None
         if staff is None or staff.member_id != contract.member_id:
-            raise ContractError(_("Please choose a staff member of your organisation."))
+            raise Invalid(_("Please choose a staff member of your organisation."))
         title_id = data.title_id or contract.title_id
         granted = await session.scalar(
             select(TitleGrant.id).where(TitleGrant.staff_id == staff.id, TitleGrant.title_id == title_id)
         )
         if granted is None:
-            raise ContractError(_("{name} may not conclude contracts under this title.").format(name=staff.name))
+            raise Invalid(_("{name} may not conclude contracts under this title.").format(name=staff.name))
         party = Party(
             member_id=contract.member_id,
             contract_id=contract.id,
@@ -398,9 +396,9 @@ async def add_text_box(session: AsyncSession, contract: Contract, data: TextBoxI
     document = next((d for d in contract.documents if d.id == data.document_id), None)
     party = next((p for p in contract.parties if p.id == data.party_id), None)
     if document is None or party is None:
-        raise ContractError(_("Please choose a document and a party of this contract."))
+        raise Invalid(_("Please choose a document and a party of this contract."))
     if not 0 <= data.page < document.page_count:
-        raise ContractError(_("The page does not exist in this document."))
+        raise Invalid(_("The page does not exist in this document."))
     width, height = document.page_sizes[data.page]
     if (
         data.width < 10
@@ -410,9 +408,9 @@ async def add_text_box(session: AsyncSession, contract: Contract, data: TextBoxI
         or data.x + data.width > width + 0.5
         or data.y + data.height > height + 0.5
     ):
-        raise ContractError(_("The box must lie on the page and be at least 10 × 8 points."))
+        raise Invalid(_("The box must lie on the page and be at least 10 × 8 points."))
     if not data.label.strip():
-        raise ContractError(_("Please enter a label for the box."))
+        raise Invalid(_("Please enter a label for the box."))
     box = TextBox(
         member_id=contract.member_id,
         contract_id=contract.id,
@@ -549,9 +547,9 @@ async def send(session: AsyncSession, settings: Settings, contract: Contract, wh
         return contract
     _require_draft(contract)
     if not contract.documents:
-        raise ContractError(_("Please upload at least one PDF before sending."))
+        raise Invalid(_("Please upload at least one PDF before sending."))
     if not contract.parties:
-        raise ContractError(_("Please add at least one party before sending."))
+        raise Invalid(_("Please add at least one party before sending."))
     contract.status = ContractStatus.CIRCULATING
     contract.sent_at = _now()
     await append_event(
@@ -574,7 +572,7 @@ async def cancel(session: AsyncSession, settings: Settings, contract: Contract, 
     if contract.status is ContractStatus.CANCELLED:
         return contract
     if contract.status not in (ContractStatus.DRAFT, ContractStatus.CIRCULATING, ContractStatus.SEAL_FAILED):
-        raise ContractError(_("A completed contract can no longer be cancelled."), status_code=409)
+        raise Conflict(_("A completed contract can no longer be cancelled."))
     contract.status = ContractStatus.CANCELLED
     contract.cancelled_at = _now()
     # Links stay recognisable so that whoever opens one is told it was cancelled;
@@ -604,23 +602,20 @@ async def cancel(session: AsyncSession, settings: Settings, contract: Contract, 
 async def party_by_token(session: AsyncSession, token: str) -> tuple[Party, Contract]:
     """The party behind a link (the session must have system access); 404-like errors otherwise."""
     if not token or len(token) > 200:
-        raise ContractError(_("This link is not valid."), status_code=404)
+        raise NotFound(_("This link is not valid."))
     party = await session.scalar(select(Party).where(Party.token_hash == token_digest(token)))
     if party is None:
-        raise ContractError(
+        raise NotFound(
             _(
                 "This link is no longer valid. It may have been forwarded, replaced by a newer mail, "
                 "or the request was cancelled. Please use the latest mail or contact the person in charge."
             ),
-            status_code=404,
         )
     if party.token_expires_at is None or party.token_expires_at < _now():
-        raise ContractError(
-            _("This link has expired. Please ask the person in charge to send it again."), status_code=410
-        )
+        raise Gone(_("This link has expired. Please ask the person in charge to send it again."))
     contract = await get_contract(session, party.contract_id)
     if contract.status is ContractStatus.CANCELLED:
-        raise ContractError(_("This request was cancelled by the organisation."), status_code=410)
+        raise Gone(_("This request was cancelled by the organisation."))
     party = next(p for p in contract.parties if p.id == party.id)
     return party, contract
 
@@ -661,7 +656,7 @@ async def check_contractor_password(
     """
     locked_message = _("This link is locked after too many wrong passwords. Please contact the person in charge.")
     if party.locked:
-        raise ContractError(locked_message, status_code=423)
+        raise Locked(locked_message)
     claimed = (
         await session.execute(
             update(Party)
@@ -677,7 +672,7 @@ async def check_contractor_password(
     await session.commit()
     if claimed is None:
         set_committed_value(party, "locked", True)
-        raise ContractError(locked_message, status_code=423)
+        raise Locked(locked_message)
     attempt, locks, password_hash = claimed
     # The row as this claim left it (not marked changed, so nothing writes it back):
     # the hash checked is the one current at the claim, should staff have just set a new one.
@@ -745,15 +740,15 @@ async def check_contractor_password(
 
 def _require_turn(contract: Contract, party: Party) -> None:
     if contract.status is ContractStatus.CANCELLED:
-        raise ContractError(_("This request was cancelled by the organisation."), status_code=409)
+        raise Conflict(_("This request was cancelled by the organisation."))
     if party.status is PartyStatus.AGREED:
-        raise ContractError(_("You have already agreed to this contract."), status_code=409)
+        raise Conflict(_("You have already agreed to this contract."))
     if party.status is PartyStatus.DECLINED or contract.status is ContractStatus.DECLINED:
-        raise ContractError(_("This contract was declined and can no longer be agreed."), status_code=409)
+        raise Conflict(_("This contract was declined and can no longer be agreed."))
     if party.status is PartyStatus.FORWARDED:
-        raise ContractError(_("You forwarded this request; the person you chose now answers it."), status_code=409)
+        raise Conflict(_("You forwarded this request; the person you chose now answers it."))
     if contract.status is not ContractStatus.CIRCULATING or party.status is not PartyStatus.NOTIFIED:
-        raise ContractError(_("It is not your turn to answer this contract."), status_code=409)
+        raise Conflict(_("It is not your turn to answer this contract."))
 
 
 async def _check_printable(box: TextBox, value: str) -> None:
@@ -763,14 +758,14 @@ async def _check_printable(box: TextBox, value: str) -> None:
         # The font is parsed once per process; the first call may take a moment, so not on the event loop.
         await anyio.to_thread.run_sync(check_fill, fill)
     except UnsupportedCharactersError as exc:
-        raise ContractError(
+        raise Invalid(
             _(
                 "“{label}” contains characters that cannot be printed in the contract: {characters}. "
                 "Please use the usual form of the character (for example 吉 for 𠮷) or write it in kana."
             ).format(label=box.label, characters=" ".join(exc.characters))
         ) from exc
     except SealingInputError as exc:
-        raise ContractError(_("“{label}” is too long for its box. Please shorten it.").format(label=box.label)) from exc
+        raise Invalid(_("“{label}” is too long for its box. Please shorten it.").format(label=box.label)) from exc
 
 
 async def agree(
@@ -788,7 +783,7 @@ async def agree(
     boxes = [b for b in await text_boxes(session, contract.id) if b.party_id == party.id]
     missing = [b.label for b in boxes if b.required and not (values.get(str(b.id)) or "").strip()]
     if missing:
-        raise ContractError(_("Please fill in: {fields}").format(fields="、".join(missing)))
+        raise Invalid(_("Please fill in: {fields}").format(fields="、".join(missing)))
     filled: dict[str, str] = {}
     for box in boxes:
         value = (values.get(str(box.id)) or "").strip()[:1000]
@@ -836,13 +831,13 @@ async def staff_agree(
     """A member signer agrees under their title (contract:sign is checked by the guard, the grant here)."""
     mine = [p for p in contract.parties if p.kind is PartyKind.STAFF and p.staff_id == principal.id]
     if not mine:
-        raise ContractError(_("You are not a signer of this contract."), status_code=403)
+        raise Forbidden(_("You are not a signer of this contract."))
     party = next((p for p in mine if p.status is PartyStatus.NOTIFIED), mine[0])
     granted = await session.scalar(
         select(TitleGrant.id).where(TitleGrant.staff_id == principal.id, TitleGrant.title_id == party.title_id)
     )
     if granted is None:
-        raise ContractError(_("You no longer hold the title this contract is concluded under."), status_code=403)
+        raise Forbidden(_("You no longer hold the title this contract is concluded under."))
     await agree(session, settings, contract=contract, party=party, values=values, who=who)
 
 
@@ -853,7 +848,7 @@ async def decline(
     await lock_contract(session, contract)
     _require_turn(contract, party)
     if not reason.strip():
-        raise ContractError(_("Please tell the organisation why you decline."))
+        raise Invalid(_("Please tell the organisation why you decline."))
     party.status = PartyStatus.DECLINED
     party.answered_at = _now()
     party.decline_reason = reason.strip()[:2000]
@@ -909,12 +904,12 @@ async def forward(
     await lock_contract(session, contract)
     _require_turn(contract, party)
     if party.kind is not PartyKind.CONTRACTOR:
-        raise ContractError(_("Only contractors can forward a request."))
+        raise Invalid(_("Only contractors can forward a request."))
     email = email.strip()
     if not name.strip() or not _valid_email(email):
-        raise ContractError(_("Please enter the name and a valid e-mail address of the person."))
+        raise Invalid(_("Please enter the name and a valid e-mail address of the person."))
     if email.lower() == party.email.lower():
-        raise ContractError(_("Please enter the e-mail address of another person."))
+        raise Invalid(_("Please enter the e-mail address of another person."))
     new = Party(
         member_id=contract.member_id,
         contract_id=contract.id,
@@ -956,13 +951,13 @@ async def set_party_password(
 ) -> None:
     """Staff set a new access password for a contractor (e.g. after forwarding or a lock-out)."""
     if contract.status not in (ContractStatus.DRAFT, ContractStatus.CIRCULATING):
-        raise ContractError(_("This contract is no longer in circulation."), status_code=409)
+        raise Conflict(_("This contract is no longer in circulation."))
     if party.kind is not PartyKind.CONTRACTOR:
-        raise ContractError(_("Only contractors have an access password."))
+        raise Invalid(_("Only contractors have an access password."))
     if party.status not in _OPEN_PARTY:
-        raise ContractError(_("This party has already answered or handed the request on."), status_code=409)
+        raise Conflict(_("This party has already answered or handed the request on."))
     if len(password) < MIN_CONTRACTOR_PASSWORD:
-        raise ContractError(
+        raise Invalid(
             _("Please set an access password of at least {n} characters for the contractor.").format(
                 n=MIN_CONTRACTOR_PASSWORD
             )
@@ -1210,7 +1205,7 @@ async def trail_csv(
     """The filtered trail as CSV (UTF-8 with BOM for Excel), every column including both hashes."""
     total = await session.scalar(select(func.count()).select_from(_trail_statement(member_id, filters).subquery()))
     if (total or 0) > TRAIL_EXPORT_LIMIT:
-        raise ContractError(
+        raise Invalid(
             _("The export holds at most {limit} events; {total} match. Please narrow the date range.").format(
                 limit=f"{TRAIL_EXPORT_LIMIT:,}", total=f"{total:,}"
             )
@@ -1260,11 +1255,11 @@ async def from_address_book(session: AsyncSession, data: PartyInput, entry_id: u
     """Fill a contractor party's company, name and e-mail from the member's address book (CON-6)."""
     entry = await session.get(AddressBookEntry, entry_id)
     if entry is None:
-        raise ContractError(_("The address book entry was not found."), status_code=404)
+        raise NotFound(_("The address book entry was not found."))
     contact = await session.get(ContractorContact, entry.contact_id)
     company = await session.get(ContractorCompany, entry.company_id)
     if contact is None or company is None:
-        raise ContractError(_("The address book entry was not found."), status_code=404)
+        raise NotFound(_("The address book entry was not found."))
     data.kind = PartyKind.CONTRACTOR
     data.company = company.name
     data.name = contact.name

@@ -14,23 +14,22 @@ from typing import Any
 
 import psycopg
 import redis
-from celery import Task
+from celery import Task, shared_task
 
-from kyodo.celery_app import celery
-from kyodo.db import session_scope
-from kyodo.runtime import database_admin_url, database_url, redis_url
-from kyodo.settings import get_settings
-from kyodo.worker_runtime import run_async
+from core.asyncrun import run_async
+from core.db import session_scope
+from core.runtime import database_admin_url, database_url, redis_url
+from core.scope import system_access
+from core.settings import get_settings
 from signing.mail import MAIL_TASK, deliver
 from signing.services import remind
-from tenants.rls import system_access
 
 __all__ = ["purge_operation_logs", "send_mail", "send_reminders"]
 
 log = logging.getLogger(__name__)
 
 
-@celery.task(name=MAIL_TASK, bind=True, ignore_result=True, max_retries=10)
+@shared_task(name=MAIL_TASK, bind=True, ignore_result=True, max_retries=10)
 def send_mail(self: Task[Any, Any], *, to: str, subject: str, body: str, sealed_link: str = "") -> None:
     """Send one mail from the outbox (retried with backoff while the SMTP server is unreachable)."""
     settings = get_settings()
@@ -50,7 +49,7 @@ def send_mail(self: Task[Any, Any], *, to: str, subject: str, body: str, sealed_
         client.set(marker, "1", ex=14 * 24 * 3600)
 
 
-@celery.task(name="signing.send_reminders", ignore_result=True)
+@shared_task(name="signing.send_reminders", ignore_result=True)
 def send_reminders() -> int:
     """Remind parties that have not answered (beat runs this every hour)."""
 
@@ -62,7 +61,7 @@ def send_reminders() -> int:
     return run_async(_run())
 
 
-@celery.task(name="signing.purge_operation_logs", ignore_result=True)
+@shared_task(name="signing.purge_operation_logs", ignore_result=True)
 def purge_operation_logs() -> int:
     """Delete staff operation logs older than KYODO_OPERATION_LOG_YEARS.
 

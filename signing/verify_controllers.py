@@ -20,9 +20,9 @@ from litestar.params import Body
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.i18n import gettext as _
+from core.i18n import gettext as _
+from core.settings import SigningSettings
 from signing.records import find_record
-from signing.settings import SigningSettings
 from signing.verification import VerificationReport, verify
 
 __all__ = ["VerificationController", "VerifyApiController"]

@@ -13,15 +13,15 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.auth import client_ip, session_store
-from kyodo.forms import caller_member
+from core.scope import PrincipalKind
+from core.web import client_ip
 from policy.engine import publish_change
-from policy.guards import requires
+from policy.guards import caller_member, requires
 from policy.permissions import member_domain
 from policy.services import RoleService
 from tenants.models import ApiKey, ContractTitle, Department, IpRange, Staff, StaffStatus, ViewScope
-from tenants.principal import PrincipalKind
 from tenants.services import is_locked, member_services
+from tenants.sessions import session_store
 
 __all__ = ["AdminApiController"]
 

@@ -24,14 +24,23 @@ import anyio.to_thread
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member, MemberStatus, OperatorAccount, SecretariatAccount
-from kyodo.settings import SecuritySettings
+from core.scope import NO_CONSORTIUM, Principal, PrincipalKind, for_member, system_access
+from core.settings import SecuritySettings
 from policy.engine import PolicyEngine
 from policy.permissions import OPERATOR_PERMISSIONS, OPERATOR_ROLE, SECRETARIAT_ROLE, consortium_domain
-from tenants.models import ApiKey, IpRange, SecurityEvent, SecurityEventKind, Staff, StaffStatus
+from tenants.models import (
+    ApiKey,
+    IpRange,
+    Member,
+    MemberStatus,
+    OperatorAccount,
+    SecretariatAccount,
+    SecurityEvent,
+    SecurityEventKind,
+    Staff,
+    StaffStatus,
+)
 from tenants.passwords import verify_api_key, verify_password
-from tenants.principal import NO_CONSORTIUM, Principal, PrincipalKind
-from tenants.rls import for_member, system_access
 
 __all__ = [
     "LoginFailure",

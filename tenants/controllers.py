@@ -13,16 +13,17 @@ from litestar.plugins.htmx import HTMXTemplate
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.auth import client_ip, session_store
-from kyodo.forms import Form, caller_member, field, field_uuid
-from kyodo.i18n import gettext as _
+from core.errors import Invalid
+from core.forms import Form, field, field_uuid
+from core.i18n import gettext as _
+from core.web import client_ip
 from policy.engine import publish_change
-from policy.guards import requires
+from policy.guards import caller_member, requires
 from policy.permissions import member_domain
 from policy.services import RoleService
-from tenants.errors import Invalid
 from tenants.models import StaffStatus, ViewScope
 from tenants.services import is_locked, member_services
+from tenants.sessions import session_store
 
 __all__ = ["AdminController"]
 

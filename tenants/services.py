@@ -21,13 +21,23 @@ from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import OperatorAccount, SecretariatAccount
-from kyodo.i18n import gettext as _
+from core.errors import Conflict, Invalid
+from core.i18n import gettext as _
+from core.scope import Principal, PrincipalKind
 from tenants.auth import ip_allowed
-from tenants.errors import Conflict, Invalid
-from tenants.models import ApiKey, ContractTitle, Department, IpRange, Staff, StaffStatus, TitleGrant, ViewScope
+from tenants.models import (
+    ApiKey,
+    ContractTitle,
+    Department,
+    IpRange,
+    OperatorAccount,
+    SecretariatAccount,
+    Staff,
+    StaffStatus,
+    TitleGrant,
+    ViewScope,
+)
 from tenants.passwords import MIN_PASSWORD_LENGTH, api_key_digest, hash_password, new_api_key, verify_password
-from tenants.principal import Principal, PrincipalKind
 
 __all__ = [
     "ApiKeyService",

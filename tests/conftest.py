@@ -32,9 +32,7 @@ from litestar.testing.transport import TestClientTransport
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 
-from kyodo.celery_app import HEARTBEAT_PREFIX
-from kyodo.embedded import APP_ROLE, EmbeddedPostgres, EmbeddedRedis, ensure_app_role
-from kyodo.settings import (
+from core.settings import (
     AppSettings,
     DatabaseSettings,
     RedisSettings,
@@ -42,6 +40,8 @@ from kyodo.settings import (
     WorkerSettings,
     to_psycopg_url,
 )
+from kyodo.celery_app import HEARTBEAT_PREFIX
+from kyodo.embedded import APP_ROLE, EmbeddedPostgres, EmbeddedRedis, ensure_app_role
 
 TEMPLATE_DB = "kyodo_test_template"
 PEER_HEADER = "x-test-peer"

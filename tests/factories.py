@@ -12,20 +12,27 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import (
+from core.scope import system_access
+from policy.models import PolicyRule
+from tenants.models import (
+    AddressBookEntry,
+    ApiKey,
     Consortium,
     ContractorCompany,
     ContractorContact,
+    ContractTitle,
+    Department,
+    IpRange,
     Member,
     MemberKind,
     MemberStatus,
     OperatorAccount,
     SecretariatAccount,
+    Staff,
+    TitleGrant,
+    ViewScope,
 )
-from policy.models import PolicyRule
-from tenants.models import AddressBookEntry, ApiKey, ContractTitle, Department, IpRange, Staff, TitleGrant, ViewScope
 from tenants.passwords import api_key_digest, hash_password, new_api_key
-from tenants.rls import system_access
 
 PASSWORD = "kyodo-Test-2026"
 

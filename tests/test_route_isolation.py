@@ -27,8 +27,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.scope import member_owned_tables, system_access
 from kyodo.models import metadata
-from tenants.rls import member_owned_tables, system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 
@@ -121,11 +121,11 @@ async def _populate_member_b(session: AsyncSession, setup: TwoMembers) -> None:
 
 async def _contracts_of_b(session: AsyncSession, setup: TwoMembers, mayor: Any, signer: Any) -> None:
     """Member B's contracts with every kind of row: a file, parties, a filled box, a trail; one could not be sealed."""
-    from kyodo.settings import get_settings
+    from core.scope import Principal, PrincipalKind
+    from core.settings import get_settings
     from signing import services as svc
     from signing.audit import Actor
     from signing.models import ContractStatus, PartyKind
-    from tenants.principal import Principal, PrincipalKind
     from tests.signing.pdfgen import make_pdf
 
     await system_access(session)

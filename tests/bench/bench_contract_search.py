@@ -21,10 +21,9 @@ import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from kyodo.settings import Settings, to_psycopg_url
+from core.scope import Principal, PrincipalKind, for_member
+from core.settings import Settings, to_psycopg_url
 from signing.services import SearchFilters, search
-from tenants.principal import Principal, PrincipalKind
-from tenants.rls import for_member
 from tests import factories as f
 
 pytestmark = pytest.mark.bench

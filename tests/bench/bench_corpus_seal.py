@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
+from core.settings import SigningSettings
 from signing import Sealer, SigningError
 from signing.pki import TestPKI
-from signing.settings import SigningSettings
 from tests.bench.bench_seal import REASON, PlainPyHanko, _interleaved, _serve
 from tests.corpus.checks import SEALABLE, boxes_for, shapes
 from tests.corpus.producers import Corpus, build

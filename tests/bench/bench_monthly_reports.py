@@ -20,12 +20,12 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from kyodo.db import create_engine
-from kyodo.settings import Settings
+from core.db import create_engine
+from core.scope import system_access
+from core.settings import Settings
 from reporting.models import MonthlyReport
 from reporting.services import issue_month
 from reporting.telemetry import BIN_COUNT
-from tenants.rls import system_access
 
 JST = ZoneInfo("Asia/Tokyo")
 MEMBERS = 100

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import psycopg
 
+from core.settings import AppSettings, DatabaseSettings, RedisSettings, Settings
 from kyodo.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_app_role
 from kyodo.migrations import upgrade
-from kyodo.settings import AppSettings, DatabaseSettings, RedisSettings, Settings
 from policy.engine import DomainPolicy, build_domain
 from policy.permissions import BUILTIN_ROLES, MEMBER_PERMISSIONS, BuiltinRole, member_domain
 from tenants.passwords import hash_password

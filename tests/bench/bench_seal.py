@@ -37,10 +37,10 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
+from core.settings import SigningSettings
 from signing import Sealer, SyncSealer, TextBoxFill
 from signing._trust import revocation_policy
 from signing.pki import PKIServer, TestPKI
-from signing.settings import SigningSettings
 from tests.signing.conftest import free_port
 from tests.signing.pdfgen import make_pdf
 

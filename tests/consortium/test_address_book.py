@@ -6,9 +6,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import ContractorCompany, ContractorContact
-from tenants.models import AddressBookEntry
-from tenants.rls import system_access
+from core.scope import system_access
+from tenants.models import AddressBookEntry, ContractorCompany, ContractorContact
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.demo import DEMO_OPERATOR, DEMO_PASSWORD, DEMO_SECRETARIAT, seed_demo
-from consortium.models import Member, MemberStatus
 from kyodo.models import metadata
+from tenants.models import Member, MemberStatus
 from tests.conftest import sign_in
 from tests.helpers import api
 

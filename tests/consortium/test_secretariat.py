@@ -7,8 +7,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import ContractorCompany, Member, MemberStatus
-from tenants.rls import system_access
+from core.scope import system_access
+from tenants.models import ContractorCompany, Member, MemberStatus
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form, replace_given_password, shown_once

@@ -18,16 +18,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from kyodo.outbox import OutboxMessage
-from kyodo.settings import Settings, to_psycopg_url
+from core.outbox import OutboxMessage
+from core.scope import Principal, PrincipalKind, system_access
+from core.settings import Settings, to_psycopg_url
 from signing import services as svc
 from signing.audit import Actor
 from signing.blobs import BlobStore
 from signing.models import Contract, ContractStatus, PartyKind, SealedDocument
 from signing.pki import PKIServer, TestPKI, settings_environment
 from signing.verification import verify_async
-from tenants.principal import Principal, PrincipalKind
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import WorkerProcess, task_sender
 from tests.corpus.checks import BOTTOM, CIRCULATED, HEIGHT, LEFT, WIDTH, box_text, find_value, shapes, words

@@ -20,17 +20,16 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from core.outbox import OutboxMessage
+from core.scope import Principal, PrincipalKind, system_access
+from core.settings import Settings, to_psycopg_url
 from kyodo.app import create_app
-from kyodo.outbox import OutboxMessage
-from kyodo.settings import Settings, to_psycopg_url
 from signing import services as svc
 from signing.audit import Actor
 from signing.mail import MAIL_TASK, open_link
 from signing.models import Contract, ContractStatus, PartyKind
 from signing.pki import PKIServer, TestPKI, settings_environment
 from signing.verification import verify_async
-from tenants.principal import Principal, PrincipalKind
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.corpus.checks import BOTTOM, HEIGHT, LEFT, WIDTH, box_text, find_value, shapes, words

@@ -31,8 +31,8 @@ from celery import Celery
 from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from core.settings import AppSettings, DatabaseSettings, MailSettings, RedisSettings, Settings, to_psycopg_url
 from kyodo.devmail import DevMailbox
-from kyodo.settings import AppSettings, DatabaseSettings, MailSettings, RedisSettings, Settings, to_psycopg_url
 from tests import factories as f
 from tests.conftest import (
     PROJECT_DIR,

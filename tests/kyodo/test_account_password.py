@@ -6,7 +6,7 @@ import httpx
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.sessions import SESSION_COOKIE
+from tenants.sessions import SESSION_COOKIE
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in
 

@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from consortium.demo import seed_database
-from consortium.models import Member
+from core.scope import system_access
+from core.settings import AppSettings, DatabaseSettings, Settings, to_psycopg_url
 from kyodo.backup import BackupError, create_backup, restore_backup, verify_backup
-from kyodo.settings import AppSettings, DatabaseSettings, Settings, to_psycopg_url
 from signing.blobs import BlobStore
-from tenants.rls import system_access
+from tenants.models import Member
 from tests.conftest import _as_app_role, _create_database, _drop_database
 
 DOCUMENT = "%PDF-1.7\n% 盛岡市 契約書 (test document)\n%%EOF\n".encode()

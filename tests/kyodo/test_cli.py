@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-from kyodo.settings import Settings
+from core.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

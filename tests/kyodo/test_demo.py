@@ -17,9 +17,9 @@ import psutil
 import psycopg
 import pytest
 
+from core.runtime import services_file
+from core.settings import AppSettings, Settings
 from kyodo.processes import free_port
-from kyodo.runtime import services_file
-from kyodo.settings import AppSettings, Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

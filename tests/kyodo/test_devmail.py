@@ -8,9 +8,9 @@ from pathlib import Path
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.settings import MailSettings, Settings
 from kyodo.app import create_app
 from kyodo.devmail import DevMailbox
-from kyodo.settings import MailSettings, Settings
 from signing.mail import deliver
 from tests.conftest import _session_maker
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 from litestar.testing import AsyncTestClient
 
+from core.settings import DatabaseSettings, RedisSettings, Settings
 from kyodo.app import create_app
 from kyodo.embedded import EmbeddedRedis
-from kyodo.settings import DatabaseSettings, RedisSettings, Settings
 from tests.conftest import WorkerProcess, start_worker
 
 

@@ -9,7 +9,7 @@ from babel.messages.pofile import read_po
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 
-from kyodo.i18n import LOCALE_DIR, current_locale, format_date, japanese_era
+from core.i18n import LOCALE_DIR, current_locale, format_date, japanese_era
 from tests.conftest import csrf_token
 
 

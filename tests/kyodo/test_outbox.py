@@ -8,8 +8,8 @@ from celery.result import AsyncResult
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from kyodo.outbox import OutboxMessage, enqueue, relay_pending
-from kyodo.settings import Settings, to_psycopg_url
+from core.outbox import OutboxMessage, enqueue, relay_pending
+from core.settings import Settings, to_psycopg_url
 from tests.conftest import start_worker, task_sender
 
 

@@ -10,13 +10,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from kyodo.outbox import OutboxMessage
-from kyodo.settings import Settings, to_psycopg_url
+from core.outbox import OutboxMessage
+from core.scope import Principal, PrincipalKind, system_access
+from core.settings import Settings, to_psycopg_url
 from signing import services as svc
 from signing.audit import Actor
 from signing.models import Contract, ContractStatus
-from tenants.principal import Principal, PrincipalKind
-from tenants.rls import system_access
 from tests import factories as f
 from tests.signing.pdfgen import make_pdf
 

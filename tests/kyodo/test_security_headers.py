@@ -9,8 +9,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.settings import Settings
 from kyodo.app import create_app
-from kyodo.settings import Settings
 from tests.conftest import _session_maker, csrf_token, sign_in
 from tests.factories import PASSWORD
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kyodo.settings import Settings, to_psycopg_url
+from core.settings import Settings, to_psycopg_url
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("kyodo", "consortium", "tenants", "policy", "signing", "reporting", "onboarding", "tests")
+PACKAGES = ("core", "kyodo", "consortium", "tenants", "policy", "signing", "reporting", "onboarding", "tests")
 SOURCES = [p for d in PACKAGES for p in (ROOT / d).rglob("*.py")]
 
 
@@ -33,3 +33,18 @@ def test_defaults_need_no_configuration(monkeypatch) -> None:
 def test_database_urls_use_psycopg3() -> None:
     assert to_psycopg_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert to_psycopg_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_only_the_settings_module_reads_the_environment() -> None:
+    # Children's environments may be built from os.environ (dict(os.environ, ...)); reading a setting is settings' job.
+    reads = re.compile(r"(os\.environ\.get\(|os\.getenv\(|os\.environ\[)\s*[\"']KYODO_(?![^\n]*\]\s*=[^=])")
+    offenders = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for d in PACKAGES
+        if d != "tests"
+        for p in (ROOT / d).rglob("*.py")
+        if p != ROOT / "core" / "settings.py"
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if reads.search(line)
+    ]
+    assert offenders == [], offenders

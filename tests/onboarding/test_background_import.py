@@ -13,15 +13,14 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from kyodo.outbox import relay_pending
-from kyodo.settings import Settings, to_psycopg_url
+from core.outbox import relay_pending
+from core.scope import Principal, PrincipalKind, for_member, system_access
+from core.settings import Settings, to_psycopg_url
 from onboarding.controllers import _commit
 from onboarding.models import ImportStatus, StaffImport
 from onboarding.staff_import import preview
 from onboarding.tasks import progress_key
 from tenants.models import Staff
-from tenants.principal import Principal, PrincipalKind
-from tenants.rls import for_member, system_access
 from tests import factories as f
 from tests.conftest import start_worker, task_sender
 

@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from consortium.models import Member, MemberStatus
-from kyodo.settings import Settings, to_psycopg_url
+from core.scope import system_access
+from core.settings import Settings, to_psycopg_url
 from onboarding import billing, stages
 from onboarding.dates import JST
 from onboarding.metering import record_conclusion
 from onboarding.models import Invoice, InvoiceKind, InvoiceLine, UsageEvent
-from tenants.rls import system_access
+from tenants.models import Member, MemberStatus
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in
 from tests.onboarding.test_leaving import _kyodo

@@ -17,17 +17,16 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from consortium.models import Member, MemberStatus
-from kyodo.db import metadata
-from kyodo.settings import Settings, to_psycopg_url
+from core.db import metadata
+from core.scope import for_member, member_owned_tables, system_access
+from core.settings import Settings, to_psycopg_url
 from onboarding import stages
 from onboarding.leaving import member_blob_dir
 from onboarding.metering import record_conclusion
 from onboarding.models import DeletionReport, StaffImport
 from onboarding.staff_import import preview
 from policy.models import MemberRole
-from tenants.models import AddressBookEntry, ApiKey, SecurityEvent, SecurityEventKind
-from tenants.rls import for_member, member_owned_tables, system_access
+from tenants.models import AddressBookEntry, ApiKey, Member, MemberStatus, SecurityEvent, SecurityEventKind
 from tests import factories as f
 from tests.conftest import PROJECT_DIR, TwoMembers, csrf_token, sign_in
 
@@ -62,11 +61,11 @@ async def _concluded_contract(
     session: AsyncSession, settings: Settings, member: Member, clerk: Any, mayor: Any
 ) -> None:
     """A contract through circulation, with its sealed file and certificate of conclusion stored."""
+    from core.scope import Principal, PrincipalKind
     from signing import services as svc
     from signing.audit import Actor
     from signing.blobs import BlobStore
     from signing.models import ConclusionCertificate, PartyKind, SealedDocument
-    from tenants.principal import Principal, PrincipalKind
     from tests.signing.pdfgen import make_pdf
 
     principal = Principal(
@@ -150,7 +149,7 @@ async def _reporting_rows(session: AsyncSession, member: Member) -> None:
 
 
 async def _company(session: AsyncSession, member: Member) -> tuple[uuid.UUID, uuid.UUID]:
-    from consortium.models import ContractorCompany, ContractorContact
+    from tenants.models import ContractorCompany, ContractorContact
 
     company = ContractorCompany(consortium_id=member.consortium_id, name=f"岩手建設 {member.lg_code}")
     session.add(company)

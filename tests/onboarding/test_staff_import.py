@@ -8,15 +8,15 @@ from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.outbox import OutboxMessage
-from kyodo.settings import Settings
+from core.outbox import OutboxMessage
+from core.scope import system_access
+from core.settings import Settings
 from onboarding.models import StaffImport
 from onboarding.staff_import import BACKGROUND_ROWS
 from policy.engine import CHANNEL
 from policy.models import MemberRole, PolicyRule
 from tenants.models import Staff, TitleGrant
 from tenants.passwords import api_key_digest, new_api_key
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in
 

@@ -12,14 +12,23 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member, MemberStatus
+from core.scope import system_access
 from onboarding import stages
 from onboarding.environment import environment_of, is_test, mail_subject
 from onboarding.metering import record_conclusion
 from onboarding.models import Environment, StageChange, UsageEvent
 from policy.models import MemberRole, PolicyRule
-from tenants.models import AddressBookEntry, ApiKey, ContractTitle, Department, IpRange, Staff, TitleGrant
-from tenants.rls import system_access
+from tenants.models import (
+    AddressBookEntry,
+    ApiKey,
+    ContractTitle,
+    Department,
+    IpRange,
+    Member,
+    MemberStatus,
+    Staff,
+    TitleGrant,
+)
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in
 

@@ -14,8 +14,8 @@ import redis
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from core.settings import Settings, to_psycopg_url
 from kyodo.processes import free_port
-from kyodo.settings import Settings, to_psycopg_url
 from policy.engine import CHANNEL
 from policy.models import PolicyRule
 from policy.permissions import member_domain

@@ -7,11 +7,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.errors import Invalid
+from core.scope import for_member, system_access
 from policy.models import MemberRole, PolicyRule
 from policy.permissions import Permission
 from policy.services import RoleService
-from tenants.errors import Invalid
-from tenants.rls import for_member, system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form

@@ -28,12 +28,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import MemberStatus
+from core.scope import system_access
 from reporting.models import MaintenanceWindow, ProbeResult, RequestMinute
 from reporting.services import open_incident, record_recovery, set_targets
 from reporting.telemetry import BIN_COUNT
-from tenants.models import SecurityEvent, SecurityEventKind
-from tenants.rls import system_access
+from tenants.models import MemberStatus, SecurityEvent, SecurityEventKind
 from tests import factories as f
 from tests.conftest import TwoMembers
 from tests.signing.conftest import smtp_server  # noqa: F401 - a real SMTP server for the reporting mail tests
@@ -172,8 +171,8 @@ async def deliver_queued_mail(session: AsyncSession, settings: Any, port: int) -
     """Send every mail waiting in the outbox through the real SMTP server on ``port``, as the mail task does."""
     from sqlalchemy import select
 
-    from kyodo.outbox import OutboxMessage
-    from kyodo.settings import MailSettings
+    from core.outbox import OutboxMessage
+    from core.settings import MailSettings
     from signing.mail import MAIL_TASK, deliver
 
     smtp = dataclasses.replace(settings, mail=MailSettings(smtp_host="127.0.0.1", smtp_port=port))

@@ -9,11 +9,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import ContractorCompany, ContractorContact
-from kyodo.outbox import OutboxMessage
-from kyodo.settings import Settings
+from core.outbox import OutboxMessage
+from core.settings import Settings
 from reporting.notify import notify_maintenance
 from reporting.services import NOTIFY_MAINTENANCE_TASK, MaintenanceNoticeError, schedule_maintenance
+from tenants.models import ContractorCompany, ContractorContact
 from tests.conftest import TwoMembers
 from tests.reporting.conftest import JST, deliver_queued_mail
 from tests.signing.conftest import Mailbox

@@ -14,8 +14,8 @@ import redis
 from celery import Celery
 from celery.schedules import crontab
 
+from core.settings import RedisSettings, Settings
 from kyodo.celery_config import beat_schedule
-from kyodo.settings import RedisSettings, Settings
 from reporting.figures import JST
 from reporting.tasks import previous_month
 from signing.mail import MAIL_TASK

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.services import create_operator
-from kyodo.outbox import OutboxMessage
-from kyodo.settings import SecuritySettings, Settings
+from core.outbox import OutboxMessage
+from core.scope import system_access
+from core.settings import SecuritySettings, Settings
 from reporting.models import Incident, MaintenanceWindow, MonthlyReport, SlaTarget
 from reporting.notify import notify_maintenance, notify_maintenance_cancelled
 from reporting.services import NOTIFY_MAINTENANCE_CANCELLED_TASK, NOTIFY_MAINTENANCE_TASK, issue_report
 from tenants.auth import LoginFailure, login
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in
 from tests.helpers import replace_given_password

@@ -14,11 +14,11 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.settings import Settings
+from core.scope import system_access
+from core.settings import Settings
 from reporting.models import ProbeResult, RequestMinute
 from reporting.probe import probe, record_probe
 from reporting.telemetry import TelemetryBuffer, move_completed_minutes
-from tenants.rls import system_access
 from tests.conftest import TwoMembers, WorkerProcess, sign_in
 
 

@@ -23,8 +23,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.settings import SigningSettings
 from signing.pki import PKIServer, TestPKI
-from signing.settings import SigningSettings
 from tests import factories as f
 from tests.conftest import TwoMembers
 

@@ -9,10 +9,10 @@ import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from kyodo.settings import Settings, to_psycopg_url
+from core.scope import system_access
+from core.settings import Settings, to_psycopg_url
 from signing.audit import Actor, append_event, verify_chains
 from signing.models import AuditKind
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import PROJECT_DIR
 

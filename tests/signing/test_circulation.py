@@ -12,15 +12,15 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from core.outbox import OutboxMessage, relay_pending
+from core.scope import system_access
+from core.settings import Settings, to_psycopg_url
 from kyodo.app import create_app
-from kyodo.outbox import OutboxMessage, relay_pending
-from kyodo.settings import Settings, to_psycopg_url
 from signing.audit import verify_chains
 from signing.mail import MAIL_TASK
 from signing.models import AuditEvent, Contract, ContractStatus
 from signing.services import SEAL_TASK
 from tenants.models import SecurityEvent, SecurityEventKind
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in, start_worker, task_sender
 from tests.signing.conftest import Mailbox, make_office

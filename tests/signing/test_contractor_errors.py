@@ -13,13 +13,13 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.outbox import OutboxMessage
-from kyodo.settings import Settings
+from core.outbox import OutboxMessage
+from core.scope import system_access
+from core.settings import Settings
 from signing.blobs import BlobStore
 from signing.mail import MAIL_TASK, open_link
 from signing.models import AuditEvent, AuditKind, Contract, ContractStatus, Party, PartyStatus
 from tenants.models import SecurityEvent, SecurityEventKind
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.signing.conftest import Office

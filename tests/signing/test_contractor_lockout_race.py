@@ -26,15 +26,14 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.models import Member
-from kyodo.settings import Settings
+from core.errors import Locked
+from core.scope import Principal, PrincipalKind, system_access
+from core.settings import Settings
 from signing import services as svc
 from signing.audit import Actor, verify_chains
 from signing.models import AuditEvent, AuditKind, Party, PartyKind
-from tenants.models import SecurityEvent, SecurityEventKind
+from tenants.models import Member, SecurityEvent, SecurityEventKind
 from tenants.passwords import hash_password, verify_password
-from tenants.principal import Principal, PrincipalKind
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
 from tests.signing.conftest import Office
@@ -270,8 +269,8 @@ async def _attempt(session: AsyncSession, settings: Settings, email: str, passwo
         ok = await svc.check_contractor_password(
             session, settings, party=party, contract=contract, password=password, who=Actor("事業者")
         )
-    except svc.ContractError as exc:
-        locked = exc.status_code
+    except Locked:
+        locked = 423
     else:
         await session.commit()
         return ok

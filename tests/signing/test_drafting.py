@@ -10,10 +10,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.settings import Settings
+from core.scope import system_access
+from core.settings import Settings
 from signing.blobs import BlobStore
 from signing.models import AuditEvent, Contract, ContractDocument
-from tenants.rls import system_access
 from tests import factories as f
 from tests.signing.conftest import Office
 from tests.signing.pdfgen import make_pdf

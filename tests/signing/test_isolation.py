@@ -11,11 +11,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.scope import for_member
 from kyodo.routes import route_handlers
 from signing.controllers import ContractApiController, ContractorController, ContractPagesController
 from signing.models import Contract
 from tenants.models import ViewScope
-from tenants.rls import for_member
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
 from tests.signing.conftest import Office

@@ -19,11 +19,11 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from core.settings import SigningSettings
 from signing import Sealer, TextBoxFill, verify_async
 from signing._layout import draw_text_boxes, page_geometry
 from signing.fonts import japanese_font_path
 from signing.pki import TestPKI
-from signing.settings import SigningSettings
 
 from .conftest import needs_poppler
 from .pdfgen import make_shaped_pdf

@@ -14,9 +14,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.settings import Settings
+from core.scope import system_access
+from core.settings import Settings
 from signing.models import AuditEvent, AuditKind, Party
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
 from tests.signing.conftest import Office

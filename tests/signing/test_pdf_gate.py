@@ -35,14 +35,14 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker, create_async_engine
 
+from core.scope import system_access
+from core.settings import Settings, to_psycopg_url
 from kyodo.app import create_app
-from kyodo.settings import Settings, to_psycopg_url
 from signing import pdfgate
 from signing.blobs import BlobStore
 from signing.models import AuditEvent, Contract, ContractDocument
 from signing.pdfcheck import PdfLimits, PdfRejectedError, Refusal, check_pdf, render_page
 from signing.pdfgate import check_pdf_off_loop
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import _session_maker, sign_in
 from tests.corpus.conftest import corpus

@@ -9,9 +9,10 @@ import pytest
 from asn1crypto import algos, ocsp, pem, tsp, x509
 from asn1crypto import crl as asn1_crl
 
+from core.settings import KeySource, SigningSettings
 from signing.errors import SigningConfigurationError
 from signing.pki import PKIServer, TestPKI
-from signing.settings import KeySource, SigningSettings
+from signing.sealing import check_settings
 
 
 def _fetch(url: str, body: bytes | None = None, content_type: str = "") -> bytes:
@@ -115,11 +116,11 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("KYODO_SIGNING_PKCS11_PIN", "1234")
     monkeypatch.setenv("KYODO_SIGNING_TSA_URL", "https://tsa.example.jp/tsa")
     monkeypatch.setenv("KYODO_SIGNING_TRUST_ROOTS", f"{tmp_path}/a.pem:{tmp_path}/b.pem")
-    signing_settings = SigningSettings.from_env()
+    signing_settings = SigningSettings()
     assert signing_settings.key_source is KeySource.PKCS11
     assert signing_settings.pkcs11_token_label == "kyodo"
     assert len(signing_settings.trust_root_paths) == 2
     assert "1234" not in repr(signing_settings)
-    signing_settings.check()
+    check_settings(signing_settings)
     with pytest.raises(SigningConfigurationError, match="TSA"):
-        SigningSettings(tsa_url="").check()
+        check_settings(SigningSettings(tsa_url=""))

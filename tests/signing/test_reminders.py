@@ -9,13 +9,13 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from kyodo.outbox import OutboxMessage
-from kyodo.settings import Settings, to_psycopg_url
+from core.outbox import OutboxMessage
+from core.scope import system_access
+from core.settings import Settings, to_psycopg_url
 from signing.audit import Actor, append_event
 from signing.mail import MAIL_TASK
 from signing.models import AuditEvent, AuditKind
 from signing.services import remind
-from tenants.rls import system_access
 from tests import factories as f
 from tests.signing.conftest import Office
 from tests.signing.test_contractor_errors import _links, _sent
@@ -63,7 +63,7 @@ async def test_purge_keeps_contract_trails(fresh_database: Settings, monkeypatch
         )
     monkeypatch.setenv("KYODO_DATABASE_URL", fresh_database.database.url)
     monkeypatch.setenv("KYODO_DATABASE_ADMIN_URL", fresh_database.database.admin_url)
-    from kyodo.settings import get_settings
+    from core.settings import get_settings
     from signing.tasks import purge_operation_logs
 
     get_settings.cache_clear()

@@ -9,8 +9,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.scope import system_access
 from signing.models import Contract, ContractStatus, Party, TextBox
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
 from tests.signing.conftest import Office

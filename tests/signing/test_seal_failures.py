@@ -17,8 +17,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyodo.outbox import OutboxMessage
-from kyodo.settings import Settings
+from core.errors import ServiceError
+from core.outbox import OutboxMessage
+from core.scope import Principal, PrincipalKind, system_access
+from core.settings import Settings, SigningSettings
 from signing import services as svc
 from signing.audit import Actor
 from signing.blobs import BlobStore
@@ -34,9 +36,6 @@ from signing.models import (
     SealedDocument,
 )
 from signing.seal_service import SealerPool, SealOutcome, seal_contract
-from signing.settings import SigningSettings
-from tenants.principal import Principal, PrincipalKind
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
 
@@ -217,7 +216,7 @@ async def test_a_value_outside_the_font_stops_the_seal_and_a_correction_conclude
     assert [s for to, s in await _mails(db_session) if to == "t@example.co.jp"][-1].startswith("【要対応】")
 
     # On the form, the same value is now refused with a Japanese explanation, before anything changes.
-    with pytest.raises(svc.ContractError, match="印字できない文字があります: 𠮷"):
+    with pytest.raises(ServiceError, match="印字できない文字があります: 𠮷"):
         await svc.agree(
             db_session,
             settings,

@@ -17,8 +17,9 @@ from celery import Celery
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from kyodo.outbox import OutboxMessage
-from kyodo.settings import RedisSettings, Settings, to_psycopg_url
+from core.outbox import OutboxMessage
+from core.scope import Principal, PrincipalKind, system_access
+from core.settings import RedisSettings, Settings, SigningSettings, to_psycopg_url
 from onboarding.models import UsageEvent
 from reporting.usage import concluded_contracts
 from signing import services as svc
@@ -36,10 +37,7 @@ from signing.models import (
 )
 from signing.pki import PKIServer, TestPKI, settings_environment
 from signing.seal_service import SealerPool, SealOutcome, renew_due, seal_contract
-from signing.settings import SigningSettings
 from signing.verification import verify_async
-from tenants.principal import Principal, PrincipalKind
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import WorkerProcess, start_worker
 from tests.signing.conftest import pdftotext
@@ -425,7 +423,7 @@ async def test_staff_download_the_certificate_and_other_members_cannot(  # noqa:
     async with waiting.maker() as session:
         await system_access(session)
         group_id = (await session.get(Contract, waiting.contract_id)).member_id  # type: ignore[union-attr]
-        from consortium.models import Member
+        from tenants.models import Member
 
         member_a = await session.get(Member, group_id)
         assert member_a is not None

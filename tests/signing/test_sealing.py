@@ -15,6 +15,7 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from core.settings import SigningSettings
 from signing import (
     Sealer,
     SealingInputError,
@@ -27,7 +28,6 @@ from signing import (
     verify_async,
 )
 from signing.pki import PKIServer, TestPKI
-from signing.settings import SigningSettings
 
 from .conftest import HAVE_POPPLER, free_port, needs_poppler, pdfsig, pdftotext
 from .pdfgen import make_pdf

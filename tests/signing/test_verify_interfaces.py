@@ -14,11 +14,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.settings import Settings, SigningSettings
 from kyodo.app import create_app
-from kyodo.settings import Settings
 from signing.pki import TestPKI
 from signing.sealing import Sealer, TextBoxFill
-from signing.settings import SigningSettings
 from tests.conftest import _session_maker, csrf_token
 from tests.signing.pdfgen import make_pdf
 

@@ -6,8 +6,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.scope import system_access
 from tenants.models import ApiKey
-from tenants.rls import system_access
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form, shown_once
 

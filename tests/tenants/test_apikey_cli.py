@@ -14,9 +14,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.services import issue_operator_api_key
+from core.errors import Invalid
+from core.settings import Settings
 from kyodo.app import create_app
-from kyodo.settings import Settings
-from tenants.errors import Invalid
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

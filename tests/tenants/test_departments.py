@@ -6,8 +6,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.scope import system_access
 from tenants.models import Department
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form

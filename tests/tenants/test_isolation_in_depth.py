@@ -11,11 +11,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.scope import for_member, member_owned_tables, system_access
+from core.settings import DatabaseSettings, Settings
 from kyodo.app import create_app
 from kyodo.models import metadata
-from kyodo.settings import DatabaseSettings, Settings
 from tenants.models import Department, Staff
-from tenants.rls import for_member, member_owned_tables, system_access
 from tests import factories as f
 from tests.conftest import TwoMembers
 

@@ -30,14 +30,13 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from consortium.models import OperatorAccount, SecretariatAccount
+from core.scope import system_access
+from core.settings import SecuritySettings, Settings, to_psycopg_url
 from kyodo.app import create_app
-from kyodo.settings import SecuritySettings, Settings, to_psycopg_url
 from tenants import auth
 from tenants.auth import LoginFailure, login
-from tenants.models import SecurityEvent, SecurityEventKind, Staff, StaffStatus
+from tenants.models import OperatorAccount, SecretariatAccount, SecurityEvent, SecurityEventKind, Staff, StaffStatus
 from tenants.passwords import verify_password
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers
 

@@ -9,10 +9,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.scope import system_access
+from core.settings import SecuritySettings, Settings
 from kyodo.app import create_app
-from kyodo.settings import SecuritySettings, Settings
 from tenants.models import SecurityEvent, SecurityEventKind, Staff
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import PEER_HEADER, TwoMembers, _session_maker, sign_in
 

@@ -9,9 +9,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.scope import system_access
 from policy.models import PolicyRule
 from tenants.models import Staff, StaffStatus, ViewScope
-from tenants.rls import system_access
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form, replace_given_password, shown_once

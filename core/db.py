@@ -9,6 +9,7 @@ outside a request.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,15 +20,21 @@ from advanced_alchemy.extensions.litestar import (
     EngineConfig,
     SQLAlchemyAsyncConfig,
 )
-from sqlalchemy import MetaData
+from sqlalchemy import ForeignKey, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from kyodo.runtime import database_url
-from kyodo.settings import Settings, get_settings, to_psycopg_url
+from core.runtime import database_url
+from core.settings import Settings, get_settings, to_psycopg_url
 
 __all__ = [
+    "APPEND_ONLY",
+    "MemberOwned",
     "alchemy_config",
+    "append_only_tables",
+    "complete_metadata",
     "create_engine",
+    "mark_metadata_complete",
     "metadata",
     "session_scope",
 ]
@@ -96,3 +103,40 @@ async def session_scope(settings: Settings | None = None) -> AsyncIterator[Async
         except BaseException:
             await session.rollback()
             raise
+
+
+class MemberOwned:
+    """Mixin: the row belongs to one member (and row-level security enforces it)."""
+
+    @declared_attr
+    def member_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+
+
+APPEND_ONLY = "append_only"
+"""``Table.info`` flag: the application may only read and insert (audit trails, issued reports)."""
+
+
+def append_only_tables(meta: MetaData | None = None) -> list[str]:
+    """Tables flagged ``info={"append_only": True}`` in their ``__table_args__``."""
+    return sorted(t.name for t in (meta or metadata).sorted_tables if t.info.get(APPEND_ONLY))
+
+
+class _Completeness:
+    complete = False
+
+
+def mark_metadata_complete() -> None:
+    """Called by the wiring layer once every domain's models are imported (``kyodo.models``)."""
+    _Completeness.complete = True
+
+
+def complete_metadata() -> MetaData:
+    """The metadata with every domain's tables, for code that walks all tables (leaving, test data).
+
+    Raises:
+        RuntimeError: the process has not imported every domain's models yet.
+    """
+    if not _Completeness.complete:
+        raise RuntimeError("every domain's models must be imported first (import kyodo.models)")
+    return metadata

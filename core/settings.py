@@ -7,6 +7,7 @@ The README lists every variable; ``tests/kyodo/test_settings.py`` keeps the two 
 
 from __future__ import annotations
 
+import enum
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ __all__ = [
     "AppSettings",
     "ContractSettings",
     "DatabaseSettings",
+    "KeySource",
     "MailSettings",
     "RedisSettings",
     "ReportingSettings",
@@ -24,6 +26,7 @@ __all__ = [
     "SecuritySettings",
     "ServerSettings",
     "Settings",
+    "SigningSettings",
     "WorkerSettings",
     "get_settings",
 ]
@@ -48,6 +51,22 @@ def _env_bool(name: str, default: bool) -> bool:
     if raw in (None, ""):
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_opt(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_path(name: str) -> Path | None:
+    value = _env_opt(name)
+    return Path(value) if value else None
+
+
+def _env_paths(name: str) -> tuple[Path, ...]:
+    # os.pathsep keeps the same convention as PATH: ':' on POSIX.
+    value = _env_opt(name)
+    return tuple(Path(p) for p in value.split(os.pathsep) if p) if value else ()
 
 
 @dataclass(frozen=True)
@@ -237,9 +256,96 @@ class MailSettings:
     """KYODO_DEV_MAILBOX_PORT: port of the development mailbox's SMTP server (0: a free port chosen by the demo)."""
 
 
+class KeySource(enum.StrEnum):
+    """Where the provider's private key is kept."""
+
+    PKCS12 = "pkcs12"
+    PKCS11 = "pkcs11"
+
+
+@dataclass(frozen=True)
+class SigningSettings:
+    """How to reach the provider's signing key and the trust services."""
+
+    key_source: KeySource = field(default_factory=lambda: KeySource(_env_opt("KYODO_SIGNING_KEY_SOURCE") or "pkcs12"))
+    """``pkcs12`` (key file, e.g. the test PKI or a software seal) or ``pkcs11`` (HSM/token)."""
+
+    pkcs12_path: Path | None = field(default_factory=lambda: _env_path("KYODO_SIGNING_PKCS12_PATH"))
+    """PKCS#12 (.p12/.pfx) file holding the provider key, its certificate and chain."""
+
+    pkcs12_passphrase: str | None = field(
+        default_factory=lambda: _env_opt("KYODO_SIGNING_PKCS12_PASSPHRASE"), repr=False
+    )
+    """Passphrase of the PKCS#12 file."""
+
+    pkcs11_module: Path | None = field(default_factory=lambda: _env_path("KYODO_SIGNING_PKCS11_MODULE"))
+    """Path of the PKCS#11 module (.so) of the HSM or token."""
+
+    pkcs11_token_label: str | None = field(default_factory=lambda: _env_opt("KYODO_SIGNING_PKCS11_TOKEN_LABEL"))
+    """Label of the token holding the key."""
+
+    pkcs11_key_label: str | None = field(default_factory=lambda: _env_opt("KYODO_SIGNING_PKCS11_KEY_LABEL"))
+    """Label of the private key object on the token."""
+
+    pkcs11_cert_label: str | None = field(default_factory=lambda: _env_opt("KYODO_SIGNING_PKCS11_CERT_LABEL"))
+    """Label of the certificate object on the token (defaults to the key label)."""
+
+    pkcs11_pin: str | None = field(default_factory=lambda: _env_opt("KYODO_SIGNING_PKCS11_PIN"), repr=False)
+    """User PIN of the token."""
+
+    tsa_url: str = field(default_factory=lambda: _env_opt("KYODO_SIGNING_TSA_URL", "") or "")
+    """RFC 3161 time-stamping service URL."""
+
+    tsa_username: str | None = field(default_factory=lambda: _env_opt("KYODO_SIGNING_TSA_USERNAME"))
+    """HTTP basic-auth user for the TSA, if it requires one."""
+
+    tsa_password: str | None = field(default_factory=lambda: _env_opt("KYODO_SIGNING_TSA_PASSWORD"), repr=False)
+    """HTTP basic-auth password for the TSA."""
+
+    trust_root_paths: tuple[Path, ...] = field(default_factory=lambda: _env_paths("KYODO_SIGNING_TRUST_ROOTS"))
+    """PEM/DER files of the root certificates the provider and TSA chain up to."""
+
+    extra_cert_paths: tuple[Path, ...] = field(default_factory=lambda: _env_paths("KYODO_SIGNING_EXTRA_CERTS"))
+    """Intermediate certificates not already inside the PKCS#12 file or token."""
+
+    http_timeout: float = field(default_factory=lambda: float(_env_opt("KYODO_SIGNING_HTTP_TIMEOUT", "10") or "10"))
+    """Seconds to wait for one TSA, OCSP or CRL answer before giving up."""
+
+    def problem(self) -> str | None:
+        """What makes these settings unusable (a missing or contradictory field), or None."""
+        if not self.tsa_url:
+            return "KYODO_SIGNING_TSA_URL is not set"
+        if not self.trust_root_paths:
+            return "KYODO_SIGNING_TRUST_ROOTS is not set"
+        if self.key_source is KeySource.PKCS12:
+            if self.pkcs12_path is None:
+                return "KYODO_SIGNING_PKCS12_PATH is not set"
+        elif self.pkcs11_module is None or self.pkcs11_key_label is None:
+            return "PKCS#11 needs KYODO_SIGNING_PKCS11_MODULE and KYODO_SIGNING_PKCS11_KEY_LABEL"
+        return None
+
+
 @dataclass(frozen=True)
 class SealSettings:
-    """When sealed documents get fresh timestamps (the keys and TSA are in signing.settings)."""
+    """The seal's font, when sealed documents get fresh timestamps, and the sandbox's test certificate.
+
+    The provider key and TSA are :class:`SigningSettings` (``Settings.seal_key``).
+    """
+
+    font_path: Path | None = field(default_factory=lambda: _env_path("KYODO_SIGNING_FONT_PATH"))
+    """KYODO_SIGNING_FONT_PATH: a TrueType font for text boxes and certificates instead of the bundled IPAexGothic."""
+    sandbox_pkcs12_path: Path | None = field(default_factory=lambda: _env_path("KYODO_SIGNING_SANDBOX_PKCS12_PATH"))
+    """KYODO_SIGNING_SANDBOX_PKCS12_PATH: the clearly labelled test certificate for members in sandbox or trial."""
+    sandbox_pkcs12_passphrase: str | None = field(
+        default_factory=lambda: _env_opt("KYODO_SIGNING_SANDBOX_PKCS12_PASSPHRASE"), repr=False
+    )
+    """KYODO_SIGNING_SANDBOX_PKCS12_PASSPHRASE: its passphrase (default: the provider file's)."""
+    sandbox_tsa_url: str = field(default_factory=lambda: _env("KYODO_SIGNING_SANDBOX_TSA_URL"))
+    """KYODO_SIGNING_SANDBOX_TSA_URL: the sandbox's TSA (default: the provider's)."""
+    sandbox_trust_root_paths: tuple[Path, ...] = field(
+        default_factory=lambda: _env_paths("KYODO_SIGNING_SANDBOX_TRUST_ROOTS")
+    )
+    """KYODO_SIGNING_SANDBOX_TRUST_ROOTS: roots of the sandbox certificate (default: the provider's)."""
 
     renewal_margin_days: int = field(default_factory=lambda: _env_int("KYODO_SIGNING_RENEWAL_MARGIN_DAYS", 180))
     """KYODO_SIGNING_RENEWAL_MARGIN_DAYS: renew this many days before the newest timestamp's TSA certificate expires."""
@@ -267,6 +373,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     contracts: ContractSettings = field(default_factory=ContractSettings)
     signing: SealSettings = field(default_factory=SealSettings)
+    seal_key: SigningSettings = field(default_factory=SigningSettings)
     reporting: ReportingSettings = field(default_factory=ReportingSettings)
     mail: MailSettings = field(default_factory=MailSettings)
 

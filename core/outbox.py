@@ -9,19 +9,21 @@ safe to run twice (tasks take ids, re-fetch, and check state before acting).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from advanced_alchemy.base import BigIntBase
-from celery import Celery
+from celery import Celery, current_app
 from sqlalchemy import DateTime, Index, Integer, String, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kyodo.celery_app import celery
+from core.uow import after_commit
 
-__all__ = ["OutboxMessage", "enqueue", "relay_pending"]
+__all__ = ["OutboxMessage", "enqueue", "relay_pending", "set_relay_kick"]
 
 
 class OutboxMessage(BigIntBase):
@@ -38,10 +40,37 @@ class OutboxMessage(BigIntBase):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class _Relay:
+    kick: Callable[[], None] | None = None
+
+
+def set_relay_kick(kick: Callable[[], None] | None) -> None:
+    """How this process asks for a relay right after a commit (the wiring layer sets it; None: only beat relays)."""
+    _Relay.kick = kick
+
+
+def _kick_soon() -> Awaitable[None] | None:
+    kick = _Relay.kick
+    if kick is None:
+        return None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        kick()
+        return None
+    # Publishing to the broker blocks (and waits out a timeout when Redis is down): not on the event loop.
+    return asyncio.to_thread(kick)
+
+
 def enqueue(session: AsyncSession, task_name: str, **kwargs: Any) -> OutboxMessage:
-    """Add a task to the outbox in the caller's transaction (nothing is sent yet)."""
+    """Add a task to the outbox in the caller's transaction (nothing is sent yet).
+
+    Once the transaction commits the relay is asked to run at once; beat's pass
+    every few seconds remains the safety net (a kick lost with Redis down).
+    """
     message = OutboxMessage(task_name=task_name, kwargs=kwargs)
     session.add(message)
+    after_commit(session, _kick_soon, key="outbox.relay")
     return message
 
 
@@ -67,7 +96,7 @@ async def relay_pending(session: AsyncSession, *, limit: int = 200, app: Celery 
         try:
             # The task id is derived from the row, so a duplicate send after a
             # crash is recognisable in the worker and the result backend.
-            (app or celery).send_task(row.task_name, kwargs=row.kwargs, task_id=f"outbox-{row.id}-{row.attempts}")
+            (app or current_app).send_task(row.task_name, kwargs=row.kwargs, task_id=f"outbox-{row.id}-{row.attempts}")
         except Exception as exc:  # noqa: BLE001 - broker errors vary by transport
             row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             break

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from kyodo.settings import Settings
+from core.settings import Settings
 
 __all__ = [
     "ServicesNotRunning",

@@ -1,6 +1,6 @@
 """Japanese-first text: gettext catalogs, the request's language, Japanese-era dates.
 
-Catalogs are the ``.po`` files under ``kyodo/locale`` (Babel reads and compiles
+Catalogs are the ``.po`` files under ``core/locale`` (Babel reads and compiles
 them in memory at start-up, so there is no build step to forget). Message ids are
 English; the Japanese catalog must translate every one of them, which a test checks.
 """

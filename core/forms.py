@@ -1,19 +1,15 @@
-"""Small helpers for HTML form handlers: the form body, its fields, and the caller's member."""
+"""Small helpers for HTML form handlers: the form body and its fields."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from litestar import Request
-from litestar.exceptions import PermissionDeniedException
 from litestar.params import URLEncodedBody
 
-from policy.guards import NOT_ALLOWED, current_principal
-from tenants.errors import Invalid
-from tenants.principal import Principal
+from core.errors import Invalid
 
-__all__ = ["Form", "caller_member", "field", "field_list", "field_uuid"]
+__all__ = ["Form", "field", "field_list", "field_uuid"]
 
 Form = URLEncodedBody[dict[str, Any]]
 """A URL-encoded form: each value is a string, or a list of strings when repeated."""
@@ -44,11 +40,3 @@ def field_uuid(form: dict[str, Any], name: str) -> uuid.UUID | None:
         return uuid.UUID(text)
     except ValueError:
         raise Invalid(f"{name}: {text}") from None
-
-
-def caller_member(request: Request[Any, Any, Any]) -> tuple[Principal, uuid.UUID]:
-    """The caller and their member's id (403 for callers without a member, e.g. the secretariat)."""
-    principal = current_principal(request)
-    if principal.member_id is None:
-        raise PermissionDeniedException(detail=NOT_ALLOWED)
-    return principal, principal.member_id

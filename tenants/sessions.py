@@ -17,9 +17,10 @@ import secrets
 import time
 from typing import Any
 
+from litestar.datastructures import State
 from redis.asyncio import Redis
 
-__all__ = ["SESSION_COOKIE", "SessionStore"]
+__all__ = ["SESSION_COOKIE", "SessionStore", "session_store"]
 
 SESSION_COOKIE = "kyodo_session"
 _PREFIX = "kyodo:session:"
@@ -85,3 +86,9 @@ class SessionStore:
                 pipe.srem(account, *ended)
                 await pipe.execute()
         return len(ended)
+
+
+def session_store(state: State) -> SessionStore:
+    """The app's session store (built once at start-up)."""
+    store: SessionStore = state.session_store
+    return store

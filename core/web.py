@@ -1,0 +1,39 @@
+"""What a request handler of any domain needs to know about the connection."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from litestar.types import Scope
+
+from core.errors import Conflict, Forbidden, Gone, Locked, NotFound, ServiceError, TooLarge, Unavailable
+
+__all__ = ["client_ip", "status_of"]
+
+
+def client_ip(scope: Scope) -> str | None:
+    """The caller's IP address (uvicorn has already applied trusted proxy headers), if it is one."""
+    client = scope.get("client")
+    if not client:
+        return None
+    try:
+        return str(ipaddress.ip_address(client[0]))
+    except ValueError:
+        return None
+
+
+_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
+    (TooLarge, 413),
+    (Conflict, 409),
+    (NotFound, 404),
+    (Gone, 410),
+    (Forbidden, 403),
+    (Locked, 423),
+    (Unavailable, 503),
+)
+"""HTTP status of each kind of service error (the services know nothing of HTTP); anything else is 400."""
+
+
+def status_of(exc: ServiceError) -> int:
+    """The HTTP status that answers ``exc``."""
+    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
