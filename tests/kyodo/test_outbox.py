@@ -8,7 +8,7 @@ from celery.result import AsyncResult
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.outbox import OutboxMessage, enqueue, relay_pending
+from core.outbox import OutboxMessage, enqueue, relay_pending, set_relay_kick
 from core.settings import Settings, to_psycopg_url
 from tests.conftest import start_worker, task_sender
 
@@ -59,3 +59,29 @@ async def test_outbox_rows_share_the_callers_transaction(db_session: AsyncSessio
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
     )
     assert pending == 2
+
+
+async def test_committed_work_is_relayed_at_once_without_beat(fresh_database: Settings, tmp_path: Path) -> None:
+    # No beat runs here: only the kick registered for after the commit can get the row to the worker.
+    from kyodo.celery_app import RELAY_TASK, _kick_relay
+
+    sender = task_sender(fresh_database)
+    # The platform's kick, pointed at this test's own broker database.
+    set_relay_kick(lambda: sender.send_task(RELAY_TASK, ignore_result=True))
+    worker = start_worker(fresh_database, tmp_path, name="outbox-kick")
+    engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with maker() as session:
+            message = enqueue(session, "kyodo.ping", value="すぐ届きました")
+            await session.commit()
+        result: AsyncResult[str] = AsyncResult(f"outbox-{message.id}-1", app=sender)
+        assert result.get(timeout=30) == "すぐ届きました"
+        async with maker() as session:
+            row = await session.get(OutboxMessage, message.id)
+            assert row is not None
+            assert row.sent_at is not None
+    finally:
+        set_relay_kick(_kick_relay)
+        worker.stop()
+        await engine.dispose()
