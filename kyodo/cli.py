@@ -382,7 +382,7 @@ def pki() -> None:
 def pki_export_root(directory: Path) -> None:
     """Write the test root certificate (PEM and .cer) to trust it in Acrobat Reader."""
     from kyodo.supervisor import TEST_PKI_PORT
-    from signing.pki import TestPKI, existing_port
+    from testpki import TestPKI, existing_port
 
     pki_dir = get_settings().app.data_dir / "pki"
     if not (pki_dir / "pki.json").exists():

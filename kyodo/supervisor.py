@@ -83,14 +83,14 @@ def embedded_pki(settings: Settings) -> Iterator[dict[str, str]]:
     if settings.seal_key.tsa_url:
         yield {}
         return
-    from signing.pki import TestPKI, existing_port, settings_environment  # noqa: PLC0415 - demo only
+    from testpki import TestPKI, existing_port, settings_environment  # noqa: PLC0415 - demo only
 
     directory = settings.app.data_dir / "pki"
     port = existing_port(directory, TEST_PKI_PORT)
     pki = TestPKI.ensure(directory, port=port)
     server = spawn(
         "pki",
-        [sys.executable, "-m", "signing.pki", "--dir", str(directory), "--port", str(port)],
+        [sys.executable, "-m", "testpki", str(directory), str(port)],
         log_path=settings.app.data_dir / "logs" / "pki.log",
     )
     try:

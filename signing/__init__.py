@@ -1,8 +1,8 @@
 """Sealing core of Kyodo: PAdES B-LTA seals, offline verification, LTV renewal.
 
-Production code imports from here. :mod:`signing.pki` (the offline test PKI and
-its loopback TSA/OCSP/CRL server) is deliberately not re-exported: it needs
-certomancer, a development dependency, and nothing here depends on it.
+Production code imports from here. The offline test PKI and its loopback
+TSA/OCSP/CRL server are a package of their own, :mod:`testpki`: nothing here
+depends on them.
 """
 
 from core.settings import KeySource, SigningSettings

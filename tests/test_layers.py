@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "core": 0,
     "policy": 1,
     "tenants": 1,
+    "testpki": 1,
     "consortium": 2,
     "onboarding": 2,
     "signing": 2,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from core.settings import SigningSettings
 from signing import Sealer, SigningError
-from signing.pki import TestPKI
+from testpki import TestPKI
 from tests.bench.bench_seal import REASON, PlainPyHanko, _interleaved, _serve
 from tests.corpus.checks import SEALABLE, boxes_for, shapes
 from tests.corpus.producers import Corpus, build

@@ -40,7 +40,7 @@ from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBacken
 from core.settings import SigningSettings
 from signing import Sealer, SyncSealer, TextBoxFill
 from signing._trust import revocation_policy
-from signing.pki import PKIServer, TestPKI
+from testpki import PKIServer, TestPKI
 from tests.signing.conftest import free_port
 from tests.signing.pdfgen import make_pdf
 

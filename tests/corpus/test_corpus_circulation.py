@@ -25,8 +25,8 @@ from signing import services as svc
 from signing.audit import Actor
 from signing.blobs import BlobStore
 from signing.models import Contract, ContractStatus, PartyKind, SealedDocument
-from signing.pki import PKIServer, TestPKI, settings_environment
 from signing.verification import verify_async
+from testpki import PKIServer, TestPKI, settings_environment
 from tests import factories as f
 from tests.conftest import WorkerProcess, task_sender
 from tests.corpus.checks import BOTTOM, CIRCULATED, HEIGHT, LEFT, WIDTH, box_text, find_value, shapes, words

@@ -23,7 +23,7 @@ import pytest
 from core.settings import SigningSettings
 from signing import Sealer, SealingInputError, verify_async
 from signing.pdfcheck import PdfRejectedError, check_pdf
-from signing.pki import TestPKI
+from testpki import TestPKI
 from tests.corpus.checks import BOTTOM, HEIGHT, LEFT, SEALABLE, WIDTH, box_text, boxes_for, find_value, shapes, words
 from tests.corpus.producers import CATALOGUE, SIGNED, Corpus
 from tests.signing.conftest import pdfsig, pdftotext

@@ -28,8 +28,8 @@ from signing import services as svc
 from signing.audit import Actor
 from signing.mail import MAIL_TASK, open_link
 from signing.models import Contract, ContractStatus, PartyKind
-from signing.pki import PKIServer, TestPKI, settings_environment
 from signing.verification import verify_async
+from testpki import PKIServer, TestPKI, settings_environment
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.corpus.checks import BOTTOM, HEIGHT, LEFT, WIDTH, box_text, find_value, shapes, words

@@ -24,7 +24,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import SigningSettings
-from signing.pki import PKIServer, TestPKI
+from testpki import PKIServer, TestPKI
 from tests import factories as f
 from tests.conftest import TwoMembers
 

@@ -23,7 +23,7 @@ from core.settings import SigningSettings
 from signing import Sealer, TextBoxFill, verify_async
 from signing._layout import draw_text_boxes, page_geometry
 from signing.fonts import japanese_font_path
-from signing.pki import TestPKI
+from testpki import TestPKI
 
 from .conftest import needs_poppler
 from .pdfgen import make_shaped_pdf

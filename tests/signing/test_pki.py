@@ -11,8 +11,8 @@ from asn1crypto import crl as asn1_crl
 
 from core.settings import KeySource, SigningSettings
 from signing.errors import SigningConfigurationError
-from signing.pki import PKIServer, TestPKI
 from signing.sealing import check_settings
+from testpki import PKIServer, TestPKI
 
 
 def _fetch(url: str, body: bytes | None = None, content_type: str = "") -> bytes:

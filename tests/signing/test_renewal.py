@@ -29,7 +29,7 @@ from signing import (
     renewal_deadline,
     verify_async,
 )
-from signing.pki import PKIServer, TestPKI
+from testpki import PKIServer, TestPKI
 
 from .conftest import free_port
 from .pdfgen import make_pdf

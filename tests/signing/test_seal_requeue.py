@@ -12,8 +12,8 @@ import redis
 from kyodo.celery_config import beat_schedule
 from signing import services as svc
 from signing.models import ContractStatus
-from signing.pki import PKIServer, TestPKI
 from signing.seal_tasks import REQUEUE_TASK, lease_key
+from testpki import PKIServer, TestPKI
 from tests.conftest import start_worker
 from tests.signing.test_seal_service import (  # noqa: F401 - the sealing tests' fixture and helpers
     Waiting,

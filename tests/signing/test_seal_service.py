@@ -35,9 +35,9 @@ from signing.models import (
     PartyKind,
     SealedDocument,
 )
-from signing.pki import PKIServer, TestPKI, settings_environment
 from signing.seal_service import SealerPool, SealOutcome, renew_due, seal_contract
 from signing.verification import verify_async
+from testpki import PKIServer, TestPKI, settings_environment
 from tests import factories as f
 from tests.conftest import WorkerProcess, start_worker
 from tests.signing.conftest import pdftotext

@@ -27,7 +27,7 @@ from signing import (
     UnsupportedCharactersError,
     verify_async,
 )
-from signing.pki import PKIServer, TestPKI
+from testpki import PKIServer, TestPKI
 
 from .conftest import HAVE_POPPLER, free_port, needs_poppler, pdfsig, pdftotext
 from .pdfgen import make_pdf

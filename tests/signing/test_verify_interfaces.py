@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.settings import Settings, SigningSettings
 from kyodo.app import create_app
-from signing.pki import TestPKI
 from signing.sealing import Sealer, TextBoxFill
+from testpki import TestPKI
 from tests.conftest import _session_maker, csrf_token
 from tests.signing.pdfgen import make_pdf
 

@@ -1,12 +1,11 @@
-"""Offline test PKI and its trust services (TSA, OCSP, CRL) on loopback.
+"""The offline test PKI: a root CA, an issuing CA, the seal certificates, TSA generations.
 
 Development, the demo and the tests need a complete PKI without touching the
 network: a root CA, an issuing CA, the provider's seal certificate, a sandbox
 seal certificate visibly marked as a test, a TSA (plus successors for rollover),
-an OCSP responder and CRLs. Production never imports this module: it hands the
-sealer a :class:`~core.settings.SigningSettings` pointing at a real key and
-TSA, and :meth:`TestPKI.signing_settings` produces exactly the same kind of
-object for the test PKI (a PKCS#12 file, a TSA URL, a root certificate).
+an OCSP responder and CRLs. :meth:`TestPKI.signing_settings` hands the sealer a
+:class:`~core.settings.SigningSettings` of exactly the kind production builds
+for a real key and TSA (a PKCS#12 file, a TSA URL, a root certificate).
 
 Layout of the directory (created on first use, reused afterwards)::
 
@@ -20,62 +19,31 @@ Certificates are re-derived by certomancer from the stored configuration on
 every load. All issuing keys are RSA with PKCS#1 v1.5 signatures, which are
 deterministic, so every process derives byte-identical certificates; the
 exported PEM files are compared on load to catch any drift.
-
-:class:`PKIServer` serves the TSA, OCSP and CRL endpoints from a thread
-(``ThreadingHTTPServer``), in-process for tests or as a loopback service for
-the demo. Unlike certomancer's own ``animate`` server it answers concurrent
-requests and OCSP GET, and parsed private keys are cached so that a response
-costs one signature rather than a key parse plus a signature.
 """
 
 from __future__ import annotations
 
-import argparse
-import base64
-import binascii
-import contextlib
 import json
-import logging
 import secrets
-import signal
 import threading
-import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import yaml
-from asn1crypto import algos, keys, ocsp, pem, tsp, x509
-from certomancer import crypto_utils
-from certomancer.registry import (
-    ArchLabel,
-    CertLabel,
-    CertomancerConfig,
-    PKIArchitecture,
-    ServiceLabel,
-)
+from asn1crypto import pem, x509
+from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, PKIArchitecture
 from certomancer.registry.pki_arch import ServiceRegistry
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from core.settings import KeySource, SigningSettings
 
-__all__ = [
-    "PKIServer",
-    "SealIdentity",
-    "TestPKI",
-    "TsaGeneration",
-    "main",
-]
-
-log = logging.getLogger(__name__)
+__all__ = ["ARCH", "META_FILE", "SealIdentity", "TestPKI", "TsaGeneration"]
 
 ARCH = "kyodo-test"
-_META_FILE = "pki.json"
+META_FILE = "pki.json"
 _CONFIG_FILE = "certomancer.yml"
 _YEAR = timedelta(days=365)
 
@@ -303,8 +271,8 @@ class TestPKI:
     """A generated test PKI living in one directory.
 
     Use :meth:`ensure` to create it on first use (or reopen it), then
-    :meth:`signing_settings` to get the settings a :class:`~signing.sealing.Sealer`
-    needs, and :class:`PKIServer` to serve its TSA, OCSP and CRL endpoints.
+    :meth:`signing_settings` to get the settings the sealer
+    needs, and :class:`~testpki.server.PKIServer` to serve its TSA, OCSP and CRL endpoints.
     """
 
     __test__ = False  # not a pytest test class despite the name
@@ -313,7 +281,7 @@ class TestPKI:
         """Open an existing PKI; prefer :meth:`ensure`."""
         self.directory = directory
         self._lock = threading.Lock()
-        meta = json.loads((directory / _META_FILE).read_text("utf-8"))
+        meta = json.loads((directory / META_FILE).read_text("utf-8"))
         self.port: int = meta["port"]
         self.host: str = meta["host"]
         self._passphrase: str = meta["passphrase"]
@@ -336,7 +304,7 @@ class TestPKI:
         """Open the PKI in ``directory``, generating it first if it is not there.
 
         :param directory: where keys, configuration and certificates are kept.
-        :param port: loopback port of :class:`PKIServer`; it is written into the
+        :param port: loopback port of :class:`~testpki.server.PKIServer`; it is written into the
             certificates (OCSP and CRL URLs), so it is fixed at generation time.
         :param host: loopback address written into the certificates.
         :param now: start of all validity periods (default: the current time).
@@ -347,7 +315,7 @@ class TestPKI:
         :raises ValueError: if an existing PKI was generated for another port.
         """
         directory = Path(directory)
-        if (directory / _META_FILE).exists():
+        if (directory / META_FILE).exists():
             pki = cls(directory)
             if (pki.host, pki.port) != (host, port):
                 raise ValueError(
@@ -374,8 +342,8 @@ class TestPKI:
                 }
             ],
         }
-        (directory / _META_FILE).write_text(json.dumps(meta, indent=2), "utf-8")
-        (directory / _META_FILE).chmod(0o600)
+        (directory / META_FILE).write_text(json.dumps(meta, indent=2), "utf-8")
+        (directory / META_FILE).chmod(0o600)
         pki = cls(directory)
         pki._export_certs(check=False)
         return pki
@@ -434,9 +402,9 @@ class TestPKI:
             "certs-to-embed": ["interm"],
         }
         (self.directory / _CONFIG_FILE).write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), "utf-8")
-        meta = json.loads((self.directory / _META_FILE).read_text("utf-8"))
+        meta = json.loads((self.directory / META_FILE).read_text("utf-8"))
         meta["tsas"].append({"label": label, "not_before": _fmt(gen.not_before), "not_after": _fmt(gen.not_after)})
-        (self.directory / _META_FILE).write_text(json.dumps(meta, indent=2), "utf-8")
+        (self.directory / META_FILE).write_text(json.dumps(meta, indent=2), "utf-8")
         self._tsas.append(gen)
         self._reload()
         return gen
@@ -540,268 +508,3 @@ class TestPKI:
             extra_cert_paths=(),
             http_timeout=5.0,
         )
-
-
-# -- the loopback trust-service server ----------------------------------------------
-
-
-class _CachingCryptoBackend(crypto_utils.PycaCryptographyBackend):
-    """certomancer's signing backend, keeping parsed private keys.
-
-    certomancer parses the DER private key on every TSA/OCSP/CRL signature;
-    for RSA that parse costs far more than the signature itself.
-    """
-
-    def __init__(self) -> None:
-        self._keys: dict[bytes, PrivateKeyTypes] = {}
-        self._lock = threading.Lock()
-        self._inner = crypto_utils.PycaCryptographyBackend()
-
-    def generic_sign(
-        self,
-        private_key: keys.PrivateKeyInfo,
-        tbs_bytes: bytes,
-        sd_algo: algos.SignedDigestAlgorithm,
-    ) -> bytes:
-
-        der = private_key.dump()
-        key = self._keys.get(der)
-        if key is None:
-            key = serialization.load_der_private_key(der, password=None)
-            with self._lock:
-                self._keys[der] = key
-        algo = sd_algo.signature_algo
-        hash_algo = getattr(hashes, sd_algo.hash_algo.upper())()
-        if algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPrivateKey):
-            return key.sign(tbs_bytes, padding.PKCS1v15(), hash_algo)
-        if algo == "ecdsa" and isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(tbs_bytes, ec.ECDSA(hash_algo))
-        return self._inner.generic_sign(private_key, tbs_bytes, sd_algo)
-
-
-_backend_lock = threading.Lock()
-
-
-def _install_key_cache() -> None:
-    # certomancer looks its backend up through this module attribute on every
-    # signature, so swapping it in is enough and affects nothing else.
-    with _backend_lock:
-        if not isinstance(crypto_utils.CRYPTO_BACKEND, _CachingCryptoBackend):
-            crypto_utils.CRYPTO_BACKEND = _CachingCryptoBackend()
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class PKIServer:
-    """Threaded HTTP server answering TSA, OCSP and CRL requests for a TestPKI.
-
-    Endpoints (``arch`` is ``kyodo-test``)::
-
-        POST /tsa                         current TSA generation (RFC 3161)
-        POST /<arch>/tsa/<label>          a specific TSA generation
-        POST /<arch>/ocsp/<label>         OCSP (RFC 6960), also GET /<arch>/ocsp/<label>/<b64>
-        GET  /<arch>/crls/<label>/latest.crl
-        GET  /root.pem, /root.cer         the root certificate
-
-    ``clock`` is consulted for every answer, so tests can move the services
-    years ahead; ``tsa_available`` and ``revocation_available`` make the
-    corresponding endpoints answer 503, to test outage handling.
-    """
-
-    def __init__(
-        self,
-        pki: TestPKI,
-        *,
-        clock: Callable[[], datetime] = _utcnow,
-    ) -> None:
-        """Prepare (but do not start) a server for ``pki`` on its host and port."""
-        self.pki = pki
-        self.clock = clock
-        self.tsa_available = True
-        self.revocation_available = True
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> PKIServer:
-        """Bind the port and serve from a daemon thread; returns ``self``."""
-        _install_key_cache()
-        handler = type("_BoundHandler", (_Handler,), {"server_state": self})
-        httpd = ThreadingHTTPServer((self.pki.host, self.pki.port), handler)
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="kyodo-test-pki", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> PKIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- answers (called from handler threads) ----------------------------------------
-
-    def answer_tsa(self, label: str | None, body: bytes) -> bytes:
-        """RFC 3161 response from ``label``, or from the current generation if None."""
-        now = self.clock()
-        if label is None:
-            gen = self.pki.current_tsa(now)
-            if gen is None:
-                raise _HttpError(503, "no TSA certificate is valid at the server time")
-            label = gen.label
-        req = tsp.TimeStampReq.load(body)
-        stamper = self.pki.services.summon_timestamper(ServiceLabel(label), at_time=now)
-        resp: tsp.TimeStampResp = stamper.request_tsa_response(req)
-        return bytes(resp.dump())
-
-    def answer_ocsp(self, label: str, body: bytes) -> bytes:
-        """OCSP response of responder ``label`` at the server clock."""
-        req = ocsp.OCSPRequest.load(body)
-        responder = self.pki.services.summon_responder(ServiceLabel(label), at_time=self.clock())
-        resp: ocsp.OCSPResponse = responder.build_ocsp_response(req)
-        return bytes(resp.dump())
-
-    def answer_crl(self, label: str) -> bytes:
-        """Current CRL of repository ``label`` at the server clock."""
-        crl = self.pki.services.get_crl(ServiceLabel(label), at_time=self.clock())
-        return bytes(crl.dump())
-
-
-class _HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class _Handler(BaseHTTPRequestHandler):
-    # HTTP/1.1 so that aiohttp can keep connections open between requests.
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; without TCP_NODELAY the second one
-    # waits for the client's delayed ACK (~40 ms per answer on Linux).
-    disable_nagle_algorithm = True
-    server_state: ClassVar[PKIServer]
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("pki-server: " + format, *args)
-
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _dispatch(self, method: str) -> None:  # noqa: PLR0912 - one branch per endpoint
-        state = self.server_state
-        parts = [urllib.parse.unquote(p) for p in self.path.split("?")[0].split("/") if p]
-        body = b""
-        if method == "POST":
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length)
-        try:
-            if method == "GET" and parts in (["root.pem"], ["root.cer"]):
-                der = state.pki.root_cert.dump()
-                if parts[0].endswith(".pem"):
-                    self._send(200, "application/x-pem-file", pem.armor("CERTIFICATE", der))
-                else:
-                    self._send(200, "application/pkix-cert", der)
-                return
-            if method == "POST" and (parts == ["tsa"] or (len(parts) == 3 and parts[1] == "tsa")):
-                if not state.tsa_available:
-                    raise _HttpError(503, "TSA switched off")
-                label = None if parts == ["tsa"] else parts[2]
-                self._send(200, "application/timestamp-reply", state.answer_tsa(label, body))
-                return
-            if len(parts) >= 3 and parts[0] == ARCH and parts[1] == "ocsp":
-                if not state.revocation_available:
-                    raise _HttpError(503, "OCSP switched off")
-                if method == "GET" and len(parts) == 4:
-                    body = _b64_any(parts[3])
-                elif method != "POST" or len(parts) != 3:
-                    raise _HttpError(404, "not found")
-                self._send(200, "application/ocsp-response", state.answer_ocsp(parts[2], body))
-                return
-            if method == "GET" and len(parts) == 4 and parts[1] == "crls" and parts[3] == "latest.crl":
-                if not state.revocation_available:
-                    raise _HttpError(503, "CRL switched off")
-                self._send(200, "application/pkix-crl", state.answer_crl(parts[2]))
-                return
-            raise _HttpError(404, "not found")
-        except _HttpError as e:
-            self._send(e.status, "text/plain; charset=utf-8", str(e).encode("utf-8"))
-        except (ValueError, KeyError, binascii.Error) as e:
-            log.warning("pki-server: bad request %s %s: %s", method, self.path, e)
-            self._send(400, "text/plain; charset=utf-8", b"bad request")
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-
-def _b64_any(value: str) -> bytes:
-    padded = value + "=" * (-len(value) % 4)
-    if "-" in value or "_" in value:
-        return base64.urlsafe_b64decode(padded)
-    return base64.b64decode(padded)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m signing.pki --dir DIR --port PORT``: serve the test PKI on loopback."""
-    parser = argparse.ArgumentParser(description="Kyodo offline test PKI: TSA, OCSP and CRL on loopback")
-    parser.add_argument("--dir", type=Path, required=True, help="PKI directory (created on first use)")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--export-root", type=Path, help="also write the root certificate (PEM + DER) here")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    pki = TestPKI.ensure(args.dir, port=args.port)
-    if args.export_root:
-        for path in pki.export_root_certificate(args.export_root):
-            print(f"root certificate: {path}")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with PKIServer(pki):
-        print(f"TSA {pki.tsa_url}  OCSP/CRL {pki.base_url}/{ARCH}/...  (Ctrl-C to stop)")
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
-
-
-if __name__ == "__main__":
-    main()
-
-
-def existing_port(directory: Path | str, default: int) -> int:
-    """The port a PKI in ``directory`` was generated for (its URLs are in the certificates)."""
-    meta = Path(directory) / _META_FILE
-    try:
-        return int(json.loads(meta.read_text("utf-8"))["port"])
-    except (OSError, ValueError, KeyError):
-        return default
-
-
-def settings_environment(settings: SigningSettings, *, prefix: str = "KYODO_SIGNING_") -> dict[str, str]:
-    """Environment variables that make another process build the same :class:`SigningSettings`."""
-    env = {
-        f"{prefix}KEY_SOURCE": settings.key_source.value,
-        f"{prefix}TSA_URL": settings.tsa_url,
-        f"{prefix}TRUST_ROOTS": ":".join(str(p) for p in settings.trust_root_paths),
-        f"{prefix}HTTP_TIMEOUT": str(settings.http_timeout),
-    }
-    if settings.pkcs12_path is not None:
-        env[f"{prefix}PKCS12_PATH"] = str(settings.pkcs12_path)
-    if settings.pkcs12_passphrase is not None:
-        env[f"{prefix}PKCS12_PASSPHRASE"] = settings.pkcs12_passphrase
-    return env
