@@ -173,6 +173,8 @@ class WorkerSettings:
     """KYODO_OUTBOX_RELAY_SECONDS: how often beat relays outbox rows left behind to Celery."""
     seal_lease_seconds: int = field(default_factory=lambda: _env_int("KYODO_SEAL_LEASE_SECONDS", 900))
     """KYODO_SEAL_LEASE_SECONDS: a seal attempt silent this long (its worker died) is sent again by beat."""
+    beat_lock_seconds: int = field(default_factory=lambda: _env_int("KYODO_BEAT_LOCK_SECONDS", 30))
+    """KYODO_BEAT_LOCK_SECONDS: a beat that stopped extending its lock this long is replaced by a waiting one."""
 
 
 @dataclass(frozen=True)

@@ -75,3 +75,14 @@ beat_schedule = {
     # On the 1st, Japan time (the app's timezone), for the month before.
     "monthly-reports": {"task": "reporting.monthly_reports", "schedule": crontab(minute=0, hour=6, day_of_month=1)},
 }
+
+# One scheduler among many nodes: `kyodo beat` may run on every node; each takes
+# a Redis lock (celery-redbeat) before it schedules anything, so exactly one sends
+# due tasks. The holder extends the lock on every tick (at most every
+# beat_max_loop_interval seconds); when it dies the lock expires after
+# redbeat_lock_timeout seconds and a waiting beat takes over.
+beat_scheduler = "redbeat.RedBeatScheduler"
+redbeat_redis_url = broker_url
+redbeat_key_prefix = "kyodo:beat"
+beat_max_loop_interval = 5
+redbeat_lock_timeout = _settings.worker.beat_lock_seconds
