@@ -18,8 +18,8 @@ from .errors import (
     UnsupportedCharactersError,
 )
 from .fonts import japanese_font_path
-from .renewal import RenewalTooLate, Renewer, needs_renewal, renewal_deadline
-from .sealing import DEFAULT_FIELD_NAME, Sealer, SyncSealer
+from .renewal import RenewalTooLate, Renewer, renewal_deadline
+from .sealing import DEFAULT_FIELD_NAME, Sealer
 from .verification import SignatureReport, VerificationReport, verify, verify_async
 
 __all__ = [
@@ -35,13 +35,11 @@ __all__ = [
     "SigningConfigurationError",
     "SigningError",
     "SigningSettings",
-    "SyncSealer",
     "TextBoxFill",
     "TextOverflowError",
     "UnsupportedCharactersError",
     "VerificationReport",
     "japanese_font_path",
-    "needs_renewal",
     "renewal_deadline",
     "verify",
     "verify_async",

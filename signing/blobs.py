@@ -116,9 +116,3 @@ class BlobStore:
         if sha256_hex(data) != sha256:
             raise BlobNotFoundError(sha256)
         return data
-
-    def files(self) -> list[Path]:
-        """Every stored blob (tests compare before and after)."""
-        if not self.root.exists():
-            return []
-        return sorted(p for p in self.root.rglob("*") if p.is_file())

@@ -8,7 +8,8 @@ new document timestamp, whose own revocation data follows in a last DSS
 update. Each renewal costs one TSA round trip, one or two OCSP/CRL fetches and
 about 8-16 KB.
 
-:func:`needs_renewal` tells a periodic job which stored files are due.
+:func:`renewal_deadline` is stored with every sealed file, so the periodic job
+(:func:`signing.seal_service.renew_due`) finds the files that are due in the database.
 
 Pitfall handled here: only the newest timestamp's revocation data is refreshed.
 Refreshing the (expired) seal certificate's issuer CRL as well would make the
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import TracebackType
 
 import aiohttp
@@ -34,7 +35,7 @@ from core.settings import SigningSettings
 from . import _trust
 from .errors import SealingInputError, SigningConfigurationError, SigningError
 
-__all__ = ["RenewalTooLate", "Renewer", "needs_renewal", "renewal_deadline"]
+__all__ = ["RenewalTooLate", "Renewer", "renewal_deadline"]
 
 
 class RenewalTooLate(SigningError):
@@ -55,20 +56,6 @@ def renewal_deadline(pdf_bytes: bytes) -> datetime | None:
     """Expiry of the newest document timestamp's TSA certificate (None: no timestamp)."""
     cert = _newest_timestamp_cert(pdf_bytes)
     return cert.not_valid_after if cert is not None else None
-
-
-def needs_renewal(pdf_bytes: bytes, now: datetime, margin: timedelta) -> bool:
-    """Whether the archive timestamp should be renewed now.
-
-    :param pdf_bytes: a sealed PDF.
-    :param now: current time (timezone-aware).
-    :param margin: how long before the TSA certificate expires to renew;
-        choose it larger than the longest outage the job may suffer (e.g. a year).
-    :returns: True if there is no document timestamp or its TSA certificate
-        expires within ``margin`` of ``now``.
-    """
-    deadline = renewal_deadline(pdf_bytes)
-    return deadline is None or deadline - margin <= now
 
 
 class Renewer:

@@ -19,9 +19,10 @@ If the TSA, OCSP responder or CRL repository cannot be reached, it raises
 :class:`~signing.errors.SealingUnavailable` and returns nothing: it never uses
 the local clock as a signing time and never hands back a partially sealed file.
 
-Celery prefork workers use :class:`SyncSealer`, which keeps one event loop and
-one :class:`Sealer` per process (pyHanko's synchronous API runs ``asyncio.run``
-per call, which breaks session reuse and fails inside a running loop).
+Celery prefork workers keep one :class:`Sealer` per process and run it on the
+process's one event loop (:func:`core.asyncrun.run_async`,
+:class:`signing.seal_service.SealerPool`); pyHanko's synchronous API would run
+``asyncio.run`` per call, which breaks session reuse and fails inside a running loop.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -49,7 +49,7 @@ from ._layout import TextBoxFill, draw_text_boxes
 from .errors import SealingInputError, SigningConfigurationError, SigningError
 from .fonts import japanese_font_path
 
-__all__ = ["DEFAULT_FIELD_NAME", "Sealer", "SyncSealer", "TextBoxFill", "check_settings"]
+__all__ = ["DEFAULT_FIELD_NAME", "Sealer", "TextBoxFill", "check_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class Sealer:
         if self._loop is not None and self._loop is not loop:
             raise RuntimeError(
                 "a Sealer is bound to the event loop it first ran on; "
-                "create one per loop (SyncSealer does this per process)"
+                "create one per loop (SealerPool keeps one per worker process)"
             )
         self._loop = loop
         if self._session is None:
@@ -281,56 +281,3 @@ class Sealer:
         except Exception as e:
             raise _trust.as_signing_error(e, "seal") from e
         return output.getvalue()
-
-
-class SyncSealer:
-    """Blocking facade over :class:`Sealer` for Celery prefork workers.
-
-    Keeps one private event loop and one :class:`Sealer` per process; after a
-    fork (prefork pool) the child builds its own on first use, since neither
-    an event loop nor an aiohttp session survives ``fork()``.
-    """
-
-    def __init__(self, settings: SigningSettings, **sealer_kwargs: object) -> None:
-        """Remember the settings; the key is opened on first use in each process."""
-        self.settings = settings
-        self._kwargs = sealer_kwargs
-        self._pid: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._sealer: Sealer | None = None
-
-    def _ensure(self) -> tuple[asyncio.AbstractEventLoop, Sealer]:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise RuntimeError("SyncSealer used inside a running event loop; await Sealer.seal")
-        if self._pid != os.getpid() or self._loop is None or self._sealer is None:
-            self._loop = asyncio.new_event_loop()
-            self._sealer = Sealer(self.settings, **self._kwargs)  # type: ignore[arg-type]
-            self._pid = os.getpid()
-        return self._loop, self._sealer
-
-    def seal(
-        self,
-        pdf_bytes: bytes,
-        fields: Sequence[TextBoxFill],
-        *,
-        reason: str,
-        location: str,
-        contact_info: str | None = None,
-    ) -> bytes:
-        """Blocking :meth:`Sealer.seal` (same arguments, same errors)."""
-        loop, sealer = self._ensure()
-        return loop.run_until_complete(
-            sealer.seal(pdf_bytes, fields, reason=reason, location=location, contact_info=contact_info)
-        )
-
-    def close(self) -> None:
-        """Close the sealer's session and the loop (call at worker shutdown)."""
-        if self._loop is not None and self._sealer is not None and self._pid == os.getpid():
-            self._loop.run_until_complete(self._sealer.aclose())
-            self._loop.close()
-        self._loop = None
-        self._sealer = None

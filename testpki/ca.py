@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import yaml
 from asn1crypto import pem, x509
-from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, PKIArchitecture
+from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig
 from certomancer.registry.pki_arch import ServiceRegistry
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -412,11 +412,6 @@ class TestPKI:
     # -- accessors ------------------------------------------------------------------
 
     @property
-    def arch(self) -> PKIArchitecture:
-        """The certomancer PKI architecture (certificates, keys, revocation)."""
-        return self._arch
-
-    @property
     def services(self) -> ServiceRegistry:
         """certomancer's service registry (TSA, OCSP, CRL answers)."""
         return self._arch.service_registry
@@ -430,11 +425,6 @@ class TestPKI:
     def tsa_url(self) -> str:
         """Stable TSA URL; answered by the current TSA generation."""
         return f"{self.base_url}/tsa"
-
-    @property
-    def tsa_generations(self) -> tuple[TsaGeneration, ...]:
-        """All TSA certificate generations, oldest first."""
-        return tuple(self._tsas)
 
     def current_tsa(self, moment: datetime) -> TsaGeneration | None:
         """The generation that answers ``/tsa`` at ``moment`` (newest valid one)."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.settings import Settings
 from tests.conftest import csrf_token
 
 
@@ -46,3 +48,9 @@ async def replace_given_password(client: AsyncTestClient[Litestar], given: str, 
     assert (await client.get("/app", follow_redirects=False)).headers.get("location") == "/account/password"
     changed = await form(client, "/account/password", current=given, new=own, confirm=own)
     assert changed.status_code == 200, changed.text[-500:]
+
+
+def stored_blobs(settings: Settings) -> list[Path]:
+    """Every file in the document store (compare before and after to see that nothing was written)."""
+    root = settings.app.data_dir / "blobs"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []

@@ -37,8 +37,9 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
+from core.asyncrun import run_async
 from core.settings import SigningSettings
-from signing import Sealer, SyncSealer, TextBoxFill
+from signing import Sealer, TextBoxFill
 from signing._trust import revocation_policy
 from testpki import PKIServer, TestPKI
 from tests.signing.conftest import free_port
@@ -136,15 +137,15 @@ class PlainPyHanko:
 
 
 def _worker(settings: SigningSettings, pdf: bytes, seconds: float, start: float, q: mp.Queue[int]) -> None:
-    sealer = SyncSealer(settings)
-    sealer.seal(pdf, FIELDS, reason=REASON, location="札幌市")  # warm-up before the clock starts
+    sealer = Sealer(settings)  # as a worker: one sealer on the process's one loop
+    run_async(sealer.seal(pdf, FIELDS, reason=REASON, location="札幌市"))  # warm-up before the clock starts
     while time.time() < start:
         time.sleep(0.005)
     count = 0
     while time.time() < start + seconds:
-        sealer.seal(pdf, FIELDS, reason=REASON, location="札幌市")
+        run_async(sealer.seal(pdf, FIELDS, reason=REASON, location="札幌市"))
         count += 1
-    sealer.close()
+    run_async(sealer.aclose())
     q.put(count)
 
 
@@ -171,12 +172,12 @@ def _high_water_mb() -> float:
 
 
 def _rss_worker(settings: SigningSettings, path: str, q: mp.Queue[tuple[float, float]]) -> None:
-    sealer = SyncSealer(settings)
-    sealer.seal(make_pdf(1), FIELDS, reason=REASON, location="札幌市")  # imports, key, TSA pin
+    sealer = Sealer(settings)  # as a worker: one sealer on the process's one loop
+    run_async(sealer.seal(make_pdf(1), FIELDS, reason=REASON, location="札幌市"))  # imports, key, TSA pin
     before = _high_water_mb()
-    sealer.seal(Path(path).read_bytes(), FIELDS, reason=REASON, location="札幌市")
+    run_async(sealer.seal(Path(path).read_bytes(), FIELDS, reason=REASON, location="札幌市"))
     after = _high_water_mb()
-    sealer.close()
+    run_async(sealer.aclose())
     q.put((before, after))
 
 

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.outbox import OutboxMessage
 from core.scope import system_access
 from core.settings import Settings
-from signing.blobs import BlobStore
 from signing.mail import MAIL_TASK, open_link
 from signing.models import AuditEvent, AuditKind, Contract, ContractStatus, Party, PartyStatus
 from tenants.models import SecurityEvent, SecurityEventKind
 from tests import factories as f
 from tests.conftest import csrf_token
+from tests.helpers import stored_blobs
 from tests.signing.conftest import Office
 
 
@@ -78,7 +78,7 @@ async def _snapshot(session: AsyncSession, settings: Settings) -> tuple[Any, ...
         await session.scalar(select(func.count()).select_from(AuditEvent)),
         await session.scalar(select(func.count()).select_from(OutboxMessage)),
         tuple(parties),
-        tuple(BlobStore(settings).files()),
+        tuple(stored_blobs(settings)),
     )
 
 

@@ -15,6 +15,7 @@ from core.settings import Settings
 from signing.blobs import BlobStore
 from signing.models import AuditEvent, Contract, ContractDocument
 from tests import factories as f
+from tests.helpers import stored_blobs
 from tests.signing.conftest import Office
 from tests.signing.pdfgen import make_pdf
 
@@ -45,7 +46,7 @@ async def _state(session: AsyncSession, settings: Settings) -> tuple[int, int, i
         await session.scalar(select(func.count()).select_from(model))
         for model in (Contract, ContractDocument, AuditEvent)
     ]
-    return (*counts, BlobStore(settings).files())  # type: ignore[return-value]
+    return (*counts, stored_blobs(settings))  # type: ignore[return-value]
 
 
 async def test_api_creates_a_contract_with_pdfs(client: AsyncTestClient, office: Office, settings: Settings) -> None:

@@ -47,6 +47,7 @@ from tests import factories as f
 from tests.conftest import _session_maker, sign_in
 from tests.corpus.conftest import corpus
 from tests.corpus.producers import CATALOGUE, SIGNED, Corpus
+from tests.helpers import stored_blobs
 from tests.signing.conftest import Office
 from tests.signing.pdfgen import make_pdf
 
@@ -314,7 +315,7 @@ async def _stored(session: AsyncSession, settings: Settings) -> tuple[int, int, 
         int(await session.scalar(select(func.count()).select_from(model)) or 0)
         for model in (Contract, ContractDocument, AuditEvent)
     ]
-    return counts[0], counts[1], counts[2], BlobStore(settings).files()
+    return counts[0], counts[1], counts[2], stored_blobs(settings)
 
 
 @pytest.mark.parametrize(("name", "build", "message"), HOSTILE, ids=[name for name, *_ in HOSTILE])

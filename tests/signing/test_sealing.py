@@ -21,7 +21,6 @@ from signing import (
     SealingInputError,
     SealingUnavailable,
     SigningConfigurationError,
-    SyncSealer,
     TextBoxFill,
     TextOverflowError,
     UnsupportedCharactersError,
@@ -262,26 +261,30 @@ def test_wrong_passphrase_is_a_configuration_error(signing_settings: SigningSett
         Sealer(replace(signing_settings, pkcs12_passphrase="wrong"))
 
 
-def test_sync_sealer_keeps_one_loop(signing_settings: SigningSettings, pki: TestPKI) -> None:
+def test_a_worker_seals_with_one_sealer_on_its_one_loop(signing_settings: SigningSettings, pki: TestPKI) -> None:
+    from core.asyncrun import run_async
     from signing import verify
 
-    sync = SyncSealer(signing_settings)
+    # What a Celery worker does: one Sealer per process, run on the process's loop.
+    sealer = Sealer(signing_settings)
     try:
-        first = sync.seal(make_pdf(1), [TextBoxFill(0, 72, 700, 200, 20, "同期")], reason=REASON, location=LOCATION)
-        loop = sync._loop
-        second = sync.seal(make_pdf(2), [], reason=REASON, location=LOCATION)
-        assert sync._loop is loop  # one loop (and one HTTP session) per process
+        first = run_async(
+            sealer.seal(make_pdf(1), [TextBoxFill(0, 72, 700, 200, 20, "同期")], reason=REASON, location=LOCATION)
+        )
+        session = sealer._session
+        second = run_async(sealer.seal(make_pdf(2), [], reason=REASON, location=LOCATION))
+        assert sealer._session is session  # one HTTP session (and TSA client) across tasks
+        with pytest.raises(RuntimeError, match="bound to the event loop"):
+            asyncio.run(sealer.seal(make_pdf(1), [], reason=REASON, location=LOCATION))
     finally:
-        sync.close()
+        run_async(sealer.aclose())
     assert verify(first, trust_roots=[pki.root_pem_path]).ok
     assert verify(second, trust_roots=[pki.root_cert.dump()]).ok
 
 
-async def test_sync_apis_refuse_a_running_loop(signing_settings: SigningSettings, pki: TestPKI) -> None:
+async def test_sync_verify_refuses_a_running_loop(pki: TestPKI) -> None:
     from signing import verify
 
-    with pytest.raises(RuntimeError, match="event loop"):
-        SyncSealer(signing_settings).seal(make_pdf(1), [], reason=REASON, location=LOCATION)
     with pytest.raises(RuntimeError, match="verify_async"):
         verify(make_pdf(1), trust_roots=[pki.root_cert])
 
