@@ -195,6 +195,10 @@ class SecuritySettings:
         default_factory=lambda: tuple(n.strip() for n in _env("KYODO_OPERATOR_NETWORKS").split(",") if n.strip())
     )
     """KYODO_OPERATOR_NETWORKS: comma-separated CIDRs operators may sign in from (empty = anywhere)."""
+    trusted_proxies: tuple[str, ...] = field(
+        default_factory=lambda: tuple(n.strip() for n in _env("KYODO_TRUSTED_PROXIES").split(",") if n.strip())
+    )
+    """KYODO_TRUSTED_PROXIES: comma-separated addresses/CIDRs of load balancers whose X-Forwarded-For is believed."""
 
 
 MIN_FILE_MB = 20

@@ -52,6 +52,7 @@ from kyodo.auth import CSRF_COOKIE, CSRF_HEADER, authentication_middleware
 from kyodo.dependencies import dependencies
 from kyodo.middleware import locale_middleware, security_headers_middleware
 from kyodo.pages import safe_next
+from kyodo.proxies import proxy_middleware
 from kyodo.routes import route_handlers, template_dirs
 from policy.engine import PolicyListener
 from reporting.telemetry import telemetry_lifespan, telemetry_middleware
@@ -206,6 +207,8 @@ def create_app(
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
         template_config=template_config,
         middleware=[
+            # First, so that allow-lists, audit trails and limits all see the same client address.
+            *proxy_middleware(settings.security.trusted_proxies),
             DefineMiddleware(security_headers_middleware, hsts=settings.security.secure_cookies),
             DefineMiddleware(locale_middleware, default_locale=settings.app.default_locale),
             authentication_middleware,
