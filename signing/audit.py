@@ -19,13 +19,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import session_scope
-from core.scope import system_access
+from core.scope import elevated
 from signing.models import AuditEvent, AuditKind
-from tenants.models import Member
+from signing.repositories import ContractRepository
 
 __all__ = [
     "GENESIS",
@@ -116,15 +115,9 @@ async def append_event(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an event to its chain in the caller's transaction."""
-    chain = f"audit:{contract_id or member_id}"
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"), {"chain": chain})
-    last = select(AuditEvent.hash).where(AuditEvent.member_id == member_id)
-    last = (
-        last.where(AuditEvent.contract_id == contract_id)
-        if contract_id
-        else last.where(AuditEvent.contract_id.is_(None))
-    )
-    prev = await session.scalar(last.order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+    repo = ContractRepository(session, member_id)
+    await repo.lock_chain(f"audit:{contract_id or member_id}")
+    prev = await repo.last_hash(contract_id) or GENESIS
     now = dt.datetime.now(dt.UTC)
     row = AuditEvent(
         member_id=member_id,
@@ -171,13 +164,9 @@ async def verify_chains(session: AsyncSession, *, member_id: uuid.UUID | None = 
     its oldest kept row is taken as the anchor; contract chains always start at
     the genesis hash.
     """
-    stmt = select(AuditEvent).order_by(AuditEvent.id)
-    if member_id is not None:
-        stmt = stmt.where(AuditEvent.member_id == member_id)
     problems: list[ChainProblem] = []
     chains: dict[str, _Chain] = {}
-    result = await session.stream_scalars(stmt.execution_options(yield_per=2000))
-    async for row in result:
+    async for row in ContractRepository(session, member_id).stream_events():
         key = f"c:{row.contract_id}" if row.contract_id else f"m:{row.member_id}"
         chain = chains.get(key)
         if chain is None:
@@ -214,16 +203,7 @@ async def trail_fingerprint(session: AsyncSession, member_id: uuid.UUID) -> tupl
     One aggregate in PostgreSQL: any inserted, removed or changed row changes it,
     so a verification done for the same fingerprint still holds.
     """
-    row = (
-        await session.execute(
-            text(
-                "SELECT count(*), coalesce(sum(hashtextextended(e::text, 0)::numeric), 0) "
-                "FROM contract_audit_event e WHERE e.member_id = :member"
-            ),
-            {"member": member_id},
-        )
-    ).one()
-    return int(row[0]), str(row[1])
+    return await ContractRepository(session, member_id).trail_fingerprint()
 
 
 async def verify_member_trail(
@@ -267,20 +247,15 @@ class TrailReport:
 
 async def verify_trail(member_code: str | None = None) -> TrailReport:
     """Verify the trail of one member (by 全国地方公共団体コード) or of all, as an operator command does."""
-    async with session_scope() as session:
-        await system_access(session)
+    async with session_scope() as session, elevated(session):
         member_id = None
         if member_code:
-            member = await session.scalar(select(Member).where(Member.lg_code == member_code))
+            member = await ContractRepository(session, None).member_by_code(member_code)
             if member is None:
                 return TrailReport(False, [f"no member with code {member_code}"])
             member_id = member.id
         problems = await verify_chains(session, member_id=member_id)
-        count = await session.scalar(
-            select(func.count())
-            .select_from(AuditEvent)
-            .where(AuditEvent.member_id == member_id if member_id else true())
-        )
+        count = await ContractRepository(session, member_id).count_events()
     lines = [f"event {p.event_id} (contract {p.contract_id}): {p.reason} does not match" for p in problems]
     lines.append(f"{count} events checked, {len(problems)} problems")
     return TrailReport(not problems, lines)

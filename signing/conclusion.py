@@ -30,7 +30,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Invalid, NotFound
@@ -52,7 +51,8 @@ from signing.models import (
     PartyStatus,
     TextBox,
 )
-from tenants.models import OperatorAccount, Staff
+from signing.repositories import ContractRepository
+from tenants.models import Staff
 
 __all__ = [
     "SEAL_FAILURE_REASONS",
@@ -131,7 +131,7 @@ async def announce_conclusion(session: AsyncSession, settings: Settings, contrac
 async def _drafter(session: AsyncSession, contract: Contract) -> Staff | None:
     if contract.created_by_id is None:
         return None
-    return await session.get(Staff, contract.created_by_id)
+    return await ContractRepository(session, contract.member_id).staff(contract.created_by_id)
 
 
 # --------------------------------------------------------------------------- failures
@@ -231,8 +231,7 @@ async def record_seal_failure(
             ),
         )
     # Operators see which contract and what kind of failure, never its contents.
-    operators = (await session.scalars(select(OperatorAccount.email).where(OperatorAccount.active))).all()
-    for email in sorted(set(operators)):
+    for email in await ContractRepository(session, contract.member_id).operator_emails():
         queue_mail(
             session,
             settings,

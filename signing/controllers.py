@@ -21,12 +21,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Forbidden, Invalid, Locked, NotFound, ServiceError, Unavailable
 from core.i18n import gettext as _
-from core.scope import Principal, for_member, system_access
+from core.scope import Principal, elevated, for_member
 from core.settings import Settings, get_settings
 from core.web import client_ip, status_of
 from policy.guards import current_principal, requires, requires_member_staff
@@ -37,7 +36,6 @@ from signing.blobs import BlobStore
 from signing.conclusion import failure_message
 from signing.models import (
     AuditKind,
-    ConclusionCertificate,
     Contract,
     ContractStatus,
     Party,
@@ -47,6 +45,7 @@ from signing.models import (
 )
 from signing.pdfcheck import PdfLimits
 from signing.pdfgate import PreviewUnavailableError, page_preview
+from signing.repositories import ContractRepository
 from signing.schemas import (
     ContractOut,
     ContractPage,
@@ -58,7 +57,6 @@ from signing.schemas import (
     TextBoxIn,
     TextBoxOut,
 )
-from tenants.models import ContractTitle, Staff, TitleGrant
 
 __all__ = ["ContractApiController", "ContractPagesController", "ContractorController"]
 
@@ -313,12 +311,7 @@ async def _document_download(
 
 async def _certificate_bytes(session: AsyncSession, settings: Settings, contract: Contract) -> bytes:
     """The newest sealed certificate of conclusion (WF-12); 409 while the contract is not sealed yet."""
-    row = await session.scalar(
-        select(ConclusionCertificate)
-        .where(ConclusionCertificate.contract_id == contract.id)
-        .order_by(ConclusionCertificate.version.desc())
-        .limit(1)
-    )
+    row = await ContractRepository(session, contract.member_id).latest_certificate(contract.id)
     if row is None:
         raise Conflict(_("The certificate of conclusion is issued once the contract is sealed."))
     return await BlobStore(settings).get(session, contract.member_id, row.sha256)
@@ -477,7 +470,9 @@ class ContractApiController(Controller):
             title_id=data.title_id,
         )
         if data.address_book_entry_id:
-            party_input = await svc.from_address_book(db_session, party_input, data.address_book_entry_id)
+            party_input = await svc.from_address_book(
+                db_session, contract.member_id, party_input, data.address_book_entry_id
+            )
         party = await svc.add_party(db_session, contract, party_input, _actor(request, principal))
         return PartyOut.of(party)
 
@@ -787,13 +782,7 @@ class ContractPagesController(Controller):
     async def new(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
         """The form of a new contract."""
         principal = current_principal(request)
-        titles = (
-            await db_session.scalars(
-                select(ContractTitle)
-                .where(ContractTitle.member_id == principal.member_id, ContractTitle.active.is_(True))
-                .order_by(ContractTitle.sort_order, ContractTitle.name)
-            )
-        ).all()
+        titles = await ContractRepository(db_session, principal.member_id).active_titles()
         return Template("signing/new.html", context={"titles": titles, "limits": get_settings().contracts})
 
     @post("/", guards=[requires("contract", "draft")], request_max_body_size=_UPLOAD_LIMIT)
@@ -824,17 +813,7 @@ class ContractPagesController(Controller):
         boxes = await svc.text_boxes(db_session, contract.id)
         signers: list[Any] = []
         if contract.status is ContractStatus.DRAFT:
-            signers = list(
-                (
-                    await db_session.execute(
-                        select(Staff, ContractTitle)
-                        .join(TitleGrant, TitleGrant.staff_id == Staff.id)
-                        .join(ContractTitle, ContractTitle.id == TitleGrant.title_id)
-                        .where(Staff.member_id == principal.member_id)
-                        .order_by(Staff.name)
-                    )
-                ).all()
-            )
+            signers = await ContractRepository(db_session, principal.member_id).signers()
         book = await svc.address_book(db_session, contract.member_id) if principal.can("addressbook", "view") else []
         my_turn = any(
             p.kind is PartyKind.STAFF and p.staff_id == principal.id and p.status is PartyStatus.NOTIFIED
@@ -957,6 +936,7 @@ class ContractPagesController(Controller):
         elif data.get("address_book_entry_id"):
             party_input = await svc.from_address_book(
                 db_session,
+                contract.member_id,
                 party_input,
                 _uuid(data["address_book_entry_id"], _("The address book entry was not found.")),
             )
@@ -1173,8 +1153,8 @@ class ContractorController(Controller):
     async def _open(self, session: AsyncSession, token: str) -> tuple[Party, Contract]:
         # The link is the only key a contractor has: find it across members, then
         # work only inside the member that owns it.
-        await system_access(session)
-        party, contract = await svc.party_by_token(session, token)
+        async with elevated(session):
+            party, contract = await svc.party_by_token(session, token)
         await for_member(session, contract.member_id)
         return party, contract
 

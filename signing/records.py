@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import for_member, system_access
-from signing.models import ConclusionCertificate, Contract, ContractDocument, SealedDocument
-from tenants.models import Member
+from core.scope import elevated
+from signing.repositories import ContractRepository
 
 __all__ = ["RecordMatch", "find_record"]
 
@@ -34,18 +32,15 @@ class RecordMatch:
 
 
 async def find_record(session: AsyncSession, sha256: str) -> RecordMatch | None:
-    """The sealed file (any version) or certificate with this SHA-256, if the platform issued it."""
-    await system_access(session)
-    try:
-        row = await session.execute(
-            select(SealedDocument, Contract, Member, ContractDocument.file_name)
-            .join(Contract, Contract.id == SealedDocument.contract_id)
-            .join(Member, Member.id == Contract.member_id)
-            .join(ContractDocument, ContractDocument.id == SealedDocument.document_id)
-            .where(SealedDocument.sha256 == sha256)
-            .limit(1)
-        )
-        found = row.first()
+    """The sealed file (any version) or certificate with this SHA-256, if the platform issued it.
+
+    Whoever uploads a file may be of no member at all, so the lookup reads every
+    member's rows; only this lookup does, and the session's scope is back to what
+    it was afterwards.
+    """
+    async with elevated(session):
+        repo = ContractRepository(session, None)
+        found = await repo.sealed_file_record(sha256)
         if found is not None:
             sealed, contract, member, file_name = found
             return RecordMatch(
@@ -57,14 +52,7 @@ async def find_record(session: AsyncSession, sha256: str) -> RecordMatch | None:
                 sealed.version,
                 contract.concluded_at,
             )
-        row = await session.execute(
-            select(ConclusionCertificate, Contract, Member)
-            .join(Contract, Contract.id == ConclusionCertificate.contract_id)
-            .join(Member, Member.id == Contract.member_id)
-            .where(ConclusionCertificate.sha256 == sha256)
-            .limit(1)
-        )
-        cert = row.first()
+        cert = await repo.certificate_record(sha256)
         if cert is not None:
             certificate, contract, member = cert
             return RecordMatch(
@@ -77,6 +65,3 @@ async def find_record(session: AsyncSession, sha256: str) -> RecordMatch | None:
                 contract.concluded_at,
             )
         return None
-    finally:
-        # The lookup needs every member's rows; nothing after it may.
-        await for_member(session, None)

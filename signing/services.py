@@ -17,11 +17,9 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
-from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -49,18 +47,9 @@ from signing.models import (
 )
 from signing.pdfcheck import CheckedPdf, PdfLimits, PdfRejectedError
 from signing.pdfgate import check_pdf_off_loop
+from signing.repositories import ContractRepository, SearchFilters, TrailFilters
 from tenants.auth import record_security_event
-from tenants.models import (
-    AddressBookEntry,
-    ContractorCompany,
-    ContractorContact,
-    ContractTitle,
-    Department,
-    SecurityEventKind,
-    Staff,
-    TitleGrant,
-    ViewScope,
-)
+from tenants.models import AddressBookEntry, SecurityEventKind
 from tenants.passwords import hash_password, verify_password
 
 __all__ = [
@@ -120,31 +109,21 @@ def _documents(contract: Contract) -> list[str]:
 
 
 async def get_contract(session: AsyncSession, contract_id: uuid.UUID, principal: Principal | None = None) -> Contract:
-    """A contract with documents and parties, or 404 when it does not exist or may not be seen."""
-    stmt = select(Contract).where(Contract.id == contract_id)
-    if principal is not None:
-        stmt = visible_to(stmt, principal)
-    contract = await session.scalar(stmt.execution_options(populate_existing=True))
+    """A contract with documents and parties, or 404 when it does not exist or may not be seen.
+
+    Without ``principal`` the session's own scope decides (a task or a link inside
+    :func:`core.scope.elevated`, or the member a contractor's link belongs to).
+    """
+    repo = ContractRepository(session, principal.member_id if principal is not None else None)
+    contract = await repo.contract(contract_id, principal)
     if contract is None:
         raise NotFound(_("The contract was not found."))
-    await session.refresh(contract, ["documents", "parties", "sealed_documents"])
     return contract
-
-
-def visible_to(stmt: Select[Any], principal: Principal) -> Select[Any]:
-    """Restrict a query of contracts to what the caller may read (member by RLS, department by view scope)."""
-    stmt = stmt.where(Contract.member_id == principal.member_id)
-    if principal.view_scope is ViewScope.DEPARTMENT and not principal.can("contract", "view_all"):
-        stmt = stmt.where(Contract.department_id == principal.department_id)
-    return stmt
 
 
 async def text_boxes(session: AsyncSession, contract_id: uuid.UUID) -> list[TextBox]:
     """The contract's text boxes, by document and page."""
-    rows = await session.scalars(
-        select(TextBox).where(TextBox.contract_id == contract_id).order_by(TextBox.page, TextBox.created_at)
-    )
-    return list(rows)
+    return await ContractRepository(session, None).text_boxes(contract_id)
 
 
 # --------------------------------------------------------------------------- drafting
@@ -170,14 +149,13 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
         raise Invalid(_("Please enter the subject."))
     if data.amount is not None and data.amount < 0:
         raise Invalid(_("The amount cannot be negative."))
-    title = await session.get(ContractTitle, data.title_id)
-    if title is None or title.member_id != principal.member_id or not title.active:
+    repo = ContractRepository(session, principal.member_id)
+    title = await repo.title(data.title_id)
+    if title is None or not title.active:
         raise Invalid(_("Please choose a contract title of your organisation."))
     department_id = data.department_id or principal.department_id
-    if department_id is not None:
-        department = await session.get(Department, department_id)
-        if department is None or department.member_id != principal.member_id:
-            raise Invalid(_("Please choose a department of your organisation."))
+    if department_id is not None and await repo.department(department_id) is None:
+        raise Invalid(_("Please choose a department of your organisation."))
     contract = Contract(
         member_id=principal.member_id,
         title_id=title.id,
@@ -206,11 +184,7 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
 
 async def lock_contract(session: AsyncSession, contract: Contract) -> None:
     """Serialise changes of one contract (two parallel parties agreeing at once) and re-read its parties."""
-    await session.execute(select(Contract.id).where(Contract.id == contract.id).with_for_update())
-    await session.refresh(contract, ["status", "parties"])
-    await session.execute(
-        select(Party).where(Party.contract_id == contract.id).execution_options(populate_existing=True)
-    )
+    await ContractRepository(session, contract.member_id).lock(contract)
 
 
 def _require_draft(contract: Contract) -> None:
@@ -341,14 +315,12 @@ async def add_party(session: AsyncSession, contract: Contract, data: PartyInput,
             password_hash=hash_password(data.password),
         )
     else:
-        staff = await session.get(Staff, data.staff_id) if data.staff_id else None
-        if staff is None or staff.member_id != contract.member_id:
+        repo = ContractRepository(session, contract.member_id)
+        staff = await repo.staff(data.staff_id) if data.staff_id else None
+        if staff is None:
             raise Invalid(_("Please choose a staff member of your organisation."))
         title_id = data.title_id or contract.title_id
-        granted = await session.scalar(
-            select(TitleGrant.id).where(TitleGrant.staff_id == staff.id, TitleGrant.title_id == title_id)
-        )
-        if granted is None:
+        if not await repo.holds_title(staff.id, title_id):
             raise Invalid(_("{name} may not conclude contracts under this title.").format(name=staff.name))
         party = Party(
             member_id=contract.member_id,
@@ -603,7 +575,7 @@ async def party_by_token(session: AsyncSession, token: str) -> tuple[Party, Cont
     """The party behind a link (the session must have system access); 404-like errors otherwise."""
     if not token or len(token) > 200:
         raise NotFound(_("This link is not valid."))
-    party = await session.scalar(select(Party).where(Party.token_hash == token_digest(token)))
+    party = await ContractRepository(session, None).party_by_token_hash(token_digest(token))
     if party is None:
         raise NotFound(
             _(
@@ -657,18 +629,8 @@ async def check_contractor_password(
     locked_message = _("This link is locked after too many wrong passwords. Please contact the person in charge.")
     if party.locked:
         raise Locked(locked_message)
-    claimed = (
-        await session.execute(
-            update(Party)
-            .where(Party.id == party.id, Party.locked.is_(False))
-            .values(
-                failed_attempts=Party.failed_attempts + 1,
-                locked=Party.failed_attempts + 1 >= settings.contracts.contractor_max_attempts,
-            )
-            .returning(Party.failed_attempts, Party.locked, Party.password_hash)
-            .execution_options(synchronize_session=False)
-        )
-    ).one_or_none()
+    repo = ContractRepository(session, contract.member_id)
+    claimed = await repo.claim_password_attempt(party.id, settings.contracts.contractor_max_attempts)
     await session.commit()
     if claimed is None:
         set_committed_value(party, "locked", True)
@@ -678,14 +640,9 @@ async def check_contractor_password(
     # the hash checked is the one current at the claim, should staff have just set a new one.
     for key, value in (("failed_attempts", attempt), ("locked", locks), ("password_hash", password_hash)):
         set_committed_value(party, key, value)
-    if await anyio.to_thread.run_sync(verify_password, password_hash, password):
-        await session.execute(
-            update(Party)
-            # Only while the hash checked is still the password: a new one set meanwhile keeps its own count.
-            .where(Party.id == party.id, Party.password_hash == password_hash)
-            .values(failed_attempts=0, locked=False)
-            .execution_options(synchronize_session=False)
-        )
+    if password_hash is not None and await anyio.to_thread.run_sync(verify_password, password_hash, password):
+        # Only while the hash checked is still the password: a new one set meanwhile keeps its own count.
+        await repo.clear_password_attempts(party.id, password_hash)
         set_committed_value(party, "failed_attempts", 0)
         set_committed_value(party, "locked", False)
         await append_event(
@@ -833,10 +790,7 @@ async def staff_agree(
     if not mine:
         raise Forbidden(_("You are not a signer of this contract."))
     party = next((p for p in mine if p.status is PartyStatus.NOTIFIED), mine[0])
-    granted = await session.scalar(
-        select(TitleGrant.id).where(TitleGrant.staff_id == principal.id, TitleGrant.title_id == party.title_id)
-    )
-    if granted is None:
+    if not await ContractRepository(session, contract.member_id).holds_title(principal.id, party.title_id):
         raise Forbidden(_("You no longer hold the title this contract is concluded under."))
     await agree(session, settings, contract=contract, party=party, values=values, who=who)
 
@@ -874,7 +828,7 @@ async def decline(
         f"契約書「{contract.subject}」は {party.label} 様により差し戻されました。\n理由: {party.decline_reason}\n",
     )
     if contract.created_by_id:
-        creator = await session.get(Staff, contract.created_by_id)
+        creator = await ContractRepository(session, contract.member_id).staff(contract.created_by_id)
         if creator is not None:
             queue_mail(
                 session,
@@ -966,12 +920,7 @@ async def set_party_password(
     password_hash = await anyio.to_thread.run_sync(hash_password, password)
     # One UPDATE that writes all three whatever this session read earlier: a count that
     # parallel attempts raised meanwhile (see check_contractor_password) is cleared too.
-    await session.execute(
-        update(Party)
-        .where(Party.id == party.id)
-        .values(password_hash=password_hash, failed_attempts=0, locked=False)
-        .execution_options(synchronize_session=False)
-    )
+    await ContractRepository(session, contract.member_id).set_party_password(party.id, password_hash)
     for key, value in (("password_hash", password_hash), ("failed_attempts", 0), ("locked", False)):
         set_committed_value(party, key, value)
     await append_event(
@@ -988,20 +937,8 @@ async def remind(session: AsyncSession, settings: Settings, *, now: dt.datetime 
     """Remind parties that have not answered for ``KYODO_REMINDER_HOURS`` (system access); returns how many."""
     now = now or _now()
     due = now - dt.timedelta(hours=settings.contracts.reminder_hours)
-    rows = await session.scalars(
-        select(Party)
-        .join(Contract, Contract.id == Party.contract_id)
-        .where(
-            Contract.status == ContractStatus.CIRCULATING,
-            Party.status == PartyStatus.NOTIFIED,
-            Party.locked.is_(False),
-            func.coalesce(Party.reminded_at, Party.notified_at) < due,
-        )
-        .with_for_update(of=Party, skip_locked=True)
-        .limit(500)
-    )
     count = 0
-    for party in rows.all():
+    for party in await ContractRepository(session, None).due_for_reminder(due):
         contract = await get_contract(session, party.contract_id)
         party.reminded_at = now
         _request_mail(settings, session, contract, party, reminder=True)
@@ -1022,19 +959,6 @@ async def remind(session: AsyncSession, settings: Settings, *, now: dt.datetime 
 
 
 @dataclass
-class SearchFilters:
-    """Search keys, combined with AND (SAP-6(23), 電子帳簿保存法)."""
-
-    word: str = ""
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    amount_min: int | None = None
-    amount_max: int | None = None
-    counterparty: str = ""
-    status: ContractStatus | None = None
-
-
-@dataclass
 class SearchPage:
     """One page of results."""
 
@@ -1045,41 +969,14 @@ class SearchPage:
     filters: SearchFilters = field(default_factory=SearchFilters)
 
 
-def _like(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def search_statement(principal: Principal, filters: SearchFilters) -> Select[Any]:
-    """The filtered, visible, newest-first statement behind search, pages and CSV."""
-    stmt = visible_to(select(Contract), principal)
-    if filters.word.strip():
-        word = _like(filters.word.strip())
-        stmt = stmt.where(or_(Contract.file_names.ilike(word, escape="\\"), Contract.subject.ilike(word, escape="\\")))
-    if filters.counterparty.strip():
-        stmt = stmt.where(Contract.counterparty.ilike(_like(filters.counterparty.strip()), escape="\\"))
-    if filters.date_from:
-        stmt = stmt.where(Contract.transaction_date >= filters.date_from)
-    if filters.date_to:
-        stmt = stmt.where(Contract.transaction_date <= filters.date_to)
-    if filters.amount_min is not None:
-        stmt = stmt.where(Contract.amount >= filters.amount_min)
-    if filters.amount_max is not None:
-        stmt = stmt.where(Contract.amount <= filters.amount_max)
-    if filters.status is not None:
-        stmt = stmt.where(Contract.status == filters.status)
-    return stmt.order_by(Contract.created_at.desc(), Contract.id.desc())
-
-
 async def search(
     session: AsyncSession, principal: Principal, filters: SearchFilters, *, page: int = 1, per_page: int = 50
 ) -> SearchPage:
     """A page of contracts the caller may see."""
     page = max(1, page)
     per_page = max(1, min(per_page, 200))
-    rows = (
-        await session.scalars(search_statement(principal, filters).offset((page - 1) * per_page).limit(per_page + 1))
-    ).all()
+    repo = ContractRepository(session, principal.member_id)
+    rows = await repo.search(principal, filters, offset=(page - 1) * per_page, limit=per_page + 1)
     return SearchPage(
         items=rows[:per_page], page=page, per_page=per_page, has_next=len(rows) > per_page, filters=filters
     )
@@ -1111,8 +1008,8 @@ async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFil
     out = io.StringIO()
     writer = spreadsheet.writer(out)
     writer.writerow(["契約ID", "件名", "契約番号", "取引年月日", "金額", "取引先", "状態", "ファイル名", "作成日時"])
-    result = await session.stream_scalars(search_statement(principal, filters).limit(limit))
-    async for c in result:
+    repo = ContractRepository(session, principal.member_id)
+    async for c in repo.stream_search(principal, filters, limit=limit):
         writer.writerow(
             [
                 str(c.id),
@@ -1137,15 +1034,6 @@ TRAIL_EXPORT_LIMIT = 100_000
 
 
 @dataclass
-class TrailFilters:
-    """Keys of the audit-log screen: one contract (its ID or contract number) and days in Japan time."""
-
-    contract: str = ""
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-
-
-@dataclass
 class TrailEntry:
     """An event with the subject and number of its contract (empty for operations such as searches)."""
 
@@ -1164,37 +1052,13 @@ class TrailPage:
     has_next: bool
 
 
-def _trail_statement(member_id: uuid.UUID, filters: TrailFilters) -> Select[Any]:
-    # member_id is the filter; row-level security would hide other members' rows anyway.
-    stmt = (
-        select(AuditEvent, Contract.subject, Contract.contract_number)
-        .outerjoin(Contract, Contract.id == AuditEvent.contract_id)
-        .where(AuditEvent.member_id == member_id)
-    )
-    wanted = filters.contract.strip()
-    if wanted:
-        try:
-            stmt = stmt.where(AuditEvent.contract_id == uuid.UUID(wanted))
-        except ValueError:
-            numbered = select(Contract.id).where(Contract.member_id == member_id, Contract.contract_number == wanted)
-            stmt = stmt.where(AuditEvent.contract_id.in_(numbered))
-    if filters.date_from:
-        stmt = stmt.where(AuditEvent.occurred_at >= dt.datetime.combine(filters.date_from, dt.time(), JST))
-    if filters.date_to and filters.date_to < dt.date.max:
-        day_after = filters.date_to + dt.timedelta(days=1)
-        stmt = stmt.where(AuditEvent.occurred_at < dt.datetime.combine(day_after, dt.time(), JST))
-    return stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-
-
 async def trail(
     session: AsyncSession, member_id: uuid.UUID, filters: TrailFilters, *, page: int = 1, per_page: int = 50
 ) -> TrailPage:
     """A page of the member's audit trail."""
     page = max(1, page)
     per_page = max(1, min(per_page, 200))
-    rows = (
-        await session.execute(_trail_statement(member_id, filters).offset((page - 1) * per_page).limit(per_page + 1))
-    ).all()
+    rows = await ContractRepository(session, member_id).trail(filters, offset=(page - 1) * per_page, limit=per_page + 1)
     items = [TrailEntry(event, subject or "", number or "") for event, subject, number in rows[:per_page]]
     return TrailPage(items=items, page=page, per_page=per_page, has_next=len(rows) > per_page)
 
@@ -1203,8 +1067,9 @@ async def trail_csv(
     session: AsyncSession, member_id: uuid.UUID, filters: TrailFilters, kind_labels: dict[str, str]
 ) -> bytes:
     """The filtered trail as CSV (UTF-8 with BOM for Excel), every column including both hashes."""
-    total = await session.scalar(select(func.count()).select_from(_trail_statement(member_id, filters).subquery()))
-    if (total or 0) > TRAIL_EXPORT_LIMIT:
+    repo = ContractRepository(session, member_id)
+    total = await repo.trail_count(filters)
+    if total > TRAIL_EXPORT_LIMIT:
         raise Invalid(
             _("The export holds at most {limit} events; {total} match. Please narrow the date range.").format(
                 limit=f"{TRAIL_EXPORT_LIMIT:,}", total=f"{total:,}"
@@ -1229,8 +1094,7 @@ async def trail_csv(
             _("Hash"),
         ]
     )
-    result = await session.stream(_trail_statement(member_id, filters).execution_options(yield_per=2000))
-    async for event, subject, number in result:
+    async for event, subject, number in repo.stream_trail(filters):
         writer.writerow(
             [
                 event.occurred_at.astimezone(JST).isoformat(timespec="seconds"),
@@ -1251,15 +1115,14 @@ async def trail_csv(
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-async def from_address_book(session: AsyncSession, data: PartyInput, entry_id: uuid.UUID) -> PartyInput:
+async def from_address_book(
+    session: AsyncSession, member_id: uuid.UUID, data: PartyInput, entry_id: uuid.UUID
+) -> PartyInput:
     """Fill a contractor party's company, name and e-mail from the member's address book (CON-6)."""
-    entry = await session.get(AddressBookEntry, entry_id)
-    if entry is None:
+    found = await ContractRepository(session, member_id).address_book_entry(entry_id)
+    if found is None:
         raise NotFound(_("The address book entry was not found."))
-    contact = await session.get(ContractorContact, entry.contact_id)
-    company = await session.get(ContractorCompany, entry.company_id)
-    if contact is None or company is None:
-        raise NotFound(_("The address book entry was not found."))
+    company, contact = found
     data.kind = PartyKind.CONTRACTOR
     data.company = company.name
     data.name = contact.name
@@ -1270,11 +1133,4 @@ async def from_address_book(session: AsyncSession, data: PartyInput, entry_id: u
 
 async def address_book(session: AsyncSession, member_id: uuid.UUID) -> list[tuple[AddressBookEntry, str, str, str]]:
     """The member's address book: entry, company, person, e-mail."""
-    rows = await session.execute(
-        select(AddressBookEntry, ContractorCompany.name, ContractorContact.name, ContractorContact.email)
-        .join(ContractorContact, ContractorContact.id == AddressBookEntry.contact_id)
-        .join(ContractorCompany, ContractorCompany.id == AddressBookEntry.company_id)
-        .where(AddressBookEntry.member_id == member_id)
-        .order_by(ContractorCompany.name, ContractorContact.name)
-    )
-    return [(e, c, n, m) for e, c, n, m in rows.all()]
+    return await ContractRepository(session, member_id).address_book()
