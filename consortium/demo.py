@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from core.scope import system_access
+from core.scope import elevated
 from core.settings import to_psycopg_url
 from policy.models import PolicyRule
 from tenants.models import (
@@ -174,8 +174,16 @@ async def _ensure_rule(
 
 
 async def seed_demo(session: AsyncSession) -> SeedReport:
-    """Add whatever of the demo data is missing (the caller commits)."""
-    await system_access(session)
+    """Add whatever of the demo data is missing (the caller commits).
+
+    Demo rows belong to every member, so the seeding runs inside
+    :func:`core.scope.elevated`; the session's scope is the same afterwards.
+    """
+    async with elevated(session):
+        return await _seed(session)
+
+
+async def _seed(session: AsyncSession) -> SeedReport:
     report = SeedReport()
     password_hash = _LazyHash()
     consortium = await _ensure(

@@ -1,9 +1,9 @@
 """The secretariat's work (members, contractor companies) and the members' address books.
 
 The secretariat sees figures about members (kind, status, dates, number of
-staff), never their contracts. Counting another member's staff needs system
-access, so it happens here, in one aggregate query, and the session is scoped
-back to "no member" straight after.
+staff), never their contracts. Counting the members' staff needs system
+access, so it happens here, in one aggregate query inside
+:func:`core.scope.elevated`, which gives the session its previous scope back.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from consortium.identifiers import (
 )
 from core.errors import Conflict, Invalid
 from core.i18n import gettext as _
-from core.scope import for_member, system_access
+from core.scope import elevated
 from policy.models import PolicyRule
 from policy.permissions import MEMBER_PERMISSIONS, BuiltinRole
 from policy.services import RoleService
@@ -125,16 +125,13 @@ class MembershipService:
         ids = [m.id for m in members]
         counts: dict[uuid.UUID, int] = {}
         if ids:
-            await system_access(self.session)
-            try:
+            async with elevated(self.session):
                 rows = await self.session.execute(
                     select(Staff.member_id, func.count())
                     .where(Staff.member_id.in_(ids), Staff.status == StaffStatus.ACTIVE)
                     .group_by(Staff.member_id)
                 )
                 counts = {member_id: int(n) for member_id, n in rows.tuples()}
-            finally:
-                await for_member(self.session, None)
         return [MemberFigures(m, counts.get(m.id, 0)) for m in members]
 
     async def add(
@@ -167,9 +164,9 @@ class MembershipService:
         self.session.add(member)
         await self.session.flush()
         password = generate_password()
-        # The first administrator belongs to the new member: write it as that member.
-        await for_member(self.session, member.id)
-        try:
+        # The first administrator is a row of the new member, which the secretariat's
+        # scope cannot write; the previous scope comes back after the block.
+        async with elevated(self.session):
             admin = Staff(
                 member_id=member.id,
                 login_id=login_id,
@@ -186,8 +183,6 @@ class MembershipService:
                 PolicyRule(member_id=member.id, ptype="g", v0=f"staff:{admin.id}", v1=f"role:{BuiltinRole.ADMIN}")
             )
             await self.session.flush()
-        finally:
-            await for_member(self.session, None)
         return member, admin, password
 
     async def set_status(self, member: Member, status: MemberStatus, *, on: dt.date | None = None) -> Member:
@@ -396,16 +391,17 @@ async def issue_operator_api_key(
         code = validate_lg_code(lg_code)
     except InvalidLocalGovernmentCode as exc:
         raise Invalid(str(exc)) from None
-    await system_access(session)
     member = await session.scalar(select(Member).where(Member.lg_code == code))
     if member is None:
         raise Invalid(_("There is no member with the code {code}.").format(code=code))
-    row, key = await ApiKeyService(session, member.id).issue(label=label, created_by_id=None)
-    if role:
-        # The operator stands above every member: it may give any member role.
-        await RoleService(session, member.id).assign(
-            editor=frozenset(MEMBER_PERMISSIONS), subject=f"apikey:{row.id}", role_name=role
-        )
+    async with elevated(session):
+        row, key = await ApiKeyService(session, member.id).issue(label=label, created_by_id=None)
+        if role:
+            # The operator stands above every member: it may give any member role.
+            await RoleService(session, member.id).assign(
+                editor=frozenset(MEMBER_PERMISSIONS), subject=f"apikey:{row.id}", role_name=role
+            )
+        await session.flush()
     return member, row, key
 
 

@@ -43,20 +43,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import gettext as _
-from core.scope import system_access
+from core.scope import elevated
 from onboarding.dates import JST, month_end
 from onboarding.environment import TEST_STATUSES
 from onboarding.models import (
     ConsortiumBilling,
-    Environment,
     Invoice,
     InvoiceKind,
     InvoiceLine,
     ServiceAgreement,
     StageChange,
-    UsageEvent,
-    UsageKind,
 )
+from onboarding.repository import OnboardingRepository
 from tenants.models import Member, MemberStatus
 
 __all__ = [
@@ -229,17 +227,7 @@ async def _live_conclusions(
 ) -> list[dt.date]:
     start = dt.datetime.combine(first, dt.time(), tzinfo=JST)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=JST)
-    times = await session.scalars(
-        select(UsageEvent.occurred_at)
-        .where(
-            UsageEvent.member_id == member_id,
-            UsageEvent.kind == UsageKind.CONTRACT_CONCLUDED,
-            UsageEvent.environment == Environment.LIVE,
-            UsageEvent.occurred_at >= start,
-            UsageEvent.occurred_at < end,
-        )
-        .order_by(UsageEvent.occurred_at, UsageEvent.id)
-    )
+    times = await OnboardingRepository(session, member_id).live_conclusion_times(start, end)
     return [t.astimezone(JST).date() for t in times]
 
 
@@ -286,8 +274,11 @@ def _fee_charges(member: Member, billed: list[tuple[dt.date, ServiceAgreement]],
 
 
 async def compute_month(session: AsyncSession, consortium_id: uuid.UUID, month: dt.date) -> list[Charge]:
-    """Every member's charges for ``month`` (first day), per the rules in the module docstring."""
-    await system_access(session)
+    """Every member's charges for ``month`` (first day), per the rules in the module docstring.
+
+    Concluded contracts are counted from the members' own usage rows, read inside
+    :func:`core.scope.elevated`; the caller's scope is unchanged afterwards.
+    """
     first, last = month, month_end(month)
     members = (
         await session.scalars(select(Member).where(Member.consortium_id == consortium_id).order_by(Member.lg_code))
@@ -313,7 +304,9 @@ async def compute_month(session: AsyncSession, consortium_id: uuid.UUID, month: 
         charges.extend(_fee_charges(member, billed, month))
         # Concluded contracts beyond the allowance.
         allowance = billed[-1][1].included_contracts
-        concluded = [d for d in await _live_conclusions(session, member.id, first, last) if d in dict(billed)]
+        async with elevated(session):
+            conclusions = await _live_conclusions(session, member.id, first, last)
+        concluded = [d for d in conclusions if d in dict(billed)]
         extra_by_price: dict[Decimal, int] = defaultdict(int)
         for day_concluded in concluded[allowance:]:
             extra_by_price[Decimal(dict(billed)[day_concluded].extra_contract_price)] += 1
@@ -338,7 +331,6 @@ async def issue_month(
     session: AsyncSession, consortium_id: uuid.UUID, month: dt.date, *, by: str, issued_on: dt.date | None = None
 ) -> list[Invoice]:
     """Issue the invoices of ``month`` that are not issued yet; returns the new ones."""
-    await system_access(session)
     billing = await _billing_row(session, consortium_id)  # locked: one issuer at a time
     charges = await compute_month(session, consortium_id, month)
     payer_of: dict[uuid.UUID, Member] = {}
@@ -423,7 +415,6 @@ async def _issue(
 
 async def issue_credit_note(session: AsyncSession, invoice_id: uuid.UUID, *, by: str, note: str) -> Invoice:
     """Reverse an issued invoice with a credit note (the invoice itself is never changed)."""
-    await system_access(session)
     invoice = await session.get(Invoice, invoice_id)
     if invoice is None or invoice.kind is not InvoiceKind.INVOICE:
         raise AgreementError(_("Only an invoice can be credited."))

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import gettext as _
 from core.outbox import enqueue
-from core.scope import Principal, for_member
+from core.scope import Principal
 from core.settings import Settings
 from onboarding import billing, leaving, stages
 from onboarding.dates import parse_month, today_jst
@@ -593,7 +593,6 @@ class BillingController(Controller):
         except ValueError as exc:
             raise ValidationException(detail=_("Enter the month as YYYY-MM.")) from exc
         await billing.issue_month(db_session, principal.consortium_id, month, by=_actor(principal))
-        await _secretariat_scope(db_session)
         return Redirect(path="/secretariat/billing", status_code=303)
 
     @post("/invoices/{invoice_id:uuid}/credit", status_code=303)
@@ -611,7 +610,6 @@ class BillingController(Controller):
             await billing.issue_credit_note(db_session, invoice.id, by=_actor(principal), note=data.get("note", ""))
         except billing.AgreementError as exc:
             raise ValidationException(detail=str(exc)) from exc
-        await _secretariat_scope(db_session)
         return Redirect(path="/secretariat/billing", status_code=303)
 
     @get("/invoices/{invoice_id:uuid}/pdf")
@@ -646,11 +644,6 @@ class BillingController(Controller):
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="invoice-{invoice.number:06d}.csv"'},
         )
-
-
-async def _secretariat_scope(session: AsyncSession) -> None:
-    """Back to seeing no member-owned row once a billing service has aggregated."""
-    await for_member(session, None)
 
 
 async def _invoice(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID) -> Invoice:
@@ -716,6 +709,5 @@ class LeavingController(Controller):
             await leaving.delete_member(db_session, member, state.settings, by=_actor(principal))
         except leaving.DeletionRefused as exc:
             raise ValidationException(detail=str(exc)) from exc
-        await _secretariat_scope(db_session)
         policy_engine.invalidate(member_domain(member.id))
         return Redirect(path="/secretariat/leaving", status_code=303)

@@ -33,14 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import append_only_tables, complete_metadata
-from core.scope import member_owned_tables, system_access
+from core.db import complete_metadata
+from core.scope import elevated
 from core.settings import Settings
 from onboarding.dates import JST
 from onboarding.models import DeletionReport, StageChange
+from onboarding.repository import OnboardingRepository, member_tables_in_fk_order
 from tenants.models import Member, MemberStatus
 
 __all__ = [
@@ -60,11 +61,6 @@ EXCLUDED_COLUMNS = frozenset({"password_hash", "key_hash"})
 def member_blob_dir(settings: Settings, member_id: uuid.UUID) -> Path:
     """The folder holding every stored file (blob) of a member."""
     return settings.app.data_dir / "blobs" / str(member_id)
-
-
-def _tables_in_fk_order() -> list[str]:
-    owned = set(member_owned_tables(complete_metadata()))
-    return [t.name for t in complete_metadata().sorted_tables if t.name in owned]
 
 
 def _cell(value: Any) -> str:
@@ -95,6 +91,7 @@ async def export_member(session: AsyncSession, member: Member, out: IO[bytes], s
     ``session`` must see the member's rows: scoped to the member (its
     administrator's request) or with system access (operator command).
     """
+    repository = OnboardingRepository(session, member.id)
     result = ExportResult(sha256="")
     entries: dict[str, dict[str, Any]] = {}
     buffer = io.BytesIO() if not hasattr(out, "seek") else None
@@ -107,19 +104,10 @@ async def export_member(session: AsyncSession, member: Member, out: IO[bytes], s
             entries[name] = {"sha256": digest, "bytes": len(data)}
             result.files[name] = digest
 
-        for name in _tables_in_fk_order():
+        for name in member_tables_in_fk_order():
             table = complete_metadata().tables[name]
             columns = [c.name for c in table.columns if c.name not in EXCLUDED_COLUMNS]
-            order = ", ".join(f'"{c}"' for c in table.primary_key.columns.keys())  # noqa: SIM118 - a ColumnCollection
-            rows = (
-                await session.execute(
-                    text(
-                        f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{name}" '  # noqa: S608 - names from metadata
-                        f"WHERE member_id = :m ORDER BY {order}"
-                    ),
-                    {"m": member.id},
-                )
-            ).all()
+            rows = await repository.export_rows(name, columns)
             buf = io.StringIO(newline="")
             writer = csv.writer(buf, lineterminator="\r\n")
             writer.writerow(columns)
@@ -163,33 +151,8 @@ async def delete_member(
         raise DeletionRefused(
             "構成団体のデータを削除できるのは「脱退手続中」の段階だけです。先に段階を変更してください。"
         )
-    await system_access(session)
-    counts: dict[str, int] = {}
-    owned = _tables_in_fk_order()
-    # Rows that point at rows of the same table (a department inside another)
-    # are cut loose first, so children-first order is enough for the rest.
-    for name in owned:
-        table = complete_metadata().tables[name]
-        for fk in table.foreign_keys:
-            if fk.column.table is table and fk.parent.nullable:
-                await session.execute(
-                    text(f'UPDATE "{name}" SET "{fk.parent.name}" = NULL WHERE member_id = :m'),  # noqa: S608
-                    {"m": member.id},
-                )
-    for name in reversed(owned):
-        if name in append_only_tables(complete_metadata()):
-            # The application role cannot delete audit trails and issued reports;
-            # this database function does it, for a leaving member only.
-            purged = await session.scalar(
-                text("SELECT kyodo_purge_leaving_member(:m, :t)"), {"m": member.id, "t": name}
-            )
-            counts[name] = int(purged or 0)
-            continue
-        result = await session.execute(
-            text(f'DELETE FROM "{name}" WHERE member_id = :m'),  # noqa: S608 - names from metadata
-            {"m": member.id},
-        )
-        counts[name] = int(result.rowcount)  # type: ignore[attr-defined]
+    async with elevated(session):
+        counts = await OnboardingRepository(session, member.id).delete_everything()
     blob_root = member_blob_dir(settings, member.id)
     files = [p for p in blob_root.rglob("*") if p.is_file()] if blob_root.is_dir() else []
     size = sum(p.stat().st_size for p in files)

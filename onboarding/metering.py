@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onboarding.environment import environment_of, is_test
-from onboarding.models import UsageEvent, UsageKind
+from onboarding.models import UsageKind
+from onboarding.repository import OnboardingRepository
 from onboarding.stages import record_trial_run
 from tenants.models import Member
 
@@ -26,16 +26,11 @@ async def record_conclusion(
     session: AsyncSession, member: Member, contract_id: uuid.UUID, *, occurred_at: dt.datetime | None = None
 ) -> None:
     """Meter a concluded contract of ``member`` (and count it as a trial run in test)."""
-    await session.execute(
-        insert(UsageEvent)
-        .values(
-            member_id=member.id,
-            kind=UsageKind.CONTRACT_CONCLUDED,
-            subject_id=contract_id,
-            occurred_at=occurred_at or dt.datetime.now(dt.UTC),
-            environment=environment_of(member),
-        )
-        .on_conflict_do_nothing(index_elements=["member_id", "kind", "subject_id"])
+    await OnboardingRepository(session, member.id).record_usage(
+        UsageKind.CONTRACT_CONCLUDED,
+        contract_id,
+        occurred_at=occurred_at or dt.datetime.now(dt.UTC),
+        environment=environment_of(member),
     )
     if is_test(member):
         await record_trial_run(session, member.id, contract_id)

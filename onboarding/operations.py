@@ -1,6 +1,7 @@
 """Operator commands of onboarding (``kyodo billing …``, ``kyodo member …``), callable from tests.
 
-Each opens its own session (:func:`core.db.session_scope`) with system access.
+Each opens its own session (:func:`core.db.session_scope`); what reads or deletes a
+member's own rows runs inside :func:`core.scope.elevated`.
 Deletion connects as the schema owner (``KYODO_DATABASE_ADMIN_URL``): it must be
 able to remove rows of every member-owned table, including append-only ones
 (audit trails) that the application role may not delete from.
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import session_scope
 from core.runtime import database_admin_url
-from core.scope import system_access
+from core.scope import elevated
 from core.settings import Settings
 from onboarding.billing import issue_month
 from onboarding.leaving import ExportResult, delete_member, export_member
@@ -41,7 +42,6 @@ def operator() -> str:
 
 
 async def _member(session: AsyncSession, code: str) -> Member:
-    await system_access(session)
     member = await session.scalar(select(Member).where(Member.lg_code == code.strip()))
     if member is None:
         raise UnknownMember(f"地方公共団体コード {code} の構成団体は登録されていません。")
@@ -52,7 +52,6 @@ async def run_billing(settings: Settings, month: dt.date) -> list[Invoice]:
     """Issue the month's invoices of every consortium; returns the new ones."""
     issued: list[Invoice] = []
     async with session_scope(settings) as session:
-        await system_access(session)
         ids = (await session.scalars(select(Consortium.id))).all()
     for consortium_id in ids:
         async with session_scope(settings) as session:
@@ -62,7 +61,7 @@ async def run_billing(settings: Settings, month: dt.date) -> list[Invoice]:
 
 async def run_export(settings: Settings, code: str, out: Path) -> ExportResult:
     """Write the member's full export to ``out``."""
-    async with session_scope(settings) as session:
+    async with session_scope(settings) as session, elevated(session):
         member = await _member(session, code)
         with out.open("w+b") as fh:
             return await export_member(session, member, fh, settings)

@@ -8,8 +8,10 @@ nothing is re-entered; what the promotion does is delete the member's test data
 (rows with ``environment = 'test'`` in any member-owned table that has that
 column, e.g. contracts and usage events) and reset the trial-run counter.
 
-All functions here work on a session with system access (the secretariat's
-screens and operator commands call them; members never move their own stage).
+The secretariat's screens and operator commands call these functions with
+their own session (members never move their own stage). Where a function needs
+a member's own rows (trial runs, test data) it reads or deletes them inside
+:func:`core.scope.elevated`, so the caller's scope is the same afterwards.
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import complete_metadata
 from core.i18n import gettext as _
-from core.scope import system_access
+from core.scope import elevated
 from onboarding.dates import today_jst
-from onboarding.models import CHECKLIST_ITEMS, ChecklistItem, StageChange, TrialRun
+from onboarding.models import CHECKLIST_ITEMS, ChecklistItem, StageChange
+from onboarding.repository import OnboardingRepository
 from tenants.models import Member, MemberStatus
 
 __all__ = [
@@ -74,17 +76,10 @@ async def promote_to_live(session: AsyncSession, member_id: uuid.UUID) -> dict[s
     contract table that has ``member_id`` and ``environment`` is included the day
     it exists.
     """
-    await system_access(session)
-    cleared: dict[str, int] = {}
-    # Children before parents, in case test rows reference each other.
-    for name in reversed([t.name for t in complete_metadata().sorted_tables if t.name in set(test_data_tables())]):
-        result = await session.execute(
-            text(f"DELETE FROM \"{name}\" WHERE member_id = :m AND environment = 'test'"),  # noqa: S608 - names from metadata
-            {"m": member_id},
-        )
-        cleared[name] = int(result.rowcount)  # type: ignore[attr-defined]
-    result = await session.execute(delete(TrialRun).where(TrialRun.member_id == member_id))
-    cleared["trial_run"] = int(result.rowcount)  # type: ignore[attr-defined]
+    repository = OnboardingRepository(session, member_id)
+    async with elevated(session):
+        cleared = await repository.delete_test_data(test_data_tables())
+        cleared["trial_run"] = await repository.delete_trial_runs()
     return cleared
 
 
@@ -102,7 +97,6 @@ async def transition(
     Raises:
         InvalidTransition: ``to`` is not reachable from the current stage.
     """
-    await system_access(session)
     current = MemberStatus(member.status)
     if to not in TRANSITIONS[current]:
         raise InvalidTransition(
@@ -112,8 +106,9 @@ async def transition(
         )
     detail: dict[str, object] = {}
     if to is MemberStatus.LIVE and current is MemberStatus.TRIAL:
-        detail["trial_runs"] = await trial_run_count(session, member.id)
-        detail["cleared"] = await promote_to_live(session, member.id)
+        async with elevated(session):
+            detail["trial_runs"] = await trial_run_count(session, member.id)
+            detail["cleared"] = await promote_to_live(session, member.id)
     change = StageChange(
         consortium_id=member.consortium_id,
         member_ref_id=member.id,
@@ -162,24 +157,12 @@ async def record_trial_run(session: AsyncSession, member_id: uuid.UUID, contract
 
     Returns True when it was counted now, False when it had been counted before.
     """
-    exists = await session.scalar(
-        select(TrialRun.id).where(TrialRun.member_id == member_id, TrialRun.contract_id == contract_id)
-    )
-    if exists is not None:
-        return False
-    try:
-        async with session.begin_nested():
-            session.add(TrialRun(member_id=member_id, contract_id=contract_id))
-    except IntegrityError:
-        return False
-    return True
+    return await OnboardingRepository(session, member_id).add_trial_run(contract_id)
 
 
 async def trial_run_count(session: AsyncSession, member_id: uuid.UUID) -> int:
     """How many trial runs the member has made since it last went live."""
-    return int(
-        await session.scalar(select(func.count()).select_from(TrialRun).where(TrialRun.member_id == member_id)) or 0
-    )
+    return await OnboardingRepository(session, member_id).trial_run_count()
 
 
 async def tick(
@@ -221,21 +204,13 @@ async def consortium_progress(
     session: AsyncSession, consortium_id: uuid.UUID, member_id: uuid.UUID | None = None
 ) -> list[MemberProgress]:
     """Stage, trial-run count, checklist and history of the consortium's members."""
-    await system_access(session)
     query = select(Member).where(Member.consortium_id == consortium_id).order_by(Member.lg_code)
     if member_id is not None:
         query = query.where(Member.id == member_id)
     members = (await session.scalars(query)).all()
     ids = [m.id for m in members]
-    counts = dict(
-        (
-            await session.execute(
-                select(TrialRun.member_id, func.count()).where(TrialRun.member_id.in_(ids)).group_by(TrialRun.member_id)
-            )
-        )
-        .tuples()
-        .all()
-    )
+    async with elevated(session):  # trial runs are the members' own rows; only their number is read
+        counts = await OnboardingRepository(session, None).trial_run_counts(ids)
     items = (await session.scalars(select(ChecklistItem).where(ChecklistItem.member_ref_id.in_(ids)))).all()
     history = (
         await session.scalars(

@@ -19,11 +19,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from core.asyncrun import run_async
 from core.db import session_scope
 from core.runtime import redis_url
-from core.scope import for_member, system_access
+from core.scope import elevated, for_member
 from core.settings import get_settings
 from onboarding.billing import issue_month
 from onboarding.dates import today_jst
-from onboarding.models import ImportStatus, StaffImport
+from onboarding.models import ImportStatus
+from onboarding.repository import OnboardingRepository
 from onboarding.staff_import import ImportRejected, apply_import, login_id_conflict
 from policy.engine import announce_change
 from policy.permissions import member_domain
@@ -43,8 +44,8 @@ def progress_key(job_id: uuid.UUID | str) -> str:
 
 async def _apply(job_id: uuid.UUID, client: redis.Redis) -> str:
     async with session_scope() as session:
-        await system_access(session)
-        job = await session.get(StaffImport, job_id)
+        async with elevated(session):  # which member's import this is, before acting as that member
+            job = await OnboardingRepository(session, None).staff_import(job_id)
         if job is None:
             return "missing"
         if job.status is ImportStatus.DONE:
@@ -73,13 +74,13 @@ async def _apply(job_id: uuid.UUID, client: redis.Redis) -> str:
 
 
 async def _mark_failed(job_id: uuid.UUID, message: str) -> None:
-    async with session_scope() as session:
-        await system_access(session)
-        job = await session.get(StaffImport, job_id)
+    async with session_scope() as session, elevated(session):
+        job = await OnboardingRepository(session, None).staff_import(job_id)
         if job is not None:
             job.status = ImportStatus.FAILED
             job.error = message
             job.finished_at = dt.datetime.now(dt.UTC)
+            await session.flush()
 
 
 @shared_task(
@@ -105,7 +106,6 @@ def _previous_month(today: dt.date) -> dt.date:
 async def _issue_all(month: dt.date) -> int:
     count = 0
     async with session_scope() as session:
-        await system_access(session)
         ids = (await session.scalars(select(Consortium.id))).all()
     for consortium_id in ids:
         async with session_scope() as session:
