@@ -18,12 +18,10 @@ import uuid
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
-from signing.models import DocumentKey
+from signing.repositories.seals import DocumentKeyRepository
 
 __all__ = ["BlobNotFoundError", "BlobStore", "master_key", "sha256_hex"]
 
@@ -75,17 +73,14 @@ class BlobStore:
         return self.root / str(member_id) / sha256[:2] / sha256
 
     async def _data_key(self, session: AsyncSession, member_id: uuid.UUID) -> AESGCM:
-        wrapped = await session.scalar(select(DocumentKey.wrapped_key).where(DocumentKey.member_id == member_id))
+        keys = DocumentKeyRepository(session, member_id)
+        wrapped = await keys.wrapped_key()
         if wrapped is None:
             nonce = secrets.token_bytes(_NONCE)
             fresh = nonce + self._master.encrypt(nonce, secrets.token_bytes(32), str(member_id).encode())
             # Two uploads of a new member at once agree on one key.
-            await session.execute(
-                insert(DocumentKey)
-                .values(id=uuid.uuid4(), member_id=member_id, wrapped_key=fresh)
-                .on_conflict_do_nothing(index_elements=["member_id"])
-            )
-            wrapped = await session.scalar(select(DocumentKey.wrapped_key).where(DocumentKey.member_id == member_id))
+            await keys.add_wrapped_key_once(fresh)
+            wrapped = await keys.wrapped_key()
             assert wrapped is not None
         key = self._master.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], str(member_id).encode())
         return AESGCM(key)

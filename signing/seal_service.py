@@ -32,13 +32,14 @@ import enum
 import hashlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 
-from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
+from core.scope import elevated
 from core.settings import SealSettings, Settings, SigningSettings
 from onboarding.environment import is_test
 from onboarding.metering import record_conclusion
@@ -48,7 +49,6 @@ from signing.certificate import AgreementLine, CertificateData, PartyLine, Seale
 from signing.conclusion import announce_conclusion, failure_from_error, record_seal_failure
 from signing.errors import SealingInputError
 from signing.models import (
-    AuditEvent,
     AuditKind,
     ConclusionCertificate,
     Contract,
@@ -56,9 +56,9 @@ from signing.models import (
     ContractStatus,
     PartyKind,
     SealedDocument,
-    TextBox,
 )
 from signing.renewal import Renewer, renewal_deadline
+from signing.repositories.seals import SealRepository
 from signing.sealing import Sealer, TextBoxFill
 from tenants.models import ContractTitle, Member
 
@@ -168,8 +168,26 @@ def _is_test(member: Member) -> bool:
     return is_test(member)
 
 
+@asynccontextmanager
+async def _across_members(session: AsyncSession) -> AsyncIterator[SealRepository]:
+    """The worker's scope: every member's rows inside the block, the previous scope afterwards.
+
+    A database error aborts the transaction; it is rolled back here, before the
+    scope is restored, so that the error the task classifies is the database's
+    own (a lock or statement timeout is retried) and not a later statement's
+    "transaction aborted".
+    """
+    async with elevated(session):
+        try:
+            yield SealRepository(session, None)
+        except DBAPIError:
+            with suppress(DBAPIError):
+                await session.rollback()
+            raise
+
+
 async def _certificate_data(
-    session: AsyncSession,
+    repo: SealRepository,
     contract: Contract,
     *,
     member: Member,
@@ -178,17 +196,8 @@ async def _certificate_data(
     concluded_at: dt.datetime,
 ) -> CertificateData:
     parties = sorted(contract.parties, key=lambda p: (p.order_no, p.created_at))
-    titles = {
-        t.id: t.formal_name
-        for t in (await session.scalars(select(ContractTitle).where(ContractTitle.member_id == member.id))).all()
-    }
-    events = (
-        await session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.contract_id == contract.id, AuditEvent.kind.in_(list(_EVENT_JA)))
-            .order_by(AuditEvent.id)
-        )
-    ).all()
+    titles = await repo.title_names()
+    events = await repo.trail(contract.id, list(_EVENT_JA))
     return CertificateData(
         member_name=member.name,
         title_formal_name=title.formal_name,
@@ -225,28 +234,35 @@ async def seal_contract(
 ) -> SealOutcome:
     """Seal every file of the contract and its certificate, once. The caller commits.
 
+    Runs across members (:func:`core.scope.elevated`); everything after the
+    contract is found is read within the contract's member.
+
     :raises SealingUnavailable: the TSA or revocation servers cannot be reached;
         nothing was stored and the contract stays 封緘待ち.
     """
-    await system_access(session)
-    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(_lock_key(contract_id))))
-    if not locked:
-        return SealOutcome.BUSY
-    contract = await session.scalar(select(Contract).where(Contract.id == contract_id).with_for_update())
-    if contract is None:
-        return SealOutcome.NOT_READY
+    async with _across_members(session) as everyone:
+        if not await everyone.try_lock_contract(_lock_key(contract_id)):
+            return SealOutcome.BUSY
+        contract = await everyone.contract_for_update(contract_id)
+        if contract is None:
+            return SealOutcome.NOT_READY
+        return await _seal(session, settings, pool, everyone.of_member(contract.member_id), contract)
+
+
+async def _seal(
+    session: AsyncSession, settings: Settings, pool: SealerPool, repo: SealRepository, contract: Contract
+) -> SealOutcome:
     await session.refresh(contract, ["documents", "parties", "sealed_documents"])
     if contract.status is ContractStatus.CONCLUDED:
         return SealOutcome.ALREADY_SEALED
     if contract.status is not ContractStatus.SEALING:
         return SealOutcome.NOT_READY
-    member = await session.get(Member, contract.member_id)
-    title = await session.get(ContractTitle, contract.title_id)
-    assert member is not None
+    member = await repo.member(contract.member_id)
+    title = await repo.title(contract.title_id)
     assert title is not None
     identity = "sandbox" if _is_test(member) else "provider"
     sealer = pool.sealer(identity)
-    boxes = list((await session.scalars(select(TextBox).where(TextBox.contract_id == contract.id))).all())
+    boxes = await repo.text_boxes(contract.id)
     store = BlobStore(settings)
     reason = f"{member.name} {title.formal_name} 契約番号 {contract.contract_number or '—'} の締結"
     # Seal every file before storing anything: a file that cannot be sealed
@@ -279,17 +295,17 @@ async def seal_contract(
             size=len(sealed_bytes),
             renew_by=renewal_deadline(sealed_bytes),
         )
-        session.add(row)
+        repo.add(row)
         stored.append((document, row))
     concluded_at = dt.datetime.now(dt.UTC)
     certificate_pdf = render_certificate(
-        await _certificate_data(session, contract, member=member, title=title, sealed=stored, concluded_at=concluded_at)
+        await _certificate_data(repo, contract, member=member, title=title, sealed=stored, concluded_at=concluded_at)
     )
     certificate = await sealer.seal(
         certificate_pdf, [], reason=f"{member.name} 締結証明書 {contract.contract_number or ''}", location=member.name
     )
     certificate_digest = await store.put(session, contract.member_id, certificate)
-    session.add(
+    repo.add(
         ConclusionCertificate(
             member_id=contract.member_id,
             contract_id=contract.id,
@@ -324,71 +340,57 @@ async def renew_due(
     """Add a fresh document timestamp to every sealed file whose newest timestamp expires soon (SIG-2).
 
     The renewed file is stored as the next version; the previous bytes stay as
-    they were (they are a prefix of the new file). Returns how many files were renewed.
+    they were (they are a prefix of the new file). Runs across members
+    (:func:`core.scope.elevated`). Returns how many files were renewed.
     """
-    await system_access(session)
     store = BlobStore(settings)
     renewed = 0
-    latest_docs = (
-        select(SealedDocument)
-        .where(SealedDocument.renew_by.is_not(None), SealedDocument.renew_by <= now + margin)
-        .order_by(SealedDocument.renew_by)
-    )
-    for row in (await session.scalars(latest_docs)).all():
-        newer = await session.scalar(
-            select(func.count())
-            .select_from(SealedDocument)
-            .where(SealedDocument.document_id == row.document_id, SealedDocument.version > row.version)
-        )
-        if newer:
-            continue
-        member = await session.get(Member, row.member_id)
-        assert member is not None
-        data = await store.get(session, row.member_id, row.sha256)
-        fresh = await pool.renewer("sandbox" if _is_test(member) else "provider").renew(data)
-        digest = await store.put(session, row.member_id, fresh)
-        session.add(
-            SealedDocument(
+    async with _across_members(session) as everyone:
+        for row in await everyone.sealed_documents_due(now + margin):
+            if await everyone.has_newer_version(row):
+                continue
+            member = await everyone.member(row.member_id)
+            data = await store.get(session, row.member_id, row.sha256)
+            fresh = await pool.renewer("sandbox" if _is_test(member) else "provider").renew(data)
+            digest = await store.put(session, row.member_id, fresh)
+            everyone.add(
+                SealedDocument(
+                    member_id=row.member_id,
+                    contract_id=row.contract_id,
+                    document_id=row.document_id,
+                    version=row.version + 1,
+                    sha256=digest,
+                    size=len(fresh),
+                    renew_by=renewal_deadline(fresh),
+                )
+            )
+            row.renew_by = None
+            await append_event(
+                session,
                 member_id=row.member_id,
                 contract_id=row.contract_id,
-                document_id=row.document_id,
-                version=row.version + 1,
-                sha256=digest,
-                size=len(fresh),
-                renew_by=renewal_deadline(fresh),
+                kind=AuditKind.RENEWED,
+                who=SEALING_ACTOR,
+                documents=[digest],
+                detail={"previous": row.sha256, "version": row.version + 1},
             )
-        )
-        row.renew_by = None
-        await append_event(
-            session,
-            member_id=row.member_id,
-            contract_id=row.contract_id,
-            kind=AuditKind.RENEWED,
-            who=SEALING_ACTOR,
-            documents=[digest],
-            detail={"previous": row.sha256, "version": row.version + 1},
-        )
-        renewed += 1
-    certificates = select(ConclusionCertificate).where(
-        ConclusionCertificate.renew_by.is_not(None), ConclusionCertificate.renew_by <= now + margin
-    )
-    for cert in (await session.scalars(certificates)).all():
-        member = await session.get(Member, cert.member_id)
-        assert member is not None
-        data = await store.get(session, cert.member_id, cert.sha256)
-        fresh = await pool.renewer("sandbox" if _is_test(member) else "provider").renew(data)
-        digest = await store.put(session, cert.member_id, fresh)
-        session.add(
-            ConclusionCertificate(
-                member_id=cert.member_id,
-                contract_id=cert.contract_id,
-                version=cert.version + 1,
-                sha256=digest,
-                size=len(fresh),
-                renew_by=renewal_deadline(fresh),
+            renewed += 1
+        for cert in await everyone.certificates_due(now + margin):
+            member = await everyone.member(cert.member_id)
+            data = await store.get(session, cert.member_id, cert.sha256)
+            fresh = await pool.renewer("sandbox" if _is_test(member) else "provider").renew(data)
+            digest = await store.put(session, cert.member_id, fresh)
+            everyone.add(
+                ConclusionCertificate(
+                    member_id=cert.member_id,
+                    contract_id=cert.contract_id,
+                    version=cert.version + 1,
+                    sha256=digest,
+                    size=len(fresh),
+                    renew_by=renewal_deadline(fresh),
+                )
             )
-        )
-        cert.renew_by = None
-        renewed += 1
-    await session.flush()
+            cert.renew_by = None
+            renewed += 1
+        await session.flush()
     return renewed

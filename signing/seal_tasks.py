@@ -22,17 +22,17 @@ from typing import Any
 
 import redis
 from celery import Task, current_app, shared_task
-from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from core.asyncrun import run_async
 from core.db import session_scope
 from core.runtime import redis_url
-from core.scope import system_access
+from core.scope import elevated
 from core.settings import Settings, SigningSettings, get_settings
 from signing.conclusion import internal_failure, record_seal_failure
 from signing.errors import SealingUnavailable, SigningConfigurationError
-from signing.models import Contract, ContractStatus
+from signing.models import ContractStatus
+from signing.repositories.seals import SealRepository
 from signing.seal_service import SealerPool, SealOutcome, renew_due, sandbox_signing_settings, seal_contract
 from signing.sealing import check_settings
 from signing.services import SEAL_TASK
@@ -130,13 +130,13 @@ def seal_contract_task(self: Task[Any, Any], *, contract_id: str) -> str:
 
 
 async def _record_internal_failure(settings: Settings, contract_id: uuid.UUID, exc: BaseException) -> None:
-    async with session_scope(settings) as session:
-        await system_access(session)
-        contract = await session.scalar(select(Contract).where(Contract.id == contract_id).with_for_update())
+    async with session_scope(settings) as session, elevated(session):
+        contract = await SealRepository(session, None).contract_for_update(contract_id)
         if contract is None or contract.status is not ContractStatus.SEALING:
             return
         await session.refresh(contract, ["documents", "parties"])
         await record_seal_failure(session, settings, contract, internal_failure(exc))
+        await session.flush()  # within the elevated scope; the commit follows it
 
 
 @shared_task(name=REQUEUE_TASK, ignore_result=True)
@@ -146,13 +146,11 @@ def requeue_waiting_seals() -> int:
     lease = settings.worker.seal_lease_seconds
 
     async def _waiting() -> list[str]:
-        async with session_scope(settings) as session:
-            await system_access(session)
+        async with session_scope(settings) as session, elevated(session):
             before = dt.datetime.now(dt.UTC) - REQUEUE_GRACE
-            rows = await session.scalars(
-                select(Contract.id).where(Contract.status == ContractStatus.SEALING, Contract.completed_at < before)
-            )
-            return [str(contract_id) for contract_id in rows]
+            return [
+                str(contract_id) for contract_id in await SealRepository(session, None).contracts_waiting_since(before)
+            ]
 
     sent = 0
     with _redis(settings) as client:

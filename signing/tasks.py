@@ -19,7 +19,7 @@ from celery import Task, shared_task
 from core.asyncrun import run_async
 from core.db import session_scope
 from core.runtime import database_admin_url, database_url, redis_url
-from core.scope import system_access
+from core.scope import elevated
 from core.settings import get_settings
 from signing.mail import MAIL_TASK, deliver
 from signing.services import remind
@@ -54,9 +54,10 @@ def send_reminders() -> int:
     """Remind parties that have not answered (beat runs this every hour)."""
 
     async def _run() -> int:
-        async with session_scope() as session:
-            await system_access(session)
-            return await remind(session, get_settings())
+        async with session_scope() as session, elevated(session):
+            reminded = await remind(session, get_settings())
+            await session.flush()  # within the elevated scope; the commit follows it
+            return reminded
 
     return run_async(_run())
 

@@ -15,10 +15,11 @@ import pytest
 import redis
 from celery import Celery
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from core.outbox import OutboxMessage
-from core.scope import Principal, PrincipalKind, system_access
+from core.scope import Principal, PrincipalKind, elevated, system_access
 from core.settings import RedisSettings, Settings, SigningSettings, to_psycopg_url
 from onboarding.models import UsageEvent
 from reporting.usage import concluded_contracts
@@ -233,6 +234,47 @@ async def test_a_second_worker_backs_off_while_the_first_holds_the_contract(
             await holder.rollback()
     finally:
         await pool.aclose()
+    assert await _counts(waiting) == (0, 0, 0)
+
+
+async def test_a_database_timeout_while_sealing_reaches_the_task_as_itself(
+    waiting: Waiting, signing_settings: SigningSettings
+) -> None:
+    # The task retries a database error (OperationalError) and records anything
+    # else as a defect: the lock timeout must not come out as "transaction aborted".
+    pool = SealerPool(signing_settings)
+    try:
+        async with waiting.maker() as holder, waiting.maker() as worker:
+            async with elevated(holder):
+                await holder.execute(select(Contract).where(Contract.id == waiting.contract_id).with_for_update())
+                await worker.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                with pytest.raises(OperationalError, match="lock timeout"):
+                    await seal_contract(worker, waiting.settings, pool, waiting.contract_id)
+                assert worker.info["system"] is False  # the worker's scope is back
+            await holder.rollback()
+        assert await _counts(waiting) == (0, 0, 0)
+        async with waiting.maker() as session:
+            assert await seal_contract(session, waiting.settings, pool, waiting.contract_id) is SealOutcome.SEALED
+            await session.commit()
+    finally:
+        await pool.aclose()
+    assert await _counts(waiting) == (2, 1, 1)
+
+
+async def test_an_unexpected_error_is_recorded_as_an_internal_failure_not_retried(waiting: Waiting) -> None:
+    from signing.seal_tasks import _record_internal_failure
+
+    # The task's own session (the application's role, under row-level security).
+    await _record_internal_failure(waiting.settings, waiting.contract_id, RuntimeError("a defect"))
+    async with waiting.maker() as session, elevated(session):
+        contract = await session.get(Contract, waiting.contract_id)
+        assert contract is not None
+        assert contract.status is ContractStatus.SEAL_FAILED
+        assert contract.seal_failure is not None
+        assert contract.seal_failure["reason"] == "internal"
+        assert contract.seal_failure["detail"] == "RuntimeError: a defect"
+        kinds = (await session.scalars(select(AuditEvent.kind).where(AuditEvent.contract_id == contract.id))).all()
+        assert kinds.count(AuditKind.SEAL_FAILED.value) == 1
     assert await _counts(waiting) == (0, 0, 0)
 
 
