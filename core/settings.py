@@ -32,29 +32,38 @@ __all__ = [
 ]
 
 
+def _raw(name: str) -> str | None:
+    """The variable's value, or the content of the file ``<name>_FILE`` names (container secrets)."""
+    value = os.environ.get(name)
+    if value is None and (path := os.environ.get(f"{name}_FILE")):
+        return Path(path).read_text(encoding="utf-8").strip()
+    return value
+
+
 def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    value = _raw(name)
+    return default if value is None else value
 
 
 def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     return int(raw) if raw not in (None, "") else default
 
 
 def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     return float(raw) if raw not in (None, "") else default
 
 
 def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw in (None, ""):
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _env_opt(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
+    value = _raw(name)
     return value if value not in (None, "") else default
 
 

@@ -48,3 +48,17 @@ def test_only_the_settings_module_reads_the_environment() -> None:
         if reads.search(line)
     ]
     assert offenders == [], offenders
+
+
+def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path: Path) -> None:
+    # Container secrets are files (/run/secrets/...): NAME_FILE names one, NAME itself still wins.
+    key = tmp_path / "master_key"
+    key.write_text("c2VjcmV0LWtleS1vZi10aGlydHktdHdvLWJ5dGVzISE=\n")
+    monkeypatch.delenv("KYODO_MASTER_KEY", raising=False)
+    monkeypatch.setenv("KYODO_MASTER_KEY_FILE", str(key))
+    monkeypatch.setenv("KYODO_SIGNING_PKCS12_PASSPHRASE_FILE", str(key))
+    settings = Settings()
+    assert settings.contracts.master_key == "c2VjcmV0LWtleS1vZi10aGlydHktdHdvLWJ5dGVzISE="
+    assert settings.seal_key.pkcs12_passphrase == settings.contracts.master_key
+    monkeypatch.setenv("KYODO_MASTER_KEY", "direct")
+    assert Settings().contracts.master_key == "direct"
