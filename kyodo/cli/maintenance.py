@@ -1,0 +1,41 @@
+"""``kyodo maintenance``: planned maintenance windows, announced to members and contractors."""
+
+from __future__ import annotations
+
+import click
+
+from kyodo.cli.common import japan_time, run
+from reporting.operations import add_maintenance
+from reporting.services import MaintenanceNoticeError
+
+__all__ = ["maintenance"]
+
+
+@click.group()
+def maintenance() -> None:
+    """Planned maintenance windows."""
+
+
+@maintenance.command("schedule")
+@click.option("--consortium", "slug", required=True, help="Consortium slug.")
+@click.option("--title", required=True)
+@click.option("--start", required=True, help="ISO date-time (Japan time unless an offset is given).")
+@click.option("--end", required=True, help="ISO date-time.")
+@click.option("--description", default="")
+@click.option("--emergency", is_flag=True, help="Shorter notice than the consortium requires (counts as downtime).")
+def maintenance_schedule(*, slug: str, title: str, start: str, end: str, description: str, emergency: bool) -> None:
+    """Announce maintenance; members and contractors are mailed."""
+    try:
+        message = run(
+            add_maintenance(
+                slug,
+                title=title,
+                starts_at=japan_time(start),
+                ends_at=japan_time(end),
+                description=description,
+                emergency=emergency,
+            )
+        )
+    except MaintenanceNoticeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(message)
