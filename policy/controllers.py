@@ -1,4 +1,8 @@
-"""Roles and permissions: the screen under ``/admin/roles`` and the API under ``/api/v1/roles``."""
+"""Roles and permissions: the screen under ``/admin/roles`` and the API under ``/api/v1/roles``.
+
+Both call the same :class:`~policy.services.RoleService` methods with the same
+input; the service announces every change after the commit.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,17 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Invalid
 from core.forms import Form, field, field_list
-from core.i18n import gettext as _
-from policy.engine import publish_change
 from policy.guards import caller_member, requires
-from policy.permissions import MEMBER_PERMISSIONS, Permission, member_domain
-from policy.services import RoleInfo, RoleService
+from policy.permissions import MEMBER_PERMISSIONS
+from policy.services import RoleIn, RoleInfo, RoleService
 
 __all__ = ["RoleApiController", "RoleController"]
-
-
-def _permissions(texts: list[str]) -> list[Permission]:
-    try:
-        return [Permission.parse(t) for t in texts]
-    except ValueError as exc:
-        raise Invalid(_("Unknown permission: {permission}.").format(permission=exc)) from None
 
 
 class RoleController(Controller):
@@ -54,38 +46,21 @@ class RoleController(Controller):
 
     @post("/", status_code=303)
     async def create(
-        self, request: Request[Any, Any, Any], data: Form, db_session: NamedDependency[AsyncSession], state: State
+        self, request: Request[Any, Any, Any], data: Form, db_session: NamedDependency[AsyncSession]
     ) -> Redirect:
         """Create a custom role from permissions the editor holds."""
         principal, member_id = caller_member(request)
-        await RoleService(db_session, member_id).create_role(
-            editor=principal.permissions,
-            name=field(data, "name"),
-            label=field(data, "label"),
-            permissions=_permissions(field_list(data, "permissions")),
-        )
-        await db_session.commit()
-        await publish_change(state.redis, member_domain(member_id))
+        role = RoleIn(name=field(data, "name"), label=field(data, "label"), permissions=field_list(data, "permissions"))
+        await RoleService(db_session, member_id).create(principal, role)
         return Redirect("/admin/roles", status_code=303)
 
     @post("/{role_id:uuid}/delete", status_code=303)
     async def delete_role(
-        self,
-        request: Request[Any, Any, Any],
-        role_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, request: Request[Any, Any, Any], role_id: FromPath[uuid.UUID], db_session: NamedDependency[AsyncSession]
     ) -> Redirect:
         """Delete a custom role and its assignments."""
         principal, member_id = caller_member(request)
-        service = RoleService(db_session, member_id)
-        try:
-            role = await service.custom_role(role_id)
-        except LookupError:
-            raise NotFoundException() from None
-        await service.delete_role(editor=principal.permissions, role=role, editor_subject=principal.subject)
-        await db_session.commit()
-        await publish_change(state.redis, member_domain(member_id))
+        await RoleService(db_session, member_id).delete(principal, role_id)
         return Redirect("/admin/roles", status_code=303)
 
 
@@ -109,14 +84,6 @@ class RoleOut(msgspec.Struct):
         )
 
 
-class RoleIn(msgspec.Struct):
-    """A new custom role."""
-
-    name: str
-    label: str
-    permissions: list[str]
-
-
 class RoleApiController(Controller):
     """Roles of the caller's member."""
 
@@ -134,36 +101,16 @@ class RoleApiController(Controller):
 
     @post("/", status_code=201)
     async def create_role(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[RoleIn],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, request: Request[Any, Any, Any], data: JSONBody[RoleIn], db_session: NamedDependency[AsyncSession]
     ) -> RoleOut:
         """Create a custom role; every permission must be held by the caller."""
         principal, member_id = caller_member(request)
-        role = await RoleService(db_session, member_id).create_role(
-            editor=principal.permissions, name=data.name, label=data.label, permissions=_permissions(data.permissions)
-        )
-        await db_session.commit()
-        await publish_change(state.redis, member_domain(member_id))
-        return RoleOut.of(role)
+        return RoleOut.of(await RoleService(db_session, member_id).create(principal, data))
 
     @delete("/{role_id:uuid}", status_code=204)
     async def delete_role(
-        self,
-        request: Request[Any, Any, Any],
-        role_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, request: Request[Any, Any, Any], role_id: FromPath[uuid.UUID], db_session: NamedDependency[AsyncSession]
     ) -> None:
         """Delete a custom role and its assignments."""
         principal, member_id = caller_member(request)
-        service = RoleService(db_session, member_id)
-        try:
-            role = await service.custom_role(role_id)
-        except LookupError:
-            raise NotFoundException() from None
-        await service.delete_role(editor=principal.permissions, role=role, editor_subject=principal.subject)
-        await db_session.commit()
-        await publish_change(state.redis, member_domain(member_id))
+        await RoleService(db_session, member_id).delete(principal, role_id)

@@ -6,37 +6,51 @@ assignments. Answers are cached per subject as the set of permissions Casbin
 derives for it, so a check on the hot path is a set lookup.
 
 A change is committed to PostgreSQL, then announced on the Redis channel
-``kyodo:policy``; every web and worker process listens and drops the domain, which
-is rebuilt from the database on its next use. A process that lost its Redis
-connection drops every domain when it reconnects, so no stale grant outlives an
-outage.
+``kyodo:policy`` (:func:`policy.services.policy_changed` registers the
+announcement to run after the commit); every web and worker process listens and
+drops the domain, which is rebuilt from the database on its next use. A process
+that lost its Redis connection drops every domain when it reconnects, and no
+domain is kept longer than :data:`MAX_AGE_SECONDS`, so no stale grant outlives an
+outage or a lost announcement for long.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import casbin
 import redis
-import redis.asyncio
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policy.models import PolicyRule
+from core.runtime import ServicesNotRunning, redis_url
+from core.settings import get_settings
 from policy.permissions import BUILTIN_ROLES, Permission, member_domain
+from policy.repository import PolicyRepository
 
-__all__ = ["CHANNEL", "DomainPolicy", "PolicyEngine", "PolicyListener", "announce_change", "engine", "publish_change"]
+__all__ = [
+    "CHANNEL",
+    "MAX_AGE_SECONDS",
+    "DomainPolicy",
+    "PolicyEngine",
+    "PolicyListener",
+    "announce",
+    "announce_change",
+    "engine",
+]
 
 log = logging.getLogger(__name__)
 
 MODEL_PATH = Path(__file__).with_name("model.conf")
 CHANNEL = "kyodo:policy"
+MAX_AGE_SECONDS = 300.0
+"""A domain loaded longer ago than this is rebuilt on its next use, announcement or not."""
 
 
 def _builtin_lines() -> list[list[str]]:
@@ -95,40 +109,44 @@ def build_domain(domain: str, policy_lines: Iterable[list[str]], grouping_lines:
 class PolicyEngine:
     """The per-process cache of domain policies."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_age: float = MAX_AGE_SECONDS) -> None:
         self._domains: dict[str, DomainPolicy] = {}
         self._lock = threading.Lock()
-        self.reloads = 0
+        self.max_age = max_age
 
-    def get(self, domain: str) -> DomainPolicy | None:
-        """The loaded policy of ``domain``, if any."""
-        return self._domains.get(domain)
+    def _loaded(self, domain: str) -> DomainPolicy | None:
+        loaded = self._domains.get(domain)
+        if loaded is not None and time.monotonic() - loaded.loaded_at < self.max_age:
+            return loaded
+        return None
 
-    def put(self, policy: DomainPolicy) -> DomainPolicy:
-        """Install a freshly built domain policy."""
+    def _put(self, policy: DomainPolicy) -> DomainPolicy:
         with self._lock:
             self._domains[policy.domain] = policy
-            self.reloads += 1
         return policy
+
+    def is_loaded(self, domain: str) -> bool:
+        """True while ``domain`` is cached here (for tests and diagnostics)."""
+        return self._loaded(domain) is not None
 
     async def member_policy(self, session: AsyncSession, member_id: uuid.UUID) -> DomainPolicy:
         """The member's domain policy, loaded from ``session`` (scoped to that member) if needed."""
         domain = member_domain(member_id)
-        loaded = self._domains.get(domain)
+        loaded = self._loaded(domain)
         if loaded is not None:
             return loaded
-        rows = (await session.scalars(select(PolicyRule).where(PolicyRule.member_id == member_id))).all()
+        rows = await PolicyRepository(session, member_id).rules()
         p_lines = [[r.v0, domain, r.v2, r.v3] for r in rows if r.ptype == "p"]
         g_lines = [[r.v0, r.v1, domain] for r in rows if r.ptype == "g"]
-        return self.put(build_domain(domain, p_lines, g_lines))
+        return self._put(build_domain(domain, p_lines, g_lines))
 
     def consortium_policy(self, domain: str, secretariat_subjects: Iterable[str]) -> DomainPolicy:
         """The secretariat's domain: every account of the consortium has the secretariat role."""
-        loaded = self._domains.get(domain)
+        loaded = self._loaded(domain)
         if loaded is not None:
             return loaded
         g_lines = [[s, "role:secretariat", domain] for s in secretariat_subjects]
-        return self.put(build_domain(domain, [], g_lines))
+        return self._put(build_domain(domain, [], g_lines))
 
     def invalidate(self, domain: str | None = None) -> None:
         """Forget ``domain`` (or every domain); it is rebuilt on next use."""
@@ -143,27 +161,57 @@ engine = PolicyEngine()
 """This process's policy engine."""
 
 
-def announce_change(client: redis.Redis, domain: str) -> None:
-    """Tell every process that ``domain``'s policy changed (call after commit)."""
-    client.publish(CHANNEL, domain)
+class _Announcements:
+    """Where this process announces changes: the Redis its listener follows, else the configured one."""
+
+    url: str | None = None
+    clients: dict[str, redis.Redis] = {}  # noqa: RUF012 - one client per URL, shared by the process
 
 
-async def publish_change(client: redis.asyncio.Redis, domain: str, policy_engine: PolicyEngine | None = None) -> None:
-    """After commit: drop ``domain`` here at once and tell every other process to drop it too.
-
-    The local drop makes the very next request of this process see the change; a
-    Redis that cannot be reached is logged, since each process also drops every
-    domain when its listener reconnects.
-    """
-    (policy_engine or engine).invalidate(domain)
+def _publish(domain: str) -> None:
     try:
-        await client.publish(CHANNEL, domain)
-    except redis.RedisError as exc:
+        url = _Announcements.url or redis_url(get_settings())
+        client = _Announcements.clients.get(url)
+        if client is None:
+            client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+            _Announcements.clients[url] = client
+        client.publish(CHANNEL, domain)
+    except (redis.RedisError, ServicesNotRunning) as exc:
+        # Listeners drop every domain when they reconnect, and domains expire.
         log.warning("could not announce a policy change of %s (%s)", domain, exc)
 
 
+def announce(domain: str) -> Awaitable[None] | None:
+    """Drop ``domain`` in this process at once and tell every other process to drop it too.
+
+    Runs as an after-commit hook (:func:`policy.services.policy_changed`): the
+    local drop makes this process's very next request see the change; the
+    publication to Redis blocks on the network, so on an event loop it runs in
+    a thread (the returned awaitable), elsewhere at once.
+    """
+    engine.invalidate(domain)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        _publish(domain)
+        return None
+    return asyncio.to_thread(_publish, domain)
+
+
+def announce_change(client: redis.Redis, domain: str) -> None:
+    """Publish that ``domain`` changed on ``client``, for code that commits outside a session's hooks.
+
+    Prefer :func:`policy.services.policy_changed`, which announces only once the
+    change has committed.
+    """
+    client.publish(CHANNEL, domain)
+
+
 class PolicyListener(threading.Thread):
-    """Background thread that applies policy-change announcements to :data:`engine`."""
+    """Background thread that applies policy-change announcements to :data:`engine`.
+
+    Starting it also makes the process announce its own changes on the same Redis.
+    """
 
     def __init__(self, redis_url: str, policy_engine: PolicyEngine = engine) -> None:
         super().__init__(name="kyodo-policy-listener", daemon=True)
@@ -171,6 +219,10 @@ class PolicyListener(threading.Thread):
         self.policy_engine = policy_engine
         self._stop = threading.Event()
         self.ready = threading.Event()
+
+    def start(self) -> None:
+        _Announcements.url = self.redis_url
+        super().start()
 
     def stop(self) -> None:
         """Ask the thread to end (it checks every second)."""

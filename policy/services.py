@@ -3,10 +3,14 @@
 The one rule: an editor never grants more than they hold. A custom role may only
 be made of permissions the editor has, and a role may only be given to (or taken
 from) a staff member or API key if the editor has every permission of that role.
+Nor may editors take from themselves the right to manage roles: nobody might be
+left to give it back.
 
-Changes are written as :class:`~policy.models.PolicyRule` rows; the caller commits
-and then calls :func:`policy.engine.publish_change` so every process reloads the
-member's domain.
+Every change is written as :class:`~policy.models.PolicyRule` rows in the
+caller's transaction and announced through :func:`policy_changed`: once the
+transaction commits, every process drops the member's domain (never for a
+change that rolled back). The screens, the JSON API and other domains change
+roles only through :class:`RoleService`.
 """
 
 from __future__ import annotations
@@ -15,19 +19,40 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
-from sqlalchemy import delete, select
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
-from policy.models import MemberRole, PolicyRule
-from policy.permissions import BUILTIN_ROLES, MEMBER_PERMISSIONS, ROLE_LABELS, SECRETARIAT_ROLE, Permission
+from core.scope import Principal
+from core.uow import after_commit
+from policy.engine import announce
+from policy.permissions import (
+    BUILTIN_ROLES,
+    MEMBER_PERMISSIONS,
+    ROLE_LABELS,
+    SECRETARIAT_ROLE,
+    Permission,
+    member_domain,
+)
+from policy.repository import PolicyRepository
 
-__all__ = ["RoleInfo", "RoleService"]
+__all__ = ["CUSTOM_PREFIX", "RoleIn", "RoleInfo", "RoleService", "policy_changed"]
 
 CUSTOM_PREFIX = "custom:"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,40}$")
+_MANAGE_ROLES = Permission("role", "manage")
+
+
+def policy_changed(session: AsyncSession, member_id: uuid.UUID) -> None:
+    """Announce to every process, once ``session``'s transaction has committed, that the member's policy changed.
+
+    One announcement per transaction however many changes it holds; none if it
+    rolls back.
+    """
+    after_commit(session, partial(announce, member_domain(member_id)), key=f"policy.changed:{member_id}")
 
 
 @dataclass(frozen=True)
@@ -42,8 +67,27 @@ class RoleInfo:
     id: uuid.UUID | None = None
 
 
+class RoleIn(msgspec.Struct):
+    """A new custom role: a name for the system, a label for people, permissions as ``object:action``."""
+
+    name: str
+    label: str
+    permissions: list[str]
+
+
 def _casbin_role(name: str) -> str:
     return f"role:{name}"
+
+
+def _permissions(texts: Iterable[str]) -> frozenset[Permission]:
+    try:
+        return frozenset(Permission.parse(t) for t in texts)
+    except ValueError as exc:
+        raise Invalid(_("Unknown permission: {permission}.").format(permission=exc)) from None
+
+
+def _held(editor: Principal | frozenset[Permission]) -> frozenset[Permission]:
+    return editor.permissions if isinstance(editor, Principal) else editor
 
 
 class RoleService:
@@ -52,6 +96,7 @@ class RoleService:
     def __init__(self, session: AsyncSession, member_id: uuid.UUID) -> None:
         self.session = session
         self.member_id = member_id
+        self.repository = PolicyRepository(session, member_id)
 
     async def roles(self) -> list[RoleInfo]:
         """Built-in roles, then the member's own roles."""
@@ -60,17 +105,8 @@ class RoleService:
             for name, perms in BUILTIN_ROLES.items()
             if name != SECRETARIAT_ROLE
         ]
-        customs = (
-            await self.session.scalars(
-                select(MemberRole).where(MemberRole.member_id == self.member_id).order_by(MemberRole.name)
-            )
-        ).all()
-        rules = (
-            await self.session.scalars(
-                select(PolicyRule).where(PolicyRule.member_id == self.member_id, PolicyRule.ptype == "p")
-            )
-        ).all()
-        for role in customs:
+        rules = await self.repository.role_permission_rules()
+        for role in await self.repository.custom_roles():
             key = _casbin_role(CUSTOM_PREFIX + role.name)
             perms = frozenset(Permission(r.v2, r.v3) for r in rules if r.v0 == key)
             out.append(
@@ -86,11 +122,11 @@ class RoleService:
         raise Invalid(_("There is no role {name}.").format(name=name))
 
     async def custom_role(self, role_id: uuid.UUID) -> RoleInfo:
-        """One of the member's own roles by id (LookupError if not the member's)."""
+        """One of the member's own roles by id; NotFound if it is not the member's."""
         for role in await self.roles():
             if role.id == role_id:
                 return role
-        raise LookupError(role_id)
+        raise NotFound(_("The page or item was not found. It may have been deleted, or the address is wrong."))
 
     @staticmethod
     def _within(editor: frozenset[Permission], wanted: Iterable[Permission]) -> None:
@@ -102,121 +138,80 @@ class RoleService:
                 )
             )
 
-    async def create_role(
-        self, *, editor: frozenset[Permission], name: str, label: str, permissions: Iterable[Permission]
-    ) -> RoleInfo:
+    @staticmethod
+    def _not_own_role_management(role: RoleInfo) -> None:
+        if _MANAGE_ROLES in role.permissions:
+            raise Invalid(_("You cannot take away your own right to manage roles. Ask another administrator."))
+
+    async def create(self, editor: Principal | frozenset[Permission], data: RoleIn) -> RoleInfo:
         """A new custom role made only of permissions the editor holds."""
-        name = (name or "").strip().lower()
+        name = (data.name or "").strip().lower()
         if not _NAME.match(name):
             raise Invalid(
                 _("A role name uses 2 to 41 lower-case letters, digits, '-' or '_' (for example: keiyaku-tanto).")
             )
-        label = (label or "").strip()
+        label = (data.label or "").strip()
         if not label:
             raise Invalid(_("Please enter {field}.").format(field=_("a label")))
-        perms = frozenset(permissions)
+        perms = _permissions(data.permissions)
         if not perms:
             raise Invalid(_("Choose at least one permission."))
         unknown = [p for p in perms if p not in MEMBER_PERMISSIONS]
         if unknown:
             raise Invalid(_("Unknown permission: {permission}.").format(permission=unknown[0]))
-        self._within(editor, perms)
-        exists = await self.session.scalar(
-            select(MemberRole.id).where(MemberRole.member_id == self.member_id, MemberRole.name == name)
-        )
-        if exists is not None:
+        self._within(_held(editor), perms)
+        if await self.repository.role_name_taken(name):
             raise Conflict(_("A role named {name} already exists.").format(name=name))
-        role = MemberRole(member_id=self.member_id, name=name, label=label)
-        self.session.add(role)
-        key = _casbin_role(CUSTOM_PREFIX + name)
-        for perm in sorted(perms):
-            self.session.add(PolicyRule(member_id=self.member_id, ptype="p", v0=key, v1="", v2=perm.obj, v3=perm.act))
-        await self.session.flush()
+        role = await self.repository.add_role(name, label, [(p.obj, p.act) for p in sorted(perms)])
+        policy_changed(self.session, self.member_id)
         return RoleInfo(name=CUSTOM_PREFIX + name, label=label, permissions=perms, builtin=False, id=role.id)
 
-    async def delete_role(
-        self, *, editor: frozenset[Permission], role: RoleInfo, editor_subject: str | None = None
-    ) -> None:
+    async def delete(self, editor: Principal, role_id: uuid.UUID) -> None:
         """Delete a custom role and every assignment of it (only if the editor holds all its permissions).
 
         A role that gives the editor themselves the right to manage roles cannot be
         deleted by them.
         """
-        if role.builtin or role.id is None:
-            raise Invalid(_("Built-in roles cannot be deleted."))
-        self._within(editor, role.permissions)
-        if (
-            editor_subject is not None
-            and Permission("role", "manage") in role.permissions
-            and role.name in await self.roles_of(editor_subject)
-        ):
-            raise Invalid(_("You cannot take away your own right to manage roles. Ask another administrator."))
-        key = _casbin_role(role.name)
-        await self.session.execute(
-            delete(PolicyRule).where(
-                PolicyRule.member_id == self.member_id,
-                ((PolicyRule.ptype == "p") & (PolicyRule.v0 == key))
-                | ((PolicyRule.ptype == "g") & (PolicyRule.v1 == key)),
-            )
-        )
-        await self.session.execute(delete(MemberRole).where(MemberRole.id == role.id))
-        await self.session.flush()
+        role = await self.custom_role(role_id)
+        self._within(editor.permissions, role.permissions)
+        if role.name in await self.roles_of(editor.subject):
+            self._not_own_role_management(role)
+        assert role.id is not None
+        await self.repository.delete_role(role.id, _casbin_role(role.name))
+        policy_changed(self.session, self.member_id)
 
     async def roles_of(self, subject: str) -> list[str]:
         """Role names held by ``subject`` (``staff:<id>`` or ``apikey:<id>``)."""
-        rows = await self.session.scalars(
-            select(PolicyRule.v1).where(
-                PolicyRule.member_id == self.member_id, PolicyRule.ptype == "g", PolicyRule.v0 == subject
-            )
-        )
-        return sorted(v.removeprefix("role:") for v in rows)
+        return sorted(r.v1.removeprefix("role:") for r in await self.repository.assignments(subject))
 
     async def assignments(self) -> dict[str, list[str]]:
         """Subject → its role names, for the whole member."""
-        rows = await self.session.scalars(
-            select(PolicyRule).where(PolicyRule.member_id == self.member_id, PolicyRule.ptype == "g")
-        )
         out: dict[str, list[str]] = {}
-        for row in rows:
+        for row in await self.repository.assignments():
             out.setdefault(row.v0, []).append(row.v1.removeprefix("role:"))
         return {k: sorted(v) for k, v in out.items()}
 
-    async def assign(self, *, editor: frozenset[Permission], subject: str, role_name: str) -> RoleInfo:
-        """Give ``role_name`` to ``subject`` (the editor must hold every permission of the role)."""
+    async def assign(self, *, editor: Principal | frozenset[Permission], subject: str, role_name: str) -> RoleInfo:
+        """Give ``role_name`` to ``subject`` (the editor must hold every permission of the role).
+
+        ``editor`` is the caller, or for the provider's operator (who holds no role
+        of the member) the permissions they stand for.
+        """
         role = await self.role(role_name)
-        self._within(editor, role.permissions)
-        key = _casbin_role(role.name)
-        existing = await self.session.scalar(
-            select(PolicyRule.id).where(
-                PolicyRule.member_id == self.member_id,
-                PolicyRule.ptype == "g",
-                PolicyRule.v0 == subject,
-                PolicyRule.v1 == key,
-            )
-        )
-        if existing is None:
-            self.session.add(PolicyRule(member_id=self.member_id, ptype="g", v0=subject, v1=key, v2="", v3=""))
-            await self.session.flush()
+        self._within(_held(editor), role.permissions)
+        if await self.repository.assign(subject, _casbin_role(role.name)):
+            policy_changed(self.session, self.member_id)
         return role
 
-    async def unassign(
-        self, *, editor: frozenset[Permission], subject: str, role_name: str, editor_subject: str | None = None
-    ) -> None:
+    async def unassign(self, *, editor: Principal, subject: str, role_name: str) -> None:
         """Take ``role_name`` from ``subject`` (the editor must hold every permission of the role).
 
         Editors cannot take from themselves a role that lets them manage roles: they
         could not give it back.
         """
         role = await self.role(role_name)
-        self._within(editor, role.permissions)
-        if subject == editor_subject and Permission("role", "manage") in role.permissions:
-            raise Invalid(_("You cannot take away your own right to manage roles. Ask another administrator."))
-        await self.session.execute(
-            delete(PolicyRule).where(
-                PolicyRule.member_id == self.member_id,
-                PolicyRule.ptype == "g",
-                PolicyRule.v0 == subject,
-                PolicyRule.v1 == _casbin_role(role.name),
-            )
-        )
-        await self.session.flush()
+        self._within(editor.permissions, role.permissions)
+        if subject == editor.subject:
+            self._not_own_role_management(role)
+        if await self.repository.unassign(subject, _casbin_role(role.name)):
+            policy_changed(self.session, self.member_id)

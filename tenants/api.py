@@ -1,31 +1,42 @@
-"""JSON API of member administration under ``/api/v1`` (API key, or session with ``X-CSRFToken``)."""
+"""JSON API of member administration under ``/api/v1`` (API key, or session with ``X-CSRFToken``).
+
+Each handler calls the same service method as its screen in
+:mod:`tenants.controllers`, with the service's own input type as its body.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import PrincipalKind
 from core.web import client_ip
-from policy.engine import publish_change
 from policy.guards import caller_member, requires
-from policy.permissions import member_domain
-from policy.services import RoleService
-from tenants.models import ApiKey, ContractTitle, Department, IpRange, Staff, StaffStatus, ViewScope
-from tenants.services import is_locked, member_services
+from tenants.models import ContractTitle, Department, IpRange, Staff, StaffStatus, ViewScope
+from tenants.services import (
+    ApiKeyEntry,
+    ApiKeyIn,
+    DepartmentIn,
+    DepartmentPatch,
+    IpRangeIn,
+    PasswordIn,
+    StaffEntry,
+    StaffIn,
+    StaffPatch,
+    TitleIn,
+    TitlePatch,
+    member_services,
+)
 from tenants.sessions import session_store
 
 __all__ = ["AdminApiController"]
-
-UNSET: Any = msgspec.UNSET
 
 
 class DepartmentOut(msgspec.Struct):
@@ -37,20 +48,6 @@ class DepartmentOut(msgspec.Struct):
     @classmethod
     def of(cls, d: Department) -> DepartmentOut:
         return cls(id=d.id, code=d.code, name=d.name, parent_id=d.parent_id)
-
-
-class DepartmentIn(msgspec.Struct):
-    code: str
-    name: str
-    parent_id: uuid.UUID | None = None
-
-
-class DepartmentPatch(msgspec.Struct):
-    """Rename (``name``/``code``) and/or move (``parent_id``; null = top level)."""
-
-    name: str | msgspec.UnsetType = UNSET
-    code: str | msgspec.UnsetType = UNSET
-    parent_id: uuid.UUID | msgspec.UnsetType | None = UNSET
 
 
 class StaffOut(msgspec.Struct):
@@ -67,7 +64,8 @@ class StaffOut(msgspec.Struct):
     """Only in the answer that created the account or reset its password, and only when generated."""
 
     @classmethod
-    def of(cls, s: Staff, roles: list[str], password: str | None = None) -> StaffOut:
+    def of(cls, entry: StaffEntry) -> StaffOut:
+        s = entry.staff
         return cls(
             id=s.id,
             login_id=s.login_id,
@@ -76,34 +74,10 @@ class StaffOut(msgspec.Struct):
             department_id=s.department_id,
             status=s.status,
             view_scope=s.view_scope,
-            locked=is_locked(s),
-            roles=roles,
-            initial_password=password,
+            locked=entry.locked,
+            roles=entry.roles,
+            initial_password=entry.initial_password,
         )
-
-
-class StaffIn(msgspec.Struct):
-    login_id: str
-    name: str
-    email: str
-    department_id: uuid.UUID | None = None
-    password: str | None = None
-    """Leave out to have one generated (returned once as ``initial_password``)."""
-    view_scope: ViewScope = ViewScope.MEMBER
-    roles: list[str] = msgspec.field(default_factory=list)
-
-
-class StaffPatch(msgspec.Struct):
-    name: str | msgspec.UnsetType = UNSET
-    email: str | msgspec.UnsetType = UNSET
-    department_id: uuid.UUID | msgspec.UnsetType | None = UNSET
-    status: StaffStatus | msgspec.UnsetType = UNSET
-    view_scope: ViewScope | msgspec.UnsetType = UNSET
-    """``department``: only contracts of the person's own department (SAP-6(9))."""
-
-
-class PasswordIn(msgspec.Struct):
-    password: str | None = None
 
 
 class TitleOut(msgspec.Struct):
@@ -116,7 +90,7 @@ class TitleOut(msgspec.Struct):
     staff_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
 
     @classmethod
-    def of(cls, t: ContractTitle, staff_ids: list[uuid.UUID] | None = None) -> TitleOut:
+    def of(cls, t: ContractTitle, holders: Sequence[Staff] = ()) -> TitleOut:
         return cls(
             id=t.id,
             code=t.code,
@@ -124,24 +98,8 @@ class TitleOut(msgspec.Struct):
             formal_name=t.formal_name,
             sort_order=t.sort_order,
             active=t.active,
-            staff_ids=staff_ids or [],
+            staff_ids=[s.id for s in holders],
         )
-
-
-class TitleIn(msgspec.Struct):
-    code: str
-    name: str
-    formal_name: str
-    sort_order: int = 0
-    active: bool = True
-
-
-class TitlePatch(msgspec.Struct):
-    code: str | msgspec.UnsetType = UNSET
-    name: str | msgspec.UnsetType = UNSET
-    formal_name: str | msgspec.UnsetType = UNSET
-    sort_order: int | msgspec.UnsetType = UNSET
-    active: bool | msgspec.UnsetType = UNSET
 
 
 class IpRangeOut(msgspec.Struct):
@@ -152,11 +110,6 @@ class IpRangeOut(msgspec.Struct):
     @classmethod
     def of(cls, r: IpRange) -> IpRangeOut:
         return cls(id=r.id, cidr=str(r.cidr), label=r.label)
-
-
-class IpRangeIn(msgspec.Struct):
-    cidr: str
-    label: str = ""
 
 
 class ApiKeyOut(msgspec.Struct):
@@ -171,7 +124,8 @@ class ApiKeyOut(msgspec.Struct):
     """The key itself: only in the answer that created it."""
 
     @classmethod
-    def of(cls, k: ApiKey, roles: list[str], key: str | None = None) -> ApiKeyOut:
+    def of(cls, entry: ApiKeyEntry) -> ApiKeyOut:
+        k = entry.api_key
         return cls(
             id=k.id,
             prefix=k.prefix,
@@ -179,18 +133,9 @@ class ApiKeyOut(msgspec.Struct):
             created_at=k.created_at,
             last_used_at=k.last_used_at,
             revoked_at=k.revoked_at,
-            roles=roles,
-            key=key,
+            roles=entry.roles,
+            key=entry.key,
         )
-
-
-class ApiKeyIn(msgspec.Struct):
-    label: str
-    roles: list[str] = msgspec.field(default_factory=list)
-
-
-def _set(value: Any) -> bool:
-    return value is not UNSET
 
 
 class AdminApiController(Controller):
@@ -215,10 +160,7 @@ class AdminApiController(Controller):
     ) -> DepartmentOut:
         """Create a department."""
         _p, member_id = caller_member(request)
-        row = await member_services(db_session, member_id).departments.add(
-            code=data.code, name=data.name, parent_id=data.parent_id
-        )
-        return DepartmentOut.of(row)
+        return DepartmentOut.of(await member_services(db_session, member_id).departments.create(data))
 
     @patch("/departments/{department_id:uuid}", guards=[requires("staff", "manage")])
     async def change_department(
@@ -230,17 +172,7 @@ class AdminApiController(Controller):
     ) -> DepartmentOut:
         """Rename and/or move."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).departments
-        row = await service.find(department_id)
-        if _set(data.name) or _set(data.code):
-            await service.rename(
-                row,
-                name=data.name if isinstance(data.name, str) else row.name,
-                code=data.code if isinstance(data.code, str) else None,
-            )
-        if _set(data.parent_id):
-            await service.move(row, data.parent_id if isinstance(data.parent_id, uuid.UUID) else None)
-        return DepartmentOut.of(row)
+        return DepartmentOut.of(await member_services(db_session, member_id).departments.change(department_id, data))
 
     @delete("/departments/{department_id:uuid}", guards=[requires("staff", "manage")], status_code=204)
     async def delete_department(
@@ -251,8 +183,7 @@ class AdminApiController(Controller):
     ) -> None:
         """Delete an empty department (409 if it has sub-departments or staff)."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).departments
-        await service.remove(await service.find(department_id))
+        await member_services(db_session, member_id).departments.delete(department_id)
 
     # ----------------------------------------------------------------- staff
 
@@ -265,35 +196,15 @@ class AdminApiController(Controller):
     ) -> list[StaffOut]:
         """Staff, optionally of one department."""
         _p, member_id = caller_member(request)
-        roles = await RoleService(db_session, member_id).assignments()
-        staff = await member_services(db_session, member_id).staff.by_department(department_id)
-        return [StaffOut.of(s, roles.get(f"staff:{s.id}", [])) for s in staff]
+        return [StaffOut.of(e) for e in await member_services(db_session, member_id).staff.listing(department_id)]
 
     @post("/staff", guards=[requires("staff", "manage")], status_code=201)
     async def create_staff(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[StaffIn],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, request: Request[Any, Any, Any], data: JSONBody[StaffIn], db_session: NamedDependency[AsyncSession]
     ) -> StaffOut:
         """Create an account (and give it roles, within what the caller holds)."""
         principal, member_id = caller_member(request)
-        staff, generated = await member_services(db_session, member_id).staff.add(
-            login_id=data.login_id,
-            name=data.name,
-            email=data.email,
-            department_id=data.department_id,
-            password=data.password,
-            view_scope=data.view_scope,
-        )
-        roles = RoleService(db_session, member_id)
-        for role in data.roles:
-            await roles.assign(editor=principal.permissions, subject=f"staff:{staff.id}", role_name=role)
-        await db_session.commit()
-        if data.roles:
-            await publish_change(state.redis, member_domain(member_id))
-        return StaffOut.of(staff, await roles.roles_of(f"staff:{staff.id}"), generated)
+        return StaffOut.of(await member_services(db_session, member_id).staff.create(principal, data))
 
     @get("/staff/{staff_id:uuid}", guards=[requires("staff", "view")])
     async def get_staff(
@@ -301,8 +212,7 @@ class AdminApiController(Controller):
     ) -> StaffOut:
         """One account."""
         _p, member_id = caller_member(request)
-        staff = await member_services(db_session, member_id).staff.find(staff_id)
-        return StaffOut.of(staff, await RoleService(db_session, member_id).roles_of(f"staff:{staff.id}"))
+        return StaffOut.of(await member_services(db_session, member_id).staff.entry(staff_id))
 
     @patch("/staff/{staff_id:uuid}", guards=[requires("staff", "manage")])
     async def edit_staff(
@@ -314,18 +224,7 @@ class AdminApiController(Controller):
     ) -> StaffOut:
         """Change name, e-mail, department, status or view scope."""
         principal, member_id = caller_member(request)
-        service = member_services(db_session, member_id).staff
-        staff = await service.find(staff_id)
-        await service.edit(
-            staff,
-            name=data.name if isinstance(data.name, str) else None,
-            email=data.email if isinstance(data.email, str) else None,
-            department_id=data.department_id if _set(data.department_id) else ...,
-            status=data.status if isinstance(data.status, StaffStatus) else None,
-            view_scope=data.view_scope if isinstance(data.view_scope, ViewScope) else None,
-            editor_id=principal.id,
-        )
-        return StaffOut.of(staff, await RoleService(db_session, member_id).roles_of(f"staff:{staff.id}"))
+        return StaffOut.of(await member_services(db_session, member_id).staff.edit(principal, staff_id, data))
 
     @post("/staff/{staff_id:uuid}/password", guards=[requires("staff", "manage")], status_code=200)
     async def reset_password(
@@ -338,11 +237,7 @@ class AdminApiController(Controller):
         """Set a new password (generated and returned once when not given); unlocks too."""
         _p, member_id = caller_member(request)
         service = member_services(db_session, member_id).staff
-        staff = await service.find(staff_id)
-        generated = await service.reset_password(staff, data.password)
-        # Whoever was signed in with the old password is signed out everywhere.
-        await session_store(request.app.state).end_all_of("staff", str(staff.id))
-        return StaffOut.of(staff, await RoleService(db_session, member_id).roles_of(f"staff:{staff.id}"), generated)
+        return StaffOut.of(await service.reset_password(staff_id, data, session_store(request.app.state)))
 
     @post("/staff/{staff_id:uuid}/unlock", guards=[requires("staff", "manage")], status_code=200)
     async def unlock(
@@ -350,9 +245,7 @@ class AdminApiController(Controller):
     ) -> StaffOut:
         """Unlock an account locked after wrong passwords."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).staff
-        staff = await service.unlock(await service.find(staff_id))
-        return StaffOut.of(staff, await RoleService(db_session, member_id).roles_of(f"staff:{staff.id}"))
+        return StaffOut.of(await member_services(db_session, member_id).staff.unlock(staff_id))
 
     @put("/staff/{staff_id:uuid}/roles/{role:str}", guards=[requires("role", "manage")], status_code=200)
     async def assign_staff_role(
@@ -361,16 +254,10 @@ class AdminApiController(Controller):
         staff_id: FromPath[uuid.UUID],
         role: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        state: State,
     ) -> StaffOut:
         """Give a role (only if the caller holds all its permissions)."""
         principal, member_id = caller_member(request)
-        staff = await member_services(db_session, member_id).staff.find(staff_id)
-        roles = RoleService(db_session, member_id)
-        await roles.assign(editor=principal.permissions, subject=f"staff:{staff.id}", role_name=role)
-        await db_session.commit()
-        await publish_change(state.redis, member_domain(member_id))
-        return StaffOut.of(staff, await roles.roles_of(f"staff:{staff.id}"))
+        return StaffOut.of(await member_services(db_session, member_id).staff.give_role(principal, staff_id, role))
 
     @delete("/staff/{staff_id:uuid}/roles/{role:str}", guards=[requires("role", "manage")], status_code=204)
     async def remove_staff_role(
@@ -379,16 +266,10 @@ class AdminApiController(Controller):
         staff_id: FromPath[uuid.UUID],
         role: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        state: State,
     ) -> None:
-        """Take a role (only if the caller holds all its permissions)."""
+        """Take a role (only if the caller holds all its permissions; never the caller's own role management)."""
         principal, member_id = caller_member(request)
-        staff = await member_services(db_session, member_id).staff.find(staff_id)
-        await RoleService(db_session, member_id).unassign(
-            editor=principal.permissions, subject=f"staff:{staff.id}", role_name=role, editor_subject=principal.subject
-        )
-        await db_session.commit()
-        await publish_change(state.redis, member_domain(member_id))
+        await member_services(db_session, member_id).staff.take_role(principal, staff_id, role)
 
     # ----------------------------------------------------------------- titles and grants
 
@@ -398,11 +279,7 @@ class AdminApiController(Controller):
     ) -> list[TitleOut]:
         """Every title with the staff allowed to sign under it."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).titles
-        holders: dict[uuid.UUID, list[uuid.UUID]] = {}
-        for g in await service.grants():
-            holders.setdefault(g.title_id, []).append(g.staff_id)
-        return [TitleOut.of(t, holders.get(t.id)) for t in await service.all()]
+        return [TitleOut.of(e.title, e.holders) for e in await member_services(db_session, member_id).titles.listing()]
 
     @post("/titles", guards=[requires("title", "manage")], status_code=201)
     async def create_title(
@@ -410,14 +287,7 @@ class AdminApiController(Controller):
     ) -> TitleOut:
         """Create a title."""
         _p, member_id = caller_member(request)
-        row = await member_services(db_session, member_id).titles.add(
-            code=data.code,
-            name=data.name,
-            formal_name=data.formal_name,
-            sort_order=data.sort_order,
-            active=data.active,
-        )
-        return TitleOut.of(row)
+        return TitleOut.of(await member_services(db_session, member_id).titles.create(data))
 
     @patch("/titles/{title_id:uuid}", guards=[requires("title", "manage")])
     async def edit_title(
@@ -429,16 +299,7 @@ class AdminApiController(Controller):
     ) -> TitleOut:
         """Change a title."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).titles
-        row = await service.edit(
-            await service.find(title_id),
-            code=data.code if isinstance(data.code, str) else None,
-            name=data.name if isinstance(data.name, str) else None,
-            formal_name=data.formal_name if isinstance(data.formal_name, str) else None,
-            sort_order=data.sort_order if isinstance(data.sort_order, int) else None,
-            active=data.active if isinstance(data.active, bool) else None,
-        )
-        return TitleOut.of(row)
+        return TitleOut.of(await member_services(db_session, member_id).titles.edit(title_id, data))
 
     @put("/titles/{title_id:uuid}/staff/{staff_id:uuid}", guards=[requires("title", "manage")], status_code=204)
     async def grant_title(
@@ -450,8 +311,7 @@ class AdminApiController(Controller):
     ) -> None:
         """Allow a staff member to contract under the title (契約締結権限)."""
         _p, member_id = caller_member(request)
-        services = member_services(db_session, member_id)
-        await services.titles.grant(await services.staff.find(staff_id), await services.titles.find(title_id))
+        await member_services(db_session, member_id).titles.grant(staff_id, title_id)
 
     @delete("/titles/{title_id:uuid}/staff/{staff_id:uuid}", guards=[requires("title", "manage")], status_code=204)
     async def revoke_title(
@@ -463,8 +323,7 @@ class AdminApiController(Controller):
     ) -> None:
         """Withdraw the grant."""
         _p, member_id = caller_member(request)
-        services = member_services(db_session, member_id)
-        await services.titles.revoke(await services.staff.find(staff_id), await services.titles.find(title_id))
+        await member_services(db_session, member_id).titles.revoke(staff_id, title_id)
 
     # ----------------------------------------------------------------- IP ranges
 
@@ -482,10 +341,8 @@ class AdminApiController(Controller):
     ) -> IpRangeOut:
         """Allow a network (409 if the caller's own address would be shut out)."""
         _p, member_id = caller_member(request)
-        row = await member_services(db_session, member_id).ip_ranges.add(
-            cidr=data.cidr, label=data.label, editor_ip=client_ip(request.scope)
-        )
-        return IpRangeOut.of(row)
+        service = member_services(db_session, member_id).ip_ranges
+        return IpRangeOut.of(await service.create(data, editor_ip=client_ip(request.scope)))
 
     @delete("/ip-ranges/{range_id:uuid}", guards=[requires("iprange", "manage")], status_code=204)
     async def delete_ip_range(
@@ -493,8 +350,7 @@ class AdminApiController(Controller):
     ) -> None:
         """Remove a network (409 if the caller's own address would be shut out)."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).ip_ranges
-        await service.remove(await service.find(range_id), editor_ip=client_ip(request.scope))
+        await member_services(db_session, member_id).ip_ranges.delete(range_id, editor_ip=client_ip(request.scope))
 
     # ----------------------------------------------------------------- API keys
 
@@ -504,30 +360,15 @@ class AdminApiController(Controller):
     ) -> list[ApiKeyOut]:
         """Keys (prefix, label, last use); never the keys themselves."""
         _p, member_id = caller_member(request)
-        roles = await RoleService(db_session, member_id).assignments()
-        keys = await member_services(db_session, member_id).api_keys.all()
-        return [ApiKeyOut.of(k, roles.get(f"apikey:{k.id}", [])) for k in keys]
+        return [ApiKeyOut.of(e) for e in await member_services(db_session, member_id).api_keys.listing()]
 
     @post("/api-keys", guards=[requires("apikey", "manage")], status_code=201)
     async def create_api_key(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[ApiKeyIn],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, request: Request[Any, Any, Any], data: JSONBody[ApiKeyIn], db_session: NamedDependency[AsyncSession]
     ) -> ApiKeyOut:
         """Issue a key; the answer carries it once."""
         principal, member_id = caller_member(request)
-        row, key = await member_services(db_session, member_id).api_keys.issue(
-            label=data.label, created_by_id=principal.id if principal.kind is PrincipalKind.STAFF else None
-        )
-        roles = RoleService(db_session, member_id)
-        for role in data.roles:
-            await roles.assign(editor=principal.permissions, subject=f"apikey:{row.id}", role_name=role)
-        await db_session.commit()
-        if data.roles:
-            await publish_change(state.redis, member_domain(member_id))
-        return ApiKeyOut.of(row, await roles.roles_of(f"apikey:{row.id}"), key)
+        return ApiKeyOut.of(await member_services(db_session, member_id).api_keys.create(principal, data))
 
     @delete("/api-keys/{key_id:uuid}", guards=[requires("apikey", "manage")], status_code=204)
     async def revoke_api_key(
@@ -535,8 +376,7 @@ class AdminApiController(Controller):
     ) -> None:
         """Revoke a key; it is refused from then on."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).api_keys
-        await service.revoke(await service.find(key_id))
+        await member_services(db_session, member_id).api_keys.revoke(key_id)
 
     @put("/api-keys/{key_id:uuid}/roles/{role:str}", guards=[requires("role", "manage")], status_code=200)
     async def assign_key_role(
@@ -545,16 +385,10 @@ class AdminApiController(Controller):
         key_id: FromPath[uuid.UUID],
         role: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        state: State,
     ) -> ApiKeyOut:
         """Give a role to a key (only if the caller holds all its permissions)."""
         principal, member_id = caller_member(request)
-        key = await member_services(db_session, member_id).api_keys.find(key_id)
-        roles = RoleService(db_session, member_id)
-        await roles.assign(editor=principal.permissions, subject=f"apikey:{key.id}", role_name=role)
-        await db_session.commit()
-        await publish_change(state.redis, member_domain(member_id))
-        return ApiKeyOut.of(key, await roles.roles_of(f"apikey:{key.id}"))
+        return ApiKeyOut.of(await member_services(db_session, member_id).api_keys.give_role(principal, key_id, role))
 
     @delete("/api-keys/{key_id:uuid}/roles/{role:str}", guards=[requires("role", "manage")], status_code=204)
     async def remove_key_role(
@@ -563,13 +397,7 @@ class AdminApiController(Controller):
         key_id: FromPath[uuid.UUID],
         role: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        state: State,
     ) -> None:
-        """Take a role from a key."""
+        """Take a role from a key (within what the caller holds; a key never takes its own role management)."""
         principal, member_id = caller_member(request)
-        key = await member_services(db_session, member_id).api_keys.find(key_id)
-        await RoleService(db_session, member_id).unassign(
-            editor=principal.permissions, subject=f"apikey:{key.id}", role_name=role
-        )
-        await db_session.commit()
-        await publish_change(state.redis, member_domain(member_id))
+        await member_services(db_session, member_id).api_keys.take_role(principal, key_id, role)

@@ -21,16 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import NO_CONSORTIUM, Principal, PrincipalKind, for_member, system_access
+from core.scope import NO_CONSORTIUM, Principal, PrincipalKind, elevated, for_member
 from core.settings import SecuritySettings
 from policy.engine import PolicyEngine
 from policy.permissions import OPERATOR_PERMISSIONS, OPERATOR_ROLE, SECRETARIAT_ROLE, consortium_domain
 from tenants.models import (
-    ApiKey,
-    IpRange,
     Member,
     MemberStatus,
     OperatorAccount,
@@ -41,6 +38,7 @@ from tenants.models import (
     StaffStatus,
 )
 from tenants.passwords import verify_api_key, verify_password
+from tenants.repository import AccountRepository, AccountTable, TenantRepository
 
 __all__ = [
     "LoginFailure",
@@ -87,8 +85,7 @@ def ip_allowed(ip: str | None, ranges: list[str]) -> bool:
 
 async def member_ip_ranges(session: AsyncSession, member_id: uuid.UUID) -> list[str]:
     """The member's allowed ranges (the session must be scoped to the member or system)."""
-    rows = await session.scalars(select(IpRange.cidr).where(IpRange.member_id == member_id))
-    return [str(r) for r in rows]
+    return await TenantRepository(session, member_id).cidrs()
 
 
 async def record_security_event(
@@ -118,14 +115,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-_AccountTable = type[Staff] | type[SecretariatAccount] | type[OperatorAccount]
-
-
 @dataclass(frozen=True)
 class _Account:
     """What a sign-in needs of an account, read before its attempt is counted."""
 
-    table: _AccountTable
+    table: AccountTable
     id: uuid.UUID
     login_id: str
     password_hash: str | None
@@ -161,38 +155,22 @@ async def _claim_attempt(session: AsyncSession, account: _Account, security: Sec
     is refused without its password being checked, the right one included.
     The claim is committed at once, so the row lock lasts one statement.
     """
-    table = account.table
-    now = _now()
-    reaches_limit = table.failed_logins + 1 >= security.login_max_attempts
-    claimed = await session.execute(
-        update(table)
-        .where(table.id == account.id, or_(table.locked_until.is_(None), table.locked_until <= now))
-        .values(
-            # The lock starts a fresh count for when it runs out.
-            failed_logins=case((reaches_limit, 0), else_=table.failed_logins + 1),
-            locked_until=case((reaches_limit, now + dt.timedelta(minutes=security.login_lock_minutes)), else_=None),
-        )
-        .returning(table.locked_until)
-        .execution_options(synchronize_session=False)
+    claimed = await AccountRepository(session).claim_attempt(
+        account.table,
+        account.id,
+        max_attempts=security.login_max_attempts,
+        lock_minutes=security.login_lock_minutes,
     )
-    row = claimed.one_or_none()
     await session.commit()
-    if row is None:
+    if claimed is None:
         return None
-    return _Claim(locks=row.locked_until is not None, locked_until=row.locked_until)
+    locks, locked_until = claimed
+    return _Claim(locks=locks, locked_until=locked_until)
 
 
 async def _clear_failures(session: AsyncSession, account: _Account, *, signed_in: bool) -> None:
     """The right password: the count (this attempt's claim included) and any lock it set are cleared."""
-    values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
-    if signed_in:
-        values["last_login_at"] = _now()
-    await session.execute(
-        update(account.table)
-        .where(account.table.id == account.id)
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
+    await AccountRepository(session).clear_failures(account.table, account.id, signed_in=signed_in)
 
 
 async def _check_password(
@@ -226,7 +204,7 @@ async def _check_password(
     """
     claim = await _claim_attempt(session, account, security)
     if claim is None:
-        locked_until = await session.scalar(select(account.table.locked_until).where(account.table.id == account.id))
+        locked_until = await AccountRepository(session).locked_until(account.table, account.id)
         return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=locked_until)
     if not await _verify(account.password_hash, password):
         return await _failed_attempt(session, account, claim, ip=ip, user_agent=user_agent)
@@ -280,15 +258,16 @@ async def login(
     caller commits the session either way at the end too: failed attempts'
     security events must be kept even though the sign-in failed.
     """
-    # The ID is unique across all members, so finding it needs system access;
-    # everything after that is about one member's account only.
-    await system_access(session)
     login_id = login_id.strip()
-    staff = await session.scalar(select(Staff).where(Staff.login_id == login_id))
+    # The ID is unique across all members, so finding it needs every member's
+    # rows; everything after that is about one member's account only.
+    async with elevated(session):
+        staff = await TenantRepository(session, None).staff_by_login_id(login_id)
+    accounts = AccountRepository(session)
     if staff is not None:
+        await for_member(session, staff.member_id)
         member = await session.get(Member, staff.member_id)
         assert member is not None
-        await for_member(session, staff.member_id)
         if not ip_allowed(ip, await member_ip_ranges(session, staff.member_id)):
             await record_security_event(
                 session,
@@ -313,7 +292,7 @@ async def login(
             },
         )
         return await _check_password(session, account, password, security=security, ip=ip, user_agent=user_agent)
-    secretariat = await session.scalar(select(SecretariatAccount).where(SecretariatAccount.login_id == login_id))
+    secretariat = await accounts.secretariat_by_login_id(login_id)
     if secretariat is not None:
         account = _Account(
             table=SecretariatAccount,
@@ -329,7 +308,7 @@ async def login(
             },
         )
         return await _check_password(session, account, password, security=security, ip=ip, user_agent=user_agent)
-    operator = await session.scalar(select(OperatorAccount).where(OperatorAccount.login_id == login_id))
+    operator = await accounts.operator_by_login_id(login_id)
     if operator is None:
         await _verify(None, password)  # same work as for a real account
         return LoginOutcome(failure=LoginFailure.INVALID)
@@ -412,7 +391,7 @@ async def load_principal(
         )
     member_id = uuid.UUID(data["member_id"])
     await for_member(session, member_id)
-    staff = await session.get(Staff, uuid.UUID(data["id"]))
+    staff = await TenantRepository(session, member_id).staff_account(uuid.UUID(data["id"]))
     member = await session.get(Member, member_id)
     if staff is None or member is None or staff.status is not StaffStatus.ACTIVE or member.status is MemberStatus.LEFT:
         return PrincipalLookup()
@@ -444,12 +423,13 @@ async def authenticate_api_key(
     parts = key.split("_")
     if len(parts) < 3 or parts[0] != "kyd":
         return PrincipalLookup()
-    await system_access(session)
-    api_key = await session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    # The prefix names the key across all members; the rest is the key's member only.
+    async with elevated(session):
+        api_key = await TenantRepository(session, None).api_key_by_prefix(parts[1])
     if api_key is None or api_key.revoked_at is not None or not verify_api_key(key, api_key.key_hash):
         return PrincipalLookup()
-    member = await session.get(Member, api_key.member_id)
     await for_member(session, api_key.member_id)
+    member = await session.get(Member, api_key.member_id)
     if member is None or member.status is MemberStatus.LEFT:
         return PrincipalLookup()
     if not ip_allowed(ip, await member_ip_ranges(session, api_key.member_id)):

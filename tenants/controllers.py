@@ -1,4 +1,9 @@
-"""Member administration screens: departments, staff, titles and grants, networks, API keys."""
+"""Member administration screens: departments, staff, titles and grants, networks, API keys.
+
+Each form handler builds the service's input type from the form and calls the
+same service method as its twin in :mod:`tenants.api`; no handler queries or
+commits (the request commits after a successful answer).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.plugins.htmx import HTMXTemplate
@@ -17,12 +21,22 @@ from core.errors import Invalid
 from core.forms import Form, field, field_uuid
 from core.i18n import gettext as _
 from core.web import client_ip
-from policy.engine import publish_change
 from policy.guards import caller_member, requires
-from policy.permissions import member_domain
 from policy.services import RoleService
 from tenants.models import StaffStatus, ViewScope
-from tenants.services import is_locked, member_services
+from tenants.services import (
+    UNSET,
+    ApiKeyIn,
+    DepartmentIn,
+    DepartmentPatch,
+    IpRangeIn,
+    PasswordIn,
+    StaffIn,
+    StaffPatch,
+    TitleIn,
+    TitlePatch,
+    member_services,
+)
 from tenants.sessions import session_store
 
 __all__ = ["AdminController"]
@@ -33,6 +47,16 @@ def _int(text: str, default: int = 0) -> int:
         return int(text) if text else default
     except ValueError:
         raise Invalid(_("{text} is not a number.").format(text=text)) from None
+
+
+def _given(data: dict[str, Any], name: str) -> Any:
+    """The field's text if the form has it, else "unchanged"."""
+    return field(data, name) if name in data else UNSET
+
+
+def _roles(data: dict[str, Any]) -> list[str]:
+    role = field(data, "role")
+    return [role] if role else []
 
 
 def _secret(title: str, lines: list[tuple[str, str]], back: str) -> Template:
@@ -52,13 +76,10 @@ class AdminController(Controller):
     async def departments(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
         """The department tree with forms to add, rename, move and delete."""
         _p, member_id = caller_member(request)
-        services = member_services(db_session, member_id)
-        nodes = await services.departments.tree()
-        counts: dict[uuid.UUID, int] = {}
-        for s in await services.staff.by_department():
-            if s.department_id:
-                counts[s.department_id] = counts.get(s.department_id, 0) + 1
-        return Template("admin/departments.html", context={"nodes": nodes, "counts": counts})
+        service = member_services(db_session, member_id).departments
+        return Template(
+            "admin/departments.html", context={"nodes": await service.tree(), "counts": await service.staff_counts()}
+        )
 
     @post("/departments", guards=[requires("staff", "manage")], status_code=303)
     async def add_department(
@@ -66,9 +87,10 @@ class AdminController(Controller):
     ) -> Redirect:
         """Create a department."""
         _p, member_id = caller_member(request)
-        await member_services(db_session, member_id).departments.add(
+        department = DepartmentIn(
             code=field(data, "code"), name=field(data, "name"), parent_id=field_uuid(data, "parent_id")
         )
+        await member_services(db_session, member_id).departments.create(department)
         return Redirect("/admin/departments", status_code=303)
 
     @post("/departments/{department_id:uuid}", guards=[requires("staff", "manage")], status_code=303)
@@ -79,13 +101,14 @@ class AdminController(Controller):
         data: Form,
         db_session: NamedDependency[AsyncSession],
     ) -> Redirect:
-        """Rename and/or move a department."""
+        """Rename and/or move a department (an empty name or code leaves it as it is)."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).departments
-        department = await service.find(department_id)
-        await service.rename(department, name=field(data, "name") or department.name, code=field(data, "code"))
-        if "parent_id" in data:
-            await service.move(department, field_uuid(data, "parent_id"))
+        change = DepartmentPatch(
+            name=field(data, "name") or UNSET,
+            code=field(data, "code") or UNSET,
+            parent_id=field_uuid(data, "parent_id") if "parent_id" in data else UNSET,
+        )
+        await member_services(db_session, member_id).departments.change(department_id, change)
         return Redirect("/admin/departments", status_code=303)
 
     @post("/departments/{department_id:uuid}/delete", guards=[requires("staff", "manage")], status_code=303)
@@ -97,8 +120,7 @@ class AdminController(Controller):
     ) -> Redirect:
         """Delete a department without sub-departments or staff."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).departments
-        await service.remove(await service.find(department_id))
+        await member_services(db_session, member_id).departments.delete(department_id)
         return Redirect("/admin/departments", status_code=303)
 
     # ----------------------------------------------------------------- staff
@@ -113,18 +135,13 @@ class AdminController(Controller):
         """Staff of the member, filtered by department (the table alone for htmx)."""
         principal, member_id = caller_member(request)
         services = member_services(db_session, member_id)
-        staff = await services.staff.by_department(department)
         nodes = await services.departments.tree()
-        names = {n.department.id: n.path for n in nodes}
-        roles = await RoleService(db_session, member_id).assignments()
         context = {
-            "staff": staff,
+            "entries": await services.staff.listing(department),
             "nodes": nodes,
-            "names": names,
-            "roles": roles,
+            "names": {n.department.id: n.path for n in nodes},
             "selected": department,
             "can_manage": principal.can("staff", "manage"),
-            "is_locked": is_locked,
             "role_options": await RoleService(db_session, member_id).roles(),
         }
         if request.htmx:  # type: ignore[attr-defined]
@@ -133,33 +150,27 @@ class AdminController(Controller):
 
     @post("/staff", guards=[requires("staff", "manage")], status_code=303)
     async def add_staff(
-        self, request: Request[Any, Any, Any], data: Form, db_session: NamedDependency[AsyncSession], state: State
+        self, request: Request[Any, Any, Any], data: Form, db_session: NamedDependency[AsyncSession]
     ) -> Template | Redirect:
         """Create an account with the given or a generated initial password (and a role if chosen)."""
         principal, member_id = caller_member(request)
-        staff, generated = await member_services(db_session, member_id).staff.add(
+        new = StaffIn(
             login_id=field(data, "login_id"),
             name=field(data, "name"),
             email=field(data, "email"),
             department_id=field_uuid(data, "department_id"),
             password=field(data, "password") or None,
             view_scope=ViewScope(field(data, "view_scope") or ViewScope.MEMBER),
+            roles=_roles(data),
         )
-        role = field(data, "role")
-        if role:
-            await RoleService(db_session, member_id).assign(
-                editor=principal.permissions, subject=f"staff:{staff.id}", role_name=role
-            )
-        await db_session.commit()
-        if role:
-            await publish_change(state.redis, member_domain(member_id))
-        if generated:
+        entry = await member_services(db_session, member_id).staff.create(principal, new)
+        if entry.initial_password:
             return _secret(
                 _("Account created"),
-                [(_("Login ID"), staff.login_id), (_("Initial password"), generated)],
-                f"/admin/staff/{staff.id}",
+                [(_("Login ID"), entry.staff.login_id), (_("Initial password"), entry.initial_password)],
+                f"/admin/staff/{entry.staff.id}",
             )
-        return Redirect(f"/admin/staff/{staff.id}", status_code=303)
+        return Redirect(f"/admin/staff/{entry.staff.id}", status_code=303)
 
     @get("/staff/{staff_id:uuid}", guards=[requires("staff", "view")])
     async def staff_detail(
@@ -168,18 +179,17 @@ class AdminController(Controller):
         """One account: details, roles, titles, password and lock."""
         principal, member_id = caller_member(request)
         services = member_services(db_session, member_id)
-        staff = await services.staff.find(staff_id)
-        role_service = RoleService(db_session, member_id)
+        entry = await services.staff.entry(staff_id)
         return Template(
             "admin/staff_detail.html",
             context={
-                "s": staff,
+                "s": entry.staff,
                 "nodes": await services.departments.tree(),
-                "roles": await role_service.roles_of(f"staff:{staff.id}"),
-                "role_options": await role_service.roles(),
-                "titles": await services.titles.titles_of(staff),
+                "roles": entry.roles,
+                "role_options": await RoleService(db_session, member_id).roles(),
+                "titles": await services.titles.titles_of(entry.staff.id),
                 "title_options": await services.titles.all(),
-                "locked": is_locked(staff),
+                "locked": entry.locked,
                 "can_manage": principal.can("staff", "manage"),
                 "can_roles": principal.can("role", "manage"),
                 "can_titles": principal.can("title", "manage"),
@@ -197,18 +207,16 @@ class AdminController(Controller):
     ) -> Redirect:
         """Change name, e-mail, department, status and which contracts the person may view."""
         principal, member_id = caller_member(request)
-        service = member_services(db_session, member_id).staff
-        staff = await service.find(staff_id)
-        await service.edit(
-            staff,
-            name=field(data, "name"),
-            email=field(data, "email"),
-            department_id=field_uuid(data, "department_id"),
-            status=StaffStatus(field(data, "status") or staff.status),
-            view_scope=ViewScope(field(data, "view_scope") or staff.view_scope),
-            editor_id=principal.id,
+        status, view_scope = field(data, "status"), field(data, "view_scope")
+        change = StaffPatch(
+            name=_given(data, "name"),
+            email=_given(data, "email"),
+            department_id=field_uuid(data, "department_id") if "department_id" in data else UNSET,
+            status=StaffStatus(status) if status else UNSET,
+            view_scope=ViewScope(view_scope) if view_scope else UNSET,
         )
-        return Redirect(f"/admin/staff/{staff.id}", status_code=303)
+        await member_services(db_session, member_id).staff.edit(principal, staff_id, change)
+        return Redirect(f"/admin/staff/{staff_id}", status_code=303)
 
     @post("/staff/{staff_id:uuid}/password", guards=[requires("staff", "manage")], status_code=303)
     async def reset_password(
@@ -220,19 +228,16 @@ class AdminController(Controller):
     ) -> Template | Redirect:
         """Set a new password (generated and shown once when left empty)."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).staff
-        staff = await service.find(staff_id)
-        generated = await service.reset_password(staff, field(data, "password") or None)
-        # Whoever was signed in with the old password is signed out everywhere.
-        await session_store(request.app.state).end_all_of("staff", str(staff.id))
-        if generated:
-            await db_session.commit()
+        entry = await member_services(db_session, member_id).staff.reset_password(
+            staff_id, PasswordIn(password=field(data, "password") or None), session_store(request.app.state)
+        )
+        if entry.initial_password:
             return _secret(
                 _("Password reset"),
-                [(_("Login ID"), staff.login_id), (_("New password"), generated)],
-                f"/admin/staff/{staff.id}",
+                [(_("Login ID"), entry.staff.login_id), (_("New password"), entry.initial_password)],
+                f"/admin/staff/{staff_id}",
             )
-        return Redirect(f"/admin/staff/{staff.id}", status_code=303)
+        return Redirect(f"/admin/staff/{staff_id}", status_code=303)
 
     @post("/staff/{staff_id:uuid}/unlock", guards=[requires("staff", "manage")], status_code=303)
     async def unlock(
@@ -240,8 +245,7 @@ class AdminController(Controller):
     ) -> Redirect:
         """Unlock an account locked after wrong passwords."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).staff
-        await service.unlock(await service.find(staff_id))
+        await member_services(db_session, member_id).staff.unlock(staff_id)
         return Redirect(f"/admin/staff/{staff_id}", status_code=303)
 
     @post("/staff/{staff_id:uuid}/roles", guards=[requires("role", "manage")], status_code=303)
@@ -251,25 +255,15 @@ class AdminController(Controller):
         staff_id: FromPath[uuid.UUID],
         data: Form,
         db_session: NamedDependency[AsyncSession],
-        state: State,
     ) -> Redirect:
         """Give (``action=assign``) or take (``action=remove``) a role."""
         principal, member_id = caller_member(request)
-        staff = await member_services(db_session, member_id).staff.find(staff_id)
-        roles = RoleService(db_session, member_id)
-        subject = f"staff:{staff.id}"
+        service = member_services(db_session, member_id).staff
         if field(data, "action") == "remove":
-            await roles.unassign(
-                editor=principal.permissions,
-                subject=subject,
-                role_name=field(data, "role"),
-                editor_subject=principal.subject,
-            )
+            await service.take_role(principal, staff_id, field(data, "role"))
         else:
-            await roles.assign(editor=principal.permissions, subject=subject, role_name=field(data, "role"))
-        await db_session.commit()
-        await publish_change(state.redis, member_domain(member_id))
-        return Redirect(f"/admin/staff/{staff.id}", status_code=303)
+            await service.give_role(principal, staff_id, field(data, "role"))
+        return Redirect(f"/admin/staff/{staff_id}", status_code=303)
 
     @post("/staff/{staff_id:uuid}/titles", guards=[requires("title", "manage")], status_code=303)
     async def staff_titles(
@@ -281,17 +275,15 @@ class AdminController(Controller):
     ) -> Redirect:
         """Grant (``action=grant``) or withdraw (``action=revoke``) signing authority for a title."""
         _p, member_id = caller_member(request)
-        services = member_services(db_session, member_id)
-        staff = await services.staff.find(staff_id)
+        service = member_services(db_session, member_id).titles
         title_id = field_uuid(data, "title_id")
         if title_id is None:
             raise Invalid(_("Choose a title."))
-        title = await services.titles.find(title_id)
         if field(data, "action") == "revoke":
-            await services.titles.revoke(staff, title)
+            await service.revoke(staff_id, title_id)
         else:
-            await services.titles.grant(staff, title)
-        return Redirect(f"/admin/staff/{staff.id}", status_code=303)
+            await service.grant(staff_id, title_id)
+        return Redirect(f"/admin/staff/{staff_id}", status_code=303)
 
     # ----------------------------------------------------------------- titles
 
@@ -299,13 +291,8 @@ class AdminController(Controller):
     async def titles(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
         """Contract titles and who may sign under each."""
         _p, member_id = caller_member(request)
-        services = member_services(db_session, member_id)
-        staff = {s.id: s for s in await services.staff.by_department()}
-        holders: dict[uuid.UUID, list[Any]] = {}
-        for g in await services.titles.grants():
-            if g.staff_id in staff:
-                holders.setdefault(g.title_id, []).append(staff[g.staff_id])
-        return Template("admin/titles.html", context={"titles": await services.titles.all(), "holders": holders})
+        entries = await member_services(db_session, member_id).titles.listing()
+        return Template("admin/titles.html", context={"entries": entries})
 
     @post("/titles", guards=[requires("title", "manage")], status_code=303)
     async def add_title(
@@ -313,13 +300,14 @@ class AdminController(Controller):
     ) -> Redirect:
         """Create a title."""
         _p, member_id = caller_member(request)
-        await member_services(db_session, member_id).titles.add(
+        title = TitleIn(
             code=field(data, "code"),
             name=field(data, "name"),
             formal_name=field(data, "formal_name"),
             sort_order=_int(field(data, "sort_order")),
             active=field(data, "active", "on") == "on",
         )
+        await member_services(db_session, member_id).titles.create(title)
         return Redirect("/admin/titles", status_code=303)
 
     @post("/titles/{title_id:uuid}", guards=[requires("title", "manage")], status_code=303)
@@ -330,18 +318,17 @@ class AdminController(Controller):
         data: Form,
         db_session: NamedDependency[AsyncSession],
     ) -> Redirect:
-        """Change a title (an unticked "active" box retires it)."""
+        """Change a title (an empty field leaves it as it is; an unticked "active" box retires it)."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).titles
-        title = await service.find(title_id)
-        await service.edit(
-            title,
-            code=field(data, "code") or None,
-            name=field(data, "name") or None,
-            formal_name=field(data, "formal_name") or None,
-            sort_order=_int(field(data, "sort_order"), title.sort_order),
+        order = field(data, "sort_order")
+        change = TitlePatch(
+            code=field(data, "code") or UNSET,
+            name=field(data, "name") or UNSET,
+            formal_name=field(data, "formal_name") or UNSET,
+            sort_order=_int(order) if order else UNSET,
             active=field(data, "active") == "on",
         )
+        await member_services(db_session, member_id).titles.edit(title_id, change)
         return Redirect("/admin/titles", status_code=303)
 
     # ----------------------------------------------------------------- IP ranges
@@ -359,9 +346,8 @@ class AdminController(Controller):
     ) -> Redirect:
         """Allow a network (refused if it would lock the editor out)."""
         _p, member_id = caller_member(request)
-        await member_services(db_session, member_id).ip_ranges.add(
-            cidr=field(data, "cidr"), label=field(data, "label"), editor_ip=client_ip(request.scope)
-        )
+        network = IpRangeIn(cidr=field(data, "cidr"), label=field(data, "label"))
+        await member_services(db_session, member_id).ip_ranges.create(network, editor_ip=client_ip(request.scope))
         return Redirect("/admin/ip-ranges", status_code=303)
 
     @post("/ip-ranges/{range_id:uuid}/delete", guards=[requires("iprange", "manage")], status_code=303)
@@ -370,8 +356,7 @@ class AdminController(Controller):
     ) -> Redirect:
         """Remove a network (refused if it would lock the editor out)."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).ip_ranges
-        await service.remove(await service.find(range_id), editor_ip=client_ip(request.scope))
+        await member_services(db_session, member_id).ip_ranges.delete(range_id, editor_ip=client_ip(request.scope))
         return Redirect("/admin/ip-ranges", status_code=303)
 
     # ----------------------------------------------------------------- API keys
@@ -380,36 +365,25 @@ class AdminController(Controller):
     async def api_keys(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
         """Keys with prefix, label, last use and roles."""
         _p, member_id = caller_member(request)
-        roles = RoleService(db_session, member_id)
         return Template(
             "admin/api_keys.html",
             context={
-                "keys": await member_services(db_session, member_id).api_keys.all(),
-                "assignments": await roles.assignments(),
-                "role_options": await roles.roles(),
+                "entries": await member_services(db_session, member_id).api_keys.listing(),
+                "role_options": await RoleService(db_session, member_id).roles(),
             },
         )
 
     @post("/api-keys", guards=[requires("apikey", "manage")], status_code=200)
     async def add_api_key(
-        self, request: Request[Any, Any, Any], data: Form, db_session: NamedDependency[AsyncSession], state: State
+        self, request: Request[Any, Any, Any], data: Form, db_session: NamedDependency[AsyncSession]
     ) -> Template:
         """Issue a key and show it once."""
         principal, member_id = caller_member(request)
-        row, key = await member_services(db_session, member_id).api_keys.issue(
-            label=field(data, "label"), created_by_id=principal.id if principal.kind.value == "staff" else None
-        )
-        role = field(data, "role")
-        if role:
-            await RoleService(db_session, member_id).assign(
-                editor=principal.permissions, subject=f"apikey:{row.id}", role_name=role
-            )
-        await db_session.commit()
-        if role:
-            await publish_change(state.redis, member_domain(member_id))
+        key = ApiKeyIn(label=field(data, "label"), roles=_roles(data))
+        entry = await member_services(db_session, member_id).api_keys.create(principal, key)
         return _secret(
             _("API key issued"),
-            [(_("Label"), row.label), (_("API key"), key)],
+            [(_("Label"), entry.api_key.label), (_("API key"), entry.key or "")],
             "/admin/api-keys",
         )
 
@@ -419,8 +393,7 @@ class AdminController(Controller):
     ) -> Redirect:
         """Revoke a key: it stops working at once."""
         _p, member_id = caller_member(request)
-        service = member_services(db_session, member_id).api_keys
-        await service.revoke(await service.find(key_id))
+        await member_services(db_session, member_id).api_keys.revoke(key_id)
         return Redirect("/admin/api-keys", status_code=303)
 
     @post("/api-keys/{key_id:uuid}/roles", guards=[requires("role", "manage")], status_code=303)
@@ -430,22 +403,12 @@ class AdminController(Controller):
         key_id: FromPath[uuid.UUID],
         data: Form,
         db_session: NamedDependency[AsyncSession],
-        state: State,
     ) -> Redirect:
-        """Give or take a role of an API key."""
+        """Give (``action=assign``) or take (``action=remove``) a role of an API key."""
         principal, member_id = caller_member(request)
-        key = await member_services(db_session, member_id).api_keys.find(key_id)
-        roles = RoleService(db_session, member_id)
-        subject = f"apikey:{key.id}"
+        service = member_services(db_session, member_id).api_keys
         if field(data, "action") == "remove":
-            await roles.unassign(
-                editor=principal.permissions,
-                subject=subject,
-                role_name=field(data, "role"),
-                editor_subject=principal.subject,
-            )
+            await service.take_role(principal, key_id, field(data, "role"))
         else:
-            await roles.assign(editor=principal.permissions, subject=subject, role_name=field(data, "role"))
-        await db_session.commit()
-        await publish_change(state.redis, member_domain(member_id))
+            await service.give_role(principal, key_id, field(data, "role"))
         return Redirect("/admin/api-keys", status_code=303)

@@ -11,7 +11,7 @@ from core.errors import Invalid
 from core.scope import for_member, system_access
 from policy.models import MemberRole, PolicyRule
 from policy.permissions import Permission
-from policy.services import RoleService
+from policy.services import RoleIn, RoleService
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form
@@ -112,7 +112,7 @@ async def test_service_refuses_a_role_beyond_the_editor(two_members: TwoMembers,
     service = RoleService(db_session, two_members.a.id)
     editor = frozenset({Permission("contract", "view"), Permission("role", "manage")})
     with pytest.raises(Invalid, match="監査ログを閲覧する"):
-        await service.create_role(editor=editor, name="x-role", label="x", permissions=[Permission("audit", "view")])
+        await service.create(editor, RoleIn(name="x-role", label="x", permissions=["audit:view"]))
     with pytest.raises(Invalid, match="締結する"):
         await service.assign(editor=editor, subject=f"staff:{two_members.admin_a.id}", role_name="signer")
     assert [r.name for r in await service.roles() if not r.builtin] == []

@@ -97,3 +97,32 @@ async def test_roles_of_a_key_given_and_taken_on_the_screen(client: AsyncTestCli
     assert (
         await client.get("/api/v1/address-book", headers={"Authorization": f"Bearer {key['key']}"})
     ).status_code == 403
+
+
+async def test_a_key_cannot_take_its_own_role_management_through_the_api(
+    client: AsyncTestClient, app: Litestar, two_members: TwoMembers
+) -> None:
+    """The guard of the screens holds on the JSON API too: a key never takes away its own right to manage roles."""
+    await sign_in(client, "morioka-admin")
+    created = (await api(client, "POST", "/api/v1/api-keys", {"label": "人事システム", "roles": ["admin"]})).json()
+    own_key = {"Authorization": f"Bearer {created['key']}"}
+    async with AsyncTestClient(app=app) as system:  # the other system itself, with its key only
+        refused = await system.delete(f"/api/v1/api-keys/{created['id']}/roles/admin", headers=own_key)
+        assert refused.status_code == 400, refused.text
+        assert "自分自身から" in refused.json()["detail"]
+        still = await system.get("/api/v1/api-keys", headers=own_key)
+        assert still.status_code == 200  # it may still manage keys and roles
+        assert [k["roles"] for k in still.json() if k["id"] == created["id"]] == [["admin"]]
+        # Another key's roles it may still take, within what it holds.
+        other = (
+            await system.post("/api/v1/api-keys", json={"label": "財務", "roles": ["viewer"]}, headers=own_key)
+        ).json()
+        assert (await system.delete(f"/api/v1/api-keys/{other['id']}/roles/viewer", headers=own_key)).status_code == 204
+    # The screen path answers the same for a staff member and their own administrator role.
+    me = two_members.admin_a
+    screen = await form(client, f"/admin/staff/{me.id}/roles", role="admin", action="remove")
+    assert screen.status_code == 400
+    assert "自分自身から" in screen.text
+    own_api = await api(client, "DELETE", f"/api/v1/staff/{me.id}/roles/admin")
+    assert own_api.status_code == 400
+    assert "admin" in (await api(client, "GET", f"/api/v1/staff/{me.id}")).json()["roles"]

@@ -1,0 +1,87 @@
+"""Member administration: departments, staff, contract titles and grants, IP ranges, API keys.
+
+Every service works inside one member: it is built with the member's id and
+reads through the member's :class:`~tenants.repository.TenantRepository`
+(row-level security is the second line behind it). A row of another member is
+simply "not found", whatever its id.
+
+Each action is one method taking one typed input (``StaffIn``, ``StaffPatch``,
+…): the screens build it from their form, the JSON API receives it as its body,
+and both call the same method. Services never commit; the request does, and
+role changes are announced to every process after that commit
+(:func:`policy.services.policy_changed`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenants.services._accounts import change_own_password
+from tenants.services._api_keys import ApiKeyEntry, ApiKeyIn, ApiKeyService
+from tenants.services._common import UNSET, generate_password
+from tenants.services._departments import DepartmentIn, DepartmentNode, DepartmentPatch, DepartmentService
+from tenants.services._networks import IpRangeIn, IpRangeService, parse_cidr
+from tenants.services._staff import (
+    PasswordIn,
+    StaffEntry,
+    StaffIn,
+    StaffPatch,
+    StaffService,
+    is_locked,
+    login_id_taken,
+)
+from tenants.services._titles import TitleEntry, TitleIn, TitlePatch, TitleService
+
+__all__ = [
+    "UNSET",
+    "ApiKeyEntry",
+    "ApiKeyIn",
+    "ApiKeyService",
+    "DepartmentIn",
+    "DepartmentNode",
+    "DepartmentPatch",
+    "DepartmentService",
+    "IpRangeIn",
+    "IpRangeService",
+    "MemberServices",
+    "PasswordIn",
+    "StaffEntry",
+    "StaffIn",
+    "StaffPatch",
+    "StaffService",
+    "TitleEntry",
+    "TitleIn",
+    "TitlePatch",
+    "TitleService",
+    "change_own_password",
+    "generate_password",
+    "is_locked",
+    "login_id_taken",
+    "member_services",
+    "parse_cidr",
+]
+
+
+@dataclass
+class MemberServices:
+    """Every administration service of one member, sharing a session."""
+
+    departments: DepartmentService
+    staff: StaffService
+    titles: TitleService
+    ip_ranges: IpRangeService
+    api_keys: ApiKeyService
+
+
+def member_services(session: AsyncSession, member_id: uuid.UUID) -> MemberServices:
+    """The services of ``member_id`` on ``session``."""
+    return MemberServices(
+        departments=DepartmentService(session, member_id),
+        staff=StaffService(session, member_id),
+        titles=TitleService(session, member_id),
+        ip_ranges=IpRangeService(session, member_id),
+        api_keys=ApiKeyService(session, member_id),
+    )

@@ -1,0 +1,129 @@
+"""Departments (課・室) of one member, nested."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from core.errors import Conflict, Invalid, NotFound
+from core.i18n import gettext as _
+from tenants.models import Department
+from tenants.services._common import UNSET, MemberService, given, required
+
+
+class DepartmentIn(msgspec.Struct):
+    """A new department, inside ``parent_id`` if given."""
+
+    code: str
+    name: str
+    parent_id: uuid.UUID | None = None
+
+
+class DepartmentPatch(msgspec.Struct):
+    """Rename (``name``/``code``) and/or move (``parent_id``; null = top level); left out = unchanged."""
+
+    name: str | msgspec.UnsetType = UNSET
+    code: str | msgspec.UnsetType = UNSET
+    parent_id: uuid.UUID | msgspec.UnsetType | None = UNSET
+
+
+@dataclass(frozen=True)
+class DepartmentNode:
+    """A department with its depth in the tree, for indented lists."""
+
+    department: Department
+    depth: int
+    path: str
+    """Names from the top, e.g. 総務部 / 総務課."""
+
+
+class DepartmentService(MemberService):
+    """Departments of one member."""
+
+    async def find(self, department_id: uuid.UUID) -> Department:
+        """One department of the member, or NotFound."""
+        return await self._find(Department, department_id)
+
+    async def all(self) -> Sequence[Department]:
+        """Every department of the member, by code."""
+        return await self.repository.departments()
+
+    async def tree(self) -> list[DepartmentNode]:
+        """Departments in tree order (parents before their children)."""
+        children: dict[uuid.UUID | None, list[Department]] = {}
+        for row in await self.all():
+            children.setdefault(row.parent_id, []).append(row)
+        out: list[DepartmentNode] = []
+
+        def walk(parent: uuid.UUID | None, depth: int, prefix: str) -> None:
+            for row in children.get(parent, []):
+                path = f"{prefix} / {row.name}" if prefix else row.name
+                out.append(DepartmentNode(row, depth, path))
+                walk(row.id, depth + 1, path)
+
+        walk(None, 0, "")
+        return out
+
+    async def staff_counts(self) -> dict[uuid.UUID, int]:
+        """Department id → how many staff belong to it."""
+        return await self.repository.staff_per_department()
+
+    async def _parent(self, parent_id: uuid.UUID | None) -> uuid.UUID | None:
+        if parent_id is None:
+            return None
+        try:
+            return (await self.find(parent_id)).id
+        except NotFound:
+            raise Invalid(_("The parent department does not exist.")) from None
+
+    async def _free_code(self, code: str) -> str:
+        if await self.repository.department_code_taken(code):
+            raise Conflict(_("The code {code} is already used by another department.").format(code=code))
+        return code
+
+    async def create(self, data: DepartmentIn) -> Department:
+        """Create a department."""
+        department = Department(
+            code=await self._free_code(required(data.code, _("a code"))),
+            name=required(data.name, _("a name")),
+            parent_id=await self._parent(data.parent_id),
+        )
+        self.repository.add(department)
+        await self.repository.flush()
+        return department
+
+    async def change(self, department_id: uuid.UUID, data: DepartmentPatch) -> Department:
+        """Rename and/or move; never inside itself or one of its sub-departments."""
+        department = await self.find(department_id)
+        if isinstance(data.name, str):
+            department.name = required(data.name, _("a name"))
+        if isinstance(data.code, str) and data.code.strip() and data.code.strip() != department.code:
+            department.code = await self._free_code(data.code.strip())
+        if given(data.parent_id):
+            new_parent = await self._parent(data.parent_id if isinstance(data.parent_id, uuid.UUID) else None)
+            by_id = {d.id: d for d in await self.all()}
+            cursor = new_parent
+            while cursor is not None:
+                if cursor == department.id:
+                    raise Invalid(_("A department cannot be moved inside itself or one of its sub-departments."))
+                cursor = by_id[cursor].parent_id
+            department.parent_id = new_parent
+        await self.repository.flush()
+        return department
+
+    async def delete(self, department_id: uuid.UUID) -> None:
+        """Delete a department that has no sub-departments and no staff."""
+        department = await self.find(department_id)
+        if await self.repository.has_sub_departments(department.id):
+            raise Conflict(_("The department still has sub-departments. Move or delete them first."))
+        staff_count = await self.repository.staff_in(department.id)
+        if staff_count:
+            raise Conflict(
+                _("{n} staff still belong to the department. Move them to another department first.").format(
+                    n=staff_count
+                )
+            )
+        await self.repository.remove(department)
