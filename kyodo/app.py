@@ -14,44 +14,36 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
-from advanced_alchemy.exceptions import NotFoundError
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from jinja2 import Environment
-from litestar import Litestar, Request, Response
+from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import kyodo.models  # noqa: F401 - every domain's tables, before anything walks the metadata
 from core import i18n
 from core.db import alchemy_config
-from core.errors import Conflict, ServiceError
-from core.i18n import gettext as _
 from core.runtime import redis_url
 from core.settings import Settings, SigningSettings, get_settings
-from core.web import status_of
 from kyodo import navigation
 from kyodo.auth import CSRF_COOKIE, CSRF_HEADER, authentication_middleware
 from kyodo.dependencies import dependencies
-from kyodo.middleware import locale_middleware, security_headers_middleware
-from kyodo.pages import safe_next
+from kyodo.errors import exception_handlers
+from kyodo.middleware import locale_middleware, request_id_middleware, security_headers_middleware
 from kyodo.proxies import proxy_middleware
 from kyodo.routes import route_handlers, template_dirs
 from policy.engine import PolicyListener
@@ -126,54 +118,6 @@ def _services_lifespan(
     return lifespan
 
 
-def _wants_html(request: Request[Any, Any, Any]) -> bool:
-    return not request.url.path.startswith("/api/")
-
-
-def _not_signed_in(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
-    if _wants_html(request):
-        if request.headers.get("hx-request"):
-            # htmx follows HX-Redirect with a full page load.
-            return Response("", status_code=401, headers={"HX-Redirect": "/login"})
-        return Redirect(path=f"/login?next={request.url.path}", status_code=303)
-    return Response({"status_code": 401, "detail": _("Please sign in.")}, status_code=401)
-
-
-def _forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
-    message = _("You do not have permission for this operation. Ask your administrator if you need it.")
-    if _wants_html(request):
-        return Template("error.html", context={"title": _("Not allowed"), "message": message}, status_code=403)
-    return Response({"status_code": 403, "detail": message}, status_code=403)
-
-
-def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    # Another member's id and an id that never existed answer alike.
-    message = _("The page or item was not found. It may have been deleted, or the address is wrong.")
-    if _wants_html(request):
-        return Template("error.html", context={"title": _("Not found"), "message": message}, status_code=404)
-    return Response({"status_code": 404, "detail": message}, status_code=404)
-
-
-def _refused(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
-    status = status_of(exc)
-    if _wants_html(request):
-        back = safe_next(request.headers.get("referer", "").partition(request.url.netloc)[2] or None)
-        return Template(
-            "error.html",
-            context={"title": _("The change was not made"), "message": exc.message, "back": back},
-            status_code=status,
-        )
-    return Response({"status_code": status, "detail": exc.message}, status_code=status)
-
-
-def _clash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    # Services check for duplicates first; this is the race where two people save at once.
-    return _refused(
-        request,
-        Conflict(_("Someone else has just registered the same entry. Reload the page and check before trying again.")),
-    )
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -207,7 +151,8 @@ def create_app(
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
         template_config=template_config,
         middleware=[
-            # First, so that allow-lists, audit trails and limits all see the same client address.
+            request_id_middleware,
+            # Before the rest, so that allow-lists, audit trails and limits all see the same client address.
             *proxy_middleware(settings.security.trusted_proxies),
             DefineMiddleware(security_headers_middleware, hsts=settings.security.secure_cookies),
             DefineMiddleware(locale_middleware, default_locale=settings.app.default_locale),
@@ -217,15 +162,7 @@ def create_app(
         ],
         csrf_config=csrf,
         dependencies=dependencies(),
-        exception_handlers={
-            NotAuthorizedException: _not_signed_in,
-            PermissionDeniedException: _forbidden,
-            NotFoundException: _not_found,
-            NotFoundError: _not_found,
-            ServiceError: _refused,
-            IntegrityError: _clash,
-            RepositoryIntegrityError: _clash,
-        },
+        exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(
             title="Kyodo API",
             version="1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -9,7 +10,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from core.i18n import LOCALE_COOKIE, LOCALES, current_locale
 
-__all__ = ["locale_middleware", "security_headers_middleware"]
+__all__ = ["locale_middleware", "request_id", "request_id_middleware", "security_headers_middleware"]
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -97,5 +98,37 @@ def security_headers_middleware(app: ASGIApp, *, hsts: bool = False) -> ASGIApp:
             await send(message)
 
         await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+REQUEST_ID_HEADER = b"x-request-id"
+
+
+def request_id(scope: Scope) -> str:
+    """The id of the request being answered (logged with its errors, shown to the user on a 500)."""
+    state = scope.get("state") or {}
+    return str(state.get("request_id", "-"))
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Give every request a short id, returned as ``X-Request-ID`` and written into every error log line."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http",):
+            await app(scope, receive, send)
+            return
+        identifier = secrets.token_hex(6)
+        scope.setdefault("state", {})["request_id"] = identifier
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (REQUEST_ID_HEADER, identifier.encode())],
+                }
+            await send(message)
+
+        await app(scope, receive, send_with_id)
 
     return middleware
