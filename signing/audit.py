@@ -22,14 +22,15 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import session_scope
-from core.scope import elevated
-from signing.models import AuditEvent, AuditKind
+from core.scope import Principal, elevated
+from signing.models import AuditEvent, AuditKind, Party
 from signing.repositories import ContractRepository
 
 __all__ = [
     "GENESIS",
     "Actor",
     "ChainProblem",
+    "Origin",
     "TrailReport",
     "append_event",
     "event_hash",
@@ -45,6 +46,14 @@ GENESIS = "0" * 64
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a request came from: the client's address and its user agent."""
+
+    ip: str | None = None
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
 class Actor:
     """Who did something, from where."""
 
@@ -52,6 +61,25 @@ class Actor:
     email: str = ""
     ip: str | None = None
     user_agent: str = ""
+
+    @classmethod
+    def of_principal(cls, principal: Principal, origin: Origin) -> Actor:
+        """Staff or another system of a member: ``staff:<id> 起案 太郎``, ``apikey:<id> 財務会計システム``."""
+        return cls(
+            actor=f"{principal.kind.value}:{principal.id} {principal.name}",
+            ip=origin.ip,
+            user_agent=origin.user_agent,
+        )
+
+    @classmethod
+    def of_party(cls, party: Party, origin: Origin) -> Actor:
+        """A contractor who opened their personal link: ``party:<id> 岩手建設 岩手 一郎`` and their address."""
+        return cls(
+            actor=f"party:{party.id} {party.label}",
+            email=party.email,
+            ip=origin.ip,
+            user_agent=origin.user_agent,
+        )
 
 
 @dataclass(frozen=True)

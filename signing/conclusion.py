@@ -11,13 +11,14 @@ pyHanko cannot write, a character the embedded font lacks, a value longer than
 its box), retrying would fail the same way for ever. :func:`record_seal_failure`
 moves the contract to 封緘できませんでした with the reason, tells the drafter and
 alerts the operators (who see the reason's kind, never the contract's text).
-Staff then choose one of:
+Staff then choose one of (in :mod:`signing.services`, which the screens and
+the API call alike):
 
-* :func:`replace_document` — upload a corrected PDF; every agreement is reset
+* ``replace_document`` — upload a corrected PDF; every agreement is reset
   and the contract circulates again from the first party;
-* :func:`request_correction` — the party who typed the value is asked again
+* ``request_correction`` — the party who typed the value is asked again
   (new link), and so is everyone who agreed after seeing that value;
-* ``services.cancel``.
+* ``cancel``.
 
 Operators can send a contract whose failure was not the document's (an
 unexpected error, since fixed) to the sealing service again with
@@ -27,18 +28,16 @@ unexpected error, since fixed) to the sealing service again with
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict
 from core.i18n import gettext as _
 from core.outbox import enqueue
 from core.settings import Settings
 from signing import services as svc
 from signing.audit import Actor, append_event
-from signing.blobs import BlobStore
 from signing.errors import SealingInputError, UnsupportedCharactersError
 from signing.mail import LINK_PLACEHOLDER, queue_mail
 from signing.models import (
@@ -46,7 +45,6 @@ from signing.models import (
     Contract,
     ContractDocument,
     ContractStatus,
-    Party,
     PartyKind,
     PartyStatus,
     TextBox,
@@ -61,16 +59,11 @@ __all__ = [
     "failure_message",
     "internal_failure",
     "record_seal_failure",
-    "replace_document",
-    "request_correction",
     "retry_seal",
 ]
 
 SEAL_FAILURE_REASONS = ("document", "characters", "overflow", "area", "page", "internal")
 """What ``Contract.seal_failure["reason"]`` can say: the file, a typed value, a box, or the platform."""
-
-_VALUE_REASONS = ("characters", "overflow")
-"""Failures a corrected value fixes (the others need another file, or the operators)."""
 
 
 def _now() -> dt.datetime:
@@ -249,132 +242,6 @@ async def record_seal_failure(
 def _require_failed(contract: Contract) -> None:
     if contract.status is not ContractStatus.SEAL_FAILED:
         raise Conflict(_("Only a contract that could not be sealed can be corrected this way."))
-
-
-def _reset(party: Party) -> None:
-    party.status = PartyStatus.WAITING
-    party.answered_at = None
-    party.notified_at = None
-    party.reminded_at = None
-    party.token_hash = None
-
-
-async def _recirculate(
-    session: AsyncSession,
-    settings: Settings,
-    contract: Contract,
-    who: Actor,
-    *,
-    reset: list[Party],
-    detail: dict[str, object],
-) -> None:
-    for party in reset:
-        _reset(party)
-    contract.status = ContractStatus.CIRCULATING
-    contract.seal_failure = None
-    contract.completed_at = None
-    await append_event(
-        session,
-        member_id=contract.member_id,
-        contract_id=contract.id,
-        kind=AuditKind.RECIRCULATED,
-        who=who,
-        documents=[d.sha256 for d in contract.documents],
-        detail={**detail, "parties": [str(p.id) for p in reset]},
-    )
-    await svc.notify_next(session, settings, contract, who)
-    await session.flush()
-
-
-async def replace_document(
-    session: AsyncSession,
-    settings: Settings,
-    contract: Contract,
-    *,
-    document_id: uuid.UUID,
-    file_name: str,
-    data: bytes,
-    who: Actor,
-) -> ContractDocument:
-    """Replace a file of a contract that could not be sealed; everyone agrees again, from the first party.
-
-    Text boxes keep their place when their page still exists and they still fit;
-    values typed earlier stay filled in for the parties to check.
-    """
-    await svc.lock_contract(session, contract)
-    _require_failed(contract)
-    document = next((d for d in contract.documents if d.id == document_id), None)
-    if document is None:
-        raise NotFound(_("The document was not found."))
-    checked = await svc.check_upload(settings, file_name, data)
-    for box in await svc.text_boxes(session, contract.id):
-        if box.document_id != document.id:
-            continue
-        if box.page >= len(checked.page_sizes):
-            raise Invalid(
-                _("The new file has fewer pages than the text box “{label}” needs (page {page}).").format(
-                    label=box.label, page=box.page + 1
-                )
-            )
-        width, height = checked.page_sizes[box.page]
-        if box.x + box.width > width + 0.5 or box.y + box.height > height + 0.5:
-            raise Invalid(
-                _("The text box “{label}” (page {page}) does not fit on the new file's page.").format(
-                    label=box.label, page=box.page + 1
-                )
-            )
-    previous = document.sha256
-    document.sha256 = await BlobStore(settings).put(session, contract.member_id, data)
-    document.size = len(data)
-    document.page_sizes = checked.page_sizes
-    document.file_name = svc.clean_file_name(file_name)
-    contract.file_names = "\n".join(d.file_name for d in contract.documents)
-    await append_event(
-        session,
-        member_id=contract.member_id,
-        contract_id=contract.id,
-        kind=AuditKind.UPLOADED,
-        who=who,
-        documents=[d.sha256 for d in contract.documents],
-        detail={"replaced": previous, "file_name": document.file_name, "sha256": document.sha256, "size": len(data)},
-    )
-    everyone = [
-        p for p in contract.parties if p.status in (PartyStatus.AGREED, PartyStatus.WAITING, PartyStatus.NOTIFIED)
-    ]
-    await _recirculate(session, settings, contract, who, reset=everyone, detail={"replaced_document": str(document.id)})
-    return document
-
-
-async def request_correction(
-    session: AsyncSession, settings: Settings, contract: Contract, text_box_id: uuid.UUID, who: Actor
-) -> Party:
-    """Ask the party who typed a value that cannot be sealed to correct it, and everyone who saw it to agree again.
-
-    Parties who agreed before that value was typed did not see it and keep their agreement.
-    """
-    await svc.lock_contract(session, contract)
-    _require_failed(contract)
-    failure = contract.seal_failure or {}
-    if failure.get("reason") not in _VALUE_REASONS:
-        raise Conflict(
-            _("This failure is not caused by an entered value; replace the file or cancel the contract."),
-        )
-    box = next((b for b in await svc.text_boxes(session, contract.id) if b.id == text_box_id), None)
-    if box is None:
-        raise NotFound(_("The text box was not found."))
-    owner = next((p for p in contract.parties if p.id == box.party_id), None)
-    if owner is None or owner.answered_at is None:
-        raise NotFound(_("The text box was not found."))
-    seen_at = owner.answered_at
-    again = [
-        p
-        for p in contract.parties
-        if p.status is PartyStatus.AGREED and p.answered_at is not None and p.answered_at >= seen_at
-    ]
-    await _recirculate(
-        session, settings, contract, who, reset=again, detail={"correction": str(box.id), "party": str(owner.id)}
-    )
-    return owner
 
 
 async def retry_seal(session: AsyncSession, contract: Contract, who: Actor) -> None:

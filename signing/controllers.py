@@ -1,8 +1,11 @@
 """HTTP: the contracts API, the staff screens and the contractor pages.
 
-Handlers stay thin: they turn requests into service calls (signing.services)
-and service results into JSON or pages. Who may do what is said by the guards;
-which rows they may see by the member-scoped session and ``visible_to``.
+Handlers stay thin: each turns the request into the input of one service
+method (:class:`signing.services.ContractActions` for staff and other systems,
+:class:`signing.services.ContractorLink` for a contractor's link) and its result
+into JSON, a page or a download. The HTML handler and its JSON twin call the
+same method with the same input. Who may do what is said by the guards; which
+rows they may see by the services' repository.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import datetime as dt
 import hmac
 import secrets
 import uuid
-from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -23,40 +25,16 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, Forbidden, Invalid, Locked, NotFound, ServiceError, Unavailable
+from core.errors import Forbidden, Invalid, Locked, ServiceError
 from core.i18n import gettext as _
-from core.scope import Principal, elevated, for_member
 from core.settings import Settings, get_settings
 from core.web import client_ip, status_of
 from policy.guards import current_principal, requires, requires_member_staff
-from signing import conclusion
 from signing import services as svc
-from signing.audit import Actor, append_event, verify_member_trail
-from signing.blobs import BlobStore
+from signing.audit import Origin
 from signing.conclusion import failure_message
-from signing.models import (
-    AuditKind,
-    Contract,
-    ContractStatus,
-    Party,
-    PartyKind,
-    PartyStatus,
-    TextBox,
-)
-from signing.pdfcheck import PdfLimits
-from signing.pdfgate import PreviewUnavailableError, page_preview
-from signing.repositories import ContractRepository
-from signing.schemas import (
-    ContractOut,
-    ContractPage,
-    ContractStatusOut,
-    DocumentOut,
-    PartyIn,
-    PartyOut,
-    PasswordIn,
-    TextBoxIn,
-    TextBoxOut,
-)
+from signing.models import AuditKind, ContractStatus, PartyKind
+from signing.schemas import ContractOut, ContractPage, ContractStatusOut, DocumentOut, PartyOut, TextBoxOut
 
 __all__ = ["ContractApiController", "ContractPagesController", "ContractorController"]
 
@@ -73,21 +51,15 @@ def _settings(state: State) -> Settings:
     return settings
 
 
-def _actor(request: Request[Any, Any, Any], principal: Principal) -> Actor:
-    return Actor(
-        actor=f"{principal.kind.value}:{principal.id} {principal.name}",
-        ip=client_ip(request.scope),
-        user_agent=request.headers.get("user-agent", ""),
-    )
+def _origin(request: Request[Any, Any, Any]) -> Origin:
+    return Origin(ip=client_ip(request.scope), user_agent=request.headers.get("user-agent", ""))
 
 
-def _party_actor(request: Request[Any, Any, Any], party: Party) -> Actor:
-    return Actor(
-        actor=f"party:{party.id} {party.label}",
-        email=party.email,
-        ip=client_ip(request.scope),
-        user_agent=request.headers.get("user-agent", ""),
-    )
+async def provide_actions(
+    request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], state: State
+) -> svc.ContractActions:
+    """The contract actions of the signed-in staff member or API key."""
+    return svc.ContractActions(db_session, _settings(state), current_principal(request), _origin(request))
 
 
 def _error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
@@ -101,13 +73,10 @@ def _error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
     )
 
 
-def _files(data: dict[str, Any], name: str = "files") -> list[UploadFile]:
+async def _uploads(data: dict[str, Any], name: str = "files") -> list[svc.UploadedFile]:
     value = data.get(name)
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, UploadFile)]
-    return [value] if isinstance(value, UploadFile) else []
+    values = value if isinstance(value, list) else [value]
+    return [svc.UploadedFile(v.filename, await v.read()) for v in values if isinstance(v, UploadFile)]
 
 
 def _int_or_none(raw: object, message: str) -> int | None:
@@ -138,6 +107,7 @@ def _uuid(raw: object, message: str) -> uuid.UUID:
 
 
 def _contract_input(form: dict[str, Any]) -> svc.ContractInput:
+    """The fields of a new contract, from the form of the screen or the multipart body of the API."""
     return svc.ContractInput(
         subject=str(form.get("subject") or ""),
         title_id=_uuid(form.get("title_id"), _("Please choose a contract title of your organisation.")),
@@ -151,14 +121,8 @@ def _contract_input(form: dict[str, Any]) -> svc.ContractInput:
     )
 
 
-async def _create_with_files(
-    session: AsyncSession, settings: Settings, principal: Principal, form: dict[str, Any], who: Actor
-) -> Contract:
-    contract = await svc.create_contract(session, principal, _contract_input(form), who)
-    files = [(upload.filename, await upload.read()) for upload in _files(form)]
-    if files:
-        await svc.add_documents(session, settings, contract, files, who)
-    return contract
+def _box_values(form: dict[str, str]) -> dict[str, str]:
+    return {k.removeprefix("box_"): v for k, v in form.items() if k.startswith("box_")}
 
 
 async def provide_search_filters(
@@ -234,15 +198,6 @@ def _actor_name(actor: str) -> str:
     return rest if ":" in kind and rest else actor
 
 
-def _contractor_of(contract: Contract, party_id: uuid.UUID) -> Party:
-    party = next((p for p in contract.parties if p.id == party_id), None)
-    if party is None:
-        raise NotFound(_("The party was not found."))
-    if party.kind is not PartyKind.CONTRACTOR:
-        raise Invalid(_("Only contractors have an access password."))
-    return party
-
-
 _SPOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 """Letters and digits that cannot be mistaken for each other when read out on the phone (no l/1, o/0, i)."""
 
@@ -251,103 +206,16 @@ def _suggested_password(length: int = 10) -> str:
     return "".join(secrets.choice(_SPOKEN_ALPHABET) for _i in range(length))
 
 
-def _correctable_box(contract: Contract, boxes: Sequence[TextBox]) -> TextBox | None:
-    """The text box whose value stopped the seal, when a corrected value can fix it."""
-    failure = contract.seal_failure or {}
-    if contract.status is not ContractStatus.SEAL_FAILED or failure.get("reason") not in ("characters", "overflow"):
-        return None
-    return next((b for b in boxes if str(b.id) == failure.get("text_box_id")), None)
-
-
-async def _document_download(
-    session: AsyncSession,
-    settings: Settings,
-    contract: Contract,
-    document_id: uuid.UUID,
-    who: Actor,
-    *,
-    sealed_only: bool = False,
-) -> Response[bytes]:
-    """A document as a download, recorded in the audit trail.
-
-    Once the contract is concluded this is the newest sealed file. Before, staff
-    and other systems get the uploaded original, named 未封緘_… and marked
-    ``X-Kyodo-Sealed: false``, so nobody keeps it for the concluded contract;
-    ``sealed_only`` (contractors) refuses until the seal exists.
-    """
-    document = next((d for d in contract.documents if d.id == document_id), None)
-    if document is None:
-        raise NotFound(_("The document was not found."))
-    sealed = [s for s in contract.sealed_documents if s.document_id == document_id]
-    concluded = contract.status is ContractStatus.CONCLUDED and bool(sealed)
-    if sealed_only and not concluded:
-        raise Conflict(
-            _("The contract can be downloaded once it is sealed and concluded. You will receive an e-mail then."),
-        )
-    store = BlobStore(settings)
-    if concluded:
-        latest = max(sealed, key=lambda s: s.version)
-        data, name, digest = (
-            await store.get(session, contract.member_id, latest.sha256),
-            document.file_name,
-            latest.sha256,
-        )
+def _download(download: svc.Download) -> Response[bytes]:
+    """A file as an attachment that is never cached or sniffed; a contract document says whether it is sealed."""
+    if download.media_type == "application/pdf":
+        disposition = f"attachment; filename=\"contract.pdf\"; filename*=UTF-8''{quote(download.file_name)}"
     else:
-        data = await store.get(session, contract.member_id, document.sha256)
-        name, digest = f"未封緘_{document.file_name}", document.sha256
-    await append_event(
-        session,
-        member_id=contract.member_id,
-        contract_id=contract.id,
-        kind=AuditKind.DOWNLOADED,
-        who=who,
-        documents=[d.sha256 for d in contract.documents],
-        detail={"document": str(document_id), "sha256": digest, "sealed": concluded},
-    )
-    response = _pdf_response(name, data)
-    response.headers["X-Kyodo-Sealed"] = "true" if concluded else "false"
-    return response
-
-
-async def _certificate_bytes(session: AsyncSession, settings: Settings, contract: Contract) -> bytes:
-    """The newest sealed certificate of conclusion (WF-12); 409 while the contract is not sealed yet."""
-    row = await ContractRepository(session, contract.member_id).latest_certificate(contract.id)
-    if row is None:
-        raise Conflict(_("The certificate of conclusion is issued once the contract is sealed."))
-    return await BlobStore(settings).get(session, contract.member_id, row.sha256)
-
-
-def _certificate_name(contract: Contract) -> str:
-    return f"締結証明書_{contract.contract_number or contract.id}.pdf"
-
-
-async def _certificate_download(
-    session: AsyncSession, settings: Settings, contract: Contract, who: Actor
-) -> Response[bytes]:
-    """The certificate as a download, recorded in the audit trail like any download."""
-    data = await _certificate_bytes(session, settings, contract)
-    await append_event(
-        session,
-        member_id=contract.member_id,
-        contract_id=contract.id,
-        kind=AuditKind.DOWNLOADED,
-        who=who,
-        documents=[d.sha256 for d in contract.documents],
-        detail={"certificate": True},
-    )
-    return _pdf_response(_certificate_name(contract), data)
-
-
-def _pdf_response(file_name: str, data: bytes) -> Response[bytes]:
-    return Response(
-        data,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f"attachment; filename=\"contract.pdf\"; filename*=UTF-8''{quote(file_name)}",
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+        disposition = f'attachment; filename="{download.file_name}"'
+    headers = {"Content-Disposition": disposition, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if download.sealed is not None:
+        headers["X-Kyodo-Sealed"] = "true" if download.sealed else "false"
+    return Response(download.data, media_type=download.media_type, headers=headers)
 
 
 def _png(data: bytes) -> Response[bytes]:
@@ -361,38 +229,28 @@ class ContractApiController(Controller):
     """Contracts for other systems of a member (API key), JSON."""
 
     path = "/api/v1/contracts"
-    dependencies = {"filters": Provide(provide_search_filters)}  # noqa: RUF012
+    dependencies = {"filters": Provide(provide_search_filters), "actions": Provide(provide_actions)}  # noqa: RUF012
     tags = ["contracts"]  # noqa: RUF012
     guards = [requires_member_staff]  # noqa: RUF012
     exception_handlers = {ServiceError: _error}  # noqa: RUF012
 
     @post("/", guards=[requires("contract", "draft")], request_max_body_size=_UPLOAD_LIMIT, status_code=201)
-    async def create(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        data: FormData,
-        db_session: NamedDependency[AsyncSession],
-        state: State,
-    ) -> ContractOut:
+    async def create(self, *, data: FormData, actions: NamedDependency[svc.ContractActions]) -> ContractOut:
         """Create a draft (multipart: subject, title_id, contract_number, amount, transaction_date, counterparty,
         department_id, and one or more ``files``)."""
-        principal = current_principal(request)
-        contract = await _create_with_files(db_session, _settings(state), principal, data, _actor(request, principal))
-        return ContractOut.of(contract)
+        return ContractOut.of(await actions.create(_contract_input(data), await _uploads(data)))
 
     @get("/", guards=[requires("contract", "view")])
     async def list_contracts(
         self,
         *,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        actions: NamedDependency[svc.ContractActions],
         filters: NamedDependency[svc.SearchFilters],
         page: FromQuery[int] = 1,
         per_page: FromQuery[int] = 50,
     ) -> ContractPage:
         """List and search (word in the file name or subject, date and amount ranges, counterparty; AND)."""
-        result = await svc.search(db_session, current_principal(request), filters, page=page, per_page=per_page)
+        result = await actions.search(filters, page=page, per_page=per_page)
         return ContractPage(
             items=[ContractOut.of(c, full=False) for c in result.items],
             page=result.page,
@@ -402,26 +260,17 @@ class ContractApiController(Controller):
 
     @get("/{contract_id:uuid}", guards=[requires("contract", "view")])
     async def get_one(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
     ) -> ContractOut:
         """One contract with its documents and parties."""
-        return ContractOut.of(await svc.get_contract(db_session, contract_id, current_principal(request)))
+        return ContractOut.of(await actions.contract(contract_id))
 
     @get("/{contract_id:uuid}/status", guards=[requires("contract", "view")])
     async def status(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
     ) -> ContractStatusOut:
         """Status of the contract and of every party."""
-        contract = await svc.get_contract(db_session, contract_id, current_principal(request))
-        return ContractStatusOut.of(contract)
+        return ContractStatusOut.of(await actions.contract(contract_id))
 
     @post(
         "/{contract_id:uuid}/documents",
@@ -430,51 +279,23 @@ class ContractApiController(Controller):
         status_code=201,
     )
     async def upload(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        data: FormData,
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, *, contract_id: FromPath[uuid.UUID], data: FormData, actions: NamedDependency[svc.ContractActions]
     ) -> list[DocumentOut]:
         """Add PDFs (multipart ``files``) to a draft."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        files = [(upload.filename, await upload.read()) for upload in _files(data)]
-        if not files:
-            raise Invalid(_("Please choose at least one PDF file."))
-        added = await svc.add_documents(db_session, _settings(state), contract, files, _actor(request, principal))
+        added = await actions.add_documents(contract_id, await _uploads(data))
         return [DocumentOut.of(d) for d in added]
 
     @post("/{contract_id:uuid}/parties", guards=[requires("contract", "draft")], status_code=201)
     async def add_party(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
-        data: JSONBody[PartyIn],
-        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[svc.PartyInput],
+        actions: NamedDependency[svc.ContractActions],
     ) -> PartyOut:
-        """Add a party; the same ``order_no`` means in parallel."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        party_input = svc.PartyInput(
-            order_no=data.order_no,
-            kind=data.kind,
-            name=data.name,
-            email=data.email,
-            company=data.company,
-            password=data.password,
-            staff_id=data.staff_id,
-            title_id=data.title_id,
-        )
-        if data.address_book_entry_id:
-            party_input = await svc.from_address_book(
-                db_session, contract.member_id, party_input, data.address_book_entry_id
-            )
-        party = await svc.add_party(db_session, contract, party_input, _actor(request, principal))
-        return PartyOut.of(party)
+        """Add a party; the same ``order_no`` means in parallel; ``address_book_entry_id`` takes a contractor
+        from the member's address book."""
+        return PartyOut.of(await actions.add_party(contract_id, data))
 
     @post(
         "/{contract_id:uuid}/parties/{party_id:uuid}/password", guards=[requires("contract", "send")], status_code=200
@@ -482,78 +303,38 @@ class ContractApiController(Controller):
     async def set_password(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         party_id: FromPath[uuid.UUID],
-        data: JSONBody[PasswordIn],
-        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[svc.PasswordInput],
+        actions: NamedDependency[svc.ContractActions],
     ) -> PartyOut:
         """Set a new access password for a contractor (e.g. for a forwardee, or after a lock-out)."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        party = _contractor_of(contract, party_id)
-        await svc.set_party_password(db_session, contract, party, data.password, _actor(request, principal))
-        return PartyOut.of(party)
+        return PartyOut.of(await actions.set_password(contract_id, party_id, data))
 
     @post("/{contract_id:uuid}/text-boxes", guards=[requires("contract", "draft")], status_code=201)
     async def add_box(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
-        data: JSONBody[TextBoxIn],
-        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[svc.TextBoxInput],
+        actions: NamedDependency[svc.ContractActions],
     ) -> TextBoxOut:
         """Place a text box (PDF points, origin bottom-left, zero-based page)."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        box = await svc.add_text_box(
-            db_session,
-            contract,
-            svc.TextBoxInput(
-                document_id=data.document_id,
-                party_id=data.party_id,
-                page=data.page,
-                x=data.x,
-                y=data.y,
-                width=data.width,
-                height=data.height,
-                label=data.label,
-                required=data.required,
-            ),
-            _actor(request, principal),
-        )
-        return TextBoxOut.of(box)
+        return TextBoxOut.of(await actions.add_text_box(contract_id, data))
 
     @post("/{contract_id:uuid}/send", guards=[requires("contract", "send")], status_code=200)
     async def send(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
     ) -> ContractStatusOut:
         """Start circulation: the first party (or parties) get their mail."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        await svc.send(db_session, _settings(state), contract, _actor(request, principal))
-        return ContractStatusOut.of(contract)
+        return ContractStatusOut.of(await actions.send(contract_id))
 
     @post("/{contract_id:uuid}/cancel", guards=[requires("contract", "cancel")], status_code=200)
     async def cancel(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
     ) -> ContractStatusOut:
         """Cancel until completion; every link stops working."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        await svc.cancel(db_session, _settings(state), contract, _actor(request, principal))
-        return ContractStatusOut.of(contract)
+        return ContractStatusOut.of(await actions.cancel(contract_id))
 
     @post(
         "/{contract_id:uuid}/documents/{document_id:uuid}/replace",
@@ -564,31 +345,17 @@ class ContractApiController(Controller):
     async def replace_document(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         document_id: FromPath[uuid.UUID],
         data: FormData,
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        actions: NamedDependency[svc.ContractActions],
     ) -> ContractStatusOut:
         """Replace a file of a contract that could not be sealed (status ``seal_failed``; multipart ``file``).
 
         Every party is asked to agree again, from the first.
         """
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        files = _files(data, "file")
-        if not files:
-            raise Invalid(_("Please choose at least one PDF file."))
-        await conclusion.replace_document(
-            db_session,
-            _settings(state),
-            contract,
-            document_id=document_id,
-            file_name=files[0].filename,
-            data=await files[0].read(),
-            who=_actor(request, principal),
-        )
+        files = await _uploads(data, "file")
+        contract = await actions.replace_document(contract_id, document_id, files[0] if files else None)
         return ContractStatusOut.of(contract)
 
     @post(
@@ -599,19 +366,12 @@ class ContractApiController(Controller):
     async def request_correction(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         text_box_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        actions: NamedDependency[svc.ContractActions],
     ) -> ContractStatusOut:
         """Ask the party who entered a value that cannot be sealed to correct it (status ``seal_failed``)."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        await conclusion.request_correction(
-            db_session, _settings(state), contract, text_box_id, _actor(request, principal)
-        )
-        return ContractStatusOut.of(contract)
+        return ContractStatusOut.of(await actions.request_correction(contract_id, text_box_id))
 
     @get(
         "/{contract_id:uuid}/documents/{document_id:uuid}",
@@ -621,40 +381,78 @@ class ContractApiController(Controller):
     async def download(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         document_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        actions: NamedDependency[svc.ContractActions],
     ) -> Response[bytes]:
         """The document (sealed when sealing has finished)."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        return await _document_download(db_session, _settings(state), contract, document_id, _actor(request, principal))
+        return _download(await actions.download(contract_id, document_id))
 
     @get("/{contract_id:uuid}/certificate", guards=[requires("contract", "download")], media_type="application/pdf")
     async def certificate(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
     ) -> Response[bytes]:
         """The sealed certificate of conclusion (締結証明書)."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        return await _certificate_download(db_session, _settings(state), contract, _actor(request, principal))
+        return _download(await actions.certificate(contract_id))
 
 
 # --------------------------------------------------------------------------- staff screens
+
+
+def _party_input(form: dict[str, str]) -> svc.PartyInput:
+    """A party from the form of the contract page: a contractor, one from the address book, or a signer."""
+    order = _int_or_none(form.get("order_no"), _("The order must be a number from 1 to 1000.")) or 0
+    data = svc.PartyInput(
+        order_no=order,
+        kind=PartyKind.STAFF if form.get("kind") == "staff" else PartyKind.CONTRACTOR,
+        name=form.get("name", ""),
+        email=form.get("email", ""),
+        company=form.get("company", ""),
+        password=form.get("password", ""),
+    )
+    if data.kind is PartyKind.STAFF:
+        staff_id, _sep, title_id = form.get("signer", "").partition(":")
+        data.staff_id = _uuid(staff_id, _("Please choose a staff member of your organisation."))
+        data.title_id = _uuid(title_id, _("Please choose a contract title of your organisation."))
+    elif form.get("address_book_entry_id"):
+        data.address_book_entry_id = _uuid(form["address_book_entry_id"], _("The address book entry was not found."))
+    return data
+
+
+def _text_box_input(form: dict[str, str]) -> svc.TextBoxInput:
+    """A box from the drag on the preview or the numeric fields (pages counted from 1 on the screen)."""
+    try:
+        x, y, width, height = (float(form.get(k, "")) for k in ("x", "y", "width", "height"))
+        page = int(form.get("page", "")) - 1
+    except ValueError as exc:
+        raise Invalid(_("Please enter the position and size as numbers.")) from exc
+    which = _("Please choose a document and a party of this contract.")
+    return svc.TextBoxInput(
+        document_id=_uuid(form.get("document_id"), which),
+        party_id=_uuid(form.get("party_id"), which),
+        page=page,
+        x=x,
+        y=y,
+        width=width,
+        height=height,
+        label=form.get("label", ""),
+        required=form.get("required") == "on",
+    )
+
+
+def _back(contract_id: uuid.UUID, anchor: str = "") -> Redirect:
+    return Redirect(path=f"/contracts/{contract_id}{anchor}", status_code=303)
 
 
 class ContractPagesController(Controller):
     """Staff screens: list and search, CSV, new contract, detail, parties, boxes, send, cancel, sign."""
 
     path = "/contracts"
-    dependencies = {"filters": Provide(provide_search_filters), "trail": Provide(provide_trail_filters)}  # noqa: RUF012
+    dependencies = {  # noqa: RUF012
+        "filters": Provide(provide_search_filters),
+        "trail": Provide(provide_trail_filters),
+        "actions": Provide(provide_actions),
+    }
     include_in_schema = False
     guards = [requires_member_staff]  # noqa: RUF012
     exception_handlers = {ServiceError: _error}  # noqa: RUF012
@@ -664,13 +462,12 @@ class ContractPagesController(Controller):
         self,
         *,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        actions: NamedDependency[svc.ContractActions],
         filters: NamedDependency[svc.SearchFilters],
         page: FromQuery[int] = 1,
     ) -> Template:
         """Contracts the caller may see, newest first, with the search form."""
-        result = await svc.search(db_session, current_principal(request), filters, page=page, per_page=50)
-        query = request.url.query or ""
+        result = await actions.search(filters, page=page, per_page=50)
         template = "signing/_results.html" if request.headers.get("hx-request") else "signing/index.html"
         return Template(
             template,
@@ -678,56 +475,33 @@ class ContractPagesController(Controller):
                 "result": result,
                 "f": filters,
                 "labels": svc.STATUS_LABELS,
-                "query": query,
-                "principal": current_principal(request),
+                "query": request.url.query or "",
+                "principal": actions.principal,
             },
         )
 
     @get("/export.csv", guards=[requires("contract", "view")])
     async def export(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        filters: NamedDependency[svc.SearchFilters],
+        self, *, actions: NamedDependency[svc.ContractActions], filters: NamedDependency[svc.SearchFilters]
     ) -> Response[bytes]:
         """The search result as CSV (UTF-8 with BOM, for Excel)."""
-        principal = current_principal(request)
-        body = await svc.to_csv(db_session, principal, filters)
-        assert principal.member_id is not None
-        await append_event(
-            db_session,
-            member_id=principal.member_id,
-            contract_id=None,
-            kind=AuditKind.EXPORTED,
-            who=_actor(request, principal),
-            detail={"query": request.url.query or ""},
-        )
-        return Response(
-            body,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="contracts.csv"'},
-        )
+        return _download(await actions.export(filters))
 
     @get("/audit", guards=[requires("audit", "view")])
     async def audit_trail(
         self,
         *,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        actions: NamedDependency[svc.ContractActions],
         trail: NamedDependency[svc.TrailFilters],
         page: FromQuery[int] = 1,
     ) -> Template:
         """The member's audit trail (who, e-mail, time, IP, user agent, documents), and whether its chains verify."""
-        principal = current_principal(request)
-        assert principal.member_id is not None
-        result = await svc.trail(db_session, principal.member_id, trail, page=page, per_page=50)
+        result = await actions.trail(trail, page=page, per_page=50)
         # The whole trail of the member is checked, not only the page shown: a
         # changed or removed row anywhere breaks the chain it belongs to. The
         # result is reused while the trail's fingerprint stays the same.
-        broken, checked = await verify_member_trail(
-            db_session, getattr(request.app.state, "redis", None), principal.member_id
-        )
+        broken, checked = await actions.verify_trail(getattr(request.app.state, "redis", None))
         query = "&".join(
             f"{key}={quote(value)}"
             for key, value in (
@@ -754,87 +528,44 @@ class ContractPagesController(Controller):
 
     @get("/audit.csv", guards=[requires("audit", "view")])
     async def audit_export(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        trail: NamedDependency[svc.TrailFilters],
+        self, *, actions: NamedDependency[svc.ContractActions], trail: NamedDependency[svc.TrailFilters]
     ) -> Response[bytes]:
         """The filtered audit trail as CSV (UTF-8 with BOM); the export itself is recorded in the trail."""
-        principal = current_principal(request)
-        assert principal.member_id is not None
-        body = await svc.trail_csv(db_session, principal.member_id, trail, audit_kind_labels())
-        await append_event(
-            db_session,
-            member_id=principal.member_id,
-            contract_id=None,
-            kind=AuditKind.EXPORTED,
-            who=_actor(request, principal),
-            detail={"audit_trail": True, "query": request.url.query or ""},
-        )
-        return Response(
-            body,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"', "Cache-Control": "no-store"},
-        )
+        return _download(await actions.export_trail(trail, audit_kind_labels()))
 
     @get("/new", guards=[requires("contract", "draft")])
-    async def new(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def new(self, *, actions: NamedDependency[svc.ContractActions]) -> Template:
         """The form of a new contract."""
-        principal = current_principal(request)
-        titles = await ContractRepository(db_session, principal.member_id).active_titles()
-        return Template("signing/new.html", context={"titles": titles, "limits": get_settings().contracts})
+        return Template(
+            "signing/new.html", context={"titles": await actions.titles(), "limits": actions.settings.contracts}
+        )
 
     @post("/", guards=[requires("contract", "draft")], request_max_body_size=_UPLOAD_LIMIT)
-    async def create(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        data: FormData,
-        db_session: NamedDependency[AsyncSession],
-        state: State,
-    ) -> Redirect:
+    async def create(self, *, data: FormData, actions: NamedDependency[svc.ContractActions]) -> Redirect:
         """Create the draft with its files, then show it."""
-        principal = current_principal(request)
-        contract = await _create_with_files(db_session, _settings(state), principal, data, _actor(request, principal))
-        return Redirect(path=f"/contracts/{contract.id}", status_code=303)
+        contract = await actions.create(_contract_input(data), await _uploads(data))
+        return _back(contract.id)
 
     @get("/{contract_id:uuid}", guards=[requires("contract", "view")])
     async def detail(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
     ) -> Template:
         """A contract: documents with page previews, parties, text boxes, actions."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        boxes = await svc.text_boxes(db_session, contract.id)
-        signers: list[Any] = []
-        if contract.status is ContractStatus.DRAFT:
-            signers = await ContractRepository(db_session, principal.member_id).signers()
-        book = await svc.address_book(db_session, contract.member_id) if principal.can("addressbook", "view") else []
-        my_turn = any(
-            p.kind is PartyKind.STAFF and p.staff_id == principal.id and p.status is PartyStatus.NOTIFIED
-            for p in contract.parties
-        )
+        view = await actions.view(contract_id)
         return Template(
             "signing/detail.html",
             context={
-                "contract": contract,
-                "boxes": boxes,
-                "signers": signers,
-                "book": book,
+                "contract": view.contract,
+                "boxes": view.boxes,
+                "signers": view.signers,
+                "book": view.address_book,
                 "labels": svc.STATUS_LABELS,
                 "party_labels": svc.PARTY_STATUS_LABELS,
-                "principal": principal,
-                "my_turn": my_turn,
-                "my_boxes": [
-                    b for b in boxes if any(p.id == b.party_id and p.staff_id == principal.id for p in contract.parties)
-                ],
-                "seal_failure": failure_message(contract.seal_failure),
-                "correctable_box": _correctable_box(contract, boxes),
+                "principal": actions.principal,
+                "my_turn": view.my_turn,
+                "my_boxes": view.my_boxes,
+                "seal_failure": failure_message(view.contract.seal_failure),
+                "correctable_box": view.correctable_box,
             },
         )
 
@@ -846,116 +577,57 @@ class ContractPagesController(Controller):
     async def replace_document(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         document_id: FromPath[uuid.UUID],
         data: FormData,
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        actions: NamedDependency[svc.ContractActions],
     ) -> Redirect:
         """Replace a file of a contract that could not be sealed; it circulates again from the first party."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        files = _files(data, "file")
-        if not files:
-            raise Invalid(_("Please choose at least one PDF file."))
-        await conclusion.replace_document(
-            db_session,
-            _settings(state),
-            contract,
-            document_id=document_id,
-            file_name=files[0].filename,
-            data=await files[0].read(),
-            who=_actor(request, principal),
-        )
-        return Redirect(path=f"/contracts/{contract.id}", status_code=303)
+        files = await _uploads(data, "file")
+        contract = await actions.replace_document(contract_id, document_id, files[0] if files else None)
+        return _back(contract.id)
 
     @post("/{contract_id:uuid}/text-boxes/{text_box_id:uuid}/correction", guards=[requires("contract", "send")])
     async def request_correction(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         text_box_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        actions: NamedDependency[svc.ContractActions],
     ) -> Redirect:
         """Ask the party who typed a value that cannot be sealed to correct it."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        await conclusion.request_correction(
-            db_session, _settings(state), contract, text_box_id, _actor(request, principal)
-        )
-        return Redirect(path=f"/contracts/{contract.id}", status_code=303)
+        contract = await actions.request_correction(contract_id, text_box_id)
+        return _back(contract.id)
 
     @post("/{contract_id:uuid}/documents", guards=[requires("contract", "draft")], request_max_body_size=_UPLOAD_LIMIT)
     async def upload(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        data: FormData,
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, *, contract_id: FromPath[uuid.UUID], data: FormData, actions: NamedDependency[svc.ContractActions]
     ) -> Redirect:
         """Add PDFs to the draft."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        files = [(upload.filename, await upload.read()) for upload in _files(data)]
-        if not files:
-            raise Invalid(_("Please choose at least one PDF file."))
-        await svc.add_documents(db_session, _settings(state), contract, files, _actor(request, principal))
-        return Redirect(path=f"/contracts/{contract.id}", status_code=303)
+        await actions.add_documents(contract_id, await _uploads(data))
+        return _back(contract_id)
 
     @post("/{contract_id:uuid}/parties", guards=[requires("contract", "draft")])
     async def add_party(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        data: UrlForm,
-        db_session: NamedDependency[AsyncSession],
+        self, *, contract_id: FromPath[uuid.UUID], data: UrlForm, actions: NamedDependency[svc.ContractActions]
     ) -> Redirect:
         """Add a contractor (or one from the address book) or a member signer."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        order = _int_or_none(data.get("order_no"), _("The order must be a number from 1 to 1000.")) or 0
-        kind = PartyKind.STAFF if data.get("kind") == "staff" else PartyKind.CONTRACTOR
-        party_input = svc.PartyInput(
-            order_no=order,
-            kind=kind,
-            name=data.get("name", ""),
-            email=data.get("email", ""),
-            company=data.get("company", ""),
-            password=data.get("password", ""),
-        )
-        if kind is PartyKind.STAFF:
-            staff_id, _sep, title_id = data.get("signer", "").partition(":")
-            party_input.staff_id = _uuid(staff_id, _("Please choose a staff member of your organisation."))
-            party_input.title_id = _uuid(title_id, _("Please choose a contract title of your organisation."))
-        elif data.get("address_book_entry_id"):
-            party_input = await svc.from_address_book(
-                db_session,
-                contract.member_id,
-                party_input,
-                _uuid(data["address_book_entry_id"], _("The address book entry was not found.")),
-            )
-        await svc.add_party(db_session, contract, party_input, _actor(request, principal))
-        return Redirect(path=f"/contracts/{contract.id}#parties", status_code=303)
+        # The contract is looked up first: another member's id is "not found" whatever the form says.
+        await actions.contract(contract_id)
+        await actions.add_party(contract_id, _party_input(data))
+        return _back(contract_id, "#parties")
 
     @get("/{contract_id:uuid}/parties/{party_id:uuid}/password", guards=[requires("contract", "send")])
     async def password_form(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         party_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
+        actions: NamedDependency[svc.ContractActions],
         done: FromQuery[bool] = False,
     ) -> Template:
         """The form for a contractor's new access password (after a lock-out, for a forwardee …)."""
-        contract = await svc.get_contract(db_session, contract_id, current_principal(request))
-        party = _contractor_of(contract, party_id)
+        contract, party = await actions.contractor(contract_id, party_id)
         return Template(
             "signing/password.html",
             context={
@@ -972,172 +644,74 @@ class ContractPagesController(Controller):
     async def set_password(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         party_id: FromPath[uuid.UUID],
         data: UrlForm,
-        db_session: NamedDependency[AsyncSession],
+        actions: NamedDependency[svc.ContractActions],
     ) -> Redirect:
-        """Set the new password; it also unlocks the link. Audited like the API route."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        party = _contractor_of(contract, party_id)
-        await svc.set_party_password(
-            db_session, contract, party, data.get("password", "").strip(), _actor(request, principal)
-        )
-        return Redirect(path=f"/contracts/{contract.id}/parties/{party.id}/password?done=true", status_code=303)
+        """Set the new password; it also unlocks the link. The same action as the API route."""
+        party = await actions.set_password(contract_id, party_id, svc.PasswordInput(data.get("password", "")))
+        return Redirect(path=f"/contracts/{contract_id}/parties/{party.id}/password?done=true", status_code=303)
 
     @post("/{contract_id:uuid}/text-boxes", guards=[requires("contract", "draft")])
     async def add_box(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        data: UrlForm,
-        db_session: NamedDependency[AsyncSession],
+        self, *, contract_id: FromPath[uuid.UUID], data: UrlForm, actions: NamedDependency[svc.ContractActions]
     ) -> Redirect:
         """Place a box (from the drag on the preview, or typed into the numeric fields)."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        number = _("Please enter the position and size as numbers.")
-        try:
-            values = [float(data.get(k, "")) for k in ("x", "y", "width", "height")]
-            page = int(data.get("page", "")) - 1
-        except ValueError as exc:
-            raise Invalid(number) from exc
-        await svc.add_text_box(
-            db_session,
-            contract,
-            svc.TextBoxInput(
-                document_id=_uuid(data.get("document_id"), _("Please choose a document and a party of this contract.")),
-                party_id=_uuid(data.get("party_id"), _("Please choose a document and a party of this contract.")),
-                page=page,
-                x=values[0],
-                y=values[1],
-                width=values[2],
-                height=values[3],
-                label=data.get("label", ""),
-                required=data.get("required") == "on",
-            ),
-            _actor(request, principal),
-        )
-        return Redirect(path=f"/contracts/{contract.id}#boxes", status_code=303)
+        await actions.contract(contract_id)
+        await actions.add_text_box(contract_id, _text_box_input(data))
+        return _back(contract_id, "#boxes")
 
     @post("/{contract_id:uuid}/send", guards=[requires("contract", "send")])
     async def send(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
     ) -> Redirect:
         """Start circulation."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        await svc.send(db_session, _settings(state), contract, _actor(request, principal))
-        return Redirect(path=f"/contracts/{contract.id}", status_code=303)
+        return _back((await actions.send(contract_id)).id)
 
     @post("/{contract_id:uuid}/cancel", guards=[requires("contract", "cancel")])
     async def cancel(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
     ) -> Redirect:
         """Cancel until completion."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        await svc.cancel(db_session, _settings(state), contract, _actor(request, principal))
-        return Redirect(path=f"/contracts/{contract.id}", status_code=303)
+        return _back((await actions.cancel(contract_id)).id)
 
     @post("/{contract_id:uuid}/sign", guards=[requires("contract", "sign")])
     async def sign(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        data: UrlForm,
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, *, contract_id: FromPath[uuid.UUID], data: UrlForm, actions: NamedDependency[svc.ContractActions]
     ) -> Redirect:
         """Agree as a member signer, under the title granted."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        values = {k.removeprefix("box_"): v for k, v in data.items() if k.startswith("box_")}
-        await svc.staff_agree(
-            db_session,
-            _settings(state),
-            contract=contract,
-            principal=principal,
-            values=values,
-            who=_actor(request, principal),
-        )
-        return Redirect(path=f"/contracts/{contract.id}", status_code=303)
+        return _back((await actions.sign(contract_id, _box_values(data))).id)
 
     @get("/{contract_id:uuid}/documents/{document_id:uuid}/pages/{page:int}", guards=[requires("contract", "view")])
     async def preview(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         document_id: FromPath[uuid.UUID],
         page: FromPath[int],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        actions: NamedDependency[svc.ContractActions],
     ) -> Response[bytes]:
         """A page preview (PNG, rendered on the server)."""
-        contract = await svc.get_contract(db_session, contract_id, current_principal(request))
-        return await _preview(db_session, _settings(state), contract, document_id, page)
+        return _png(await actions.preview(contract_id, document_id, page))
 
     @get("/{contract_id:uuid}/documents/{document_id:uuid}", guards=[requires("contract", "download")])
     async def download(
         self,
         *,
-        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         document_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        actions: NamedDependency[svc.ContractActions],
     ) -> Response[bytes]:
         """Download a document (the sealed PDF once sealing finished)."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        return await _document_download(db_session, _settings(state), contract, document_id, _actor(request, principal))
+        return _download(await actions.download(contract_id, document_id))
 
     @get("/{contract_id:uuid}/certificate", guards=[requires("contract", "download")])
     async def certificate(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        contract_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        state: State,
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
     ) -> Response[bytes]:
         """Download the sealed certificate of conclusion (締結証明書) at any time after sealing."""
-        principal = current_principal(request)
-        contract = await svc.get_contract(db_session, contract_id, principal)
-        return await _certificate_download(db_session, _settings(state), contract, _actor(request, principal))
-
-
-async def _preview(
-    session: AsyncSession, settings: Settings, contract: Contract, document_id: uuid.UUID, page: int
-) -> Response[bytes]:
-    document = next((d for d in contract.documents if d.id == document_id), None)
-    if document is None or not 0 <= page < document.page_count:
-        raise NotFound(_("The document was not found."))
-    member_id, sha256 = contract.member_id, document.sha256
-
-    async def load() -> bytes:
-        return await BlobStore(settings).get(session, member_id, sha256)
-
-    try:
-        png = await page_preview(member_id, sha256, page, load, limits=PdfLimits.of(settings.contracts))
-    except PreviewUnavailableError as exc:
-        raise Unavailable(exc.message) from exc
-    return _png(png)
+        return _download(await actions.certificate(contract_id))
 
 
 # --------------------------------------------------------------------------- contractor pages
@@ -1150,39 +724,32 @@ class ContractorController(Controller):
     include_in_schema = False
     exception_handlers = {ServiceError: _error}  # noqa: RUF012
 
-    async def _open(self, session: AsyncSession, token: str) -> tuple[Party, Contract]:
-        # The link is the only key a contractor has: find it across members, then
-        # work only inside the member that owns it.
-        async with elevated(session):
-            party, contract = await svc.party_by_token(session, token)
-        await for_member(session, contract.member_id)
-        return party, contract
+    async def _open(
+        self, request: Request[Any, Any, Any], session: AsyncSession, state: State, token: str
+    ) -> svc.ContractorLink:
+        return await svc.ContractorLink.open(session, _settings(state), token, _origin(request))
 
-    def _passed_gate(self, request: Request[Any, Any, Any], state: State, party: Party) -> bool:
-        expected = svc.gate_cookie_value(_settings(state).app.resolved_secret_key(), party)
-        return hmac.compare_digest(request.cookies.get(GATE_COOKIE, ""), expected)
+    def _passed_gate(self, request: Request[Any, Any, Any], link: svc.ContractorLink) -> bool:
+        return hmac.compare_digest(request.cookies.get(GATE_COOKIE, ""), link.gate_value())
 
     async def _gated(
         self, request: Request[Any, Any, Any], session: AsyncSession, state: State, token: str
-    ) -> tuple[Party, Contract]:
-        party, contract = await self._open(session, token)
-        if party.locked or not self._passed_gate(request, state, party):
+    ) -> svc.ContractorLink:
+        link = await self._open(request, session, state, token)
+        if link.party.locked or not self._passed_gate(request, link):
             raise Forbidden(_("Please enter the access password first."))
-        return party, contract
+        return link
 
-    async def _page(
-        self, session: AsyncSession, party: Party, contract: Contract, token: str, error: str = ""
-    ) -> dict[str, Any]:
-        boxes = [b for b in await svc.text_boxes(session, contract.id) if b.party_id == party.id]
+    async def _page(self, link: svc.ContractorLink, token: str) -> dict[str, Any]:
         return {
-            "party": party,
-            "contract": contract,
+            "party": link.party,
+            "contract": link.contract,
             "token": token,
-            "boxes": boxes,
+            "boxes": await link.boxes(),
             "labels": svc.STATUS_LABELS,
-            "error": error,
-            "can_answer": contract.status is ContractStatus.CIRCULATING and party.status is PartyStatus.NOTIFIED,
-            "can_download": contract.status is ContractStatus.CONCLUDED,
+            "error": "",
+            "can_answer": link.can_answer,
+            "can_download": link.can_download,
         }
 
     @get("/{token:str}")
@@ -1195,14 +762,14 @@ class ContractorController(Controller):
         state: State,
     ) -> Template:
         """The password gate, or the contract when the password was given on this device."""
-        party, contract = await self._open(db_session, token)
-        if party.locked:
+        link = await self._open(request, db_session, state, token)
+        if link.party.locked:
             raise Locked(
                 _("This link is locked after too many wrong passwords. Please contact the person in charge."),
             )
-        if not self._passed_gate(request, state, party):
-            return Template("signing/gate.html", context={"token": token, "contract": contract, "error": ""})
-        return Template("signing/contractor.html", context=await self._page(db_session, party, contract, token))
+        if not self._passed_gate(request, link):
+            return Template("signing/gate.html", context={"token": token, "contract": link.contract, "error": ""})
+        return Template("signing/contractor.html", context=await self._page(link, token))
 
     @post("/{token:str}/password")
     async def password(
@@ -1215,37 +782,26 @@ class ContractorController(Controller):
         state: State,
     ) -> Template | Redirect:
         """Check the access password; five wrong ones lock the link."""
-        settings = _settings(state)
-        party, contract = await self._open(db_session, token)
-        ok = await svc.check_contractor_password(
-            db_session,
-            settings,
-            party=party,
-            contract=contract,
-            password=data.get("password", ""),
-            who=_party_actor(request, party),
-        )
-        # Failures and lock-outs are kept whatever the response says.
-        await db_session.commit()
-        if not ok:
+        link = await self._open(request, db_session, state, token)
+        if not await link.check_password(data.get("password", "")):
             message = (
                 _("This link is locked after too many wrong passwords. Please contact the person in charge.")
-                if party.locked
+                if link.party.locked
                 else _("The password is not correct. Please check what the person in charge told you.")
             )
             return Template(
                 "signing/gate.html",
-                context={"token": token, "contract": contract, "error": message},
-                status_code=423 if party.locked else 400,
+                context={"token": token, "contract": link.contract, "error": message},
+                status_code=423 if link.party.locked else 400,
             )
         response = Redirect(path=f"/c/{token}", status_code=303)
         response.set_cookie(
             GATE_COOKIE,
-            svc.gate_cookie_value(settings.app.resolved_secret_key(), party),
+            link.gate_value(),
             path=f"/c/{token}",
             httponly=True,
             samesite="lax",
-            secure=settings.security.secure_cookies,
+            secure=_settings(state).security.secure_cookies,
         )
         return response
 
@@ -1261,8 +817,8 @@ class ContractorController(Controller):
         state: State,
     ) -> Response[bytes]:
         """A page preview for the contractor."""
-        _party, contract = await self._gated(request, db_session, state, token)
-        return await _preview(db_session, _settings(state), contract, document_id, page)
+        link = await self._gated(request, db_session, state, token)
+        return _png(await link.preview(document_id, page))
 
     @post("/{token:str}/agree")
     async def agree(
@@ -1275,16 +831,8 @@ class ContractorController(Controller):
         state: State,
     ) -> Template:
         """Fill the boxes and agree."""
-        party, contract = await self._gated(request, db_session, state, token)
-        values = {k.removeprefix("box_"): v for k, v in data.items() if k.startswith("box_")}
-        await svc.agree(
-            db_session,
-            _settings(state),
-            contract=contract,
-            party=party,
-            values=values,
-            who=_party_actor(request, party),
-        )
+        link = await self._gated(request, db_session, state, token)
+        await link.agree(_box_values(data))
         return Template("signing/done.html", context={"message": _("Thank you. Your agreement has been recorded.")})
 
     @post("/{token:str}/decline")
@@ -1298,15 +846,8 @@ class ContractorController(Controller):
         state: State,
     ) -> Template:
         """Decline with a reason."""
-        party, contract = await self._gated(request, db_session, state, token)
-        await svc.decline(
-            db_session,
-            _settings(state),
-            contract=contract,
-            party=party,
-            reason=data.get("reason", ""),
-            who=_party_actor(request, party),
-        )
+        link = await self._gated(request, db_session, state, token)
+        await link.decline(data.get("reason", ""))
         return Template(
             "signing/done.html", context={"message": _("You declined. The organisation has been informed.")}
         )
@@ -1322,16 +863,8 @@ class ContractorController(Controller):
         state: State,
     ) -> Template:
         """Hand the request to another person of the company."""
-        party, contract = await self._gated(request, db_session, state, token)
-        new = await svc.forward(
-            db_session,
-            _settings(state),
-            contract=contract,
-            party=party,
-            name=data.get("name", ""),
-            email=data.get("email", ""),
-            who=_party_actor(request, party),
-        )
+        link = await self._gated(request, db_session, state, token)
+        new = await link.forward(svc.ForwardInput(name=data.get("name", ""), email=data.get("email", "")))
         return Template(
             "signing/done.html",
             context={
@@ -1354,10 +887,8 @@ class ContractorController(Controller):
         state: State,
     ) -> Response[bytes]:
         """Download the concluded contract (free, no account)."""
-        party, contract = await self._gated(request, db_session, state, token)
-        return await _document_download(
-            db_session, _settings(state), contract, document_id, _party_actor(request, party), sealed_only=True
-        )
+        link = await self._gated(request, db_session, state, token)
+        return _download(await link.download(document_id))
 
     @get("/{token:str}/certificate")
     async def certificate(
@@ -1369,5 +900,5 @@ class ContractorController(Controller):
         state: State,
     ) -> Response[bytes]:
         """The certificate of conclusion of the contractor's own contract (free, no account)."""
-        party, contract = await self._gated(request, db_session, state, token)
-        return await _certificate_download(db_session, _settings(state), contract, _party_actor(request, party))
+        link = await self._gated(request, db_session, state, token)
+        return _download(await link.certificate())

@@ -1,4 +1,9 @@
-"""What the contracts API takes and returns (documented in the OpenAPI schema at /schema)."""
+"""What the contracts API returns (documented in the OpenAPI schema at /schema).
+
+What it takes is the services' own input (:class:`signing.services.PartyInput`,
+:class:`~signing.services.TextBoxInput`, :class:`~signing.services.PasswordInput`),
+the same that the staff screens fill from their forms.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from signing.conclusion import failure_message
-from signing.models import Contract, ContractDocument, Party, PartyKind, SealedDocument, TextBox
+from signing.models import Contract, ContractDocument, Party, SealedDocument, TextBox
 
 __all__ = [
     "ContractOut",
     "ContractPage",
     "ContractStatusOut",
     "DocumentOut",
-    "PartyIn",
     "PartyOut",
-    "PasswordIn",
-    "TextBoxIn",
     "TextBoxOut",
 ]
 
@@ -157,43 +159,6 @@ class ContractStatusOut:
             concluded_at=c.concluded_at,
             seal_failure=failure_message(c.seal_failure) or None,
         )
-
-
-@dataclass
-class PartyIn:
-    """A contractor (company, name, email, password) or a member signer (staff_id, optional title_id)."""
-
-    order_no: int
-    kind: PartyKind
-    name: str = ""
-    email: str = ""
-    company: str = ""
-    password: str = ""
-    staff_id: uuid.UUID | None = None
-    title_id: uuid.UUID | None = None
-    address_book_entry_id: uuid.UUID | None = None
-
-
-@dataclass
-class PasswordIn:
-    """A new access password for a contractor (pass it on by phone or paper)."""
-
-    password: str
-
-
-@dataclass
-class TextBoxIn:
-    """A box: zero-based page, position and size in PDF points from the bottom-left corner."""
-
-    document_id: uuid.UUID
-    party_id: uuid.UUID
-    page: int
-    x: float
-    y: float
-    width: float
-    height: float
-    label: str
-    required: bool = True
 
 
 @dataclass

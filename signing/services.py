@@ -8,6 +8,7 @@ cannot be honoured, before changing anything.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -20,17 +21,18 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import anyio
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import spreadsheet
-from core.errors import Conflict, Forbidden, Gone, Invalid, Locked, NotFound, TooLarge
+from core.errors import Conflict, Forbidden, Gone, Invalid, Locked, NotFound, TooLarge, Unavailable
 from core.i18n import gettext as _
 from core.outbox import enqueue
-from core.scope import Principal
+from core.scope import Principal, elevated, for_member
 from core.settings import Settings
 from signing._layout import TextBoxFill, check_fill
-from signing.audit import Actor, append_event
+from signing.audit import Actor, Origin, append_event, verify_member_trail
 from signing.blobs import BlobStore
 from signing.errors import SealingInputError, UnsupportedCharactersError
 from signing.mail import LINK_PLACEHOLDER, queue_mail
@@ -46,22 +48,30 @@ from signing.models import (
     TextBox,
 )
 from signing.pdfcheck import CheckedPdf, PdfLimits, PdfRejectedError
-from signing.pdfgate import check_pdf_off_loop
+from signing.pdfgate import PreviewUnavailableError, check_pdf_off_loop, page_preview
 from signing.repositories import ContractRepository, SearchFilters, TrailFilters
 from tenants.auth import record_security_event
-from tenants.models import AddressBookEntry, SecurityEventKind
+from tenants.models import AddressBookEntry, ContractTitle, SecurityEventKind, Staff
 from tenants.passwords import hash_password, verify_password
 
 __all__ = [
+    "MIN_CONTRACTOR_PASSWORD",
     "SEAL_TASK",
+    "ContractActions",
     "ContractInput",
+    "ContractView",
+    "ContractorLink",
+    "Download",
+    "ForwardInput",
     "PartyInput",
+    "PasswordInput",
     "SearchFilters",
     "SearchPage",
     "TextBoxInput",
     "TrailEntry",
     "TrailFilters",
     "TrailPage",
+    "UploadedFile",
     "add_documents",
     "add_party",
     "add_text_box",
@@ -72,9 +82,10 @@ __all__ = [
     "create_contract",
     "decline",
     "forward",
-    "from_address_book",
     "get_contract",
     "party_by_token",
+    "replace_document",
+    "request_correction",
     "search",
     "send",
     "set_party_password",
@@ -270,7 +281,14 @@ async def add_documents(
 
 @dataclass
 class PartyInput:
-    """A party as staff enter it: a contractor (company, name, e-mail, password) or a member signer."""
+    """A party as staff enter it, on the screen or through the API.
+
+    A contractor (company, name, e-mail, access password), or one from the
+    member's address book (``address_book_entry_id``: company, name and e-mail
+    come from the entry), or a member signer (``staff_id``, optional
+    ``title_id``, else the contract's title). The same ``order_no`` as another
+    party means in parallel.
+    """
 
     order_no: int
     kind: PartyKind
@@ -280,7 +298,7 @@ class PartyInput:
     password: str = ""
     staff_id: uuid.UUID | None = None
     title_id: uuid.UUID | None = None
-    contact_id: uuid.UUID | None = None
+    address_book_entry_id: uuid.UUID | None = None
 
 
 def _valid_email(email: str) -> bool:
@@ -293,6 +311,18 @@ async def add_party(session: AsyncSession, contract: Contract, data: PartyInput,
     _require_draft(contract)
     if data.order_no < 1 or data.order_no > 1000:
         raise Invalid(_("The order must be a number from 1 to 1000."))
+    repo = ContractRepository(session, contract.member_id)
+    contact_id: uuid.UUID | None = None
+    if data.address_book_entry_id is not None:
+        # CON-6: the entry names the company and the person; a password is still set by staff.
+        found = await repo.address_book_entry(data.address_book_entry_id)
+        if found is None:
+            raise NotFound(_("The address book entry was not found."))
+        company, contact = found
+        data = dataclasses.replace(
+            data, kind=PartyKind.CONTRACTOR, company=company.name, name=contact.name, email=contact.email
+        )
+        contact_id = contact.id
     if data.kind is PartyKind.CONTRACTOR:
         email = data.email.strip()
         if not data.name.strip() or not _valid_email(email):
@@ -311,11 +341,10 @@ async def add_party(session: AsyncSession, contract: Contract, data: PartyInput,
             company=data.company.strip()[:200],
             name=data.name.strip()[:200],
             email=email,
-            contact_id=data.contact_id,
+            contact_id=contact_id,
             password_hash=hash_password(data.password),
         )
     else:
-        repo = ContractRepository(session, contract.member_id)
         staff = await repo.staff(data.staff_id) if data.staff_id else None
         if staff is None:
             raise Invalid(_("Please choose a staff member of your organisation."))
@@ -1115,22 +1144,573 @@ async def trail_csv(
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-async def from_address_book(
-    session: AsyncSession, member_id: uuid.UUID, data: PartyInput, entry_id: uuid.UUID
-) -> PartyInput:
-    """Fill a contractor party's company, name and e-mail from the member's address book (CON-6)."""
-    found = await ContractRepository(session, member_id).address_book_entry(entry_id)
-    if found is None:
-        raise NotFound(_("The address book entry was not found."))
-    company, contact = found
-    data.kind = PartyKind.CONTRACTOR
-    data.company = company.name
-    data.name = contact.name
-    data.email = contact.email
-    data.contact_id = contact.id
-    return data
-
-
 async def address_book(session: AsyncSession, member_id: uuid.UUID) -> list[tuple[AddressBookEntry, str, str, str]]:
     """The member's address book: entry, company, person, e-mail."""
     return await ContractRepository(session, member_id).address_book()
+
+
+# --------------------------------------------------------------------------- after a seal failure
+
+_VALUE_REASONS = ("characters", "overflow")
+"""Seal failures a corrected value fixes (the others need another file, or the operators)."""
+
+
+def _require_failed(contract: Contract) -> None:
+    if contract.status is not ContractStatus.SEAL_FAILED:
+        raise Conflict(_("Only a contract that could not be sealed can be corrected this way."))
+
+
+def _reset(party: Party) -> None:
+    party.status = PartyStatus.WAITING
+    party.answered_at = None
+    party.notified_at = None
+    party.reminded_at = None
+    party.token_hash = None
+
+
+async def _recirculate(
+    session: AsyncSession,
+    settings: Settings,
+    contract: Contract,
+    who: Actor,
+    *,
+    reset: list[Party],
+    detail: dict[str, object],
+) -> None:
+    for party in reset:
+        _reset(party)
+    contract.status = ContractStatus.CIRCULATING
+    contract.seal_failure = None
+    contract.completed_at = None
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.RECIRCULATED,
+        who=who,
+        documents=[d.sha256 for d in contract.documents],
+        detail={**detail, "parties": [str(p.id) for p in reset]},
+    )
+    await notify_next(session, settings, contract, who)
+    await session.flush()
+
+
+async def replace_document(
+    session: AsyncSession,
+    settings: Settings,
+    contract: Contract,
+    *,
+    document_id: uuid.UUID,
+    file_name: str,
+    data: bytes,
+    who: Actor,
+) -> ContractDocument:
+    """Replace a file of a contract that could not be sealed; everyone agrees again, from the first party.
+
+    Text boxes keep their place when their page still exists and they still fit;
+    values typed earlier stay filled in for the parties to check.
+    """
+    await lock_contract(session, contract)
+    _require_failed(contract)
+    document = next((d for d in contract.documents if d.id == document_id), None)
+    if document is None:
+        raise NotFound(_("The document was not found."))
+    checked = await check_upload(settings, file_name, data)
+    for box in await text_boxes(session, contract.id):
+        if box.document_id != document.id:
+            continue
+        if box.page >= len(checked.page_sizes):
+            raise Invalid(
+                _("The new file has fewer pages than the text box “{label}” needs (page {page}).").format(
+                    label=box.label, page=box.page + 1
+                )
+            )
+        width, height = checked.page_sizes[box.page]
+        if box.x + box.width > width + 0.5 or box.y + box.height > height + 0.5:
+            raise Invalid(
+                _("The text box “{label}” (page {page}) does not fit on the new file's page.").format(
+                    label=box.label, page=box.page + 1
+                )
+            )
+    previous = document.sha256
+    document.sha256 = await BlobStore(settings).put(session, contract.member_id, data)
+    document.size = len(data)
+    document.page_sizes = checked.page_sizes
+    document.file_name = clean_file_name(file_name)
+    contract.file_names = "\n".join(d.file_name for d in contract.documents)
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.UPLOADED,
+        who=who,
+        documents=[d.sha256 for d in contract.documents],
+        detail={"replaced": previous, "file_name": document.file_name, "sha256": document.sha256, "size": len(data)},
+    )
+    everyone = [
+        p for p in contract.parties if p.status in (PartyStatus.AGREED, PartyStatus.WAITING, PartyStatus.NOTIFIED)
+    ]
+    await _recirculate(session, settings, contract, who, reset=everyone, detail={"replaced_document": str(document.id)})
+    return document
+
+
+async def request_correction(
+    session: AsyncSession, settings: Settings, contract: Contract, text_box_id: uuid.UUID, who: Actor
+) -> Party:
+    """Ask the party who typed a value that cannot be sealed to correct it, and everyone who saw it to agree again.
+
+    Parties who agreed before that value was typed did not see it and keep their agreement.
+    """
+    await lock_contract(session, contract)
+    _require_failed(contract)
+    failure = contract.seal_failure or {}
+    if failure.get("reason") not in _VALUE_REASONS:
+        raise Conflict(
+            _("This failure is not caused by an entered value; replace the file or cancel the contract."),
+        )
+    box = next((b for b in await text_boxes(session, contract.id) if b.id == text_box_id), None)
+    if box is None:
+        raise NotFound(_("The text box was not found."))
+    owner = next((p for p in contract.parties if p.id == box.party_id), None)
+    if owner is None or owner.answered_at is None:
+        raise NotFound(_("The text box was not found."))
+    seen_at = owner.answered_at
+    again = [
+        p
+        for p in contract.parties
+        if p.status is PartyStatus.AGREED and p.answered_at is not None and p.answered_at >= seen_at
+    ]
+    await _recirculate(
+        session, settings, contract, who, reset=again, detail={"correction": str(box.id), "party": str(owner.id)}
+    )
+    return owner
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file handed out: its bytes, the name to save it under, its type, and whether it is the sealed contract."""
+
+    data: bytes
+    file_name: str
+    media_type: str = "application/pdf"
+    sealed: bool | None = None
+    """For a contract document: the sealed file (True) or the uploaded original (False); None otherwise."""
+
+
+async def document_download(
+    session: AsyncSession,
+    settings: Settings,
+    contract: Contract,
+    document_id: uuid.UUID,
+    who: Actor,
+    *,
+    sealed_only: bool = False,
+) -> Download:
+    """A document to download, recorded in the audit trail.
+
+    Once the contract is concluded this is the newest sealed file. Before, staff
+    and other systems get the uploaded original, named 未封緘_… (and marked not
+    sealed), so nobody keeps it for the concluded contract; ``sealed_only``
+    (contractors) refuses until the seal exists.
+    """
+    document = next((d for d in contract.documents if d.id == document_id), None)
+    if document is None:
+        raise NotFound(_("The document was not found."))
+    sealed = [s for s in contract.sealed_documents if s.document_id == document_id]
+    concluded = contract.status is ContractStatus.CONCLUDED and bool(sealed)
+    if sealed_only and not concluded:
+        raise Conflict(
+            _("The contract can be downloaded once it is sealed and concluded. You will receive an e-mail then."),
+        )
+    store = BlobStore(settings)
+    if concluded:
+        latest = max(sealed, key=lambda s: s.version)
+        data = await store.get(session, contract.member_id, latest.sha256)
+        name, digest = document.file_name, latest.sha256
+    else:
+        data = await store.get(session, contract.member_id, document.sha256)
+        name, digest = f"未封緘_{document.file_name}", document.sha256
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.DOWNLOADED,
+        who=who,
+        documents=_documents(contract),
+        detail={"document": str(document_id), "sha256": digest, "sealed": concluded},
+    )
+    return Download(data, name, sealed=concluded)
+
+
+async def certificate_download(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> Download:
+    """The newest sealed certificate of conclusion (WF-12), recorded like any download; 409 before the seal."""
+    row = await ContractRepository(session, contract.member_id).latest_certificate(contract.id)
+    if row is None:
+        raise Conflict(_("The certificate of conclusion is issued once the contract is sealed."))
+    data = await BlobStore(settings).get(session, contract.member_id, row.sha256)
+    await append_event(
+        session,
+        member_id=contract.member_id,
+        contract_id=contract.id,
+        kind=AuditKind.DOWNLOADED,
+        who=who,
+        documents=_documents(contract),
+        detail={"certificate": True},
+    )
+    return Download(data, f"締結証明書_{contract.contract_number or contract.id}.pdf")
+
+
+async def page_preview_png(
+    session: AsyncSession, settings: Settings, contract: Contract, document_id: uuid.UUID, page: int
+) -> bytes:
+    """A page of a document as PNG, drawn off the event loop and cached (503-like error when it cannot be drawn)."""
+    document = next((d for d in contract.documents if d.id == document_id), None)
+    if document is None or not 0 <= page < document.page_count:
+        raise NotFound(_("The document was not found."))
+    member_id, sha256 = contract.member_id, document.sha256
+
+    async def load() -> bytes:
+        return await BlobStore(settings).get(session, member_id, sha256)
+
+    try:
+        return await page_preview(member_id, sha256, page, load, limits=PdfLimits.of(settings.contracts))
+    except PreviewUnavailableError as exc:
+        raise Unavailable(exc.message) from exc
+
+
+# --------------------------------------------------------------------------- what staff and other systems do
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file as it arrived: its name as the sender gave it, and its bytes (checked by the services)."""
+
+    name: str
+    data: bytes
+
+
+@dataclass
+class PasswordInput:
+    """A new access password for a contractor (pass it on by phone or paper); spaces around it are dropped."""
+
+    password: str
+
+
+@dataclass
+class ContractView:
+    """What the contract page shows besides the contract itself."""
+
+    contract: Contract
+    boxes: list[TextBox]
+    signers: list[tuple[Staff, ContractTitle]]
+    """Staff and the titles they may sign under (while the contract is a draft)."""
+    address_book: list[tuple[AddressBookEntry, str, str, str]]
+    my_turn: bool
+    """The caller is a member signer whose turn it is."""
+    my_boxes: list[TextBox]
+    correctable_box: TextBox | None
+    """The text box whose value stopped the seal, when a corrected value can fix it."""
+
+
+def correctable_box(contract: Contract, boxes: Sequence[TextBox]) -> TextBox | None:
+    """The text box whose value stopped the seal, when a corrected value can fix it."""
+    failure = contract.seal_failure or {}
+    if contract.status is not ContractStatus.SEAL_FAILED or failure.get("reason") not in _VALUE_REASONS:
+        return None
+    return next((b for b in boxes if str(b.id) == failure.get("text_box_id")), None)
+
+
+def _contractor_of(contract: Contract, party_id: uuid.UUID) -> Party:
+    party = next((p for p in contract.parties if p.id == party_id), None)
+    if party is None:
+        raise NotFound(_("The party was not found."))
+    if party.kind is not PartyKind.CONTRACTOR:
+        raise Invalid(_("Only contractors have an access password."))
+    return party
+
+
+def _files(files: Sequence[UploadedFile]) -> list[tuple[str, bytes]]:
+    if not files:
+        raise Invalid(_("Please choose at least one PDF file."))
+    return [(f.name, f.data) for f in files]
+
+
+class ContractActions:
+    """What a member's staff (on the screens) and its other systems (through the API) do with its contracts.
+
+    One method per action. The HTML handler and its JSON twin call the same
+    method with the same input, so an action's checks, its audit event and its
+    mail cannot drift apart between the two. Every method reads the contract
+    as the caller may see it (another member's or another department's is not
+    found) and works in the request's transaction; the request commits.
+    """
+
+    def __init__(self, session: AsyncSession, settings: Settings, principal: Principal, origin: Origin) -> None:
+        if principal.member_id is None:
+            raise Forbidden(_("Only staff of a member organisation can work with contracts."))
+        self.session = session
+        self.settings = settings
+        self.principal = principal
+        self.member_id: uuid.UUID = principal.member_id
+        self.who = Actor.of_principal(principal, origin)
+        self.repo = ContractRepository(session, principal.member_id)
+
+    async def contract(self, contract_id: uuid.UUID) -> Contract:
+        """The contract with its documents and parties (404 when the caller may not see it)."""
+        return await get_contract(self.session, contract_id, self.principal)
+
+    # ---------------------------------------------------------------- drafting
+
+    async def titles(self) -> Sequence[ContractTitle]:
+        """The titles a new contract may be concluded under."""
+        return await self.repo.active_titles()
+
+    async def create(self, data: ContractInput, files: Sequence[UploadedFile] = ()) -> Contract:
+        """A new draft with its files (every file is checked before any is stored)."""
+        contract = await create_contract(self.session, self.principal, data, self.who)
+        if files:
+            await add_documents(self.session, self.settings, contract, [(f.name, f.data) for f in files], self.who)
+        return contract
+
+    async def add_documents(self, contract_id: uuid.UUID, files: Sequence[UploadedFile]) -> list[ContractDocument]:
+        """Add PDFs to a draft."""
+        contract = await self.contract(contract_id)
+        return await add_documents(self.session, self.settings, contract, _files(files), self.who)
+
+    async def add_party(self, contract_id: uuid.UUID, data: PartyInput) -> Party:
+        """Add a party (a contractor, one from the address book, or a member signer) to a draft."""
+        return await add_party(self.session, await self.contract(contract_id), data, self.who)
+
+    async def add_text_box(self, contract_id: uuid.UUID, data: TextBoxInput) -> TextBox:
+        """Place a text box on a page of a draft's document."""
+        return await add_text_box(self.session, await self.contract(contract_id), data, self.who)
+
+    async def contractor(self, contract_id: uuid.UUID, party_id: uuid.UUID) -> tuple[Contract, Party]:
+        """A contractor party of the contract (for the password form)."""
+        contract = await self.contract(contract_id)
+        return contract, _contractor_of(contract, party_id)
+
+    async def set_password(self, contract_id: uuid.UUID, party_id: uuid.UUID, data: PasswordInput) -> Party:
+        """Set a contractor's new access password; it also unlocks the link."""
+        contract, party = await self.contractor(contract_id, party_id)
+        await set_party_password(self.session, contract, party, data.password.strip(), self.who)
+        return party
+
+    # ---------------------------------------------------------------- circulation
+
+    async def send(self, contract_id: uuid.UUID) -> Contract:
+        """Start circulation: the first party (or parties) get their mail."""
+        return await send(self.session, self.settings, await self.contract(contract_id), self.who)
+
+    async def cancel(self, contract_id: uuid.UUID) -> Contract:
+        """Cancel until completion; every link stops working."""
+        return await cancel(self.session, self.settings, await self.contract(contract_id), self.who)
+
+    async def sign(self, contract_id: uuid.UUID, values: dict[str, str]) -> Contract:
+        """Agree as a member signer under the title granted, filling the signer's boxes."""
+        contract = await self.contract(contract_id)
+        await staff_agree(
+            self.session, self.settings, contract=contract, principal=self.principal, values=values, who=self.who
+        )
+        return contract
+
+    async def replace_document(
+        self, contract_id: uuid.UUID, document_id: uuid.UUID, file: UploadedFile | None
+    ) -> Contract:
+        """Replace a file of a contract that could not be sealed; it circulates again from the first party."""
+        contract = await self.contract(contract_id)
+        if file is None:
+            raise Invalid(_("Please choose at least one PDF file."))
+        await replace_document(
+            self.session,
+            self.settings,
+            contract,
+            document_id=document_id,
+            file_name=file.name,
+            data=file.data,
+            who=self.who,
+        )
+        return contract
+
+    async def request_correction(self, contract_id: uuid.UUID, text_box_id: uuid.UUID) -> Contract:
+        """Ask the party who typed a value that cannot be sealed to correct it."""
+        contract = await self.contract(contract_id)
+        await request_correction(self.session, self.settings, contract, text_box_id, self.who)
+        return contract
+
+    # ---------------------------------------------------------------- reading
+
+    async def view(self, contract_id: uuid.UUID) -> ContractView:
+        """The contract page: boxes, who may sign, the address book, the caller's turn and boxes."""
+        contract = await self.contract(contract_id)
+        boxes = await self.repo.text_boxes(contract.id)
+        signers = await self.repo.signers() if contract.status is ContractStatus.DRAFT else []
+        book = await self.repo.address_book() if self.principal.can("addressbook", "view") else []
+        me = self.principal.id
+        mine = {p.id for p in contract.parties if p.kind is PartyKind.STAFF and p.staff_id == me}
+        return ContractView(
+            contract=contract,
+            boxes=boxes,
+            signers=signers,
+            address_book=book,
+            my_turn=any(p.id in mine and p.status is PartyStatus.NOTIFIED for p in contract.parties),
+            my_boxes=[b for b in boxes if b.party_id in mine],
+            correctable_box=correctable_box(contract, boxes),
+        )
+
+    async def download(self, contract_id: uuid.UUID, document_id: uuid.UUID) -> Download:
+        """A document (the sealed file once the contract is concluded), recorded in the trail."""
+        contract = await self.contract(contract_id)
+        return await document_download(self.session, self.settings, contract, document_id, self.who)
+
+    async def certificate(self, contract_id: uuid.UUID) -> Download:
+        """The sealed certificate of conclusion (締結証明書), recorded in the trail."""
+        contract = await self.contract(contract_id)
+        return await certificate_download(self.session, self.settings, contract, self.who)
+
+    async def preview(self, contract_id: uuid.UUID, document_id: uuid.UUID, page: int) -> bytes:
+        """A page preview (PNG)."""
+        contract = await self.contract(contract_id)
+        return await page_preview_png(self.session, self.settings, contract, document_id, page)
+
+    async def search(self, filters: SearchFilters, *, page: int = 1, per_page: int = 50) -> SearchPage:
+        """A page of the contracts the caller may see that match the search keys."""
+        return await search(self.session, self.principal, filters, page=page, per_page=per_page)
+
+    async def export(self, filters: SearchFilters) -> Download:
+        """The search result as CSV (UTF-8 with BOM, for Excel); the export is recorded in the trail."""
+        body = await to_csv(self.session, self.principal, filters)
+        await append_event(
+            self.session,
+            member_id=self.member_id,
+            contract_id=None,
+            kind=AuditKind.EXPORTED,
+            who=self.who,
+            detail={"terms": filters.terms()},
+        )
+        return Download(body, "contracts.csv", media_type="text/csv; charset=utf-8")
+
+    # ---------------------------------------------------------------- the audit trail
+
+    async def trail(self, filters: TrailFilters, *, page: int = 1, per_page: int = 50) -> TrailPage:
+        """A page of the member's audit trail, newest first."""
+        return await trail(self.session, self.member_id, filters, page=page, per_page=per_page)
+
+    async def verify_trail(self, cache: Redis | None) -> tuple[list[int], int]:
+        """Ids of the member's events that break their chains, and how many were checked (the whole trail)."""
+        return await verify_member_trail(self.session, cache, self.member_id)
+
+    async def export_trail(self, filters: TrailFilters, kind_labels: dict[str, str]) -> Download:
+        """The filtered audit trail as CSV (UTF-8 with BOM); the export itself is recorded in the trail."""
+        body = await trail_csv(self.session, self.member_id, filters, kind_labels)
+        await append_event(
+            self.session,
+            member_id=self.member_id,
+            contract_id=None,
+            kind=AuditKind.EXPORTED,
+            who=self.who,
+            detail={"audit_trail": True, "terms": {k: str(v) for k, v in dataclasses.asdict(filters).items() if v}},
+        )
+        return Download(body, "audit-trail.csv", media_type="text/csv; charset=utf-8")
+
+
+# --------------------------------------------------------------------------- what a contractor's link allows
+
+
+@dataclass
+class ForwardInput:
+    """The person a contractor hands the request to."""
+
+    name: str
+    email: str
+
+
+class ContractorLink:
+    """A contractor's personal link, opened: the one party and contract it gives access to.
+
+    The link is the only key a contractor has. :meth:`open` finds it across
+    members (inside :func:`core.scope.elevated`), then the session works only
+    inside the member that owns the contract.
+    """
+
+    def __init__(
+        self, session: AsyncSession, settings: Settings, party: Party, contract: Contract, origin: Origin
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.party = party
+        self.contract = contract
+        self.who = Actor.of_party(party, origin)
+
+    @classmethod
+    async def open(cls, session: AsyncSession, settings: Settings, token: str, origin: Origin) -> ContractorLink:
+        """The party and contract behind ``token`` (404/410-like errors for a dead link)."""
+        async with elevated(session):
+            party, contract = await party_by_token(session, token)
+        await for_member(session, contract.member_id)
+        return cls(session, settings, party, contract, origin)
+
+    def gate_value(self) -> str:
+        """What the browser keeps once the access password was right (see :func:`gate_cookie_value`)."""
+        return gate_cookie_value(self.settings.app.resolved_secret_key(), self.party)
+
+    @property
+    def can_answer(self) -> bool:
+        """It is this party's turn to agree, decline or forward."""
+        return self.contract.status is ContractStatus.CIRCULATING and self.party.status is PartyStatus.NOTIFIED
+
+    @property
+    def can_download(self) -> bool:
+        """The contract is concluded (sealed): its files and certificate can be downloaded."""
+        return self.contract.status is ContractStatus.CONCLUDED
+
+    async def boxes(self) -> list[TextBox]:
+        """The text boxes this party fills."""
+        return [b for b in await text_boxes(self.session, self.contract.id) if b.party_id == self.party.id]
+
+    async def check_password(self, password: str) -> bool:
+        """Check the access password; failures and lock-outs are committed whatever the answer says."""
+        ok = await check_contractor_password(
+            self.session, self.settings, party=self.party, contract=self.contract, password=password, who=self.who
+        )
+        await self.session.commit()
+        return ok
+
+    async def agree(self, values: dict[str, str]) -> None:
+        """Fill the party's boxes and agree."""
+        await agree(self.session, self.settings, contract=self.contract, party=self.party, values=values, who=self.who)
+
+    async def decline(self, reason: str) -> None:
+        """Decline with a reason."""
+        await decline(
+            self.session, self.settings, contract=self.contract, party=self.party, reason=reason, who=self.who
+        )
+
+    async def forward(self, data: ForwardInput) -> Party:
+        """Hand the request to another person of the company; this link stops working."""
+        return await forward(
+            self.session,
+            self.settings,
+            contract=self.contract,
+            party=self.party,
+            name=data.name,
+            email=data.email,
+            who=self.who,
+        )
+
+    async def download(self, document_id: uuid.UUID) -> Download:
+        """A file of the concluded contract (refused until it is sealed)."""
+        return await document_download(
+            self.session, self.settings, self.contract, document_id, self.who, sealed_only=True
+        )
+
+    async def certificate(self) -> Download:
+        """The certificate of conclusion of this contract."""
+        return await certificate_download(self.session, self.settings, self.contract, self.who)
+
+    async def preview(self, document_id: uuid.UUID, page: int) -> bytes:
+        """A page preview (PNG)."""
+        return await page_preview_png(self.session, self.settings, self.contract, document_id, page)
