@@ -16,12 +16,11 @@ outage or a lost announcement for long.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,21 +180,17 @@ def _publish(domain: str) -> None:
         log.warning("could not announce a policy change of %s (%s)", domain, exc)
 
 
-def announce(domain: str) -> Awaitable[None] | None:
+def announce(domain: str) -> None:
     """Drop ``domain`` in this process at once and tell every other process to drop it too.
 
     Runs as an after-commit hook (:func:`policy.services.policy_changed`): the
-    local drop makes this process's very next request see the change; the
-    publication to Redis blocks on the network, so on an event loop it runs in
-    a thread (the returned awaitable), elsewhere at once.
+    local drop makes this process's very next request see the change. The
+    publication is one Redis command with a one-second timeout, sent at once
+    rather than in the background, so that no announcement is lost with a
+    process or event loop that ends right after its commit (a command, a task).
     """
     engine.invalidate(domain)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        _publish(domain)
-        return None
-    return asyncio.to_thread(_publish, domain)
+    _publish(domain)
 
 
 def announce_change(client: redis.Redis, domain: str) -> None:
@@ -217,7 +212,7 @@ class PolicyListener(threading.Thread):
         super().__init__(name="kyodo-policy-listener", daemon=True)
         self.redis_url = redis_url
         self.policy_engine = policy_engine
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self.ready = threading.Event()
 
     def start(self) -> None:
@@ -226,10 +221,10 @@ class PolicyListener(threading.Thread):
 
     def stop(self) -> None:
         """Ask the thread to end (it checks every second)."""
-        self._stop.set()
+        self._stopping.set()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, health_check_interval=10)
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
@@ -237,7 +232,7 @@ class PolicyListener(threading.Thread):
                 # Anything may have changed while we were not listening.
                 self.policy_engine.invalidate()
                 self.ready.set()
-                while not self._stop.is_set():
+                while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message.get("type") == "message":
                         data = message["data"]
@@ -246,6 +241,6 @@ class PolicyListener(threading.Thread):
             except redis.RedisError as exc:
                 self.ready.clear()
                 log.warning("policy listener lost Redis (%s); retrying", exc)
-                self._stop.wait(1.0)
+                self._stopping.wait(1.0)
             finally:
                 client.close()
