@@ -16,6 +16,7 @@ from pathlib import Path
 
 __all__ = [
     "AppSettings",
+    "BackupSettings",
     "ContractSettings",
     "DatabaseSettings",
     "KeySource",
@@ -377,6 +378,20 @@ class ReportingSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """Scheduled backups (DAT-5: daily, 8 generations)."""
+
+    directory: Path | None = field(default_factory=lambda: _env_path("KYODO_BACKUP_DIR"))
+    """KYODO_BACKUP_DIR: where the daily backup is written; unset = no scheduled backup."""
+    copy_directory: Path | None = field(default_factory=lambda: _env_path("KYODO_BACKUP_COPY_DIR"))
+    """KYODO_BACKUP_COPY_DIR: a second place, off the machine (a mounted share), that gets a verified copy."""
+    keep: int = field(default_factory=lambda: _env_int("KYODO_BACKUP_KEEP", 8))
+    """KYODO_BACKUP_KEEP: generations kept in each place; older ones are deleted after a good backup."""
+    hour: int = field(default_factory=lambda: _env_int("KYODO_BACKUP_HOUR", 2))
+    """KYODO_BACKUP_HOUR: hour of the day (Japan time) at which beat starts the backup."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings, grouped by concern."""
 
@@ -391,6 +406,7 @@ class Settings:
     seal_key: SigningSettings = field(default_factory=SigningSettings)
     reporting: ReportingSettings = field(default_factory=ReportingSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
 
 
 def to_psycopg_url(url: str) -> str:

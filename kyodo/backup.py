@@ -41,7 +41,19 @@ from core.runtime import database_admin_url, database_url
 from core.settings import Settings
 from signing.blobs import master_key
 
-__all__ = ["BACKUP_FORMAT", "BackupError", "Manifest", "create_backup", "restore_backup", "verify_backup"]
+__all__ = [
+    "BACKUP_FORMAT",
+    "BackupError",
+    "BackupRun",
+    "Manifest",
+    "backups_in",
+    "copy_backup",
+    "create_backup",
+    "prune_backups",
+    "restore_backup",
+    "scheduled_backup",
+    "verify_backup",
+]
 
 BACKUP_FORMAT = 1
 DATABASE_FILE = "database.dump"
@@ -224,3 +236,79 @@ def restore_backup(settings: Settings, folder: Path) -> Manifest:
     upgrade(admin_url, app_url=database_url(settings), quiet=True)
     grant_app_role(admin_url, database_url(settings))
     return manifest
+
+
+BACKUP_PREFIX = "kyodo-backup-"
+
+
+def backups_in(directory: Path) -> list[Path]:
+    """The backup folders in ``directory`` that hold a manifest, oldest first (names sort by time)."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.is_dir() and p.name.startswith(BACKUP_PREFIX) and (p / MANIFEST_FILE).is_file()
+    )
+
+
+def prune_backups(directory: Path, keep: int) -> list[Path]:
+    """Delete the oldest backups in ``directory`` beyond the newest ``keep``; returns what was deleted.
+
+    Raises:
+        BackupError: ``keep`` is below 1 (the newest backup is never deleted).
+    """
+    if keep < 1:
+        raise BackupError("at least one backup generation must be kept (KYODO_BACKUP_KEEP ≥ 1)")
+    folders = backups_in(directory)
+    doomed = folders[: max(0, len(folders) - keep)]
+    for folder in doomed:
+        shutil.rmtree(folder)
+    return doomed
+
+
+def copy_backup(folder: Path, target_dir: Path) -> Path:
+    """Copy a backup to another place (a mounted off-site share) and check the copy against its manifest.
+
+    Raises:
+        BackupError: the copy does not match (a partial copy is removed).
+    """
+    target_dir.mkdir(parents=True, exist_ok=True)
+    partial = target_dir / f".partial-{folder.name}"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(folder, partial)
+    try:
+        verify_backup(partial)
+    except BackupError:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    final = target_dir / folder.name
+    partial.rename(final)
+    return final
+
+
+@dataclass(frozen=True)
+class BackupRun:
+    """What one scheduled backup did."""
+
+    folder: Path
+    copy: Path | None
+    pruned: tuple[Path, ...]
+
+
+def scheduled_backup(settings: Settings, *, now: dt.datetime | None = None) -> BackupRun:
+    """The daily backup: create, verify, copy off the machine when configured, keep ``KYODO_BACKUP_KEEP`` generations.
+
+    Raises:
+        BackupError: no backup folder is configured, or a step failed (nothing older is pruned then).
+    """
+    config = settings.backup
+    if config.directory is None:
+        raise BackupError("KYODO_BACKUP_DIR is not set: scheduled backups have nowhere to go")
+    folder = create_backup(settings, config.directory, now=now)
+    verify_backup(folder)
+    copy = copy_backup(folder, config.copy_directory) if config.copy_directory else None
+    pruned = prune_backups(config.directory, config.keep)
+    if config.copy_directory:
+        pruned += prune_backups(config.copy_directory, config.keep)
+    return BackupRun(folder=folder, copy=copy, pruned=tuple(pruned))

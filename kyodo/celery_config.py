@@ -76,6 +76,14 @@ beat_schedule = {
     "monthly-reports": {"task": "reporting.monthly_reports", "schedule": crontab(minute=0, hour=6, day_of_month=1)},
 }
 
+if _settings.backup.directory is not None:
+    # Daily, at KYODO_BACKUP_HOUR Japan time; acks early: a backup cut short is not re-run twice at once.
+    beat_schedule["daily-backup"] = {
+        "task": "kyodo.daily_backup",
+        "schedule": crontab(minute=0, hour=_settings.backup.hour),
+        "options": {"expires": 3 * 3600},
+    }
+
 # One scheduler among many nodes: `kyodo beat` may run on every node; each takes
 # a Redis lock (celery-redbeat) before it schedules anything, so exactly one sends
 # due tasks. The holder extends the lock on every tick (at most every

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from core.settings import get_settings
-from kyodo.backup import BackupError, create_backup, restore_backup, verify_backup
+from kyodo.backup import BackupError, create_backup, restore_backup, scheduled_backup, verify_backup
 
 __all__ = ["backup"]
 
@@ -49,3 +49,17 @@ def backup_restore(folder: Path) -> None:
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"restored the backup made {manifest.created_at} (schema {manifest.revision})")
+
+
+@backup.command("run")
+def backup_run() -> None:
+    """The daily backup now: into KYODO_BACKUP_DIR, verified, copied to KYODO_BACKUP_COPY_DIR, old ones pruned."""
+    try:
+        run = scheduled_backup(get_settings())
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(str(run.folder))
+    if run.copy:
+        click.echo(f"copy: {run.copy}")
+    for folder in run.pruned:
+        click.echo(f"deleted old generation: {folder}")
