@@ -76,7 +76,7 @@ def test_beat_s_task_runs_the_backup_on_a_real_worker(fresh_database: Settings, 
 
 
 def test_backup_run_without_a_folder_says_what_to_set(fresh_database: Settings, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KYODO_BACKUP")}
+    env = {k: v for k, v in os.environ.items() if k not in ("KYODO_BACKUP_DIR", "KYODO_BACKUP_COPY_DIR")}
     env.update(
         KYODO_DATABASE_URL=fresh_database.database.url,
         KYODO_DATABASE_ADMIN_URL=fresh_database.database.admin_url,
