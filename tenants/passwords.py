@@ -12,7 +12,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 __all__ = [
     "api_key_digest",
     "hash_password",
-    "needs_rehash",
     "new_api_key",
     "verify_api_key",
     "verify_password",
@@ -38,11 +37,6 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    """True when the hash was made with weaker parameters than today's."""
-    return _hasher.check_needs_rehash(password_hash)
 
 
 def new_api_key() -> tuple[str, str]:

@@ -23,14 +23,13 @@ from tenants.services._accounts import change_own_password
 from tenants.services._api_keys import ApiKeyEntry, ApiKeyIn, ApiKeyService
 from tenants.services._common import UNSET, generate_password
 from tenants.services._departments import DepartmentIn, DepartmentNode, DepartmentPatch, DepartmentService
-from tenants.services._networks import IpRangeIn, IpRangeService, parse_cidr
+from tenants.services._networks import IpRangeIn, IpRangeService
 from tenants.services._staff import (
     PasswordIn,
     StaffEntry,
     StaffIn,
     StaffPatch,
     StaffService,
-    is_locked,
     login_id_taken,
 )
 from tenants.services._titles import TitleEntry, TitleIn, TitlePatch, TitleService
@@ -58,10 +57,8 @@ __all__ = [
     "TitleService",
     "change_own_password",
     "generate_password",
-    "is_locked",
     "login_id_taken",
     "member_services",
-    "parse_cidr",
 ]
 
 
