@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from psycopg import pq
 from sqlalchemy import Connection, MetaData, event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
@@ -177,8 +178,22 @@ async def elevated(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         yield session
     finally:
         session.info["member_id"], session.info["system"] = previous
-        if session.is_active:
+        if await _transaction_usable(session):
             await _apply_now(session)
+        # Otherwise the transaction failed inside the block: the caller must roll back, and the
+        # next transaction starts with the restored scope (after_begin). Running the restore in
+        # the failed transaction would hide the original error behind "transaction aborted".
+
+
+async def _transaction_usable(session: AsyncSession) -> bool:
+    """True when the session has an open transaction that can still run statements."""
+    if not session.in_transaction():
+        return False
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    info = getattr(raw.driver_connection, "info", None)
+    status = getattr(info, "transaction_status", None)
+    return status is None or status != pq.TransactionStatus.INERROR
 
 
 async def system_access(session: AsyncSession) -> None:
