@@ -18,17 +18,16 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import spreadsheet
 from core.i18n import current_locale
 from core.i18n import gettext as _
 from core.scope import Principal
-from policy.guards import current_principal, requires, requires_member_staff, requires_secretariat
+from policy.guards import caller_member, current_principal, requires, requires_member_staff, requires_secretariat
 from reporting.figures import JST, parse_month
-from reporting.models import MonthlyReport
 from reporting.render import DOWNLOADER_LABELS, ITEM_LABELS
+from reporting.repository import ReportingRepository
 from reporting.rollup import MemberUsage, consortium_rollup, member_draft, usage_between
 from reporting.services import active_maintenance, render, visible_incidents
 from reporting.tasks import previous_month
@@ -117,14 +116,8 @@ class MemberReportController(Controller):
     @get("/")
     async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
         """Issued reports of the caller's member, newest first."""
-        principal = current_principal(request)
-        reports = list(
-            await db_session.scalars(
-                select(MonthlyReport)
-                .where(MonthlyReport.member_id == principal.member_id)
-                .order_by(MonthlyReport.month.desc())
-            )
-        )
+        principal, member_id = caller_member(request)
+        reports = await ReportingRepository(db_session, member_id).reports(member_id)
         return Template(
             "reporting/member_reports.html", context={"reports": reports, "principal": principal, "jst": JST}
         )
@@ -138,14 +131,12 @@ class MemberReportController(Controller):
         fmt: FromPath[str],
     ) -> Response[bytes]:
         """The issued report of ``month`` (``YYYY-MM``) as ``pdf`` or ``csv``."""
-        principal = current_principal(request)
+        _, member_id = caller_member(request)
         try:
             first = parse_month(month)
         except ValueError as exc:
             raise NotFoundException() from exc
-        report = await db_session.scalar(
-            select(MonthlyReport).where(MonthlyReport.member_id == principal.member_id, MonthlyReport.month == first)
-        )
+        report = await ReportingRepository(db_session, member_id).report(member_id, first)
         if report is None or fmt not in ("pdf", "csv"):
             raise NotFoundException()
         name = f"kyodo-report-{month}"

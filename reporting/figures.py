@@ -24,27 +24,18 @@ import datetime as dt
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reporting.models import (
-    Incident,
-    IncidentMember,
-    MaintenanceWindow,
-    ProbeResult,
-    ReportPlan,
-    RequestMinute,
-    SlaTarget,
-)
+from reporting.models import Incident, MaintenanceWindow
+from reporting.repository import DayCounts, ReportingRepository
 from reporting.telemetry import BIN_COUNT, percentile
-from reporting.usage import concluded_contracts, downloads
-from tenants.models import Consortium, Member, SecurityEvent, SecurityEventKind
+from tenants.models import Member
 
 __all__ = [
     "DEFAULT_TARGETS",
@@ -229,12 +220,7 @@ def _jst_day(minute: int) -> dt.date:
 
 async def targets_for(session: AsyncSession, consortium_id: uuid.UUID, month: dt.date) -> Targets:
     """The targets in force on the first day of ``month`` (defaults when none were set)."""
-    row = await session.scalar(
-        select(SlaTarget)
-        .where(SlaTarget.consortium_id == consortium_id, SlaTarget.effective_from <= month)
-        .order_by(SlaTarget.effective_from.desc())
-        .limit(1)
-    )
+    row = await ReportingRepository(session, None).targets_in_force(consortium_id, month)
     if row is None:
         return DEFAULT_TARGETS
     return Targets(row.availability_percent, row.recovery_minutes, row.response_ms)
@@ -257,40 +243,16 @@ class _Platform:
     windows: list[MaintenanceWindow]
 
 
-async def _platform(session: AsyncSession, consortium_id: uuid.UUID, start: dt.datetime, end: dt.datetime) -> _Platform:
-    failed = await session.scalars(
-        select(func.floor(func.extract("epoch", ProbeResult.checked_at) / 60).cast(Integer))
-        .where(ProbeResult.checked_at >= start, ProbeResult.checked_at < end, ProbeResult.ok.is_(False))
-        .distinct()
+async def _platform(
+    repo: ReportingRepository, consortium_id: uuid.UUID, start: dt.datetime, end: dt.datetime
+) -> _Platform:
+    incidents = await repo.incidents_between(start, end)
+    return _Platform(
+        await repo.failed_probe_minutes(start, end),
+        incidents,
+        await repo.incident_links([i.id for i in incidents if not i.all_members]),
+        await repo.maintenance_between(consortium_id, start, end),
     )
-    incidents = list(
-        await session.scalars(
-            select(Incident)
-            .where(Incident.started_at < end, or_(Incident.recovered_at.is_(None), Incident.recovered_at > start))
-            .order_by(Incident.started_at)
-        )
-    )
-    links: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    if incidents:
-        for incident_id, member_id in await session.execute(
-            select(IncidentMember.incident_id, IncidentMember.member_id).where(
-                IncidentMember.incident_id.in_([i.id for i in incidents])
-            )
-        ):
-            links[incident_id].add(member_id)
-    windows = list(
-        await session.scalars(
-            select(MaintenanceWindow)
-            .where(
-                MaintenanceWindow.consortium_id == consortium_id,
-                MaintenanceWindow.cancelled.is_(False),
-                MaintenanceWindow.starts_at < end,
-                MaintenanceWindow.ends_at > start,
-            )
-            .order_by(MaintenanceWindow.starts_at)
-        )
-    )
-    return _Platform({int(m) for m in failed}, incidents, links, windows)
 
 
 def _window(member: Member, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -300,57 +262,6 @@ def _window(member: Member, start: dt.datetime, end: dt.datetime) -> tuple[dt.da
     if member.left_on is not None:
         window_end = min(end, dt.datetime(member.left_on.year, member.left_on.month, member.left_on.day, tzinfo=JST))
     return window_start, max(window_start, window_end)
-
-
-async def _latency(
-    session: AsyncSession, member_ids: Sequence[uuid.UUID], start: dt.datetime, end: dt.datetime
-) -> dict[uuid.UUID, dict[dt.date, tuple[int, int, list[int]]]]:
-    """Per member and Japan-time day: requests, server errors, summed histogram (one query)."""
-    columns = [func.sum(RequestMinute.histogram[i + 1]) for i in range(BIN_COUNT)]
-    rows = await session.execute(
-        select(
-            RequestMinute.member_id,
-            func.date(func.timezone("Asia/Tokyo", RequestMinute.minute)).label("day"),
-            func.sum(RequestMinute.requests),
-            func.sum(RequestMinute.server_errors),
-            *columns,
-        )
-        .where(RequestMinute.member_id.in_(member_ids), RequestMinute.minute >= start, RequestMinute.minute < end)
-        .group_by(RequestMinute.member_id, "day")
-    )
-    out: dict[uuid.UUID, dict[dt.date, tuple[int, int, list[int]]]] = defaultdict(dict)
-    for member_id, on, requests, errors, *bins in rows:
-        out[member_id][on] = (int(requests), int(errors), [int(b or 0) for b in bins])
-    return out
-
-
-async def _security(
-    session: AsyncSession, member_ids: Sequence[uuid.UUID], start: dt.datetime, end: dt.datetime
-) -> dict[uuid.UUID, dict[str, int]]:
-    rows = await session.execute(
-        select(SecurityEvent.member_id, SecurityEvent.kind, func.count())
-        .where(
-            SecurityEvent.member_id.in_(member_ids),
-            SecurityEvent.occurred_at >= start,
-            SecurityEvent.occurred_at < end,
-        )
-        .group_by(SecurityEvent.member_id, SecurityEvent.kind)
-    )
-    out: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: {k.value: 0 for k in SecurityEventKind})
-    for member_id, kind, count in rows:
-        out[member_id][SecurityEventKind(kind).value] = int(count)
-    return out
-
-
-async def _plans(
-    session: AsyncSession, member_ids: Sequence[uuid.UUID], month: dt.date
-) -> dict[uuid.UUID, dict[str, tuple[str, str]]]:
-    out: dict[uuid.UUID, dict[str, tuple[str, str]]] = defaultdict(dict)
-    for plan in await session.scalars(
-        select(ReportPlan).where(ReportPlan.member_id.in_(member_ids), ReportPlan.month == month)
-    ):
-        out[plan.member_id][plan.item] = (plan.reason, plan.plan)
-    return out
 
 
 def _affects(platform: _Platform, incident: Incident, member_id: uuid.UUID) -> bool:
@@ -364,7 +275,7 @@ def _days(
     window: set[int],
     excluded: set[int],
     down: set[int],
-    latency: dict[dt.date, tuple[int, int, list[int]]],
+    latency: dict[dt.date, DayCounts],
 ) -> list[DayFigures]:
     """Availability and p95 of each Japan-time day of the window (for the charts)."""
     # Excluded and down minutes are few: count them per day one by one; the window
@@ -402,7 +313,7 @@ def _member_month(
     *,
     targets: Targets,
     platform: _Platform,
-    latency: dict[dt.date, tuple[int, int, list[int]]],
+    latency: dict[dt.date, DayCounts],
     now: dt.datetime,
 ) -> MemberMonth:
     start, end = month_period(month)
@@ -515,33 +426,30 @@ async def compute_month(
 ) -> list[MemberMonth]:
     """Figures of ``month`` for the consortium's members in service that month (or those listed).
 
-    The session must see the members' rows: system access for workers and
-    commands, or a member-scoped session for that member's own figures.
+    The session must see the members' rows: inside :func:`core.scope.elevated`
+    for workers, commands, operators and the secretariat's aggregates, or a
+    member-scoped session for that member's own figures.
     """
     start, end = month_period(month)
     now = now or dt.datetime.now(dt.UTC)
-    query = select(Member).where(Member.consortium_id == consortium_id).order_by(Member.lg_code)
-    if member_ids is not None:
-        query = query.where(Member.id.in_(list(member_ids)))
-    members = [m for m in await session.scalars(query) if _in_service(m, start, end)]
+    repo = ReportingRepository(session, None)
+    members = [m for m in await repo.members(consortium_id, member_ids=member_ids) if _in_service(m, start, end)]
     if not members:
         return []
     ids = [m.id for m in members]
     targets = await targets_for(session, consortium_id, month)
-    platform = await _platform(session, consortium_id, start, end)
-    latency = await _latency(session, ids, start, end)
-    security = await _security(session, ids, start, end)
-    plans = await _plans(session, ids, month)
+    platform = await _platform(repo, consortium_id, start, end)
+    latency = await repo.latency_by_day(ids, start, end, bins=BIN_COUNT)
+    security = await repo.security_counts(ids, start, end)
+    plans = await repo.plans(ids, month)
     result = []
     for member in members:
         figures = _member_month(
             member, month, targets=targets, platform=platform, latency=latency.get(member.id, {}), now=now
         )
-        contracts = await concluded_contracts(session, member.id, (figures.window_start, figures.window_end))
-        figures.contracts_by_department = contracts.by_department
-        figures.contracts_by_title = contracts.by_title
         window = (figures.window_start, figures.window_end)
-        figures.downloads = (await downloads(session, [member.id], window))[member.id]
+        figures.contracts_by_department, figures.contracts_by_title = await repo.concluded_counts(member.id, window)
+        figures.downloads = (await repo.downloads([member.id], window))[member.id]
         figures.security = security[member.id]
         figures.plans = plans.get(member.id, {})
         result.append(figures)
@@ -550,9 +458,9 @@ async def compute_month(
 
 async def consortium_of(session: AsyncSession, member_id: uuid.UUID) -> uuid.UUID:
     """The consortium a member belongs to."""
-    return (await session.execute(select(Member.consortium_id).where(Member.id == member_id))).scalar_one()
+    return await ReportingRepository(session, None).consortium_of(member_id)
 
 
 async def consortium_ids(session: AsyncSession) -> list[uuid.UUID]:
     """Every consortium (for the monthly run)."""
-    return list(await session.scalars(select(Consortium.id).order_by(Consortium.name)))
+    return await ReportingRepository(session, None).consortium_ids()

@@ -14,26 +14,17 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import format_date
 from core.i18n import gettext as _
-from core.scope import system_access
+from core.scope import elevated
 from core.settings import Settings
 from reporting.figures import JST
-from reporting.models import Incident, IncidentMember, MaintenanceWindow
+from reporting.models import Incident, MaintenanceWindow
 from reporting.render import report_language
+from reporting.repository import ReportingRepository
 from signing.mail import queue_mail
-from tenants.models import (
-    ContractorCompany,
-    ContractorContact,
-    Member,
-    MemberStatus,
-    OperatorAccount,
-    Staff,
-    StaffStatus,
-)
 
 __all__ = [
     "notify_incident",
@@ -42,38 +33,21 @@ __all__ = [
     "notify_operators_of_waiting_reports",
 ]
 
-IN_SERVICE = (MemberStatus.TRIAL, MemberStatus.LIVE, MemberStatus.LEAVING)
-
 
 def _when(at: dt.datetime) -> str:
     local = at.astimezone(JST)
     return f"{format_date(local)} {local:%H:%M}"
 
 
-async def _staff_of(
-    session: AsyncSession, members: Iterable[uuid.UUID] | None, consortium_id: uuid.UUID | None
-) -> set[str]:
-    query = (
-        select(Staff.email)
-        .join(Member, Member.id == Staff.member_id)
-        .where(Member.status.in_(IN_SERVICE), Staff.status == StaffStatus.ACTIVE)
-    )
-    if consortium_id is not None:
-        query = query.where(Member.consortium_id == consortium_id)
-    if members is not None:
-        query = query.where(Member.id.in_(list(members)))
-    return set(await session.scalars(query))
-
-
 async def _recipients(session: AsyncSession, consortium_id: uuid.UUID) -> list[str]:
-    """Active staff of the consortium's members in service, and every contractor contact."""
-    staff = await _staff_of(session, None, consortium_id)
-    contractors = await session.scalars(
-        select(ContractorContact.email)
-        .join(ContractorCompany, ContractorCompany.id == ContractorContact.company_id)
-        .where(ContractorCompany.consortium_id == consortium_id)
-    )
-    return sorted({*staff, *contractors})
+    """Active staff of the consortium's members in service, and every contractor contact.
+
+    Staff are every member's rows: read inside :func:`core.scope.elevated`, only their addresses.
+    """
+    repo = ReportingRepository(session, None)
+    async with elevated(session):
+        staff = await repo.staff_emails(None, consortium_id)
+    return sorted({*staff, *await repo.contractor_emails(consortium_id)})
 
 
 def _queue_all(session: AsyncSession, settings: Settings, recipients: Iterable[str], subject: str, body: str) -> int:
@@ -86,8 +60,7 @@ def _queue_all(session: AsyncSession, settings: Settings, recipients: Iterable[s
 
 async def notify_maintenance(session: AsyncSession, settings: Settings, window_id: uuid.UUID) -> int:
     """Queue the announcement of a window to members' staff and contractors; returns messages queued."""
-    await system_access(session)
-    window = await session.get(MaintenanceWindow, window_id, with_for_update=True)
+    window = await ReportingRepository(session, None).maintenance_window(window_id, for_update=True)
     if window is None or window.notified_at is not None or window.cancelled:
         return 0
     with report_language("ja"):
@@ -133,17 +106,18 @@ async def notify_maintenance_cancelled(session: AsyncSession, settings: Settings
 
 
 async def _affected_staff(session: AsyncSession, incident: Incident) -> list[str]:
-    if incident.all_members:
-        return sorted(await _staff_of(session, None, None))
-    members = await session.scalars(select(IncidentMember.member_id).where(IncidentMember.incident_id == incident.id))
-    return sorted(await _staff_of(session, list(members), None))
+    repo = ReportingRepository(session, None)
+    async with elevated(session):
+        if incident.all_members:
+            return sorted(await repo.staff_emails(None, None))
+        return sorted(await repo.staff_emails(await repo.affected_member_ids(incident.id), None))
 
 
 async def notify_incident(session: AsyncSession, settings: Settings, incident: Incident, *, recovered: bool) -> int:
     """Queue a notice of an incident (or of its recovery) to the staff of the members it affects.
 
     The first notice sets ``first_notified_at`` (MOR-18: the time members were told).
-    The session must have system access.
+    The affected staff are read inside :func:`core.scope.elevated`.
     """
     with report_language("ja"):
         if recovered and incident.recovered_at is not None:
@@ -189,7 +163,7 @@ async def notify_operators_of_waiting_reports(
     """Tell every active operator which reports of ``month`` wait for an improvement plan."""
     if not waiting:
         return 0
-    operators = await session.scalars(select(OperatorAccount.email).where(OperatorAccount.active.is_(True)))
+    operators = await ReportingRepository(session, None).operator_emails()
     with report_language("ja"):
         subject = _("[Kyodo] Monthly reports waiting for an improvement plan ({month})").format(
             month=month.isoformat()[:7]

@@ -1,7 +1,8 @@
 """Operator commands of reporting (``kyodo report …``, ``kyodo maintenance …``, ``kyodo incident …``).
 
-Each opens :func:`core.db.session_scope` with system access, calls the services
-and returns plain text lines for the terminal.
+Each opens a session of its own (:func:`reporting.repository.system_session`
+where it works across members), calls the services and returns plain text
+lines for the terminal.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select
-
 from core.db import session_scope
-from core.scope import system_access
-from reporting.figures import compute_month, consortium_ids
+from reporting.figures import compute_month
+from reporting.repository import ReportingRepository, system_session
 from reporting.services import (
     IssueRefusedError,
     issue_report,
@@ -27,7 +26,6 @@ from reporting.services import (
     set_targets,
     write_plan,
 )
-from tenants.models import Consortium, Member
 
 __all__ = ["add_incident", "add_maintenance", "add_plan", "change_targets", "close_incident", "generate"]
 
@@ -43,15 +41,15 @@ async def generate(
 ) -> list[str]:
     """Issue (or with ``draft_dir``, only write drafts of) the reports of ``month``."""
     lines: list[str] = []
-    async with session_scope() as session:
-        await system_access(session)
+    async with system_session() as session:
+        repo = ReportingRepository(session, None)
         member_ids = None
         if lg_code:
-            member = await session.scalar(select(Member).where(Member.lg_code == lg_code))
+            member = await repo.member_by_code(lg_code)
             if member is None:
                 return [f"no member with local government code {lg_code}"]
             member_ids = [member.id]
-        for consortium_id in await consortium_ids(session):
+        for consortium_id in await repo.consortium_ids():
             for figures in await compute_month(session, consortium_id, month, member_ids=member_ids):
                 label = f"{figures.lg_code} {figures.member_name}"
                 if draft_dir is not None:
@@ -65,33 +63,31 @@ async def generate(
                 except IssueRefusedError as exc:
                     lines.append(f"{label}: NOT issued — {exc}")
                     continue
+                # Each issued report is final on its own: one refused does not hold back the others.
                 await session.commit()
-                await system_access(session)
                 lines.append(f"{label}: issued, PDF sha256 {report.pdf_sha256}")
     return lines or ["no member was in service in that month"]
 
 
 async def _member(lg_code: str) -> uuid.UUID:
     async with session_scope() as session:
-        await system_access(session)
-        member_id = await session.scalar(select(Member.id).where(Member.lg_code == lg_code))
-    if member_id is None:
+        member = await ReportingRepository(session, None).member_by_code(lg_code)
+    if member is None:
         raise LookupError(f"no member with local government code {lg_code}")
-    return member_id
+    return member.id
 
 
 async def add_plan(month: dt.date, lg_code: str, *, item: str, reason: str, plan: str, by: str) -> str:
     """Write the reason and improvement plan for a missed target."""
     member_id = await _member(lg_code)
-    async with session_scope() as session:
-        await system_access(session)
+    async with system_session() as session:
         await write_plan(session, member_id, month, item=item, reason=reason, plan=plan, by=by)
     return f"plan for {item} of {lg_code} {month:%Y-%m} written"
 
 
 async def _consortium(slug: str) -> uuid.UUID:
     async with session_scope() as session:
-        consortium_id = await session.scalar(select(Consortium.id).where(Consortium.slug == slug))
+        consortium_id = await ReportingRepository(session, None).consortium_id_by_slug(slug)
     if consortium_id is None:
         raise LookupError(f"no consortium {slug!r}")
     return consortium_id
@@ -126,8 +122,7 @@ async def add_incident(
 ) -> str:
     """Record an incident (for every member when no codes are given)."""
     members = [await _member(code) for code in lg_codes] if lg_codes else None
-    async with session_scope() as session:
-        await system_access(session)
+    async with system_session() as session:
         incident = await open_incident(
             session,
             title=title,

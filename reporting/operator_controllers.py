@@ -2,8 +2,11 @@
 
 Only the provider's operators reach them (guard :func:`policy.guards.requires_operator`).
 They work on every member's figures, so handlers take ``operator_session``: the
-request's session with system access, which the dependency gives to operators
-only. Operators see figures, incidents and maintenance, never a contract.
+request's session inside :func:`core.scope.elevated`, which the dependency gives
+to operators only. Operators see figures, incidents and maintenance, never a
+contract. The handlers read through :class:`reporting.repository.ReportingRepository`
+and act through :mod:`reporting.services`; the request commits (or, for a
+refused form, rolls back) once the response is chosen.
 
 Forms that cannot be accepted come back with what was typed and the reason in
 plain words (status 400), instead of an error page.
@@ -21,7 +24,6 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
-from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.forms import Form, field, field_list
@@ -30,9 +32,10 @@ from core.i18n import gettext as _
 from core.settings import Settings
 from policy.guards import current_principal, requires, requires_operator
 from reporting.figures import ITEMS, JST, compute_month, parse_month, targets_for
-from reporting.models import Incident, IncidentMember, MaintenanceWindow, MonthlyReport, SlaTarget
+from reporting.models import Incident
 from reporting.notify import notify_incident
 from reporting.render import ITEM_LABELS
+from reporting.repository import ReportingRepository
 from reporting.services import (
     IncidentError,
     IssueRefusedError,
@@ -72,13 +75,9 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
     return settings
 
 
-async def _consortia(session: AsyncSession) -> list[Consortium]:
-    return list(await session.scalars(select(Consortium).order_by(Consortium.name)))
-
-
 async def _pick(session: AsyncSession, slug: str | None) -> tuple[list[Consortium], Consortium]:
     """Every consortium and the one the screen is about (the first when none is named)."""
-    consortia = await _consortia(session)
+    consortia = await ReportingRepository(session, None).consortia()
     if not consortia:
         raise NotFoundException(detail=_("No consortium exists yet."))
     chosen = next((c for c in consortia if c.slug == slug), None) if slug else consortia[0]
@@ -137,17 +136,7 @@ class OperatorReportController(Controller):
     ) -> Template:
         consortia, consortium = await _pick(session, slug)
         figures = await compute_month(session, consortium.id, month)
-        issued = dict(
-            (
-                await session.execute(
-                    select(MonthlyReport.member_id, MonthlyReport.issued_at).where(
-                        MonthlyReport.month == month, MonthlyReport.member_id.in_([f.member_id for f in figures])
-                    )
-                )
-            )
-            .tuples()
-            .all()
-        )
+        issued = await ReportingRepository(session, None).issued_at([f.member_id for f in figures], month)
         return Template(
             "reporting/operator_reports.html",
             context={
@@ -178,14 +167,13 @@ class OperatorReportController(Controller):
         return await self._page(operator_session, request, consortium, _month(month))
 
     async def _member(self, session: AsyncSession, lg_code: str) -> Member:
-        member = await session.scalar(select(Member).where(Member.lg_code == lg_code))
+        member = await ReportingRepository(session, None).member_by_code(lg_code)
         if member is None:
             raise NotFoundException()
         return member
 
     async def _slug(self, session: AsyncSession, member: Member) -> str:
-        consortium = await session.get_one(Consortium, member.consortium_id)
-        return consortium.slug
+        return (await ReportingRepository(session, None).consortium(member.consortium_id)).slug
 
     @get("/{lg_code:str}/{month:str}/draft.pdf")
     async def draft(
@@ -206,9 +194,7 @@ class OperatorReportController(Controller):
     ) -> Response[bytes]:
         """The issued report, exactly as the member receives it."""
         member = await self._member(operator_session, lg_code)
-        report = await operator_session.scalar(
-            select(MonthlyReport).where(MonthlyReport.member_id == member.id, MonthlyReport.month == _month(month))
-        )
+        report = await ReportingRepository(operator_session, member.id).report(member.id, _month(month))
         if report is None:
             raise NotFoundException()
         return _download(report.pdf, f"kyodo-report-{lg_code}-{month}.pdf")
@@ -242,7 +228,6 @@ class OperatorReportController(Controller):
                 by=principal.name,
             )
         except IssueRefusedError as exc:
-            await operator_session.rollback()
             return await self._page(operator_session, request, slug, first, error=str(exc), status_code=400)
         return Redirect(f"/operator/reports/?consortium={slug}&month={month}#m-{lg_code}", status_code=303)
 
@@ -261,7 +246,6 @@ class OperatorReportController(Controller):
         try:
             await issue_report(operator_session, member_id, first, issued_by=current_principal(request).name)
         except IssueRefusedError as exc:
-            await operator_session.rollback()
             return await self._page(operator_session, request, slug, first, error=str(exc), status_code=400)
         return Redirect(f"/operator/reports/?consortium={slug}&month={month}#m-{lg_code}", status_code=303)
 
@@ -276,8 +260,7 @@ class OperatorReportController(Controller):
         issued, waiting = await issue_month(
             operator_session, consortium.id, first, issued_by=current_principal(request).name
         )
-        # Issued reports are final: keep them even if showing the page fails afterwards.
-        await operator_session.commit()
+        # Issued with the page that says so: the request commits both, or (the page failing) neither.
         notice = _("{count} reports issued.").format(count=len(issued))
         if waiting:
             notice += " " + _("Waiting for an improvement plan: {members}").format(
@@ -302,14 +285,9 @@ class OperatorIncidentController(Controller):
         status_code: int = 200,
     ) -> Template:
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=HISTORY_DAYS)
-        incidents = list(
-            await session.scalars(
-                select(Incident)
-                .where(or_(Incident.recovered_at.is_(None), Incident.started_at >= since))
-                .order_by(Incident.recovered_at.is_(None).desc(), Incident.started_at.desc())
-            )
-        )
-        members = list(await session.scalars(select(Member).order_by(Member.lg_code)))
+        repo = ReportingRepository(session, None)
+        incidents = await repo.recent_incidents(since)
+        members = await repo.members()
         return Template(
             "reporting/operator_incidents.html",
             context={
@@ -345,7 +323,7 @@ class OperatorIncidentController(Controller):
             members: list[uuid.UUID] | None = None
             if field(data, "scope") != "all":
                 codes = field_list(data, "members")
-                members = list(await operator_session.scalars(select(Member.id).where(Member.lg_code.in_(codes))))
+                members = await ReportingRepository(operator_session, None).member_ids_by_codes(codes)
             incident = await open_incident(
                 operator_session,
                 title=title,
@@ -356,7 +334,6 @@ class OperatorIncidentController(Controller):
                 members=members,
             )
         except (FormError, IncidentError) as exc:
-            await operator_session.rollback()
             return await self._page(operator_session, form=data, error=str(exc), status_code=400)
         if field(data, "notify"):
             await notify_incident(operator_session, _settings(request), incident, recovered=False)
@@ -378,7 +355,7 @@ class OperatorIncidentController(Controller):
         error: str | None = None,
         status_code: int = 200,
     ) -> Template:
-        incident = await session.get(Incident, incident_id)
+        incident = await ReportingRepository(session, None).incident(incident_id)
         if incident is None:
             raise NotFoundException()
         return Template(
@@ -402,7 +379,7 @@ class OperatorIncidentController(Controller):
         data: Form,
     ) -> Redirect | Template:
         """Record recovery, cause and prevention; with "notify" the affected members are told."""
-        if await operator_session.get(Incident, incident_id) is None:
+        if await ReportingRepository(operator_session, None).incident(incident_id) is None:
             raise NotFoundException()
         try:
             recovered = _local_time(data, "recovered_at", _("the recovery"))
@@ -415,7 +392,6 @@ class OperatorIncidentController(Controller):
                 prevention=field(data, "prevention"),
             )
         except (FormError, IncidentError) as exc:
-            await operator_session.rollback()
             return await self._detail(operator_session, incident_id, form=data, error=str(exc), status_code=400)
         if field(data, "notify"):
             await notify_incident(operator_session, _settings(request), incident, recovered=True)
@@ -423,19 +399,7 @@ class OperatorIncidentController(Controller):
 
 
 async def _affected_names(session: AsyncSession, incidents: list[Incident]) -> dict[uuid.UUID, list[str]]:
-    ids = [i.id for i in incidents if not i.all_members]
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(IncidentMember.incident_id, Member.name)
-        .join(Member, Member.id == IncidentMember.member_id)
-        .where(IncidentMember.incident_id.in_(ids))
-        .order_by(Member.lg_code)
-    )
-    names: dict[uuid.UUID, list[str]] = {}
-    for incident_id, name in rows.tuples():
-        names.setdefault(incident_id, []).append(name)
-    return names
+    return await ReportingRepository(session, None).affected_names([i.id for i in incidents if not i.all_members])
 
 
 class OperatorMaintenanceController(Controller):
@@ -456,13 +420,7 @@ class OperatorMaintenanceController(Controller):
     ) -> Template:
         consortia, consortium = await _pick(session, slug)
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=HISTORY_DAYS)
-        windows = list(
-            await session.scalars(
-                select(MaintenanceWindow)
-                .where(MaintenanceWindow.consortium_id == consortium.id, MaintenanceWindow.ends_at >= since)
-                .order_by(MaintenanceWindow.starts_at.desc())
-            )
-        )
+        windows = await ReportingRepository(session, None).maintenance_since(consortium.id, since)
         return Template(
             "reporting/operator_maintenance.html",
             context={
@@ -508,7 +466,6 @@ class OperatorMaintenanceController(Controller):
                 emergency=bool(field(data, "emergency")),
             )
         except (FormError, MaintenanceNoticeError) as exc:
-            await operator_session.rollback()
             return await self._page(operator_session, slug, form=data, error=str(exc), status_code=400)
         return Redirect(f"/operator/maintenance/?consortium={consortium.slug}", status_code=303)
 
@@ -517,14 +474,14 @@ class OperatorMaintenanceController(Controller):
         self, operator_session: NamedDependency[AsyncSession], window_id: FromPath[uuid.UUID]
     ) -> Redirect | Template:
         """Call off a window; if it was announced, everyone who was told is told again."""
-        window = await operator_session.get(MaintenanceWindow, window_id)
+        repo = ReportingRepository(operator_session, None)
+        window = await repo.maintenance_window(window_id)
         if window is None:
             raise NotFoundException()
-        slug = (await operator_session.get_one(Consortium, window.consortium_id)).slug
+        slug = (await repo.consortium(window.consortium_id)).slug
         try:
             await cancel_maintenance(operator_session, window_id)
         except MaintenanceNoticeError as exc:
-            await operator_session.rollback()
             return await self._page(operator_session, slug, error=str(exc), status_code=400)
         return Redirect(f"/operator/maintenance/?consortium={slug}", status_code=303)
 
@@ -546,13 +503,7 @@ class OperatorTargetController(Controller):
         status_code: int = 200,
     ) -> Template:
         consortia, consortium = await _pick(session, slug)
-        history = list(
-            await session.scalars(
-                select(SlaTarget)
-                .where(SlaTarget.consortium_id == consortium.id)
-                .order_by(SlaTarget.effective_from.desc())
-            )
-        )
+        history = await ReportingRepository(session, None).target_history(consortium.id)
         current = await targets_for(session, consortium.id, dt.datetime.now(JST).date())
         return Template(
             "reporting/operator_targets.html",
@@ -594,25 +545,14 @@ class OperatorTargetController(Controller):
                 raise FormError(_("The availability target must be between 90 and 100 percent."))
             if recovery <= 0 or response <= 0:
                 raise FormError(_("The recovery and response targets must be above zero."))
-            issued = await operator_session.scalar(
-                select(
-                    exists().where(
-                        MonthlyReport.month >= effective,
-                        MonthlyReport.member_id.in_(select(Member.id).where(Member.consortium_id == consortium.id)),
-                    )
-                )
-            )
-            if issued:
+            repo = ReportingRepository(operator_session, None)
+            if await repo.issued_from(consortium.id, effective):
                 raise FormError(
                     _("Reports from {month} on are already issued; targets can only change for later months.").format(
                         month=effective.isoformat()[:7]
                     )
                 )
-            if await operator_session.scalar(
-                select(SlaTarget.id).where(
-                    SlaTarget.consortium_id == consortium.id, SlaTarget.effective_from == effective
-                )
-            ):
+            if await repo.targets_set_from(consortium.id, effective):
                 raise FormError(_("Targets from this month are already set."))
             await set_targets(
                 operator_session,
@@ -623,6 +563,5 @@ class OperatorTargetController(Controller):
                 response_ms=response,
             )
         except FormError as exc:
-            await operator_session.rollback()
             return await self._page(operator_session, slug, form=data, error=str(exc), status_code=400)
         return Redirect(f"/operator/targets/?consortium={consortium.slug}", status_code=303)

@@ -1,8 +1,9 @@
 """The secretariat's view: figures of every member of one consortium, never contract contents.
 
-These services read measurements of several members, so they take system access
-for the duration of the computation and give the session back scoped to no
-member; they only ever return aggregated figures of the caller's consortium.
+These services read measurements of several members, so they see every
+member's rows only inside :func:`core.scope.elevated` around the computation,
+and the session is scoped as before afterwards; they only ever return
+aggregated figures of the caller's consortium.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import for_member, system_access
+from core.scope import elevated
 from reporting.figures import JST, MemberMonth, compute_month
-from reporting.models import MonthlyReport
+from reporting.repository import ReportingRepository
 from reporting.usage import concluded_contracts, downloads
-from tenants.models import Member, MemberStatus
 
 __all__ = ["MemberUsage", "RollupRow", "consortium_rollup", "member_draft", "usage_between"]
 
@@ -33,17 +32,9 @@ class RollupRow:
 
 async def consortium_rollup(session: AsyncSession, consortium_id: uuid.UUID, month: dt.date) -> list[RollupRow]:
     """Every member of ``consortium_id`` in service in ``month``: figures and whether the report is issued."""
-    await system_access(session)
-    try:
+    async with elevated(session):
         figures = await compute_month(session, consortium_id, month)
-        result = await session.execute(
-            select(MonthlyReport.member_id, MonthlyReport.issued_at).where(
-                MonthlyReport.month == month, MonthlyReport.member_id.in_([f.member_id for f in figures])
-            )
-        )
-        issued = dict(result.tuples().all())
-    finally:
-        await for_member(session, None)
+        issued = await ReportingRepository(session, None).issued_at([f.member_id for f in figures], month)
     return [RollupRow(f, issued.get(f.member_id)) for f in figures]
 
 
@@ -51,16 +42,11 @@ async def member_draft(
     session: AsyncSession, consortium_id: uuid.UUID, lg_code: str, month: dt.date
 ) -> MemberMonth | None:
     """A member's figures for ``month`` if it belongs to ``consortium_id`` (None otherwise)."""
-    member_id = await session.scalar(
-        select(Member.id).where(Member.lg_code == lg_code, Member.consortium_id == consortium_id)
-    )
-    if member_id is None:
+    member = await ReportingRepository(session, None).member_by_code(lg_code, consortium_id=consortium_id)
+    if member is None:
         return None
-    await system_access(session)
-    try:
-        found = await compute_month(session, consortium_id, month, member_ids=[member_id])
-    finally:
-        await for_member(session, None)
+    async with elevated(session):
+        found = await compute_month(session, consortium_id, month, member_ids=[member.id])
     return found[0] if found else None
 
 
@@ -85,20 +71,10 @@ async def usage_between(
     """Usage of every member of ``consortium_id`` that has joined, from ``first_day`` to ``last_day`` (Japan time)."""
     start = dt.datetime.combine(first_day, dt.time(), JST)
     end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), JST)
-    members = list(
-        await session.scalars(
-            select(Member)
-            .where(
-                Member.consortium_id == consortium_id,
-                Member.status.not_in([MemberStatus.INVITED, MemberStatus.SANDBOX]),
-            )
-            .order_by(Member.lg_code)
-        )
-    )
-    await system_access(session)
-    try:
+    members = await ReportingRepository(session, None).joined_members(consortium_id)
+    async with elevated(session):
         counted = await downloads(session, [m.id for m in members], (start, end))
-        rows = [
+        return [
             MemberUsage(
                 lg_code=m.lg_code,
                 member_name=m.name,
@@ -107,6 +83,3 @@ async def usage_between(
             )
             for m in members
         ]
-    finally:
-        await for_member(session, None)
-    return rows

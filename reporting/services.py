@@ -1,7 +1,8 @@
 """Operator and secretariat actions of reporting: incidents, maintenance, targets, plans, issuing.
 
-Every function takes a session; callers commit. Workers and operator commands
-pass a session with :func:`core.scope.system_access`.
+Every function takes a session; callers commit. Workers, operator commands and
+screens call them inside :func:`core.scope.elevated`; the queries are
+:class:`reporting.repository.ReportingRepository`'s.
 """
 
 from __future__ import annotations
@@ -14,22 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import gettext as _
 from core.outbox import enqueue
 from reporting.figures import ITEMS, JST, MemberMonth, compute_month, consortium_of
-from reporting.models import (
-    Incident,
-    IncidentMember,
-    MaintenanceWindow,
-    MonthlyReport,
-    ReportPlan,
-    SlaTarget,
-)
+from reporting.models import Incident, MaintenanceWindow, MonthlyReport, ReportPlan, SlaTarget
 from reporting.render import ITEM_LABELS, render_csv, render_pdf, report_language
-from tenants.models import Consortium, Member
+from reporting.repository import ReportingRepository
+from tenants.models import Member
 
 __all__ = [
     "NOTIFY_MAINTENANCE_CANCELLED_TASK",
@@ -112,7 +106,7 @@ async def schedule_maintenance(
     now = now or _now()
     if ends_at <= starts_at:
         raise MaintenanceNoticeError(_("The maintenance must end after it starts."))
-    consortium = await session.get_one(Consortium, consortium_id)
+    consortium = await ReportingRepository(session, None).consortium(consortium_id)
     notice = dt.timedelta(days=consortium.maintenance_notice_days)
     if not emergency and starts_at - now < notice:
         earliest = (now + notice).astimezone(JST)
@@ -145,7 +139,7 @@ async def cancel_maintenance(
     Raises:
         MaintenanceNoticeError: the window is already over or cancelled.
     """
-    window = await session.get_one(MaintenanceWindow, window_id, with_for_update=True)
+    window = await ReportingRepository(session, None).maintenance_window_one(window_id, for_update=True)
     if window.cancelled:
         raise MaintenanceNoticeError(_("This maintenance is already cancelled."))
     if window.ends_at <= (now or _now()):
@@ -160,12 +154,7 @@ async def active_maintenance(
     session: AsyncSession, consortium_id: uuid.UUID | None, *, now: dt.datetime | None = None
 ) -> list[MaintenanceWindow]:
     """Windows not over yet (current and announced), of one consortium or of all."""
-    query = select(MaintenanceWindow).where(
-        MaintenanceWindow.cancelled.is_(False), MaintenanceWindow.ends_at > (now or _now())
-    )
-    if consortium_id is not None:
-        query = query.where(MaintenanceWindow.consortium_id == consortium_id)
-    return list(await session.scalars(query.order_by(MaintenanceWindow.starts_at)))
+    return await ReportingRepository(session, None).active_maintenance(consortium_id, now or _now())
 
 
 async def open_incident(
@@ -202,8 +191,9 @@ async def open_incident(
     )
     session.add(incident)
     await session.flush()
+    repo = ReportingRepository(session, None)
     for member_id in affected or []:
-        session.add(IncidentMember(incident_id=incident.id, member_id=member_id))
+        repo.link_incident(incident.id, member_id)
     await session.flush()
     return incident
 
@@ -216,7 +206,7 @@ async def record_recovery(
     Raises:
         IncidentError: the recovery is before the start, or in the future.
     """
-    incident = await session.get_one(Incident, incident_id)
+    incident = await ReportingRepository(session, None).incident_one(incident_id)
     if recovered_at < incident.started_at:
         raise IncidentError(_("The recovery cannot be before the start of the incident."))
     if recovered_at > _now() + dt.timedelta(minutes=5):
@@ -234,20 +224,9 @@ async def visible_incidents(
     """Incidents open or recovered since ``since`` that concern ``member_id`` (all-member ones included).
 
     With the member-scoped session of a request, row-level security already hides
-    other members' links; the filter says the same thing explicitly.
+    other members' links; the repository, made for that member, says the same explicitly.
     """
-    concerns: ColumnElement[bool] = Incident.all_members.is_(True)
-    if member_id is not None:
-        concerns = or_(
-            concerns,
-            exists().where(IncidentMember.incident_id == Incident.id, IncidentMember.member_id == member_id),
-        )
-    query = (
-        select(Incident)
-        .where(concerns, or_(Incident.recovered_at.is_(None), Incident.recovered_at >= since))
-        .order_by(Incident.started_at.desc())
-    )
-    return list(await session.scalars(query))
+    return await ReportingRepository(session, member_id).visible_incidents(member_id, since)
 
 
 async def set_targets(
@@ -280,25 +259,17 @@ async def write_plan(
         raise ValueError(f"unknown item {item!r}; one of {', '.join(ITEMS)}")
     if not reason.strip() or not plan.strip():
         raise IssueRefusedError(_("Please write both the reason and the improvement plan."))
-    if await _issued(session, member_id, month):
+    repo = ReportingRepository(session, member_id)
+    if await repo.report(member_id, month):
         raise IssueRefusedError(_("The report of this month is already issued; it cannot change."))
-    row = await session.scalar(
-        select(ReportPlan).where(ReportPlan.member_id == member_id, ReportPlan.month == month, ReportPlan.item == item)
-    )
+    row = await repo.plan(member_id, month, item)
     if row is None:
         row = ReportPlan(member_id=member_id, month=month, item=item, reason=reason, plan=plan, written_by=by)
-        session.add(row)
+        repo.add(row)
     else:
         row.reason, row.plan, row.written_by = reason, plan, by
     await session.flush()
     return row
-
-
-async def _issued(session: AsyncSession, member_id: uuid.UUID, month: dt.date) -> MonthlyReport | None:
-    report: MonthlyReport | None = await session.scalar(
-        select(MonthlyReport).where(MonthlyReport.member_id == member_id, MonthlyReport.month == month)
-    )
-    return report
 
 
 @dataclass(frozen=True)
@@ -343,7 +314,8 @@ async def issue_report(
         IssueRefusedError: a target was missed and its reason and improvement plan are not
             written yet (MOR-14(2)), or the member was not in service that month.
     """
-    existing = await _issued(session, member_id, month)
+    repo = ReportingRepository(session, member_id)
+    existing = await repo.report(member_id, month)
     if existing is not None:
         return existing
     now = now or _now()
@@ -371,7 +343,7 @@ async def issue_report(
         pdf_sha256=hashlib.sha256(rendered.pdf).hexdigest(),
         csv_sha256=hashlib.sha256(rendered.csv).hexdigest(),
     )
-    session.add(report)
+    repo.add(report)
     await session.flush()
     return report
 
@@ -386,7 +358,7 @@ async def issue_month(
     issued: list[MonthlyReport] = []
     waiting: list[MemberMonth] = []
     now = _now()
-    done_before = set(await session.scalars(select(MonthlyReport.member_id).where(MonthlyReport.month == month)))
+    done_before = await ReportingRepository(session, None).issued_member_ids(month)
     for figures in await compute_month(session, consortium_id, month, now=now):
         if figures.member_id in done_before:
             continue
@@ -401,6 +373,4 @@ async def issue_month(
 
 async def members_of(session: AsyncSession, consortium_id: uuid.UUID) -> list[Member]:
     """Members of a consortium, by local government code."""
-    return list(
-        await session.scalars(select(Member).where(Member.consortium_id == consortium_id).order_by(Member.lg_code))
-    )
+    return await ReportingRepository(session, None).members(consortium_id)

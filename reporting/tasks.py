@@ -1,7 +1,7 @@
 """Reporting tasks: the probe, moving telemetry to PostgreSQL, monthly reports, maintenance mail.
 
-Each takes ids, opens :func:`core.db.session_scope` with system access, calls a
-service, and is safe to run twice.
+Each takes ids, opens a session of its own (:func:`reporting.repository.system_session`
+where it works across members), calls a service, and is safe to run twice.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from redis.asyncio import Redis
 from core.asyncrun import run_async
 from core.db import session_scope
 from core.runtime import redis_url
-from core.scope import system_access
 from core.settings import get_settings
+from reporting.figures import JST
 from reporting.probe import probe, record_probe
+from reporting.repository import ReportingRepository, system_session
 from reporting.telemetry import move_completed_minutes
 
 # Reports and mail need fpdf2 and fontTools, which take seconds to import: the
@@ -58,8 +59,7 @@ def move_telemetry() -> int:
     async def _run() -> int:
         client = Redis.from_url(redis_url(get_settings()), socket_connect_timeout=2, socket_timeout=5)
         try:
-            async with session_scope() as session:
-                await system_access(session)
+            async with system_session() as session:
                 return await move_completed_minutes(session, client)
         finally:
             await client.aclose()
@@ -78,15 +78,13 @@ async def issue_for_month(month: dt.date) -> tuple[int, list[str]]:
 
     Operators are mailed the list of reports that wait for an improvement plan.
     """
-    from reporting.figures import consortium_ids
     from reporting.notify import notify_operators_of_waiting_reports
     from reporting.render import ITEM_LABELS, report_language
     from reporting.services import issue_month
 
     issued, waiting = 0, []
-    async with session_scope() as session:
-        await system_access(session)
-        for consortium_id in await consortium_ids(session):
+    async with system_session() as session:
+        for consortium_id in await ReportingRepository(session, None).consortium_ids():
             done, pending = await issue_month(session, consortium_id, month, issued_by=ISSUER)
             issued += len(done)
             with report_language("ja"):
@@ -101,8 +99,6 @@ async def issue_for_month(month: dt.date) -> tuple[int, list[str]]:
 @shared_task(name="reporting.monthly_reports", ignore_result=True)
 def issue_monthly_reports() -> int:
     """On the 1st (Japan time): issue last month's reports; those with a missed target wait for a plan."""
-    from reporting.figures import JST
-
     month = previous_month(dt.datetime.now(JST).date())
     issued, waiting = run_async(issue_for_month(month))
     for line in waiting:
@@ -127,13 +123,11 @@ def send_maintenance_notice(window_id: str) -> int:
 def send_maintenance_cancelled(window_id: str) -> int:
     """Outbox task: mail that an announced maintenance window will not take place."""
 
-    from reporting.models import MaintenanceWindow
     from reporting.notify import notify_maintenance_cancelled
 
     async def _run() -> int:
         async with session_scope() as session:
-            await system_access(session)
-            window = await session.get(MaintenanceWindow, uuid.UUID(window_id), with_for_update=True)
+            window = await ReportingRepository(session, None).maintenance_window(uuid.UUID(window_id), for_update=True)
             if window is None or not window.cancelled:
                 return 0
             return await notify_maintenance_cancelled(session, get_settings(), window)

@@ -36,8 +36,9 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from reporting.repository import ReportingRepository
 
 __all__ = [
     "BIN_COUNT",
@@ -216,24 +217,6 @@ def telemetry_lifespan(interval_seconds: float) -> Callable[[Litestar], Abstract
     return lifespan
 
 
-_UPSERT = text(
-    """
-    INSERT INTO request_minute (member_id, minute, requests, server_errors, latency_ms_sum, histogram)
-    SELECT :member_id, :minute, :requests, :errors, :latency_sum, :histogram
-    -- A member removed meanwhile has nowhere to go: its counts are dropped, not retried forever.
-    WHERE EXISTS (SELECT 1 FROM member WHERE member.id = :member_id)
-    ON CONFLICT (member_id, minute) DO UPDATE SET
-        requests = request_minute.requests + excluded.requests,
-        server_errors = request_minute.server_errors + excluded.server_errors,
-        latency_ms_sum = request_minute.latency_ms_sum + excluded.latency_ms_sum,
-        histogram = ARRAY(
-            SELECT a + b FROM unnest(request_minute.histogram, excluded.histogram) WITH ORDINALITY AS t(a, b, i)
-            ORDER BY i
-        )
-    """
-)
-
-
 def _b(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
 
@@ -267,12 +250,14 @@ def _rows(minute: int, fields: dict[bytes, bytes]) -> Iterable[dict[str, Any]]:
 async def move_completed_minutes(session: AsyncSession, client: Redis, *, now: float | None = None) -> int:
     """Move minutes that ended at least a flush interval ago from Redis to ``request_minute``.
 
-    The session must have system access. Each minute's hash is renamed before it is
-    read, so increments arriving meanwhile start a fresh hash for the next pass, and
-    added (not overwritten) into the table. Returns the number of rows written.
+    The session must see every member's rows (inside :func:`core.scope.elevated`).
+    Each minute's hash is renamed before it is read, so increments arriving
+    meanwhile start a fresh hash for the next pass, and added (not overwritten)
+    into the table. Returns the number of rows written.
     """
     cutoff = (now if now is not None else time.time()) - 120
     written = 0
+    repo = ReportingRepository(session, None)
     pending = [bytes(raw) for raw in await client.zrangebyscore(MINUTES_KEY, "-inf", cutoff) if isinstance(raw, bytes)]
     for raw in pending:
         minute = int(raw)
@@ -289,7 +274,7 @@ async def move_completed_minutes(session: AsyncSession, client: Redis, *, now: f
         fields = {_b(k): _b(v) for k, v in raw_fields.items()}
         rows = list(_rows(minute, fields))
         if rows:
-            await session.execute(_UPSERT, rows)
+            await repo.add_request_minutes(rows)
             written += len(rows)
         await session.commit()
         await client.delete(moving)

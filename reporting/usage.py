@@ -5,8 +5,9 @@
   downloaded (staff, contractors, other systems through the API), counted from
   the ``downloaded`` events of the audit trail, which every download writes.
 
-The functions read member-owned rows: the session must see them (system access
-for workers, the operator and the secretariat's aggregates).
+The functions read member-owned rows (through :class:`reporting.repository.ReportingRepository`):
+the session must see them (inside :func:`core.scope.elevated` for workers, the
+operator and the secretariat's aggregates).
 """
 
 from __future__ import annotations
@@ -16,16 +17,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signing.models import AuditEvent, AuditKind, Contract, ContractStatus
-from tenants.models import ContractTitle, Department
+from reporting.repository import DOWNLOADERS, ReportingRepository
 
 __all__ = ["DOWNLOADERS", "ContractCounts", "concluded_contracts", "downloads"]
-
-DOWNLOADERS = ("staff", "contractor", "api")
-"""Who downloads, in the order reports list them."""
 
 
 @dataclass(frozen=True)
@@ -48,62 +44,12 @@ async def concluded_contracts(
 
     Contracts without a department are grouped under an empty name.
     """
-    start, end = period
-    concluded = (
-        (Contract.member_id == member_id)
-        & (Contract.status == ContractStatus.CONCLUDED)
-        & (Contract.concluded_at >= start)
-        & (Contract.concluded_at < end)
-    )
-    by_department = (
-        await session.execute(
-            select(func.coalesce(Department.name, ""), func.count())
-            .select_from(Contract)
-            .outerjoin(Department, Department.id == Contract.department_id)
-            .where(concluded)
-            .group_by(Department.name)
-            .order_by(func.count().desc(), Department.name)
-        )
-    ).all()
-    by_title = (
-        await session.execute(
-            select(func.coalesce(ContractTitle.name, ""), func.count())
-            .select_from(Contract)
-            .outerjoin(ContractTitle, ContractTitle.id == Contract.title_id)
-            .where(concluded)
-            .group_by(ContractTitle.name)
-            .order_by(func.count().desc(), ContractTitle.name)
-        )
-    ).all()
-    return ContractCounts(
-        by_department=[(str(name), int(count)) for name, count in by_department],
-        by_title=[(str(name), int(count)) for name, count in by_title],
-    )
+    by_department, by_title = await ReportingRepository(session, member_id).concluded_counts(member_id, period)
+    return ContractCounts(by_department=by_department, by_title=by_title)
 
 
 async def downloads(
     session: AsyncSession, member_ids: Iterable[uuid.UUID], period: tuple[dt.datetime, dt.datetime]
 ) -> dict[uuid.UUID, dict[str, int]]:
     """Downloads per member in ``[start, end)``, by who downloaded (every key of :data:`DOWNLOADERS`)."""
-    ids = list(member_ids)
-    start, end = period
-    # The audit actor starts with who it was: staff:<id> …, party:<id> …, apikey:<id> ….
-    who = case(
-        (AuditEvent.actor.startswith("party:"), "contractor"),
-        (AuditEvent.actor.startswith("apikey:"), "api"),
-        else_="staff",
-    )
-    rows = await session.execute(
-        select(AuditEvent.member_id, who, func.count())
-        .where(
-            AuditEvent.member_id.in_(ids),
-            AuditEvent.kind == AuditKind.DOWNLOADED.value,
-            AuditEvent.occurred_at >= start,
-            AuditEvent.occurred_at < end,
-        )
-        .group_by(AuditEvent.member_id, who)
-    )
-    counts = {member_id: dict.fromkeys(DOWNLOADERS, 0) for member_id in ids}
-    for member_id, kind, count in rows.tuples():
-        counts[member_id][str(kind)] = int(count)
-    return counts
+    return await ReportingRepository(session, None).downloads(member_ids, period)

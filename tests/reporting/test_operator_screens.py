@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.services import create_operator
 from core.outbox import OutboxMessage
-from core.scope import system_access
+from core.scope import elevated, system_access
 from core.settings import SecuritySettings, Settings
 from reporting.models import Incident, MaintenanceWindow, MonthlyReport, SlaTarget
 from reporting.notify import notify_maintenance, notify_maintenance_cancelled
@@ -136,10 +136,12 @@ async def test_reports_are_issued_from_the_screen_only_after_the_plans_are_writt
     assert many.status_code == 200
     assert "1件の報告書を発行しました" in many.text
     assert "改善計画の記入待ち：八幡平市" in many.text
-    codes = {
-        m.member_id
-        for m in (await db_session.scalars(select(MonthlyReport).where(MonthlyReport.month == dt.date(2026, 10, 1))))
-    }
+    # The request's session shares the test's transaction; its scope ended with the request.
+    async with elevated(db_session):
+        codes = {
+            m.member_id
+            for m in await db_session.scalars(select(MonthlyReport).where(MonthlyReport.month == dt.date(2026, 10, 1)))
+        }
     assert codes == {october.members.a.id, october.c.id}
 
 
