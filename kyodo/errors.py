@@ -25,7 +25,7 @@ from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
-from core.errors import Conflict, Invalid, ServiceError
+from core.errors import Conflict, Gone, Invalid, NotFound, ServiceError
 from core.i18n import gettext as _
 from core.web import status_of
 from kyodo.middleware import request_id
@@ -71,9 +71,15 @@ def _refused(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any
     status = status_of(exc)
     if _wants_html(request):
         back = safe_next(request.headers.get("referer", "").partition(request.url.netloc)[2] or None)
+        if isinstance(exc, NotFound | Gone):
+            title = _("Not found")
+        elif request.method in ("GET", "HEAD"):
+            title = _("The request could not be completed")
+        else:
+            title = _("The change was not made")
         return Template(
             "error.html",
-            context={"title": _("The change was not made"), "message": exc.message, "back": back},
+            context={"title": title, "message": exc.message, "back": back},
             status_code=status,
         )
     return Response({"status_code": status, "detail": exc.message}, status_code=status)

@@ -95,3 +95,13 @@ async def test_a_server_fault_shows_a_reference_that_the_log_has(
     assert logged, caplog.text
     assert logged[0].exc_info is not None, "the traceback is logged"
     assert (await client.get("/health/live")).headers["x-request-id"] != reference
+
+
+async def test_a_missing_item_is_headed_not_found(client: AsyncTestClient[Litestar], two_members: TwoMembers) -> None:
+    await sign_in(client, "morioka-admin")
+    # Member B's staff member and an id that never existed read the same.
+    for staff_id in (two_members.admin_b.id, "0193a8f0-0000-7000-8000-00000000dead"):
+        page = await client.get(f"/admin/staff/{staff_id}")
+        assert page.status_code == 404
+        assert "<h1>見つかりません</h1>" in page.text
+        assert "変更できませんでした" not in page.text
