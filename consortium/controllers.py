@@ -115,7 +115,6 @@ class SecretariatController(Controller):
             admin_name=field(data, "admin_name"),
             admin_email=field(data, "admin_email"),
         )
-        await db_session.commit()
         return Template(
             "admin/secret.html",
             context={

@@ -13,9 +13,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from consortium.repository import ConsortiumRepository
 from core.scope import elevated
 from core.settings import to_psycopg_url
 from policy.models import PolicyRule
@@ -154,8 +154,7 @@ class _LazyHash:
 
 async def _ensure(session: AsyncSession, report: SeedReport, model: type[T], values: dict[str, Any], **key: Any) -> T:
     """The row of ``model`` matching ``key``, created with ``values`` if missing."""
-    query = select(model).filter_by(**key)
-    row = await session.scalar(query)
+    row = await ConsortiumRepository(session, None).find_by(model, **key)
     if row is None:
         values = {k: str(v) if isinstance(v, _LazyHash) else v for k, v in values.items()}
         row = model(**key, **values)

@@ -9,6 +9,8 @@ Affairs and Communications. 盛岡市 is 03201 → 032018.
 
 from __future__ import annotations
 
+from core.errors import Invalid
+
 __all__ = [
     "InvalidCorporateNumber",
     "InvalidLocalGovernmentCode",
@@ -20,7 +22,7 @@ __all__ = [
 _WEIGHTS = (6, 5, 4, 3, 2)
 
 
-class InvalidLocalGovernmentCode(ValueError):
+class InvalidLocalGovernmentCode(Invalid, ValueError):
     """The text is not a valid six-digit local government code."""
 
 
@@ -44,7 +46,7 @@ def validate_lg_code(code: str) -> str:
     return code
 
 
-class InvalidCorporateNumber(ValueError):
+class InvalidCorporateNumber(Invalid, ValueError):
     """The text is not a valid 13-digit corporate number (法人番号)."""
 
 

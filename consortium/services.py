@@ -14,17 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from advanced_alchemy.exceptions import NotFoundError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consortium.identifiers import (
-    InvalidCorporateNumber,
-    InvalidLocalGovernmentCode,
-    validate_corporate_number,
-    validate_lg_code,
-)
-from core.errors import Conflict, Invalid
+from consortium.identifiers import validate_corporate_number, validate_lg_code
+from consortium.repository import ConsortiumRepository
+from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import elevated
 from policy.models import PolicyRule
@@ -82,10 +77,7 @@ def _email(value: str | None) -> str:
 def _corporate_number(value: str | None) -> str | None:
     if not (value or "").strip():
         return None
-    try:
-        return validate_corporate_number(value or "")
-    except InvalidCorporateNumber as exc:
-        raise Invalid(str(exc)) from None
+    return validate_corporate_number(value or "")
 
 
 # --------------------------------------------------------------------------- membership
@@ -107,12 +99,12 @@ class MembershipService:
         self.consortium_id = consortium_id
 
     async def find(self, member_id: uuid.UUID) -> Member:
-        """A member of this consortium, or NotFoundError."""
+        """A member of this consortium, or NotFound."""
         member = await self.session.scalar(
             select(Member).where(Member.id == member_id, Member.consortium_id == self.consortium_id)
         )
         if member is None:
-            raise NotFoundError(_("Not found."))
+            raise NotFound(_("No such member."))
         return member
 
     async def figures(self) -> list[MemberFigures]:
@@ -126,12 +118,7 @@ class MembershipService:
         counts: dict[uuid.UUID, int] = {}
         if ids:
             async with elevated(self.session):
-                rows = await self.session.execute(
-                    select(Staff.member_id, func.count())
-                    .where(Staff.member_id.in_(ids), Staff.status == StaffStatus.ACTIVE)
-                    .group_by(Staff.member_id)
-                )
-                counts = {member_id: int(n) for member_id, n in rows.tuples()}
+                counts = await ConsortiumRepository(self.session, None).active_staff_counts(ids)
         return [MemberFigures(m, counts.get(m.id, 0)) for m in members]
 
     async def add(
@@ -147,10 +134,7 @@ class MembershipService:
         status: MemberStatus = MemberStatus.SANDBOX,
     ) -> tuple[Member, Staff, str]:
         """A new member and its first administrator; returns the initial password (show it once)."""
-        try:
-            code = validate_lg_code(lg_code)
-        except InvalidLocalGovernmentCode as exc:
-            raise Invalid(str(exc)) from None
+        code = validate_lg_code(lg_code)
         name = _required(name, _("a name"))
         login_id = _required(admin_login_id, _("a login ID"))
         email = _email(admin_email)
@@ -216,14 +200,14 @@ class CompanyService:
         return rows.all()
 
     async def find(self, company_id: uuid.UUID) -> ContractorCompany:
-        """A company of this consortium, or NotFoundError."""
+        """A company of this consortium, or NotFound."""
         row = await self.session.scalar(
             select(ContractorCompany).where(
                 ContractorCompany.id == company_id, ContractorCompany.consortium_id == self.consortium_id
             )
         )
         if row is None:
-            raise NotFoundError(_("Not found."))
+            raise NotFound(_("No such company."))
         return row
 
     async def contacts(self, company_ids: Sequence[uuid.UUID] | None = None) -> Sequence[ContractorContact]:
@@ -306,30 +290,19 @@ class AddressBookService:
     """A member's own address book of contractor contacts (SAP-6(22))."""
 
     def __init__(self, session: AsyncSession, member_id: uuid.UUID, consortium_id: uuid.UUID) -> None:
-        self.session = session
         self.member_id = member_id
+        self.book = ConsortiumRepository(session, member_id)
         self.companies = CompanyService(session, consortium_id)
 
     async def entries(self) -> list[AddressEntry]:
         """Every entry, by company name then contact name."""
-        rows = await self.session.execute(
-            select(AddressBookEntry, ContractorCompany, ContractorContact)
-            .join(ContractorCompany, ContractorCompany.id == AddressBookEntry.company_id)
-            .join(ContractorContact, ContractorContact.id == AddressBookEntry.contact_id)
-            .where(AddressBookEntry.member_id == self.member_id)
-            .order_by(ContractorCompany.name, ContractorContact.name)
-        )
-        return [AddressEntry(e, c, p) for e, c, p in rows.tuples()]
+        return [AddressEntry(e, c, p) for e, c, p in await self.book.address_book()]
 
     async def find(self, entry_id: uuid.UUID) -> AddressBookEntry:
-        """One entry of the member, or NotFoundError."""
-        row = await self.session.scalar(
-            select(AddressBookEntry).where(
-                AddressBookEntry.id == entry_id, AddressBookEntry.member_id == self.member_id
-            )
-        )
+        """One entry of the member, or NotFound."""
+        row = await self.book.address_book_entry(entry_id)
         if row is None:
-            raise NotFoundError(_("Not found."))
+            raise NotFound(_("No such address book entry."))
         return row
 
     async def add(
@@ -357,24 +330,18 @@ class AddressBookService:
             company_or_none = await self.companies.by_number(number) if number else None
             company = company_or_none or await self.companies.add(name=company_name, corporate_number=number)
             contact = await self.companies.add_contact(company, name=contact_name, email=email)
-        already = await self.session.scalar(
-            select(AddressBookEntry).where(
-                AddressBookEntry.member_id == self.member_id, AddressBookEntry.contact_id == contact.id
-            )
-        )
-        if already is not None:
+        if await self.book.address_book_entry_for(contact.id) is not None:
             raise Conflict(_("{email} is already in the address book.").format(email=email))
         entry = AddressBookEntry(
             member_id=self.member_id, company_id=company.id, contact_id=contact.id, note=(note or "").strip()
         )
-        self.session.add(entry)
-        await self.session.flush()
+        self.book.add(entry)
+        await self.book.flush()
         return AddressEntry(entry, company, contact)
 
     async def remove(self, entry: AddressBookEntry) -> None:
         """Take an entry out of the address book (the shared company stays)."""
-        await self.session.delete(entry)
-        await self.session.flush()
+        await self.book.remove(entry)
 
 
 # --------------------------------------------------------------------------- operator
@@ -387,10 +354,7 @@ async def issue_operator_api_key(
 
     Returns the member, the key's row and the key itself (shown once, never stored).
     """
-    try:
-        code = validate_lg_code(lg_code)
-    except InvalidLocalGovernmentCode as exc:
-        raise Invalid(str(exc)) from None
+    code = validate_lg_code(lg_code)
     member = await session.scalar(select(Member).where(Member.lg_code == code))
     if member is None:
         raise Invalid(_("There is no member with the code {code}.").format(code=code))

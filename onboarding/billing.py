@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
@@ -42,10 +43,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import elevated
 from onboarding.dates import JST, month_end
 from onboarding.environment import TEST_STATUSES
+from onboarding.members import consortium_members
 from onboarding.models import (
     ConsortiumBilling,
     Invoice,
@@ -61,11 +64,15 @@ __all__ = [
     "LATEST_END",
     "TAX_RATE_PERCENT",
     "AgreementError",
+    "BillingOverview",
     "Charge",
     "add_agreement_version",
     "compute_month",
+    "invoice_lines",
+    "invoice_of",
     "issue_credit_note",
     "issue_month",
+    "overview",
     "set_payer",
     "tax_for",
 ]
@@ -75,7 +82,7 @@ LATEST_END = dt.date(2031, 3, 31)
 TAX_RATE_PERCENT = 10
 
 
-class AgreementError(ValueError):
+class AgreementError(Invalid):
     """An agreement version that may not be made (message in the user's language)."""
 
 
@@ -280,9 +287,7 @@ async def compute_month(session: AsyncSession, consortium_id: uuid.UUID, month: 
     :func:`core.scope.elevated`; the caller's scope is unchanged afterwards.
     """
     first, last = month, month_end(month)
-    members = (
-        await session.scalars(select(Member).where(Member.consortium_id == consortium_id).order_by(Member.lg_code))
-    ).all()
+    members = await consortium_members(session, consortium_id)
     versions_of: dict[uuid.UUID, list[ServiceAgreement]] = defaultdict(list)
     for v in (
         await session.scalars(
@@ -423,11 +428,7 @@ async def issue_credit_note(session: AsyncSession, invoice_id: uuid.UUID, *, by:
         raise AgreementError(_("This invoice has already been credited."))
     payer = await session.get(Member, invoice.payer_member_ref_id)
     assert payer is not None
-    lines = (
-        await session.scalars(
-            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
-        )
-    ).all()
+    lines = await invoice_lines(session, invoice)
     members = {
         m.id: m
         for m in (await session.scalars(select(Member).where(Member.id.in_([x.member_ref_id for x in lines])))).all()
@@ -448,3 +449,53 @@ async def issue_credit_note(session: AsyncSession, invoice_id: uuid.UUID, *, by:
         reverses=invoice,
         note=note,
     )
+
+
+# --------------------------------------------------------------------------- what the secretariat sees
+
+
+@dataclass
+class BillingOverview:
+    """The billing screen of one consortium: agreements, the paying member and the latest invoices."""
+
+    members: Sequence[Member]
+    agreements: Sequence[ServiceAgreement]
+    invoices: Sequence[Invoice]
+    payer_id: uuid.UUID | None
+
+
+async def overview(session: AsyncSession, consortium_id: uuid.UUID, *, invoices: int = 200) -> BillingOverview:
+    """Members, agreement versions, the paying member and the latest ``invoices`` of the consortium."""
+    agreements = await session.scalars(
+        select(ServiceAgreement)
+        .where(ServiceAgreement.consortium_id == consortium_id)
+        .order_by(ServiceAgreement.member_ref_id, ServiceAgreement.version)
+    )
+    issued = await session.scalars(
+        select(Invoice).where(Invoice.consortium_id == consortium_id).order_by(Invoice.number.desc()).limit(invoices)
+    )
+    setup = await session.scalar(select(ConsortiumBilling).where(ConsortiumBilling.consortium_id == consortium_id))
+    return BillingOverview(
+        members=await consortium_members(session, consortium_id),
+        agreements=agreements.all(),
+        invoices=issued.all(),
+        payer_id=setup.payer_member_ref_id if setup else None,
+    )
+
+
+async def invoice_of(session: AsyncSession, consortium_id: uuid.UUID, invoice_id: uuid.UUID) -> Invoice:
+    """An invoice or credit note of the consortium; NotFound for any other."""
+    invoice = await session.scalar(
+        select(Invoice).where(Invoice.id == invoice_id, Invoice.consortium_id == consortium_id)
+    )
+    if invoice is None:
+        raise NotFound(_("No such invoice."))
+    return invoice
+
+
+async def invoice_lines(session: AsyncSession, invoice: Invoice) -> list[InvoiceLine]:
+    """The lines of ``invoice``, in their order."""
+    lines = await session.scalars(
+        select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
+    )
+    return list(lines.all())

@@ -37,11 +37,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import complete_metadata
+from core.errors import Invalid
+from core.i18n import gettext as _
 from core.scope import elevated
 from core.settings import Settings
 from onboarding.dates import JST
 from onboarding.models import DeletionReport, StageChange
 from onboarding.repository import OnboardingRepository, member_tables_in_fk_order
+from policy.services import policy_changed
 from tenants.models import Member, MemberStatus
 
 __all__ = [
@@ -135,18 +138,32 @@ async def export_member(session: AsyncSession, member: Member, out: IO[bytes], s
     return result
 
 
-class DeletionRefused(ValueError):
-    """The member may not be deleted (yet)."""
+class DeletionRefused(Invalid):
+    """The member may not be deleted (yet), or the deletion was not confirmed."""
 
 
 async def delete_member(
-    session: AsyncSession, member: Member, settings: Settings, *, by: str, export_sha256: str = ""
+    session: AsyncSession,
+    member: Member,
+    settings: Settings,
+    *,
+    by: str,
+    export_sha256: str = "",
+    confirm: str | None = None,
 ) -> DeletionReport:
     """Delete every row and blob of ``member`` and keep a report; the member becomes ``left``.
 
+    ``confirm``, when given, is the member's local government code typed again
+    by the person deleting (the screens ask for it).
+
     Raises:
-        DeletionRefused: the member is not in the ``leaving`` stage.
+        DeletionRefused: the code typed does not match, or the member is not in
+            the ``leaving`` stage.
     """
+    if confirm is not None and confirm.strip() != member.lg_code:
+        raise DeletionRefused(
+            _("Type the member's local government code ({code}) to confirm the deletion.").format(code=member.lg_code)
+        )
     if MemberStatus(member.status) is not MemberStatus.LEAVING:
         raise DeletionRefused(
             "構成団体のデータを削除できるのは「脱退手続中」の段階だけです。先に段階を変更してください。"
@@ -171,6 +188,7 @@ async def delete_member(
         blob_bytes=size,
         export_sha256=export_sha256,
     )
+    policy_changed(session, member.id)  # its roles are gone: every process forgets them after the commit
     session.add(report)
     session.add(
         StageChange(

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import session_scope
+from core.errors import NotFound
 from core.runtime import database_admin_url
 from core.scope import elevated
 from core.settings import Settings
@@ -29,7 +30,7 @@ from tenants.models import Consortium, Member
 __all__ = ["UnknownMember", "run_billing", "run_delete", "run_export"]
 
 
-class UnknownMember(LookupError):
+class UnknownMember(NotFound):
     """No member has this local government code."""
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import complete_metadata
+from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import elevated
 from onboarding.dates import today_jst
@@ -58,7 +59,7 @@ TRANSITIONS: dict[MemberStatus, frozenset[MemberStatus]] = {
 """Allowed moves from each stage."""
 
 
-class InvalidTransition(ValueError):
+class InvalidTransition(Invalid):
     """The move is not allowed from the member's current stage (message in the user's language)."""
 
 
@@ -168,9 +169,13 @@ async def trial_run_count(session: AsyncSession, member_id: uuid.UUID) -> int:
 async def tick(
     session: AsyncSession, member: Member, item: str, *, done_on: dt.date | None, note: str, by: str
 ) -> ChecklistItem:
-    """Record (or clear, with ``done_on=None``) an onboarding step of ``member``."""
+    """Record (or clear, with ``done_on=None``) an onboarding step of ``member``.
+
+    Raises:
+        NotFound: ``item`` is not one of :data:`~onboarding.models.CHECKLIST_ITEMS`.
+    """
     if item not in CHECKLIST_ITEMS:
-        raise ValueError(item)
+        raise NotFound(_("No such step."))
     row = await session.scalar(
         select(ChecklistItem).where(ChecklistItem.member_ref_id == member.id, ChecklistItem.item == item)
     )

@@ -25,21 +25,12 @@ from onboarding.billing import issue_month
 from onboarding.dates import today_jst
 from onboarding.models import ImportStatus
 from onboarding.repository import OnboardingRepository
-from onboarding.staff_import import ImportRejected, apply_import, login_id_conflict
-from policy.engine import announce_change
-from policy.permissions import member_domain
+from onboarding.staff_import import PROGRESS_PREFIX, ImportRejected, apply_import, login_id_conflict, progress_key
 from tenants.models import Consortium, Member
 
 __all__ = ["PROGRESS_PREFIX", "apply_staff_import", "issue_previous_month", "progress_key"]
 
 log = logging.getLogger(__name__)
-
-PROGRESS_PREFIX = "kyodo:staff-import:"
-
-
-def progress_key(job_id: uuid.UUID | str) -> str:
-    """Redis key holding a running import's progress (``{"processed": n, "total": m}``)."""
-    return f"{PROGRESS_PREFIX}{job_id}"
 
 
 async def _apply(job_id: uuid.UUID, client: redis.Redis) -> str:
@@ -63,13 +54,12 @@ async def _apply(job_id: uuid.UUID, client: redis.Redis) -> str:
             await apply_import(session, job, member, progress=progress)
         except ImportRejected as exc:
             await session.rollback()
-            await _mark_failed(job_id, str(exc))
+            await _mark_failed(job_id, exc.message)
             return "failed"
         except IntegrityError:
             await session.rollback()
             await _mark_failed(job_id, login_id_conflict())
             return "failed"
-    announce_change(client, member_domain(member.id))
     return "done"
 
 
