@@ -39,7 +39,7 @@ from core.settings import Settings
 from signing import services as svc
 from signing.audit import Actor, append_event
 from signing.errors import SealingInputError, UnsupportedCharactersError
-from signing.mail import LINK_PLACEHOLDER, queue_mail
+from signing.mail import queue_template_mail
 from signing.models import (
     AuditKind,
     Contract,
@@ -79,45 +79,30 @@ async def announce_conclusion(session: AsyncSession, settings: Settings, contrac
     Each contractor gets a fresh personal link to view and download the sealed
     contract and its certificate; staff get the contract page.
     """
+    url = f"{settings.server.base_url()}/contracts/{contract.id}"
     for party in contract.parties:
         if party.status is not PartyStatus.AGREED:
             continue
-        text = (
-            f"{party.label} 様\n\n"
-            f"契約書「{contract.subject}」は、すべての当事者の同意と電子署名（封緘）により締結されました。\n"
-        )
         if party.kind is PartyKind.CONTRACTOR:
             token = svc.issue_token(settings, party)
-            queue_mail(
+            queue_template_mail(
                 session,
                 settings,
+                "concluded_contractor",
                 to=party.email,
-                subject=f"【締結完了】{contract.subject}",
-                body=text
-                + "\n締結済みの契約書と締結証明書は、次のリンクから無料で閲覧・ダウンロードできます。\n"
-                + f"\n{LINK_PLACEHOLDER}\n",
                 link=svc.party_link(settings, token),
+                contract=contract,
+                party=party,
             )
         else:
-            queue_mail(
-                session,
-                settings,
-                to=party.email,
-                subject=f"【締結完了】{contract.subject}",
-                body=text + f"\n{settings.server.base_url()}/contracts/{contract.id}\n",
+            queue_template_mail(
+                session, settings, "concluded_signer", to=party.email, contract=contract, party=party, url=url
             )
     drafter = await _drafter(session, contract)
     signers = {p.email.lower() for p in contract.parties if p.status is PartyStatus.AGREED}
     if drafter is not None and drafter.email.lower() not in signers:
-        queue_mail(
-            session,
-            settings,
-            to=drafter.email,
-            subject=f"【締結完了】{contract.subject}",
-            body=(
-                f"{drafter.name} 様\n\n作成された契約書「{contract.subject}」は封緘され、締結されました。\n\n"
-                f"{settings.server.base_url()}/contracts/{contract.id}\n"
-            ),
+        queue_template_mail(
+            session, settings, "concluded_drafter", to=drafter.email, contract=contract, drafter=drafter, url=url
         )
 
 
@@ -212,30 +197,25 @@ async def record_seal_failure(
     )
     drafter = await _drafter(session, contract)
     if drafter is not None:
-        queue_mail(
+        queue_template_mail(
             session,
             settings,
+            "seal_failed_drafter",
             to=drafter.email,
-            subject=f"【要対応】封緘できませんでした: {contract.subject}",
-            body=(
-                f"{drafter.name} 様\n\n契約書「{contract.subject}」は全員の同意を得ましたが、封緘（電子署名）が"
-                "できず、まだ締結されていません。\n契約の画面で理由と対応方法を確認してください。\n\n"
-                f"{settings.server.base_url()}/contracts/{contract.id}\n"
-            ),
+            contract=contract,
+            drafter=drafter,
+            url=f"{settings.server.base_url()}/contracts/{contract.id}",
         )
     # Operators see which contract and what kind of failure, never its contents.
     for email in await ContractRepository(session, contract.member_id).operator_emails():
-        queue_mail(
+        queue_template_mail(
             session,
             settings,
+            "seal_failed_operators",
             to=email,
-            subject=f"【運用アラート】封緘失敗 ({failure.get('reason')})",
-            body=(
-                f"契約 {contract.id}（団体 {contract.member_id}）の封緘が失敗しました。\n"
-                f"種類: {failure.get('reason')}\n詳細: {failure.get('detail', '')}\n"
-                "職員には理由と対応方法を表示しています。内部エラーの場合は原因を直してから "
-                f"`kyodo seal retry {contract.id}` を実行してください。\n"
-            ),
+            contract=contract,
+            reason=failure.get("reason"),
+            detail=failure.get("detail", ""),
         )
 
 

@@ -1,8 +1,11 @@
 """Mail of the circulation: written to the outbox with the change it announces, sent by a task.
 
-Mails are in Japanese. A personal link is put into the outbox encrypted with the
-master key (AES-GCM) and only decrypted by the task that sends it, so neither
-the party row (token hash only) nor the outbox reveals a usable link.
+The texts are templates, ``signing/templates/signing/mail/<name>.txt``, each
+with a ``subject`` and a ``body`` block whose sentences go through the
+platform's gettext catalogs; they are rendered in Japanese, the language of
+the parties. A personal link is put into the outbox encrypted with the master
+key (AES-GCM) and only decrypted by the task that sends it, so neither the
+party row (token hash only) nor the outbox reveals a usable link.
 """
 
 from __future__ import annotations
@@ -13,19 +16,58 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.i18n import current_locale, gettext
 from core.outbox import enqueue
 from core.settings import Settings
 from signing.blobs import master_key
 
-__all__ = ["LINK_PLACEHOLDER", "MAIL_TASK", "deliver", "open_link", "queue_mail"]
+__all__ = [
+    "LINK_PLACEHOLDER",
+    "MAIL_LOCALE",
+    "MAIL_TASK",
+    "deliver",
+    "open_link",
+    "queue_mail",
+    "queue_template_mail",
+    "render_mail",
+]
 
 MAIL_TASK = "signing.send_mail"
 LINK_PLACEHOLDER = "[[LINK]]"
+MAIL_LOCALE = "ja"
+"""The language mails are written in (parties and staff read Japanese, whatever a screen was set to)."""
 _AAD = b"kyodo-mail-link"
+
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    # Plain-text mail: nothing is HTML, so nothing is escaped.
+    autoescape=False,  # noqa: S701
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    undefined=StrictUndefined,
+)
+_TEMPLATES.globals["_"] = gettext
+
+
+def render_mail(name: str, **context: Any) -> tuple[str, str]:
+    """Subject and body of the mail template ``signing/mail/<name>.txt``, in :data:`MAIL_LOCALE`."""
+    template = _TEMPLATES.get_template(f"signing/mail/{name}.txt")
+    token = current_locale.set(MAIL_LOCALE)
+    try:
+        values = template.new_context({"link": LINK_PLACEHOLDER, **context})
+        subject = "".join(template.blocks["subject"](values)).strip()
+        body = "".join(template.blocks["body"](values))
+    finally:
+        current_locale.reset(token)
+    return subject, body
 
 
 def _seal_link(settings: Settings, link: str) -> str:
@@ -58,6 +100,20 @@ def queue_mail(
         body=body,
         sealed_link=_seal_link(settings, link) if link else "",
     )
+
+
+def queue_template_mail(
+    session: AsyncSession,
+    settings: Settings,
+    name: str,
+    *,
+    to: str,
+    link: str | None = None,
+    **context: Any,
+) -> None:
+    """Render the mail template ``name`` with ``context`` and write it to the outbox (see :func:`queue_mail`)."""
+    subject, body = render_mail(name, **context)
+    queue_mail(session, settings, to=to, subject=subject, body=body, link=link)
 
 
 def deliver(settings: Settings, *, to: str, subject: str, body: str, sealed_link: str = "") -> str:

@@ -231,8 +231,9 @@ async def test_passwords_are_checked_and_hashed_off_the_event_loop(
         hashed_on_loop.append(_on_an_event_loop())
         return hash_password(password)
 
-    monkeypatch.setattr(svc, "verify_password", checking)
-    monkeypatch.setattr(svc, "hash_password", hashing)
+    # Where the services look the two functions up: the link's password check, and drafting's password setting.
+    monkeypatch.setattr(svc._contractor, "verify_password", checking)
+    monkeypatch.setattr(svc._drafts, "hash_password", hashing)
     await client.get(f"/c/{token}")
     csrf = await csrf_token(client)
     for password, status in (("wrong-one", 400), ("secret-pw", 303)):
@@ -392,7 +393,6 @@ async def test_a_seven_character_access_password_is_refused_in_japanese(
 
 
 def test_the_suggested_password_is_long_enough() -> None:
-    from signing.controllers import _suggested_password
-
     assert svc.MIN_CONTRACTOR_PASSWORD == 8
-    assert len(_suggested_password()) >= svc.MIN_CONTRACTOR_PASSWORD
+    assert len(svc.suggested_password()) >= svc.MIN_CONTRACTOR_PASSWORD
+    assert len(svc.suggested_password(4)) >= svc.MIN_CONTRACTOR_PASSWORD

@@ -1,0 +1,22 @@
+"""HTTP of contracts: the API, the staff screens and the contractor pages.
+
+Handlers stay thin: each turns the request into the input of one service
+method (:class:`signing.services.ContractActions` for staff and other systems,
+:class:`signing.services.ContractorLink` for a contractor's link) and its result
+into JSON, a page or a download. The HTML handler and its JSON twin call the
+same method with the same input. Who may do what is said by the guards; which
+rows they may see by the services' repository.
+
+* ``_api`` — :class:`ContractApiController`, ``/api/v1/contracts``;
+* ``_pages`` — :class:`ContractPagesController`, ``/contracts``;
+* ``_contractor`` — :class:`ContractorController`, ``/c/{token}``;
+* ``_common`` — request parsing, the actions dependency, errors and downloads.
+"""
+
+from __future__ import annotations
+
+from signing.controllers._api import ContractApiController
+from signing.controllers._contractor import GATE_COOKIE, ContractorController
+from signing.controllers._pages import ContractPagesController
+
+__all__ = ["GATE_COOKIE", "ContractApiController", "ContractPagesController", "ContractorController"]

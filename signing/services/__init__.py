@@ -1,0 +1,133 @@
+"""Contract services: drafting, documents, parties, text boxes, circulation, search, downloads, exports.
+
+The screens and the API call :class:`ContractActions` (one method per action of
+a member's staff or other systems); a contractor's link is a
+:class:`ContractorLink`. Both are built on the workflow functions below, which
+tasks, operator commands and tests call directly. Every function works in the
+caller's transaction and session; queries go through
+:class:`signing.repositories.ContractRepository`. A request that cannot be
+honoured raises :class:`core.errors.ServiceError` with a message in the user's
+language, before anything is changed.
+
+The private modules hold one concern each:
+
+* ``_common`` — task names, limits, reading and locking a contract;
+* ``_drafts`` — a new contract, its files, parties, text boxes, passwords;
+* ``_circulation`` — sending, each party's turn, agreeing, declining, forwarding,
+  reminders, cancelling, and the mail each of these sends;
+* ``_corrections`` — a corrected file or value after a seal failure;
+* ``_contractor`` — a contractor's link and access password;
+* ``_downloads`` — documents, the certificate, page previews, each download audited;
+* ``_search`` and ``_exports`` — search, the audit trail's pages, CSV exports;
+* ``_actions`` — :class:`ContractActions`.
+"""
+
+from __future__ import annotations
+
+from signing.repositories import SearchFilters, TrailFilters
+from signing.services._actions import ContractActions, ContractView, PasswordInput, UploadedFile
+from signing.services._circulation import (
+    agree,
+    cancel,
+    decline,
+    forward,
+    issue_token,
+    notify_next,
+    party_link,
+    remind,
+    send,
+    staff_agree,
+)
+from signing.services._common import (
+    MIN_CONTRACTOR_PASSWORD,
+    SEAL_TASK,
+    get_contract,
+    lock_contract,
+    text_boxes,
+    token_digest,
+)
+from signing.services._contractor import (
+    ContractorLink,
+    ForwardInput,
+    check_contractor_password,
+    gate_cookie_value,
+    party_by_token,
+)
+from signing.services._corrections import correctable_box, replace_document, request_correction
+from signing.services._downloads import Download, certificate_download, document_download, page_preview_png
+from signing.services._drafts import (
+    ContractInput,
+    PartyInput,
+    TextBoxInput,
+    add_documents,
+    add_party,
+    add_text_box,
+    address_book,
+    check_upload,
+    clean_file_name,
+    create_contract,
+    set_party_password,
+    suggested_password,
+)
+from signing.services._exports import PARTY_STATUS_LABELS, STATUS_LABELS, TRAIL_EXPORT_LIMIT, to_csv, trail_csv
+from signing.services._search import JST, SearchPage, TrailEntry, TrailPage, search, trail
+
+__all__ = [
+    "JST",
+    "MIN_CONTRACTOR_PASSWORD",
+    "PARTY_STATUS_LABELS",
+    "SEAL_TASK",
+    "STATUS_LABELS",
+    "TRAIL_EXPORT_LIMIT",
+    "ContractActions",
+    "ContractInput",
+    "ContractView",
+    "ContractorLink",
+    "Download",
+    "ForwardInput",
+    "PartyInput",
+    "PasswordInput",
+    "SearchFilters",
+    "SearchPage",
+    "TextBoxInput",
+    "TrailEntry",
+    "TrailFilters",
+    "TrailPage",
+    "UploadedFile",
+    "add_documents",
+    "add_party",
+    "add_text_box",
+    "address_book",
+    "agree",
+    "cancel",
+    "certificate_download",
+    "check_contractor_password",
+    "check_upload",
+    "clean_file_name",
+    "correctable_box",
+    "create_contract",
+    "decline",
+    "document_download",
+    "forward",
+    "gate_cookie_value",
+    "get_contract",
+    "issue_token",
+    "lock_contract",
+    "notify_next",
+    "page_preview_png",
+    "party_by_token",
+    "party_link",
+    "remind",
+    "replace_document",
+    "request_correction",
+    "search",
+    "send",
+    "set_party_password",
+    "staff_agree",
+    "suggested_password",
+    "text_boxes",
+    "to_csv",
+    "token_digest",
+    "trail",
+    "trail_csv",
+]

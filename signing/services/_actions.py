@@ -1,0 +1,270 @@
+"""What a member's staff and other systems do with contracts: one method per action, for the screens and the API."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Forbidden, Invalid, NotFound
+from core.i18n import gettext as _
+from core.scope import Principal
+from core.settings import Settings
+from signing.audit import Actor, Origin, append_event, verify_member_trail
+from signing.models import (
+    AuditKind,
+    Contract,
+    ContractDocument,
+    ContractStatus,
+    Party,
+    PartyKind,
+    PartyStatus,
+    TextBox,
+)
+from signing.repositories import ContractRepository, SearchFilters, TrailFilters
+from signing.services._circulation import cancel, send, staff_agree
+from signing.services._common import get_contract
+from signing.services._corrections import correctable_box, replace_document, request_correction
+from signing.services._downloads import Download, certificate_download, document_download, page_preview_png
+from signing.services._drafts import (
+    ContractInput,
+    PartyInput,
+    TextBoxInput,
+    add_documents,
+    add_party,
+    add_text_box,
+    create_contract,
+    set_party_password,
+)
+from signing.services._exports import to_csv, trail_csv
+from signing.services._search import SearchPage, TrailPage, search, trail
+from tenants.models import AddressBookEntry, ContractTitle, Staff
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file as it arrived: its name as the sender gave it, and its bytes (checked by the services)."""
+
+    name: str
+    data: bytes
+
+
+@dataclass
+class PasswordInput:
+    """A new access password for a contractor (pass it on by phone or paper); spaces around it are dropped."""
+
+    password: str
+
+
+@dataclass
+class ContractView:
+    """What the contract page shows besides the contract itself."""
+
+    contract: Contract
+    boxes: list[TextBox]
+    signers: list[tuple[Staff, ContractTitle]]
+    """Staff and the titles they may sign under (while the contract is a draft)."""
+    address_book: list[tuple[AddressBookEntry, str, str, str]]
+    my_turn: bool
+    """The caller is a member signer whose turn it is."""
+    my_boxes: list[TextBox]
+    correctable_box: TextBox | None
+    """The text box whose value stopped the seal, when a corrected value can fix it."""
+
+
+def _contractor_of(contract: Contract, party_id: uuid.UUID) -> Party:
+    party = next((p for p in contract.parties if p.id == party_id), None)
+    if party is None:
+        raise NotFound(_("The party was not found."))
+    if party.kind is not PartyKind.CONTRACTOR:
+        raise Invalid(_("Only contractors have an access password."))
+    return party
+
+
+def _files(files: Sequence[UploadedFile]) -> list[tuple[str, bytes]]:
+    if not files:
+        raise Invalid(_("Please choose at least one PDF file."))
+    return [(f.name, f.data) for f in files]
+
+
+class ContractActions:
+    """What a member's staff (on the screens) and its other systems (through the API) do with its contracts.
+
+    One method per action. The HTML handler and its JSON twin call the same
+    method with the same input, so an action's checks, its audit event and its
+    mail cannot drift apart between the two. Every method reads the contract
+    as the caller may see it (another member's or another department's is not
+    found) and works in the request's transaction; the request commits.
+    """
+
+    def __init__(self, session: AsyncSession, settings: Settings, principal: Principal, origin: Origin) -> None:
+        if principal.member_id is None:
+            raise Forbidden(_("Only staff of a member organisation can work with contracts."))
+        self.session = session
+        self.settings = settings
+        self.principal = principal
+        self.member_id: uuid.UUID = principal.member_id
+        self.who = Actor.of_principal(principal, origin)
+        self.repo = ContractRepository(session, principal.member_id)
+
+    async def contract(self, contract_id: uuid.UUID) -> Contract:
+        """The contract with its documents and parties (404 when the caller may not see it)."""
+        return await get_contract(self.session, contract_id, self.principal)
+
+    # ---------------------------------------------------------------- drafting
+
+    async def titles(self) -> Sequence[ContractTitle]:
+        """The titles a new contract may be concluded under."""
+        return await self.repo.active_titles()
+
+    async def create(self, data: ContractInput, files: Sequence[UploadedFile] = ()) -> Contract:
+        """A new draft with its files (every file is checked before any is stored)."""
+        contract = await create_contract(self.session, self.principal, data, self.who)
+        if files:
+            await add_documents(self.session, self.settings, contract, [(f.name, f.data) for f in files], self.who)
+        return contract
+
+    async def add_documents(self, contract_id: uuid.UUID, files: Sequence[UploadedFile]) -> list[ContractDocument]:
+        """Add PDFs to a draft."""
+        contract = await self.contract(contract_id)
+        return await add_documents(self.session, self.settings, contract, _files(files), self.who)
+
+    async def add_party(self, contract_id: uuid.UUID, data: PartyInput) -> Party:
+        """Add a party (a contractor, one from the address book, or a member signer) to a draft."""
+        return await add_party(self.session, await self.contract(contract_id), data, self.who)
+
+    async def add_text_box(self, contract_id: uuid.UUID, data: TextBoxInput) -> TextBox:
+        """Place a text box on a page of a draft's document."""
+        return await add_text_box(self.session, await self.contract(contract_id), data, self.who)
+
+    async def contractor(self, contract_id: uuid.UUID, party_id: uuid.UUID) -> tuple[Contract, Party]:
+        """A contractor party of the contract (for the password form)."""
+        contract = await self.contract(contract_id)
+        return contract, _contractor_of(contract, party_id)
+
+    async def set_password(self, contract_id: uuid.UUID, party_id: uuid.UUID, data: PasswordInput) -> Party:
+        """Set a contractor's new access password; it also unlocks the link."""
+        contract, party = await self.contractor(contract_id, party_id)
+        await set_party_password(self.session, contract, party, data.password.strip(), self.who)
+        return party
+
+    # ---------------------------------------------------------------- circulation
+
+    async def send(self, contract_id: uuid.UUID) -> Contract:
+        """Start circulation: the first party (or parties) get their mail."""
+        return await send(self.session, self.settings, await self.contract(contract_id), self.who)
+
+    async def cancel(self, contract_id: uuid.UUID) -> Contract:
+        """Cancel until completion; every link stops working."""
+        return await cancel(self.session, self.settings, await self.contract(contract_id), self.who)
+
+    async def sign(self, contract_id: uuid.UUID, values: dict[str, str]) -> Contract:
+        """Agree as a member signer under the title granted, filling the signer's boxes."""
+        contract = await self.contract(contract_id)
+        await staff_agree(
+            self.session, self.settings, contract=contract, principal=self.principal, values=values, who=self.who
+        )
+        return contract
+
+    async def replace_document(
+        self, contract_id: uuid.UUID, document_id: uuid.UUID, file: UploadedFile | None
+    ) -> Contract:
+        """Replace a file of a contract that could not be sealed; it circulates again from the first party."""
+        contract = await self.contract(contract_id)
+        if file is None:
+            raise Invalid(_("Please choose at least one PDF file."))
+        await replace_document(
+            self.session,
+            self.settings,
+            contract,
+            document_id=document_id,
+            file_name=file.name,
+            data=file.data,
+            who=self.who,
+        )
+        return contract
+
+    async def request_correction(self, contract_id: uuid.UUID, text_box_id: uuid.UUID) -> Contract:
+        """Ask the party who typed a value that cannot be sealed to correct it."""
+        contract = await self.contract(contract_id)
+        await request_correction(self.session, self.settings, contract, text_box_id, self.who)
+        return contract
+
+    # ---------------------------------------------------------------- reading
+
+    async def view(self, contract_id: uuid.UUID) -> ContractView:
+        """The contract page: boxes, who may sign, the address book, the caller's turn and boxes."""
+        contract = await self.contract(contract_id)
+        boxes = await self.repo.text_boxes(contract.id)
+        signers = await self.repo.signers() if contract.status is ContractStatus.DRAFT else []
+        book = await self.repo.address_book() if self.principal.can("addressbook", "view") else []
+        me = self.principal.id
+        mine = {p.id for p in contract.parties if p.kind is PartyKind.STAFF and p.staff_id == me}
+        return ContractView(
+            contract=contract,
+            boxes=boxes,
+            signers=signers,
+            address_book=book,
+            my_turn=any(p.id in mine and p.status is PartyStatus.NOTIFIED for p in contract.parties),
+            my_boxes=[b for b in boxes if b.party_id in mine],
+            correctable_box=correctable_box(contract, boxes),
+        )
+
+    async def download(self, contract_id: uuid.UUID, document_id: uuid.UUID) -> Download:
+        """A document (the sealed file once the contract is concluded), recorded in the trail."""
+        contract = await self.contract(contract_id)
+        return await document_download(self.session, self.settings, contract, document_id, self.who)
+
+    async def certificate(self, contract_id: uuid.UUID) -> Download:
+        """The sealed certificate of conclusion (締結証明書), recorded in the trail."""
+        contract = await self.contract(contract_id)
+        return await certificate_download(self.session, self.settings, contract, self.who)
+
+    async def preview(self, contract_id: uuid.UUID, document_id: uuid.UUID, page: int) -> bytes:
+        """A page preview (PNG)."""
+        contract = await self.contract(contract_id)
+        return await page_preview_png(self.session, self.settings, contract, document_id, page)
+
+    async def search(self, filters: SearchFilters, *, page: int = 1, per_page: int = 50) -> SearchPage:
+        """A page of the contracts the caller may see that match the search keys."""
+        return await search(self.session, self.principal, filters, page=page, per_page=per_page)
+
+    async def export(self, filters: SearchFilters) -> Download:
+        """The search result as CSV (UTF-8 with BOM, for Excel); the export is recorded in the trail."""
+        body = await to_csv(self.session, self.principal, filters)
+        await append_event(
+            self.session,
+            member_id=self.member_id,
+            contract_id=None,
+            kind=AuditKind.EXPORTED,
+            who=self.who,
+            detail={"terms": filters.terms()},
+        )
+        return Download(body, "contracts.csv", media_type="text/csv; charset=utf-8")
+
+    # ---------------------------------------------------------------- the audit trail
+
+    async def trail(self, filters: TrailFilters, *, page: int = 1, per_page: int = 50) -> TrailPage:
+        """A page of the member's audit trail, newest first."""
+        return await trail(self.session, self.member_id, filters, page=page, per_page=per_page)
+
+    async def verify_trail(self, cache: Redis | None) -> tuple[list[int], int]:
+        """Ids of the member's events that break their chains, and how many were checked (the whole trail)."""
+        return await verify_member_trail(self.session, cache, self.member_id)
+
+    async def export_trail(self, filters: TrailFilters, kind_labels: dict[str, str]) -> Download:
+        """The filtered audit trail as CSV (UTF-8 with BOM); the export itself is recorded in the trail."""
+        body = await trail_csv(self.session, self.member_id, filters, kind_labels)
+        await append_event(
+            self.session,
+            member_id=self.member_id,
+            contract_id=None,
+            kind=AuditKind.EXPORTED,
+            who=self.who,
+            detail={"audit_trail": True, "terms": {k: str(v) for k, v in dataclasses.asdict(filters).items() if v}},
+        )
+        return Download(body, "audit-trail.csv", media_type="text/csv; charset=utf-8")

@@ -1,0 +1,118 @@
+"""CSV exports of the search result and of the audit trail (UTF-8 with BOM, safe for spreadsheets)."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import spreadsheet
+from core.errors import Invalid
+from core.i18n import gettext as _
+from core.scope import Principal
+from signing.models import (
+    ContractStatus,
+    PartyStatus,
+)
+from signing.repositories import ContractRepository, SearchFilters, TrailFilters
+from signing.services._search import JST
+
+STATUS_LABELS = {
+    ContractStatus.DRAFT: "下書き",
+    ContractStatus.CIRCULATING: "回覧中",
+    ContractStatus.SEALING: "封緘待ち",
+    ContractStatus.CONCLUDED: "締結済み",
+    ContractStatus.DECLINED: "差戻し",
+    ContractStatus.CANCELLED: "取消し",
+    ContractStatus.SEAL_FAILED: "封緘できませんでした",
+}
+
+PARTY_STATUS_LABELS = {
+    PartyStatus.WAITING: "順番待ち",
+    PartyStatus.NOTIFIED: "依頼中",
+    PartyStatus.AGREED: "同意済み",
+    PartyStatus.DECLINED: "差戻し",
+    PartyStatus.FORWARDED: "転送済み",
+    PartyStatus.CANCELLED: "取消し",
+}
+
+
+async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFilters, *, limit: int = 100_000) -> bytes:
+    """Every matching contract as CSV, UTF-8 with BOM so that Excel opens it correctly."""
+    out = io.StringIO()
+    writer = spreadsheet.writer(out)
+    writer.writerow(["契約ID", "件名", "契約番号", "取引年月日", "金額", "取引先", "状態", "ファイル名", "作成日時"])
+    repo = ContractRepository(session, principal.member_id)
+    async for c in repo.stream_search(principal, filters, limit=limit):
+        writer.writerow(
+            [
+                str(c.id),
+                c.subject,
+                c.contract_number,
+                c.transaction_date.isoformat() if c.transaction_date else "",
+                "" if c.amount is None else str(c.amount),
+                c.counterparty,
+                STATUS_LABELS[c.status],
+                " / ".join(c.file_names.splitlines()),
+                c.created_at.isoformat(timespec="seconds"),
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+TRAIL_EXPORT_LIMIT = 100_000
+"""Most events one CSV export of the audit trail holds; a wider range must be narrowed, never cut silently."""
+
+
+async def trail_csv(
+    session: AsyncSession, member_id: uuid.UUID, filters: TrailFilters, kind_labels: dict[str, str]
+) -> bytes:
+    """The filtered trail as CSV (UTF-8 with BOM for Excel), every column including both hashes."""
+    repo = ContractRepository(session, member_id)
+    total = await repo.trail_count(filters)
+    if total > TRAIL_EXPORT_LIMIT:
+        raise Invalid(
+            _("The export holds at most {limit} events; {total} match. Please narrow the date range.").format(
+                limit=f"{TRAIL_EXPORT_LIMIT:,}", total=f"{total:,}"
+            )
+        )
+    out = io.StringIO()
+    writer = spreadsheet.writer(out)
+    writer.writerow(
+        [
+            _("Time (Japan)"),
+            _("Event"),
+            _("Contract ID"),
+            _("Contract number"),
+            _("Subject"),
+            _("Who"),
+            _("E-mail"),
+            _("IP address"),
+            _("User agent"),
+            _("Document SHA-256"),
+            _("Details"),
+            _("Previous hash"),
+            _("Hash"),
+        ]
+    )
+    async for event, subject, number in repo.stream_trail(filters):
+        writer.writerow(
+            [
+                event.occurred_at.astimezone(JST).isoformat(timespec="seconds"),
+                kind_labels.get(event.kind, event.kind),
+                str(event.contract_id or ""),
+                number or "",
+                subject or "",
+                event.actor,
+                event.email,
+                event.ip or "",
+                event.user_agent,
+                " ".join(event.documents),
+                json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else "",
+                event.prev_hash,
+                event.hash,
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
