@@ -76,17 +76,18 @@ def alchemy_config(
     )
 
 
-_engines: dict[int, AsyncEngine] = {}
+_engines: dict[tuple[int, str], AsyncEngine] = {}
 
 
 def _process_engine(settings: Settings) -> AsyncEngine:
-    # One engine per process and event loop: Celery forks workers, and an engine
+    # One engine per process and database: Celery forks workers, and an engine
     # (with its pooled connections) must never cross a fork.
-    key = os.getpid()
+    key = (os.getpid(), database_url(settings))
     engine = _engines.get(key)
     if engine is None:
         engine = create_engine(settings, pool_size=2, max_overflow=4)
-        _engines.clear()
+        for stale in [k for k in _engines if k[0] != key[0]]:
+            del _engines[stale]
         _engines[key] = engine
     return engine
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = [
+    "AlertSettings",
     "AppSettings",
     "BackupSettings",
     "ContractSettings",
@@ -378,6 +379,26 @@ class ReportingSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Alerts mailed to the provider's operators by `kyodo watch`."""
+
+    emails: tuple[str, ...] = field(
+        default_factory=lambda: tuple(a.strip() for a in _env("KYODO_ALERT_EMAILS").split(",") if a.strip())
+    )
+    """KYODO_ALERT_EMAILS: comma-separated addresses that receive alerts and their 解消 mails."""
+    interval_seconds: float = field(default_factory=lambda: _env_float("KYODO_ALERT_INTERVAL_SECONDS", 60.0))
+    """KYODO_ALERT_INTERVAL_SECONDS: how often `kyodo watch` checks."""
+    repeat_hours: float = field(default_factory=lambda: _env_float("KYODO_ALERT_REPEAT_HOURS", 6.0))
+    """KYODO_ALERT_REPEAT_HOURS: an alert that lasts is mailed again after this long."""
+    outbox_minutes: int = field(default_factory=lambda: _env_int("KYODO_ALERT_OUTBOX_MINUTES", 10))
+    """KYODO_ALERT_OUTBOX_MINUTES: an outbox row unsent this long raises an alert."""
+    seal_minutes: int = field(default_factory=lambda: _env_int("KYODO_ALERT_SEAL_MINUTES", 30))
+    """KYODO_ALERT_SEAL_MINUTES: a contract waiting this long for its seal raises an alert."""
+    cert_days: int = field(default_factory=lambda: _env_int("KYODO_ALERT_CERT_DAYS", 30))
+    """KYODO_ALERT_CERT_DAYS: alert when the provider's signing certificate expires within this many days."""
+
+
+@dataclass(frozen=True)
 class BackupSettings:
     """Scheduled backups (DAT-5: daily, 8 generations)."""
 
@@ -407,6 +428,7 @@ class Settings:
     reporting: ReportingSettings = field(default_factory=ReportingSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
 def to_psycopg_url(url: str) -> str:

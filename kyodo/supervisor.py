@@ -145,6 +145,8 @@ class Supervisor:
         if self.mailbox is not None:
             env["KYODO_DEV_MAILBOX"] = "true"
             env["KYODO_DEV_MAILBOX_PORT"] = str(self.mailbox.port)
+            # Alerts of the demo land in the development mailbox too.
+            env.setdefault("KYODO_ALERT_EMAILS", "alerts@demo.kyodo.invalid")
         env.update(self.extra_env)
         return env
 
@@ -152,7 +154,7 @@ class Supervisor:
         return [sys.executable, "-m", "kyodo", *args]
 
     def start(self) -> None:
-        """Start the development mailbox (when no SMTP server is set), web, worker and beat."""
+        """Start the development mailbox (when no SMTP server is set), worker, the alert watcher, beat and web."""
         if not self.settings.mail.smtp_host:
             self.mailbox = DevMailbox(self.settings).start()
         env = self._env()
@@ -160,6 +162,7 @@ class Supervisor:
         beat_file.parent.mkdir(parents=True, exist_ok=True)
         self.children = [
             spawn("worker", self._kyodo("worker"), env=env, log_path=self.logs / "worker.log"),
+            spawn("watch", self._kyodo("watch"), env=env, log_path=self.logs / "watch.log"),
             spawn(
                 "beat",
                 self._kyodo("beat", "--schedule", str(beat_file)),

@@ -29,6 +29,7 @@ from kyodo.cli.report import report
 from kyodo.cli.seal import seal
 from kyodo.cli.serve import beat, serve, worker
 from kyodo.cli.verify import verify
+from kyodo.cli.watch import watch
 from kyodo.embedded import EmbeddedServiceError
 
 __all__ = ["cli", "main"]
@@ -58,6 +59,7 @@ for command in (
     report,
     maintenance,
     incident,
+    watch,
 ):
     cli.add_command(command)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -30,7 +31,7 @@ from signing.models import (
 )
 from tenants.models import ContractTitle, Member
 
-__all__ = ["DocumentKeyRepository", "SealRepository"]
+__all__ = ["DocumentKeyRepository", "SealQueue", "SealRepository", "WaitingSeal"]
 
 
 class SealRepository(MemberScopedRepository):
@@ -132,3 +133,41 @@ class DocumentKeyRepository(MemberScopedRepository):
             .values(id=uuid.uuid4(), member_id=self._member(), wrapped_key=wrapped)
             .on_conflict_do_nothing(index_elements=["member_id"])
         )
+
+
+@dataclass(frozen=True)
+class WaitingSeal:
+    """A contract agreed by every party whose seal is not stored: waiting, or refused by the sealer."""
+
+    lg_code: str
+    member_name: str
+    contract_id: uuid.UUID
+    status: ContractStatus
+    completed_at: dt.datetime | None
+    failure_reason: str
+
+
+class SealQueue(MemberScopedRepository):
+    """Contracts waiting for the sealing service, across members (``kyodo seal pending``, ``kyodo watch``)."""
+
+    async def needing_seal(self) -> list[WaitingSeal]:
+        """Contracts being sealed or that could not be sealed, the longest waiting first."""
+        statement = (
+            self.scoped(Contract)
+            .where(Contract.status.in_([ContractStatus.SEALING, ContractStatus.SEAL_FAILED]))
+            .with_only_columns(
+                Member.lg_code,
+                Member.name,
+                Contract.id,
+                Contract.status,
+                Contract.completed_at,
+                Contract.seal_failure,
+            )
+            .join_from(Contract, Member, Member.id == Contract.member_id)
+            .order_by(Contract.completed_at)
+        )
+        rows = await self.session.execute(statement)
+        return [
+            WaitingSeal(code, name, cid, status, done, str((failure or {}).get("reason", "")))
+            for code, name, cid, status, done, failure in rows.tuples()
+        ]

@@ -83,7 +83,7 @@ def test_the_compose_file_follows_the_compose_specification() -> None:
 
 def test_compose_runs_every_role_twice_behind_tls_with_secrets() -> None:
     services = _compose()["services"]
-    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "proxy"} <= set(services)
+    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "watch", "proxy"} <= set(services)
     for role in ("web", "worker", "beat"):
         assert services[role]["deploy"]["replicas"] == 2, role
         assert services[role]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -150,7 +150,7 @@ def _by_kind(resources: list[dict[str, Any]], kind: str) -> dict[str, dict[str, 
 def test_pods_are_probed_limited_and_unprivileged(overlay: str) -> None:
     resources = _build(DEPLOY / "kubernetes" / "overlays" / overlay)
     deployments = _by_kind(resources, "Deployment")
-    assert set(deployments) == {"kyodo-web", "kyodo-worker", "kyodo-beat"}
+    assert set(deployments) == {"kyodo-web", "kyodo-worker", "kyodo-beat", "kyodo-watch"}
     web = deployments["kyodo-web"]["spec"]["template"]["spec"]["containers"][0]
     assert web["readinessProbe"]["httpGet"]["path"] == "/health/ready"
     assert web["livenessProbe"]["httpGet"]["path"] == "/health/live"
