@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.errors import Conflict, Invalid
 from core.i18n import gettext as _
 from core.outbox import enqueue
 from reporting.figures import ITEMS, JST, MemberMonth, compute_month, consortium_of
@@ -53,15 +54,15 @@ NOTIFY_MAINTENANCE_CANCELLED_TASK = "reporting.notify_maintenance_cancelled"
 """Outbox task that mails the cancellation of an announced window."""
 
 
-class MaintenanceNoticeError(ValueError):
-    """Planned maintenance announced later than the consortium's notice period."""
+class MaintenanceNoticeError(Invalid):
+    """Planned maintenance that cannot be announced or called off as asked (too late, out of order, over)."""
 
 
-class IssueRefusedError(ValueError):
-    """A report cannot be issued (missed target without a plan, or not in service)."""
+class IssueRefusedError(Conflict):
+    """A report cannot be issued or changed in its state (missed target without a plan, not in service, issued)."""
 
 
-class IncidentError(ValueError):
+class IncidentError(Invalid):
     """An incident record that cannot be right (times out of order, nobody affected)."""
 
 
