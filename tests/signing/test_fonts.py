@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from signing._layout import load_font
+from signing._truetype import load_font
 from signing.errors import FontNotFoundError
 from signing.fonts import FONT_ENV_VAR, japanese_font_path
 
