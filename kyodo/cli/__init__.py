@@ -2,8 +2,8 @@
 
 One module per command group; this one holds the root group and the entry
 point, and adds every group to it. Shared helpers live in
-:mod:`kyodo.cli.common`, the few queries the commands make of member-owned
-rows in :mod:`kyodo.cli.repository`.
+:mod:`kyodo.cli.common`. The commands call the domains' services; what they
+read of member-owned rows comes from the owning domain's repository.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ import click
 
 from core.errors import ServiceError
 from kyodo.cli.common import elevated_session, run
-from kyodo.cli.repository import SealQueue, WaitingSeal
 from signing.audit import Actor
 from signing.conclusion import retry_seal
 from signing.models import ContractStatus
+from signing.repositories.seals import SealQueue, WaitingSeal
 from signing.services import get_contract
 
 __all__ = ["seal"]
