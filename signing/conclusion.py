@@ -39,7 +39,7 @@ from core.settings import Settings
 from signing import services as svc
 from signing.audit import Actor, append_event
 from signing.errors import SealingInputError, UnsupportedCharactersError
-from signing.mail import queue_template_mail
+from signing.mail import queue_contract_mail
 from signing.models import (
     AuditKind,
     Contract,
@@ -85,24 +85,22 @@ async def announce_conclusion(session: AsyncSession, settings: Settings, contrac
             continue
         if party.kind is PartyKind.CONTRACTOR:
             token = svc.issue_token(settings, party)
-            queue_template_mail(
+            queue_contract_mail(
                 session,
                 settings,
+                contract,
                 "concluded_contractor",
                 to=party.email,
                 link=svc.party_link(settings, token),
-                contract=contract,
                 party=party,
             )
         else:
-            queue_template_mail(
-                session, settings, "concluded_signer", to=party.email, contract=contract, party=party, url=url
-            )
+            queue_contract_mail(session, settings, contract, "concluded_signer", to=party.email, party=party, url=url)
     drafter = await _drafter(session, contract)
     signers = {p.email.lower() for p in contract.parties if p.status is PartyStatus.AGREED}
     if drafter is not None and drafter.email.lower() not in signers:
-        queue_template_mail(
-            session, settings, "concluded_drafter", to=drafter.email, contract=contract, drafter=drafter, url=url
+        queue_contract_mail(
+            session, settings, contract, "concluded_drafter", to=drafter.email, drafter=drafter, url=url
         )
 
 
@@ -197,23 +195,23 @@ async def record_seal_failure(
     )
     drafter = await _drafter(session, contract)
     if drafter is not None:
-        queue_template_mail(
+        queue_contract_mail(
             session,
             settings,
+            contract,
             "seal_failed_drafter",
             to=drafter.email,
-            contract=contract,
             drafter=drafter,
             url=f"{settings.server.base_url()}/contracts/{contract.id}",
         )
     # Operators see which contract and what kind of failure, never its contents.
     for email in await ContractRepository(session, contract.member_id).operator_emails():
-        queue_template_mail(
+        queue_contract_mail(
             session,
             settings,
+            contract,
             "seal_failed_operators",
             to=email,
-            contract=contract,
             reason=failure.get("reason"),
             detail=failure.get("detail", ""),
         )

@@ -19,14 +19,17 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import current_locale, gettext
 from core.outbox import enqueue
 from core.settings import Settings
+from onboarding.environment import TEST_MAIL_NOTICE, TEST_MAIL_PREFIX
+from onboarding.models import Environment
 from signing.blobs import master_key
+from signing.models import Contract
 
 __all__ = [
     "LINK_PLACEHOLDER",
@@ -34,8 +37,8 @@ __all__ = [
     "MAIL_TASK",
     "deliver",
     "open_link",
+    "queue_contract_mail",
     "queue_mail",
-    "queue_template_mail",
     "render_mail",
 ]
 
@@ -45,14 +48,14 @@ MAIL_LOCALE = "ja"
 """The language mails are written in (parties and staff read Japanese, whatever a screen was set to)."""
 _AAD = b"kyodo-mail-link"
 
-_TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     # Plain-text mail: nothing is HTML, so nothing is escaped.
-    autoescape=False,  # noqa: S701
+    autoescape=False,  # noqa: S701 - plain-text mail, nothing is HTML
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
-    undefined=StrictUndefined,
+    undefined=jinja2.StrictUndefined,
 )
 _TEMPLATES.globals["_"] = gettext
 
@@ -102,17 +105,25 @@ def queue_mail(
     )
 
 
-def queue_template_mail(
+def queue_contract_mail(
     session: AsyncSession,
     settings: Settings,
+    contract: Contract,
     name: str,
     *,
     to: str,
     link: str | None = None,
     **context: Any,
 ) -> None:
-    """Render the mail template ``name`` with ``context`` and write it to the outbox (see :func:`queue_mail`)."""
-    subject, body = render_mail(name, **context)
+    """Render the mail template ``name`` about ``contract`` and write it to the outbox (see :func:`queue_mail`).
+
+    Mail about a contract of the test environment says so: the subject starts
+    with 【テスト】 and the body with a line that it is no real contract.
+    """
+    subject, body = render_mail(name, contract=contract, **context)
+    if contract.environment is Environment.TEST:
+        subject = f"{TEST_MAIL_PREFIX}{subject}"
+        body = f"{TEST_MAIL_NOTICE}\n\n{body}"
     queue_mail(session, settings, to=to, subject=subject, body=body, link=link)
 
 

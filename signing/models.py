@@ -1,10 +1,12 @@
 """Contracts (envelopes): documents, text boxes, parties, audit trail, sealed files.
 
-Every table carries ``member_id`` (row-level security). Positions of text boxes
-are PDF points on a zero-based page index, origin bottom-left, which is what the
-sealing service takes. The audit trail is append-only (the application role has
-no UPDATE or DELETE on it) and hash-chained per contract, or per member for
-events that concern no contract.
+Every table carries ``member_id`` (row-level security); a contract also carries
+the ``environment`` it was made in (test or live), by which go-live clears the
+test contracts. Positions of text boxes are PDF points on a zero-based page
+index, origin bottom-left, which is what the sealing service takes. The audit
+trail is append-only (the application role has no UPDATE or DELETE on it) and
+hash-chained per contract, or per member for events that concern no contract;
+the trail of a test contract goes with the contract when go-live deletes it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import APPEND_ONLY
+from onboarding.models import Environment
 from tenants.models import MemberOwned
 
 __all__ = [
@@ -120,6 +123,10 @@ class Contract(MemberOwned, UUIDv7AuditBase):
     status: Mapped[ContractStatus] = mapped_column(
         _enum(ContractStatus, "contract_status"), default=ContractStatus.DRAFT
     )
+    environment: Mapped[Environment] = mapped_column(_enum(Environment, "environment"), default=Environment.LIVE)
+    """``test`` when made while the member was in its sandbox or trial (:func:`onboarding.environment.environment_of`):
+    its mails say テスト, its seal is the test certificate's, and promotion to live deletes it with its files,
+    parties and trail. The services always set it; the default only covers rows made by hand."""
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -17,7 +17,7 @@ from core.settings import Settings
 from signing._layout import TextBoxFill, check_fill
 from signing.audit import Actor, append_event
 from signing.errors import SealingInputError, UnsupportedCharactersError
-from signing.mail import queue_template_mail
+from signing.mail import queue_contract_mail
 from signing.models import (
     AuditKind,
     Contract,
@@ -59,24 +59,24 @@ def _request_mail(
     if party.kind is PartyKind.CONTRACTOR:
         token = issue_token(settings, party)
         expires = f"{party.token_expires_at:%Y-%m-%d}"
-        queue_template_mail(
+        queue_contract_mail(
             session,
             settings,
+            contract,
             "request_contractor",
             to=party.email,
             link=party_link(settings, token),
-            contract=contract,
             party=party,
             reminder=reminder,
             expires=expires,
         )
     else:
-        queue_template_mail(
+        queue_contract_mail(
             session,
             settings,
+            contract,
             "request_staff",
             to=party.email,
-            contract=contract,
             party=party,
             reminder=reminder,
             url=f"{settings.server.base_url()}/contracts/{contract.id}",
@@ -111,7 +111,7 @@ def _notice(session: AsyncSession, settings: Settings, contract: Contract, name:
     """The mail ``name`` to everyone who was asked so far (the contract's news: cancelled, declined)."""
     recipients = {p.email for p in contract.parties if p.notified_at is not None or p.answered_at is not None}
     for email in sorted(recipients):
-        queue_template_mail(session, settings, name, to=email, contract=contract, **context)
+        queue_contract_mail(session, settings, contract, name, to=email, **context)
 
 
 async def _complete(session: AsyncSession, settings: Settings, contract: Contract, who: Actor) -> None:
@@ -315,7 +315,7 @@ async def decline(
     if contract.created_by_id:
         creator = await ContractRepository(session, contract.member_id).staff(contract.created_by_id)
         if creator is not None:
-            queue_template_mail(session, settings, "declined_drafter", to=creator.email, contract=contract, party=party)
+            queue_contract_mail(session, settings, contract, "declined_drafter", to=creator.email, party=party)
     await session.flush()
 
 

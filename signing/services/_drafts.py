@@ -17,6 +17,7 @@ from core.errors import Conflict, Invalid, NotFound, TooLarge
 from core.i18n import gettext as _
 from core.scope import Principal
 from core.settings import Settings
+from onboarding.environment import environment_of
 from signing.audit import Actor, append_event
 from signing.blobs import BlobStore
 from signing.models import (
@@ -69,8 +70,14 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
     department_id = data.department_id or principal.department_id
     if department_id is not None and await repo.department(department_id) is None:
         raise Invalid(_("Please choose a department of your organisation."))
+    member = await repo.member()
+    if member is None:
+        raise NotFound(_("The contract was not found."))
     contract = Contract(
         member_id=principal.member_id,
+        # Fixed for the contract's life: made in the sandbox or trial, it stays a test
+        # contract (marked mails, test seal) until go-live deletes it.
+        environment=environment_of(member),
         title_id=title.id,
         department_id=department_id,
         created_by_id=principal.id if principal.kind.value == "staff" else None,
