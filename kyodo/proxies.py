@@ -21,4 +21,5 @@ def proxy_middleware(trusted: tuple[str, ...]) -> list[DefineMiddleware]:
     """The middleware that applies forwarded headers from ``trusted`` peers (none when nothing is trusted)."""
     if not trusted:
         return []
-    return [DefineMiddleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted))]
+    # uvicorn types its ASGI callables with its own aliases; the middleware is a plain ASGI app.
+    return [DefineMiddleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted))]  # type: ignore[arg-type]

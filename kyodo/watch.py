@@ -153,7 +153,7 @@ class Watcher:
                     "beat または監視タスクが止まっている可能性があります。この間は稼働率の計算で停止として扱われます。",
                 )
             ]
-        if not last.ok:
+        if last is not None and not last.ok:
             return [Alert("probe-failed", "稼働監視が失敗しました", last.detail)]
         return []
 

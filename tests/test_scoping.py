@@ -26,11 +26,12 @@ QUERY_FUNCTIONS = {"select", "update", "delete", "insert"}
 
 def _member_owned_names() -> set[str]:
     found: set[str] = set()
-    pending: list[type] = [MemberOwned]
+    pending: list[type[object]] = [MemberOwned]
     while pending:
         cls = pending.pop()
         for sub in cls.__subclasses__():
-            if getattr(sub, "__table__", None) is not None and "member_id" in sub.__table__.c:
+            table = getattr(sub, "__table__", None)
+            if table is not None and "member_id" in table.c:
                 found.add(sub.__name__)
             pending.append(sub)
     return found

@@ -25,7 +25,7 @@ async def _scope(session: AsyncSession) -> tuple[str, str]:
 
 
 @pytest.fixture
-async def session(fresh_database: Settings):  # type: ignore[no-untyped-def]
+async def session(fresh_database: Settings):
     engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
     async with async_sessionmaker(engine, expire_on_commit=False)() as session:
         yield session

@@ -66,8 +66,12 @@ async def test_committed_work_is_relayed_at_once_without_beat(fresh_database: Se
     from kyodo.celery_app import RELAY_TASK, _kick_relay
 
     sender = task_sender(fresh_database)
+
     # The platform's kick, pointed at this test's own broker database.
-    set_relay_kick(lambda: sender.send_task(RELAY_TASK, ignore_result=True))
+    def kick() -> None:
+        sender.send_task(RELAY_TASK, ignore_result=True)
+
+    set_relay_kick(kick)
     worker = start_worker(fresh_database, tmp_path, name="outbox-kick")
     engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
     maker = async_sessionmaker(engine, expire_on_commit=False)
