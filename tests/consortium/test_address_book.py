@@ -6,7 +6,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
+from core.scope import elevated
 from tenants.models import AddressBookEntry, ContractorCompany, ContractorContact
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
@@ -21,8 +21,9 @@ ENTRY = {
 
 
 async def _count(session: AsyncSession, model) -> int:
-    await system_access(session)
-    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+    """Rows of ``model`` in the database, every member's (a second session on the test's connection)."""
+    async with AsyncSession(bind=session.bind, join_transaction_mode="create_savepoint") as fresh, elevated(fresh):
+        return int(await fresh.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def test_two_members_share_one_company_and_contact(

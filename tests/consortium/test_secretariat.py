@@ -1,17 +1,41 @@
-"""The secretariat (CON-5): members with figures only, adding a member, leaving, shared companies (CON-6)."""
+"""The secretariat (CON-5): members with figures only, adding a member, leaving, shared companies (CON-6).
+
+The requests run in sessions of their own; what they stored is read back from
+the database through a second session (:func:`_database`), never from the
+objects this test holds, which would show what the test wrote whatever the
+requests did.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
-from tenants.models import ContractorCompany, Member, MemberStatus
+from core.scope import elevated
+from tenants.models import ContractorCompany, ContractorContact, Member, MemberStatus, Staff
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form, replace_given_password, shown_once
+
+
+@asynccontextmanager
+async def _database(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A second session on the test's connection, seeing every member: what is stored, nothing cached."""
+    async with AsyncSession(bind=session.bind, join_transaction_mode="create_savepoint") as fresh, elevated(fresh):
+        yield fresh
+
+
+async def _stored(session: AsyncSession, member: Member) -> Member:
+    async with _database(session) as fresh:
+        stored = await fresh.get(Member, member.id)
+        assert stored is not None
+        return stored
 
 
 async def test_members_with_kind_status_and_staff_count(
@@ -65,6 +89,12 @@ async def test_add_a_member_with_its_first_administrator(
     )
     assert added.status_code == 200
     password = shown_once(added.text)[-1]
+    async with _database(db_session) as fresh:
+        takizawa = await fresh.scalar(select(Member).where(Member.lg_code == "032166"))
+        assert takizawa is not None
+        assert (takizawa.name, takizawa.status) == ("滝沢市", MemberStatus.SANDBOX)
+        admins = (await fresh.scalars(select(Staff).where(Staff.member_id == takizawa.id))).all()
+        assert [(s.login_id, s.must_change_password) for s in admins] == [("takizawa-admin", True)]
     # The new administrator signs in and administers the new member only.
     await sign_in(client, "takizawa-admin", password)
     await replace_given_password(client, password, "takizawa-own-2026")
@@ -104,13 +134,14 @@ async def test_mark_a_member_leaving_then_left(
 ) -> None:
     await sign_in(client, "jimukyoku")
     await form(client, f"/secretariat/members/{two_members.b.id}/status", status="leaving", on="2027-03-31")
-    await db_session.refresh(two_members.b)
-    assert two_members.b.status is MemberStatus.LEAVING
-    assert str(two_members.b.left_on) == "2027-03-31"
+    stored = await _stored(db_session, two_members.b)
+    assert (stored.status, stored.left_on) == (MemberStatus.LEAVING, dt.date(2027, 3, 31))
     left = await api(
         client, "PATCH", f"/api/v1/secretariat/members/{two_members.b.id}", {"status": "left", "on": "2027-03-31"}
     )
     assert left.json()["status"] == "left"
+    stored = await _stored(db_session, two_members.b)
+    assert (stored.status, stored.left_on) == (MemberStatus.LEFT, dt.date(2027, 3, 31))
     # Staff of a member that left can no longer sign in.
     await client.get("/login")
     refused = await client.post(
@@ -143,10 +174,11 @@ async def test_another_consortiums_members_and_companies_are_out_of_reach(
     assert (
         await api(client, "POST", f"/api/v1/secretariat/companies/{company.id}/contacts", contact)
     ).status_code == 404
-    await system_access(db_session)
-    unchanged = await db_session.get(Member, maebashi.id)
-    assert unchanged is not None
-    assert unchanged.status is MemberStatus.LIVE
+    # Nothing of the other consortium changed in the database.
+    assert (await _stored(db_session, maebashi)).status is MemberStatus.LIVE
+    async with _database(db_session) as fresh:
+        contacts = select(ContractorContact.email).where(ContractorContact.company_id == company.id)
+        assert (await fresh.scalars(contacts)).all() == []
 
 
 async def test_member_staff_cannot_use_the_secretariat_screens(
@@ -189,10 +221,8 @@ async def test_companies_with_checked_corporate_numbers_and_contacts(
     assert "8400001000001" in page.text
     assert "営業 一郎" in page.text
     assert "個人事業 岩手設備" in page.text
-    await system_access(db_session)
-    names = (
-        await db_session.scalars(
+    async with _database(db_session) as fresh:
+        names = await fresh.scalars(
             select(ContractorCompany.name).where(ContractorCompany.consortium_id == two_members.consortium.id)
         )
-    ).all()
-    assert sorted(names) == ["個人事業 岩手設備", "盛岡建設株式会社"]
+        assert sorted(names.all()) == ["個人事業 岩手設備", "盛岡建設株式会社"]

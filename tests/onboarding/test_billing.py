@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.scope import system_access
+from core.scope import elevated
 from core.settings import Settings, to_psycopg_url
 from onboarding import billing, stages
 from onboarding.dates import JST
@@ -41,7 +41,11 @@ async def _conclude(session: AsyncSession, member: Member, day: int, n: int) -> 
 async def _scenario(session: AsyncSession, two: TwoMembers) -> Member:
     """Morioka (A) live all month with a price change on the 16th, Hachimantai (B) going live on
     the 10th, Takizawa (C) still in the sandbox."""
-    await system_access(session)
+    async with elevated(session):  # the test writes rows of several members
+        return await _write_scenario(session, two)
+
+
+async def _write_scenario(session: AsyncSession, two: TwoMembers) -> Member:
     a, b = two.a, two.b
     b.status = MemberStatus.TRIAL
     c = await f.member(session, two.consortium, "032166", "滝沢市", status=MemberStatus.SANDBOX)
@@ -161,7 +165,8 @@ async def test_consolidated_invoice_numbered_without_gaps_and_immutable(
 
 async def test_test_environment_usage_is_never_billed(db_session: AsyncSession, two_members: TwoMembers) -> None:
     c = await _scenario(db_session, two_members)
-    events = (await db_session.scalars(select(UsageEvent).where(UsageEvent.member_id == c.id))).all()
+    async with elevated(db_session):
+        events = (await db_session.scalars(select(UsageEvent).where(UsageEvent.member_id == c.id))).all()
     assert len(events) == 9
     assert {e.environment.value for e in events} == {"test"}
     charges = await billing.compute_month(db_session, two_members.consortium.id, OCTOBER)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from core.db import metadata
-from core.scope import for_member, member_owned_tables, system_access
+from core.scope import elevated, for_member, member_owned_tables
 from core.settings import Settings, to_psycopg_url
 from onboarding import stages
 from onboarding.leaving import member_blob_dir
@@ -48,9 +48,8 @@ async def _populate(session: AsyncSession, member: Member, settings: Settings, t
     await _reporting_rows(session, member)
     await record_conclusion(session, member, uuid.uuid4(), occurred_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
     await stages.record_trial_run(session, member.id, uuid.uuid4())
-    await for_member(session, member.id)
+    await for_member(session, member.id)  # an administrator of the member uploads a file
     await preview(session, member, filename="s.csv", data=b"name,email\n", uploaded_by_id=clerk.id)
-    await system_access(session)
     folder = member_blob_dir(settings, member.id)
     (folder / "ab").mkdir(parents=True, exist_ok=True)
     (folder / "ab" / "sealed.pdf").write_bytes(b"%PDF-1.7 sealed " + tag.encode())
@@ -161,13 +160,13 @@ async def _company(session: AsyncSession, member: Member) -> tuple[uuid.UUID, uu
 
 
 async def _counts(session: AsyncSession, member_id: uuid.UUID) -> dict[str, int]:
-    await system_access(session)
+    """The member's rows in every member-owned table, as stored (a second session on the same connection)."""
     counts = {}
-    for name in member_owned_tables(metadata):
-        table = metadata.tables[name]
-        counts[name] = int(
-            await session.scalar(select(func.count()).select_from(table).where(table.c.member_id == member_id)) or 0
-        )
+    async with AsyncSession(bind=session.bind, join_transaction_mode="create_savepoint") as fresh, elevated(fresh):
+        for name in member_owned_tables(metadata):
+            table = metadata.tables[name]
+            query = select(func.count()).select_from(table).where(table.c.member_id == member_id)
+            counts[name] = int(await fresh.scalar(query) or 0)
     return counts
 
 
@@ -244,7 +243,7 @@ async def test_export_then_delete_leaves_nothing_of_the_member(  # noqa: PLR0915
         assert deleted.returncode == 0, deleted.stderr
         assert json.loads(deleted.stdout)["row_counts"] == before_a
 
-        async with maker() as session:
+        async with maker() as session, elevated(session):
             after_a = await _counts(session, a.id)
             assert set(after_a.values()) == {0}, after_a  # nothing of A in any table
             assert await _counts(session, b.id) == before_b  # B untouched

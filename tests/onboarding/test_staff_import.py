@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis as AsyncRedis
@@ -9,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.outbox import OutboxMessage
-from core.scope import system_access
+from core.scope import elevated
 from core.settings import Settings
 from onboarding.models import StaffImport
 from onboarding.staff_import import BACKGROUND_ROWS
@@ -57,9 +60,27 @@ async def _upload(client: AsyncTestClient, content: bytes, name: str = "staff.cs
     )
 
 
+@asynccontextmanager
+async def _database(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A second session on the test's connection, seeing every member: what the requests stored."""
+    async with AsyncSession(bind=session.bind, join_transaction_mode="create_savepoint") as fresh, elevated(fresh):
+        yield fresh
+
+
 async def _count_staff(session: AsyncSession, two: TwoMembers) -> int:
-    await system_access(session)
-    return int(await session.scalar(select(func.count()).select_from(Staff).where(Staff.member_id == two.a.id)) or 0)
+    async with _database(session) as fresh:
+        count = await fresh.scalar(select(func.count()).select_from(Staff).where(Staff.member_id == two.a.id))
+        return int(count or 0)
+
+
+async def _only_import(session: AsyncSession) -> StaffImport:
+    async with _database(session) as fresh:
+        return (await fresh.scalars(select(StaffImport))).one()
+
+
+async def _roles_of(session: AsyncSession, staff: Staff) -> set[str]:
+    async with _database(session) as fresh:
+        return set((await fresh.scalars(select(PolicyRule.v1).where(PolicyRule.v0 == f"staff:{staff.id}"))).all())
 
 
 async def _commit(client: AsyncTestClient, page_url: str):
@@ -92,7 +113,7 @@ async def test_cp932_file_reports_every_problem_by_line_and_writes_nothing(
     assert "GOVERNOR" in rows[5][2]
     assert soup.find("button", string="すべて登録する") is None  # no way to commit
     assert await _count_staff(db_session, two_members) == before
-    job = (await db_session.scalars(select(StaffImport))).one()
+    job = await _only_import(db_session)
     assert job.encoding == "cp932"
     assert job.status.value == "rejected"
     # Committing a rejected import is refused and still writes nothing.
@@ -134,18 +155,17 @@ async def test_clean_cp932_file_registers_then_the_same_file_changes_nothing(
     assert "新規 3 件、更新 0 件、変更なし 0 件" in result.get_text()
     assert await _count_staff(db_session, two_members) == before + 3
 
-    await system_access(db_session)
-    taro = (await db_session.scalars(select(Staff).where(Staff.email == "taro@city.morioka.lg.jp"))).one()
-    assert taro.login_id == "032018-taro"
-    assert taro.password_hash is None  # no password until set or invited
-    assert taro.member_id == two_members.a.id
-    roles = set((await db_session.scalars(select(PolicyRule.v1).where(PolicyRule.v0 == f"staff:{taro.id}"))).all())
-    assert roles == {"role:drafter", "role:signer"}
-    hanako = (await db_session.scalars(select(Staff).where(Staff.email == "hanako@city.morioka.lg.jp"))).one()
-    grants = await db_session.scalar(
-        select(func.count()).select_from(TitleGrant).where(TitleGrant.staff_id == hanako.id)
-    )
-    assert grants == 2  # MAYOR and EDU
+    async with _database(db_session) as fresh:
+        taro = (await fresh.scalars(select(Staff).where(Staff.email == "taro@city.morioka.lg.jp"))).one()
+        assert taro.login_id == "032018-taro"
+        assert taro.password_hash is None  # no password until set or invited
+        assert taro.member_id == two_members.a.id
+        hanako = (await fresh.scalars(select(Staff).where(Staff.email == "hanako@city.morioka.lg.jp"))).one()
+        grants = await fresh.scalar(
+            select(func.count()).select_from(TitleGrant).where(TitleGrant.staff_id == hanako.id)
+        )
+        assert grants == 2  # MAYOR and EDU
+    assert await _roles_of(db_session, taro) == {"role:drafter", "role:signer"}
 
     # The same file again: nothing to create or update.
     again = await _upload(client, CLEAN.encode("cp932"))
@@ -161,8 +181,7 @@ async def test_clean_cp932_file_registers_then_the_same_file_changes_nothing(
     page = await _upload(client, changed.encode("cp932"))
     done = await _commit(client, str(page.url))
     assert "新規 0 件、更新 1 件、変更なし 2 件" in done.text
-    roles = set((await db_session.scalars(select(PolicyRule.v1).where(PolicyRule.v0 == f"staff:{taro.id}"))).all())
-    assert roles == {"role:viewer"}
+    assert await _roles_of(db_session, taro) == {"role:viewer"}
 
 
 async def test_utf8_with_bom_is_read(
@@ -172,7 +191,7 @@ async def test_utf8_with_bom_is_read(
     await sign_in(client, "morioka-admin")
     page = await _upload(client, b"\xef\xbb\xbf" + CLEAN.encode("utf-8"))
     assert "3 件を新規登録" in page.text
-    job = (await db_session.scalars(select(StaffImport))).one()
+    job = await _only_import(db_session)
     assert job.encoding == "utf-8-sig"
     assert job.rows[0]["name"] == "盛岡 太郎"  # the BOM is not part of the first header
 
@@ -189,15 +208,15 @@ async def test_api_key_imports_for_its_own_member_only(
     client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
 ) -> None:
     await _setup(db_session, two_members)
-    await system_access(db_session)
     from tenants.models import ApiKey
 
     key, prefix = new_api_key()
-    api_key = ApiKey(member_id=two_members.a.id, prefix=prefix, key_hash=api_key_digest(key), label="人事システム")
-    db_session.add(api_key)
-    await db_session.flush()
-    db_session.add(PolicyRule(member_id=two_members.a.id, ptype="g", v0=f"apikey:{api_key.id}", v1="role:admin"))
-    await db_session.flush()
+    async with elevated(db_session):
+        api_key = ApiKey(member_id=two_members.a.id, prefix=prefix, key_hash=api_key_digest(key), label="人事システム")
+        db_session.add(api_key)
+        await db_session.flush()
+        db_session.add(PolicyRule(member_id=two_members.a.id, ptype="g", v0=f"apikey:{api_key.id}", v1="role:admin"))
+        await db_session.flush()
     headers = {"Authorization": f"Bearer {key}"}
     created = await client.post(
         "/api/v1/staff-imports", files={"file": ("s.csv", CLEAN.encode("utf-8"), "text/csv")}, headers=headers
@@ -280,13 +299,11 @@ async def test_large_file_is_queued_and_its_progress_is_polled(
     assert box["hx-trigger"] == "every 1s"
     assert f"{BACKGROUND_ROWS + 1} 行中 0 行" in box.get_text()
     # The work waits in the outbox, written in the same transaction as the queued state.
-    await system_access(db_session)
-    queued = (
-        await db_session.scalars(
-            select(OutboxMessage).where(OutboxMessage.task_name == "onboarding.apply_staff_import")
-        )
-    ).one()
-    job = (await db_session.scalars(select(StaffImport))).one()
+    async with _database(db_session) as fresh:
+        queued = (
+            await fresh.scalars(select(OutboxMessage).where(OutboxMessage.task_name == "onboarding.apply_staff_import"))
+        ).one()
+    job = await _only_import(db_session)
     assert queued.kwargs == {"job_id": str(job.id)}
     partial = await client.get(f"{page.url.path}/progress", headers={"HX-Request": "true"})
     assert partial.status_code == 200

@@ -1,9 +1,16 @@
-"""Staged go-live (ONB-1, ONB-2): transitions, trial runs, promotion that keeps every setting."""
+"""Staged go-live (ONB-1, ONB-2): transitions, trial runs, promotion that keeps every setting.
+
+What a move wrote is read back from the database through a second session
+(:func:`_database`), never from the objects this test or the service changed:
+those would show a stage, a history entry or a detail that was never stored.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -12,11 +19,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
+from core.scope import elevated
 from onboarding import stages
 from onboarding.environment import environment_of, is_test, mail_subject
 from onboarding.metering import record_conclusion
-from onboarding.models import Environment, StageChange, UsageEvent
+from onboarding.models import ChecklistItem, Environment, StageChange, UsageEvent
 from policy.models import MemberRole, PolicyRule
 from tenants.models import (
     AddressBookEntry,
@@ -35,14 +42,34 @@ from tests.conftest import TwoMembers, csrf_token, sign_in
 SETTINGS_TABLES = (Department, Staff, ContractTitle, TitleGrant, IpRange, AddressBookEntry, ApiKey, MemberRole)
 
 
+@asynccontextmanager
+async def _database(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A second session on the test's connection, seeing every member: what is stored, nothing cached."""
+    async with AsyncSession(bind=session.bind, join_transaction_mode="create_savepoint") as fresh, elevated(fresh):
+        yield fresh
+
+
+async def _stored(session: AsyncSession, member: Member) -> Member:
+    async with _database(session) as fresh:
+        stored = await fresh.get(Member, member.id)
+        assert stored is not None
+        return stored
+
+
+async def _history(session: AsyncSession, member: Member) -> list[StageChange]:
+    async with _database(session) as fresh:
+        query = select(StageChange).where(StageChange.member_ref_id == member.id).order_by(StageChange.changed_at)
+        return list((await fresh.scalars(query)).all())
+
+
 async def _settings_snapshot(session: AsyncSession, member: Member) -> dict[str, list[tuple[Any, ...]]]:
     """Every settings row of the member, every column, in a stable order."""
-    await system_access(session)
     snapshot: dict[str, list[tuple[Any, ...]]] = {}
-    for model in (*SETTINGS_TABLES, PolicyRule):
-        table = model.__table__
-        rows = (await session.execute(select(table).where(table.c.member_id == member.id).order_by(table.c.id))).all()
-        snapshot[model.__tablename__] = [tuple(r) for r in rows]
+    async with _database(session) as fresh:
+        for model in (*SETTINGS_TABLES, PolicyRule):
+            table = model.__table__
+            query = select(table).where(table.c.member_id == member.id).order_by(table.c.id)
+            snapshot[model.__tablename__] = [tuple(r) for r in (await fresh.execute(query)).all()]
     return snapshot
 
 
@@ -55,15 +82,13 @@ async def test_stages_move_only_forward_in_order_and_are_recorded(
         await stages.transition(db_session, member, MemberStatus.LIVE, by="事務局 太郎")
     for to in (MemberStatus.SANDBOX, MemberStatus.TRIAL, MemberStatus.LIVE, MemberStatus.LEAVING):
         await stages.transition(db_session, member, to, by="事務局 太郎", effective_on=dt.date(2026, 10, 1))
-    assert member.status is MemberStatus.LEAVING
-    assert environment_of(member) is Environment.LIVE
+    stored = await _stored(db_session, member)
+    assert stored.status is MemberStatus.LEAVING
+    assert environment_of(stored) is Environment.LIVE
     with pytest.raises(stages.InvalidTransition):
         await stages.transition(db_session, member, MemberStatus.LEFT, by="x")  # only deletion makes it "left"
-    history = (
-        await db_session.scalars(
-            select(StageChange).where(StageChange.member_ref_id == member.id).order_by(StageChange.changed_at)
-        )
-    ).all()
+    assert (await _stored(db_session, member)).status is MemberStatus.LEAVING
+    history = await _history(db_session, member)
     assert [(h.from_status.value, h.to_status.value) for h in history] == [
         ("invited", "sandbox"),
         ("sandbox", "trial"),
@@ -102,25 +127,24 @@ async def test_promotion_keeps_every_setting_and_clears_test_data(
 
     assert after == before  # every setting, every column: nothing re-entered, nothing lost
     assert sum(len(rows) for rows in before.values()) >= 7
-    assert change.detail["trial_runs"] == 5
-    assert change.detail["cleared"] == {"usage_event": 5, "trial_run": 5}
+    recorded = [h for h in await _history(db_session, member) if h.id == change.id]
+    cleared = {"contract": 0, "usage_event": 5, "trial_run": 5}  # the member had no test contract
+    assert [h.detail for h in recorded] == [{"trial_runs": 5, "cleared": cleared}]
     assert await stages.trial_run_count(db_session, member.id) == 0
-    remaining = await db_session.scalar(
-        select(func.count()).select_from(UsageEvent).where(UsageEvent.member_id == member.id)
-    )
-    assert remaining == 0
-    other = await db_session.scalar(
-        select(func.count()).select_from(UsageEvent).where(UsageEvent.member_id == two_members.b.id)
-    )
-    assert other == 1
+    async with _database(db_session) as fresh:
+        usage = select(func.count()).select_from(UsageEvent)
+        assert await fresh.scalar(usage.where(UsageEvent.member_id == member.id)) == 0
+        assert await fresh.scalar(usage.where(UsageEvent.member_id == two_members.b.id)) == 1
     # From now on the member's contracts are live, and mails are not marked.
-    assert not is_test(member)
-    assert mail_subject(member, "契約書の確認依頼") == "契約書の確認依頼"
+    stored = await _stored(db_session, member)
+    assert stored.status is MemberStatus.LIVE
+    assert not is_test(stored)
+    assert mail_subject(stored, "契約書の確認依頼") == "契約書の確認依頼"
 
 
 def test_tables_holding_test_data_are_found_from_the_metadata() -> None:
-    # A contract table with member_id and environment columns would be listed here too.
-    assert stages.test_data_tables() == ["usage_event"]
+    # Every member-owned table with an environment column: contracts and usage, nothing hand-listed.
+    assert stages.test_data_tables() == ["contract", "usage_event"]
 
 
 async def test_secretariat_ticks_checklist_and_moves_stages_with_htmx(
@@ -163,6 +187,17 @@ async def test_secretariat_ticks_checklist_and_moves_stages_with_htmx(
     refused = await client.post(f"/secretariat/onboarding/{b.id}/stage", data={"to": "left"}, headers=htmx)
     assert refused.status_code == 400
     assert "「試行」から「脱退済み」" in refused.text
+    # What the requests stored, read from the database (the requests had sessions of their own).
+    assert (await _stored(db_session, b)).status is MemberStatus.TRIAL
+    assert [(h.from_status, h.to_status) for h in await _history(db_session, b)] == [
+        (MemberStatus.SANDBOX, MemberStatus.TRIAL)
+    ]
+    async with _database(db_session) as fresh:
+        step = await fresh.scalar(
+            select(ChecklistItem).where(ChecklistItem.member_ref_id == b.id, ChecklistItem.item == "staff_briefing")
+        )
+        assert step is not None
+        assert (step.done_on, step.note) == (dt.date(2026, 10, 5), "本庁舎で実施（32名）")
 
     # Without htmx the same form posts and redirects back to the page.
     plain = await client.post(
@@ -190,7 +225,12 @@ async def test_onboarding_screen_is_the_secretariats_own_consortium_only(
     assert tick.status_code == 404
     move = await client.post(f"/secretariat/onboarding/{a.id}/stage", data={"to": "leaving", "_csrf_token": token})
     assert move.status_code == 404
-    assert a.status is MemberStatus.LIVE
+    # Nothing of member A changed in the database (this test's own object would say LIVE whatever happened).
+    assert (await _stored(db_session, a)).status is MemberStatus.LIVE
+    assert await _history(db_session, a) == []
+    async with _database(db_session) as fresh:
+        ticked = select(func.count()).select_from(ChecklistItem).where(ChecklistItem.member_ref_id == a.id)
+        assert await fresh.scalar(ticked) == 0
     # Member administrators never reach the secretariat's screens.
     await sign_in(client, "morioka-admin")
     assert (await client.get("/secretariat/onboarding/")).status_code == 403
