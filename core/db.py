@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from core.runtime import database_url
+from core.scope import elevated
 from core.settings import Settings, get_settings, to_psycopg_url
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "mark_metadata_complete",
     "metadata",
     "session_scope",
+    "system_session",
 ]
 
 metadata: MetaData = orm_registry.metadata
@@ -141,3 +143,17 @@ def complete_metadata() -> MetaData:
     if not _Completeness.complete:
         raise RuntimeError("every domain's models must be imported first (import kyodo.models)")
     return metadata
+
+
+@asynccontextmanager
+async def system_session(settings: Settings | None = None) -> AsyncIterator[AsyncSession]:
+    """A session of its own that sees every member's rows, committed while it still does.
+
+    For tasks and operator commands. The commit comes before
+    :func:`core.scope.elevated` gives the scope back, so rows written here are
+    checked by row-level security with system access, not with nobody's. An
+    error rolls everything back.
+    """
+    async with session_scope(settings) as session, elevated(session):
+        yield session
+        await session.commit()

@@ -13,9 +13,9 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from core.db import session_scope
+from core.db import session_scope, system_session
 from reporting.figures import compute_month
-from reporting.repository import ReportingRepository, system_session
+from reporting.repository import ReportingRepository
 from reporting.services import (
     IssueRefusedError,
     issue_report,

@@ -20,16 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, case, func, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import session_scope
 from core.repository import MemberScopedRepository
-from core.scope import elevated
 from reporting.models import (
     Incident,
     IncidentMember,
@@ -56,7 +52,7 @@ from tenants.models import (
     StaffStatus,
 )
 
-__all__ = ["DOWNLOADERS", "IN_SERVICE", "DayCounts", "ReportingRepository", "system_session"]
+__all__ = ["DOWNLOADERS", "IN_SERVICE", "DayCounts", "ReportingRepository"]
 
 DOWNLOADERS = ("staff", "contractor", "api")
 """Who downloads, in the order reports list them."""
@@ -66,17 +62,6 @@ IN_SERVICE = (MemberStatus.TRIAL, MemberStatus.LIVE, MemberStatus.LEAVING)
 
 DayCounts = tuple[int, int, list[int]]
 """One member's day: requests, server errors, summed latency histogram."""
-
-
-@asynccontextmanager
-async def system_session() -> AsyncIterator[AsyncSession]:
-    """A session of its own that sees every member's rows, committed before that scope is given back.
-
-    For tasks and operator commands. An error rolls everything back.
-    """
-    async with session_scope() as session, elevated(session):
-        yield session
-        await session.commit()
 
 
 class ReportingRepository(MemberScopedRepository):

@@ -14,12 +14,12 @@ from celery import shared_task
 from redis.asyncio import Redis
 
 from core.asyncrun import run_async
-from core.db import session_scope
+from core.db import session_scope, system_session
 from core.runtime import redis_url
 from core.settings import get_settings
 from reporting.figures import JST
 from reporting.probe import probe, record_probe
-from reporting.repository import ReportingRepository, system_session
+from reporting.repository import ReportingRepository
 from reporting.telemetry import move_completed_minutes
 
 # Reports and mail need fpdf2 and fontTools, which take seconds to import: the

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from consortium.services import create_operator
+from core.db import system_session
 from core.errors import ServiceError
 from core.settings import get_settings
-from kyodo.cli.common import elevated_session, run
+from kyodo.cli.common import run
 
 __all__ = ["operator"]
 
@@ -18,7 +19,7 @@ def operator() -> None:
 
 
 async def _create(login_id: str, name: str, email: str) -> str:
-    async with elevated_session(get_settings()) as session:
+    async with system_session(get_settings()) as session:
         _, password = await create_operator(session, login_id=login_id, name=name, email=email)
         return password
 

@@ -8,8 +8,9 @@ import uuid
 
 import click
 
+from core.db import system_session
 from core.errors import ServiceError
-from kyodo.cli.common import elevated_session, run
+from kyodo.cli.common import run
 from signing.audit import Actor
 from signing.conclusion import retry_seal
 from signing.models import ContractStatus
@@ -25,7 +26,7 @@ def seal() -> None:
 
 
 async def _waiting() -> list[WaitingSeal]:
-    async with elevated_session() as session:
+    async with system_session() as session:
         return await SealQueue(session, None).needing_seal()
 
 
@@ -56,7 +57,7 @@ def seal_pending(late_minutes: int) -> None:
 
 
 async def _retry(contract_id: uuid.UUID) -> None:
-    async with elevated_session() as session:
+    async with system_session() as session:
         contract = await get_contract(session, contract_id)
         await retry_seal(session, contract, Actor(actor="運用担当（kyodo seal retry）"))
 
