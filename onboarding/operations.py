@@ -1,7 +1,8 @@
 """Operator commands of onboarding (``kyodo billing …``, ``kyodo member …``), callable from tests.
 
-Each opens its own session (:func:`core.db.session_scope`); what reads or deletes a
-member's own rows runs inside :func:`core.scope.elevated`.
+Each opens its own session (:func:`core.db.session_scope`, or
+:func:`core.db.system_session` for the export, which reads every table of the
+member); what deletes a member's own rows runs inside :func:`core.scope.elevated`.
 Deletion connects as the schema owner (``KYODO_DATABASE_ADMIN_URL``): it must be
 able to remove rows of every member-owned table, including append-only ones
 (audit trails) that the application role may not delete from.
@@ -17,10 +18,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import session_scope
+from core.db import session_scope, system_session
 from core.errors import NotFound
 from core.runtime import database_admin_url
-from core.scope import elevated
 from core.settings import Settings
 from onboarding.billing import issue_month
 from onboarding.leaving import ExportResult, delete_member, export_member
@@ -62,7 +62,7 @@ async def run_billing(settings: Settings, month: dt.date) -> list[Invoice]:
 
 async def run_export(settings: Settings, code: str, out: Path) -> ExportResult:
     """Write the member's full export to ``out``."""
-    async with session_scope(settings) as session, elevated(session):
+    async with system_session(settings) as session:
         member = await _member(session, code)
         with out.open("w+b") as fh:
             return await export_member(session, member, fh, settings)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.asyncrun import run_async
-from core.db import session_scope
+from core.db import session_scope, system_session
 from core.runtime import redis_url
 from core.scope import elevated, for_member
 from core.settings import get_settings
@@ -64,13 +64,12 @@ async def _apply(job_id: uuid.UUID, client: redis.Redis) -> str:
 
 
 async def _mark_failed(job_id: uuid.UUID, message: str) -> None:
-    async with session_scope() as session, elevated(session):
+    async with system_session() as session:
         job = await OnboardingRepository(session, None).staff_import(job_id)
         if job is not None:
             job.status = ImportStatus.FAILED
             job.error = message
             job.finished_at = dt.datetime.now(dt.UTC)
-            await session.flush()
 
 
 @shared_task(
