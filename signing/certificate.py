@@ -4,7 +4,8 @@ It lists the contract's metadata, every party in order, each party's agreement
 (who, e-mail, time, IP address), forwarding, and the SHA-256 of each sealed
 file, so that one page ties the sealed PDFs to the people who agreed (SIG-4).
 The PDF is rendered with fpdf2 and the IPAexGothic font, then sealed like the
-contract itself.
+contract itself. It is always in Japanese, and a party's status or an event is
+named as the screens and the audit log name it (:mod:`signing.labels`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from fpdf.enums import XPos, YPos
 
 from core.i18n import format_date
 from signing.fonts import japanese_font_path
+from signing.labels import audit_kind_label, party_status_label, speaking
+from signing.models import AuditKind, PartyStatus
 
 __all__ = ["AgreementLine", "CertificateData", "PartyLine", "SealedFileLine", "render_certificate"]
 
@@ -35,7 +38,8 @@ class PartyLine:
     company: str
     name: str
     email: str
-    status: str
+    status: PartyStatus | str
+    """The party's status (named as on the screens), or a text printed as it is."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class AgreementLine:
     """One event of the circulation worth certifying: agreement, forwarding, decline."""
 
     when: dt.datetime
-    what: str
+    what: AuditKind | str
+    """The kind of event (named as in the audit log), or a text printed as it is."""
     who: str
     email: str
     ip: str
@@ -75,6 +80,20 @@ class CertificateData:
     events: Sequence[AgreementLine] = field(default_factory=tuple)
     files: Sequence[SealedFileLine] = field(default_factory=tuple)
     test_environment: bool = False
+
+
+def _status(value: PartyStatus | str) -> str:
+    try:
+        return party_status_label(PartyStatus(value))
+    except ValueError:
+        return str(value)
+
+
+def _event(value: AuditKind | str) -> str:
+    try:
+        return audit_kind_label(AuditKind(value))
+    except ValueError:
+        return str(value)
 
 
 def _jst(moment: dt.datetime) -> str:
@@ -111,7 +130,12 @@ class _Certificate(FPDF):
 
 
 def render_certificate(data: CertificateData) -> bytes:
-    """The certificate as PDF bytes (not yet sealed)."""
+    """The certificate as PDF bytes (not yet sealed), in Japanese."""
+    with speaking("ja"):
+        return _render(data)
+
+
+def _render(data: CertificateData) -> bytes:
     pdf = _Certificate(data.test_environment)
     pdf.alias_nb_pages()
     pdf.add_page()
@@ -145,7 +169,7 @@ def render_certificate(data: CertificateData) -> bytes:
     _table(
         pdf,
         ["順", "区分", "事業者・名義", "氏名", "メールアドレス", "状態"],
-        [[str(p.order), p.role, p.company, p.name, p.email, p.status] for p in data.parties],
+        [[str(p.order), p.role, p.company, p.name, p.email, _status(p.status)] for p in data.parties],
         [10, 24, 42, 30, 50, 24],
     )
     pdf.ln(4)
@@ -153,7 +177,7 @@ def render_certificate(data: CertificateData) -> bytes:
     _table(
         pdf,
         ["日時（日本時間）", "内容", "氏名", "メールアドレス", "IPアドレス"],
-        [[_jst(e.when), e.what, e.who, e.email, e.ip] for e in data.events],
+        [[_jst(e.when), _event(e.what), e.who, e.email, e.ip] for e in data.events],
         [44, 26, 34, 48, 28],
     )
     pdf.ln(4)

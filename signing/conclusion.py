@@ -28,7 +28,6 @@ unexpected error, since fixed) to the sealing service again with
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +38,7 @@ from core.settings import Settings
 from signing import services as svc
 from signing.audit import Actor, append_event
 from signing.errors import SealingInputError, UnsupportedCharactersError
+from signing.labels import failure_message
 from signing.mail import queue_contract_mail
 from signing.models import (
     AuditKind,
@@ -140,42 +140,6 @@ def failure_from_error(
 def internal_failure(exc: BaseException) -> dict[str, object]:
     """The record of a seal that failed on something neither the file nor a value explains."""
     return {"reason": "internal", "at": _now().isoformat(), "detail": f"{type(exc).__name__}: {exc}"[:500]}
-
-
-def failure_message(failure: dict[str, Any] | None) -> str:
-    """The reason of a seal failure in the reader's language, with what staff can do about it."""
-    if not failure:
-        return ""
-    reason = failure.get("reason")
-    label = str(failure.get("label") or "")
-    page = failure.get("page") or "?"
-    file_name = str(failure.get("file_name") or "")
-    if reason == "characters":
-        return _(
-            "The entry “{label}” (page {page}) contains characters that cannot be printed in the contract: "
-            "{characters}. Ask the person who entered it to correct it (for example with the usual form of "
-            "the character), or cancel the contract."
-        ).format(label=label, page=page, characters=" ".join(str(failure.get("characters") or "")))
-    if reason == "overflow":
-        return _(
-            "The entry “{label}” (page {page}) is too long for its box even in the smallest type. "
-            "Ask the person who entered it to shorten it, or replace the file with one whose box is larger."
-        ).format(label=label, page=page)
-    if reason in ("area", "page"):
-        return _(
-            "The text box “{label}” (page {page}) does not lie on a page of “{file}”. "
-            "Replace the file and circulate the contract again, or cancel it."
-        ).format(label=label, page=page, file=file_name)
-    if reason == "internal":
-        return _(
-            "The sealing service stopped on an unexpected error. The operators have been alerted and will "
-            "send the contract to be sealed again; nothing needs to be done by the parties."
-        )
-    return _(
-        "“{file}” could not be sealed: the structure of the PDF cannot be signed. "
-        "Save or print it to PDF again (for example with “Microsoft Print to PDF”), replace the file and "
-        "circulate the contract again, or cancel it."
-    ).format(file=file_name)
 
 
 async def record_seal_failure(

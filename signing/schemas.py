@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from signing.conclusion import failure_message
+from signing.labels import failure_message
 from signing.models import Contract, ContractDocument, Party, SealedDocument, TextBox
 
 __all__ = [

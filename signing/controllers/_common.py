@@ -22,7 +22,7 @@ from core.web import client_ip, status_of
 from policy.guards import current_principal
 from signing import services as svc
 from signing.audit import Origin
-from signing.models import AuditKind, ContractStatus
+from signing.models import ContractStatus
 
 MB = 1024 * 1024
 
@@ -153,34 +153,6 @@ async def provide_trail_filters(
     return svc.TrailFilters(
         contract=(contract or "")[:200], date_from=date_or_none(date_from), date_to=date_or_none(date_to)
     )
-
-
-def audit_kind_labels() -> dict[str, str]:
-    """What each kind of audit event is called on the screen and in the export (in the user's language)."""
-    return {
-        AuditKind.CREATED: _("Created"),
-        AuditKind.UPLOADED: _("File uploaded"),
-        AuditKind.UPDATED: _("Changed"),
-        AuditKind.SENT: _("Sent"),
-        AuditKind.NOTIFIED: _("Request mailed"),
-        AuditKind.REMINDED: _("Reminder mailed"),
-        AuditKind.OPENED: _("Opened with the access password"),
-        AuditKind.PASSWORD_FAILED: _("Wrong access password"),
-        AuditKind.LOCKED: _("Link locked"),
-        AuditKind.FILLED: _("Text boxes filled"),
-        AuditKind.AGREED: _("Agreed"),
-        AuditKind.DECLINED: _("Declined"),
-        AuditKind.FORWARDED: _("Forwarded"),
-        AuditKind.CANCELLED: _("Cancelled"),
-        AuditKind.COMPLETED: _("Every party agreed"),
-        AuditKind.DOWNLOADED: _("Downloaded"),
-        AuditKind.SEALED: _("Sealed"),
-        AuditKind.SEAL_FAILED: _("Could not be sealed"),
-        AuditKind.RECIRCULATED: _("Circulated again"),
-        AuditKind.RENEWED: _("Timestamp renewed"),
-        AuditKind.SEARCHED: _("Searched"),
-        AuditKind.EXPORTED: _("Exported"),
-    }
 
 
 def download_response(download: svc.Download) -> Response[bytes]:

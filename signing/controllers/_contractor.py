@@ -25,6 +25,7 @@ from signing.controllers._common import (
     png_response,
     settings_of,
 )
+from signing.labels import contract_status_labels
 
 GATE_COOKIE = "kyodo_c"
 
@@ -58,7 +59,7 @@ class ContractorController(Controller):
             "contract": link.contract,
             "token": token,
             "boxes": await link.boxes(),
-            "labels": svc.STATUS_LABELS,
+            "labels": contract_status_labels(),
             "error": "",
             "can_answer": link.can_answer,
             "can_download": link.can_download,

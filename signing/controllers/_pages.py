@@ -14,13 +14,12 @@ from litestar.response import Redirect, Template
 from core.errors import Invalid, ServiceError
 from core.i18n import gettext as _
 from policy.guards import requires, requires_member_staff
+from signing import labels
 from signing import services as svc
-from signing.conclusion import failure_message
 from signing.controllers._common import (
     UPLOAD_LIMIT,
     FormData,
     UrlForm,
-    audit_kind_labels,
     box_values,
     contract_input,
     download_response,
@@ -119,7 +118,7 @@ class ContractPagesController(Controller):
             context={
                 "result": result,
                 "f": filters,
-                "labels": svc.STATUS_LABELS,
+                "labels": labels.contract_status_labels(),
                 "query": request.url.query or "",
                 "principal": actions.principal,
             },
@@ -162,7 +161,8 @@ class ContractPagesController(Controller):
                 "result": result,
                 "trail": trail,
                 "query": query,
-                "kinds": audit_kind_labels(),
+                "kinds": labels.audit_kind_labels(),
+                "terms_text": labels.search_terms_text,
                 # A changed row may break its own hash and the next row's link: count rows, not findings.
                 "broken": broken,
                 "checked": checked,
@@ -176,7 +176,7 @@ class ContractPagesController(Controller):
         self, *, actions: NamedDependency[svc.ContractActions], trail: NamedDependency[svc.TrailFilters]
     ) -> Response[bytes]:
         """The filtered audit trail as CSV (UTF-8 with BOM); the export itself is recorded in the trail."""
-        return download_response(await actions.export_trail(trail, audit_kind_labels()))
+        return download_response(await actions.export_trail(trail))
 
     @get("/new", guards=[requires("contract", "draft")])
     async def new(self, *, actions: NamedDependency[svc.ContractActions]) -> Template:
@@ -204,12 +204,12 @@ class ContractPagesController(Controller):
                 "boxes": view.boxes,
                 "signers": view.signers,
                 "book": view.address_book,
-                "labels": svc.STATUS_LABELS,
-                "party_labels": svc.PARTY_STATUS_LABELS,
+                "labels": labels.contract_status_labels(),
+                "party_labels": labels.party_status_labels(),
                 "principal": actions.principal,
                 "my_turn": view.my_turn,
                 "my_boxes": view.my_boxes,
-                "seal_failure": failure_message(view.contract.seal_failure),
+                "seal_failure": labels.failure_message(view.contract.seal_failure),
                 "correctable_box": view.correctable_box,
             },
         )
@@ -278,7 +278,7 @@ class ContractPagesController(Controller):
             context={
                 "contract": contract,
                 "party": party,
-                "party_labels": svc.PARTY_STATUS_LABELS,
+                "party_labels": labels.party_status_labels(),
                 "done": done,
                 "suggestion": svc.suggested_password(),
                 "min_length": svc.MIN_CONTRACTOR_PASSWORD,

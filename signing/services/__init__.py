@@ -69,15 +69,13 @@ from signing.services._drafts import (
     set_party_password,
     suggested_password,
 )
-from signing.services._exports import PARTY_STATUS_LABELS, STATUS_LABELS, TRAIL_EXPORT_LIMIT, to_csv, trail_csv
+from signing.services._exports import TRAIL_EXPORT_LIMIT, to_csv, trail_csv
 from signing.services._search import JST, SearchPage, TrailEntry, TrailPage, search, trail
 
 __all__ = [
     "JST",
     "MIN_CONTRACTOR_PASSWORD",
-    "PARTY_STATUS_LABELS",
     "SEAL_TASK",
-    "STATUS_LABELS",
     "TRAIL_EXPORT_LIMIT",
     "ContractActions",
     "ContractInput",

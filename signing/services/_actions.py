@@ -230,8 +230,25 @@ class ContractActions:
         return await page_preview_png(self.session, self.settings, contract, document_id, page)
 
     async def search(self, filters: SearchFilters, *, page: int = 1, per_page: int = 50) -> SearchPage:
-        """A page of the contracts the caller may see that match the search keys."""
-        return await search(self.session, self.principal, filters, page=page, per_page=per_page)
+        """A page of the contracts the caller may see that match the search keys.
+
+        A search (any key given) is a staff operation and is kept in the
+        member's trail (DAT-6) as ``searched`` with the keys as typed and the
+        page asked for; nothing of the contracts found is written. Browsing the
+        list without keys is not a search and is not logged.
+        """
+        result = await search(self.session, self.principal, filters, page=page, per_page=per_page)
+        terms = filters.terms()
+        if terms:
+            await append_event(
+                self.session,
+                member_id=self.member_id,
+                contract_id=None,
+                kind=AuditKind.SEARCHED,
+                who=self.who,
+                detail={"terms": terms, "page": result.page},
+            )
+        return result
 
     async def export(self, filters: SearchFilters) -> Download:
         """The search result as CSV (UTF-8 with BOM, for Excel); the export is recorded in the trail."""
@@ -256,9 +273,9 @@ class ContractActions:
         """Ids of the member's events that break their chains, and how many were checked (the whole trail)."""
         return await verify_member_trail(self.session, cache, self.member_id)
 
-    async def export_trail(self, filters: TrailFilters, kind_labels: dict[str, str]) -> Download:
+    async def export_trail(self, filters: TrailFilters) -> Download:
         """The filtered audit trail as CSV (UTF-8 with BOM); the export itself is recorded in the trail."""
-        body = await trail_csv(self.session, self.member_id, filters, kind_labels)
+        body = await trail_csv(self.session, self.member_id, filters)
         await append_event(
             self.session,
             member_id=self.member_id,

@@ -12,38 +12,28 @@ from core import spreadsheet
 from core.errors import Invalid
 from core.i18n import gettext as _
 from core.scope import Principal
-from signing.models import (
-    ContractStatus,
-    PartyStatus,
-)
+from signing.labels import audit_kind_labels, contract_status_label
 from signing.repositories import ContractRepository, SearchFilters, TrailFilters
 from signing.services._search import JST
-
-STATUS_LABELS = {
-    ContractStatus.DRAFT: "下書き",
-    ContractStatus.CIRCULATING: "回覧中",
-    ContractStatus.SEALING: "封緘待ち",
-    ContractStatus.CONCLUDED: "締結済み",
-    ContractStatus.DECLINED: "差戻し",
-    ContractStatus.CANCELLED: "取消し",
-    ContractStatus.SEAL_FAILED: "封緘できませんでした",
-}
-
-PARTY_STATUS_LABELS = {
-    PartyStatus.WAITING: "順番待ち",
-    PartyStatus.NOTIFIED: "依頼中",
-    PartyStatus.AGREED: "同意済み",
-    PartyStatus.DECLINED: "差戻し",
-    PartyStatus.FORWARDED: "転送済み",
-    PartyStatus.CANCELLED: "取消し",
-}
 
 
 async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFilters, *, limit: int = 100_000) -> bytes:
     """Every matching contract as CSV, UTF-8 with BOM so that Excel opens it correctly."""
     out = io.StringIO()
     writer = spreadsheet.writer(out)
-    writer.writerow(["契約ID", "件名", "契約番号", "取引年月日", "金額", "取引先", "状態", "ファイル名", "作成日時"])
+    writer.writerow(
+        [
+            _("Contract ID"),
+            _("Subject"),
+            _("Contract number"),
+            _("Transaction date"),
+            _("Amount"),
+            _("Counterparty"),
+            _("Status"),
+            _("File names"),
+            _("Created at"),
+        ]
+    )
     repo = ContractRepository(session, principal.member_id)
     async for c in repo.stream_search(principal, filters, limit=limit):
         writer.writerow(
@@ -54,7 +44,7 @@ async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFil
                 c.transaction_date.isoformat() if c.transaction_date else "",
                 "" if c.amount is None else str(c.amount),
                 c.counterparty,
-                STATUS_LABELS[c.status],
+                contract_status_label(c.status),
                 " / ".join(c.file_names.splitlines()),
                 c.created_at.isoformat(timespec="seconds"),
             ]
@@ -66,9 +56,7 @@ TRAIL_EXPORT_LIMIT = 100_000
 """Most events one CSV export of the audit trail holds; a wider range must be narrowed, never cut silently."""
 
 
-async def trail_csv(
-    session: AsyncSession, member_id: uuid.UUID, filters: TrailFilters, kind_labels: dict[str, str]
-) -> bytes:
+async def trail_csv(session: AsyncSession, member_id: uuid.UUID, filters: TrailFilters) -> bytes:
     """The filtered trail as CSV (UTF-8 with BOM for Excel), every column including both hashes."""
     repo = ContractRepository(session, member_id)
     total = await repo.trail_count(filters)
@@ -97,11 +85,12 @@ async def trail_csv(
             _("Hash"),
         ]
     )
+    kinds = audit_kind_labels()
     async for event, subject, number in repo.stream_trail(filters):
         writer.writerow(
             [
                 event.occurred_at.astimezone(JST).isoformat(timespec="seconds"),
-                kind_labels.get(event.kind, event.kind),
+                kinds.get(event.kind, event.kind),
                 str(event.contract_id or ""),
                 number or "",
                 subject or "",
