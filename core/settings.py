@@ -18,6 +18,7 @@ __all__ = [
     "AlertSettings",
     "AppSettings",
     "BackupSettings",
+    "BlobSettings",
     "ContractSettings",
     "DatabaseSettings",
     "KeySource",
@@ -379,6 +380,22 @@ class ReportingSettings:
 
 
 @dataclass(frozen=True)
+class BlobSettings:
+    """Where encrypted documents are kept: the data folder, or an S3-compatible object store."""
+
+    url: str = field(default_factory=lambda: _env("KYODO_BLOB_URL"))
+    """KYODO_BLOB_URL: empty for <data dir>/blobs, or s3://bucket/prefix."""
+    s3_endpoint: str = field(default_factory=lambda: _env("KYODO_S3_ENDPOINT"))
+    """KYODO_S3_ENDPOINT: the object store's URL (empty for AWS S3 itself)."""
+    s3_region: str = field(default_factory=lambda: _env("KYODO_S3_REGION", "ap-northeast-1"))
+    """KYODO_S3_REGION: the bucket's region (Tokyo by default)."""
+    s3_access_key_id: str = field(default_factory=lambda: _env("KYODO_S3_ACCESS_KEY_ID"))
+    """KYODO_S3_ACCESS_KEY_ID: the access key (empty: the environment's credentials, e.g. an instance role)."""
+    s3_secret_access_key: str = field(default_factory=lambda: _env("KYODO_S3_SECRET_ACCESS_KEY"), repr=False)
+    """KYODO_S3_SECRET_ACCESS_KEY: its secret."""
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     """Alerts mailed to the provider's operators by `kyodo watch`."""
 
@@ -429,6 +446,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    blobs: BlobSettings = field(default_factory=BlobSettings)
 
 
 def to_psycopg_url(url: str) -> str:

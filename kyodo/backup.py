@@ -4,7 +4,8 @@ A backup is a folder ``kyodo-backup-<UTC time>/`` holding
 
 * ``database.dump``: ``pg_dump --format=custom`` of the whole schema and data, without
   owners and grants (they belong to the installation that restores it);
-* ``blobs.tar``: the document store (``<data dir>/blobs``), still encrypted;
+* ``blobs.tar``: every object of the document store (``<data dir>/blobs`` or the
+  bucket of ``KYODO_BLOB_URL``), still encrypted;
 * ``manifest.json``: format, creation time, schema revision, the SHA-256 and size of
   each file, and the fingerprint (SHA-256) of the master key the documents were
   encrypted under.
@@ -24,9 +25,11 @@ the policies, for a superuser and for a plain owner role alike.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -37,6 +40,7 @@ from pathlib import Path
 
 import psycopg
 
+from core.blobstore import backend_for
 from core.runtime import database_admin_url, database_url
 from core.settings import Settings
 from signing.blobs import master_key
@@ -147,10 +151,7 @@ def create_backup(settings: Settings, out_dir: Path, *, now: dt.datetime | None 
     if dump.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
         raise BackupError(f"pg_dump failed: {dump.stderr.strip()}")
-    blobs = settings.app.data_dir / "blobs"
-    with tarfile.open(folder / BLOBS_FILE, "w") as tar:
-        if blobs.is_dir():
-            tar.add(blobs, arcname="blobs")
+    _archive_documents(settings, folder / BLOBS_FILE)
     files: dict[str, dict[str, int | str]] = {
         name: {"sha256": _sha256(folder / name), "size": (folder / name).stat().st_size}
         for name in (DATABASE_FILE, BLOBS_FILE)
@@ -188,6 +189,43 @@ def verify_backup(folder: Path) -> Manifest:
     return manifest
 
 
+def _archive_documents(settings: Settings, target: Path) -> None:
+    """Every encrypted object of the document store (file system or bucket) into a tar, as ``blobs/<key>``."""
+
+    async def _copy(tar: tarfile.TarFile) -> None:
+        backend = backend_for(settings)
+        for key in await backend.keys(""):
+            data = await backend.read(key)
+            if data is None:  # deleted meanwhile (a leaving member)
+                continue
+            info = tarfile.TarInfo(f"blobs/{key}")
+            info.size = len(data)
+            info.mode = 0o600
+            tar.addfile(info, io.BytesIO(data))
+
+    with tarfile.open(target, "w") as tar:
+        asyncio.run(_copy(tar))
+
+
+def _restore_documents(settings: Settings, archive: Path) -> None:
+    """Write the archived objects back into this installation's document store."""
+
+    async def _copy(tar: tarfile.TarFile) -> None:
+        backend = backend_for(settings)
+        for member in tar.getmembers():
+            if not member.isfile() or not member.name.startswith("blobs/"):
+                continue
+            key = member.name.removeprefix("blobs/")
+            if ".." in key.split("/") or key.startswith("/"):
+                raise BackupError(f"unsafe name in the backup: {member.name}")
+            handle = tar.extractfile(member)
+            assert handle is not None
+            await backend.write(key, handle.read())
+
+    with tarfile.open(archive) as tar:
+        asyncio.run(_copy(tar))
+
+
 def restore_backup(settings: Settings, folder: Path) -> Manifest:
     """Restore a checked backup into this installation's empty database and document store.
 
@@ -209,9 +247,8 @@ def restore_backup(settings: Settings, folder: Path) -> Manifest:
         row = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
     if row and row[0]:
         raise BackupError("the database already has tables; restore into a new, empty database")
-    blobs = settings.app.data_dir / "blobs"
-    if blobs.is_dir() and any(blobs.iterdir()):
-        raise BackupError(f"{blobs} is not empty; restore into a new data folder")
+    if asyncio.run(backend_for(settings).keys("")):
+        raise BackupError("the document store is not empty; restore into a new data folder or bucket prefix")
     restore = subprocess.run(
         [
             _postgres_tool("pg_restore"),
@@ -231,8 +268,7 @@ def restore_backup(settings: Settings, folder: Path) -> Manifest:
     if restore.returncode != 0:
         raise BackupError(f"pg_restore failed (nothing was restored): {restore.stderr.strip()}")
     settings.app.data_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(folder / BLOBS_FILE) as tar:
-        tar.extractall(settings.app.data_dir, filter="data")
+    _restore_documents(settings, folder / BLOBS_FILE)
     upgrade(admin_url, app_url=database_url(settings), quiet=True)
     grant_app_role(admin_url, database_url(settings))
     return manifest

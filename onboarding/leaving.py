@@ -4,15 +4,15 @@ Both steps find the member's data **from the metadata**: every table with a
 ``member_id`` column (contracts, sealed-document records, certificates, audit
 trail, staff … whatever exists) is exported and deleted, so a domain that adds a
 member-owned table is covered without touching this module. Blobs (documents,
-sealed PDFs) are the files under :func:`member_blob_dir`; document storage must
-keep each member's files there.
+sealed PDFs) are the document store's objects whose key begins with the member's
+id, in the data folder or the bucket of ``KYODO_BLOB_URL`` (:mod:`core.blobstore`).
 
 The export is one zip: ``tables/<table>.csv`` (UTF-8 with BOM, one file per
 table, secrets such as password hashes left out), ``blobs/<path>`` and
 ``manifest.json`` listing the SHA-256 and size of every other entry.
 
-Deletion removes the rows children-first (reverse foreign-key order), the blob
-folder, marks the member ``left`` and writes a
+Deletion removes the rows children-first (reverse foreign-key order), the
+member's objects, marks the member ``left`` and writes a
 :class:`~onboarding.models.DeletionReport` (counts per table, who, when), which is
 a consortium record and therefore survives. The member row itself stays (name
 and code of a public body, status ``left``) because invoices, agreements and the
@@ -36,6 +36,7 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.blobstore import backend_for
 from core.db import complete_metadata
 from core.errors import Invalid
 from core.i18n import gettext as _
@@ -117,10 +118,12 @@ async def export_member(session: AsyncSession, member: Member, out: IO[bytes], s
             writer.writerows([_cell(v) for v in row] for row in rows)
             add(f"tables/{name}.csv", ("\ufeff" + buf.getvalue()).encode("utf-8"))
             result.row_counts[name] = len(rows)
-        blob_root = member_blob_dir(settings, member.id)
-        if blob_root.is_dir():
-            for path in sorted(p for p in blob_root.rglob("*") if p.is_file()):
-                add(f"blobs/{path.relative_to(blob_root).as_posix()}", path.read_bytes())
+        backend = backend_for(settings)
+        prefix = f"{member.id}/"
+        for key in await backend.keys(prefix):
+            data = await backend.read(key)
+            if data is not None:
+                add(f"blobs/{key.removeprefix(prefix)}", data)
         manifest = {
             "member": {"id": str(member.id), "lg_code": member.lg_code, "name": member.name},
             "created_at": dt.datetime.now(JST).isoformat(),
@@ -170,10 +173,14 @@ async def delete_member(
         )
     async with elevated(session):
         counts = await OnboardingRepository(session, member.id).delete_everything()
+    backend = backend_for(settings)
+    keys = await backend.keys(f"{member.id}/")
+    size = 0
+    for key in keys:
+        size += len(await backend.read(key) or b"")
+    await backend.delete(keys)
     blob_root = member_blob_dir(settings, member.id)
-    files = [p for p in blob_root.rglob("*") if p.is_file()] if blob_root.is_dir() else []
-    size = sum(p.stat().st_size for p in files)
-    if blob_root.exists():
+    if blob_root.exists():  # empty folders the file system backend leaves behind
         shutil.rmtree(blob_root)
     member.status = MemberStatus.LEFT
     member.left_on = dt.datetime.now(JST).date()
@@ -184,7 +191,7 @@ async def delete_member(
         lg_code=member.lg_code,
         deleted_by=by,
         row_counts=dict(sorted(counts.items())),
-        blob_files=len(files),
+        blob_files=len(keys),
         blob_bytes=size,
         export_sha256=export_sha256,
     )

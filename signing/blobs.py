@@ -1,11 +1,17 @@
-"""Content-addressed, encrypted document store under the data folder.
+"""Content-addressed, encrypted document store: the data folder, or any S3-compatible object store.
 
 A document is stored once per member under the SHA-256 of its plaintext
-(``blobs/<member>/<aa>/<sha256>``), encrypted with AES-GCM under the member's
+(key ``<member>/<aa>/<sha256>``), encrypted with AES-GCM under the member's
 data key; the data key is kept in the database wrapped (AES-GCM) by the master
 key (``KYODO_MASTER_KEY``, or ``master_key`` generated into the data folder).
 The database keeps hashes and metadata; a blob is only written after a document
 passed every check, so a refused upload leaves nothing behind.
+
+Where the encrypted objects live is a backend chosen by ``KYODO_BLOB_URL``:
+empty for ``<data dir>/blobs/`` on the file system, ``s3://bucket/prefix`` for an
+object store (AWS S3, MinIO, SeaweedFS, Ceph RGW, Sakura or IIJ object storage …)
+reached with obstore. Keys start with the member's id in both, so a leaving
+member's export and deletion find every object by that prefix.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.blobstore import BlobBackend, backend_for
 from core.settings import Settings
 from signing.repositories.seals import DocumentKeyRepository
 
@@ -60,17 +67,23 @@ def master_key(settings: Settings) -> bytes:
 
 
 class BlobStore:
-    """Encrypted blobs of one installation (filesystem backend)."""
+    """Encrypted blobs of one installation."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, backend: BlobBackend | None = None) -> None:
+        self.backend = backend or backend_for(settings)
         self.root = settings.app.data_dir / "blobs"
         self._master = AESGCM(master_key(settings))
 
-    def path(self, member_id: uuid.UUID, sha256: str) -> Path:
-        """Where the blob of ``sha256`` for ``member_id`` lives."""
+    @staticmethod
+    def key(member_id: uuid.UUID, sha256: str) -> str:
+        """The object key of the blob of ``sha256`` for ``member_id``."""
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
             raise ValueError("not a SHA-256")
-        return self.root / str(member_id) / sha256[:2] / sha256
+        return f"{member_id}/{sha256[:2]}/{sha256}"
+
+    def path(self, member_id: uuid.UUID, sha256: str) -> Path:
+        """Where the blob lives on the file system backend."""
+        return self.root / self.key(member_id, sha256)
 
     async def _data_key(self, session: AsyncSession, member_id: uuid.UUID) -> AESGCM:
         keys = DocumentKeyRepository(session, member_id)
@@ -88,26 +101,35 @@ class BlobStore:
     async def put(self, session: AsyncSession, member_id: uuid.UUID, data: bytes) -> str:
         """Store ``data`` (once) and return its SHA-256."""
         digest = sha256_hex(data)
-        target = self.path(member_id, digest)
-        if target.exists():
+        key = self.key(member_id, digest)
+        if await self.backend.exists(key):
             return digest
         aead = await self._data_key(session, member_id)
         nonce = secrets.token_bytes(_NONCE)
-        sealed = nonce + aead.encrypt(nonce, data, digest.encode())
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{digest}.{secrets.token_hex(4)}.tmp")
-        tmp.write_bytes(sealed)
-        os.replace(tmp, target)
+        await self.backend.write(key, nonce + aead.encrypt(nonce, data, digest.encode()))
         return digest
 
     async def get(self, session: AsyncSession, member_id: uuid.UUID, sha256: str) -> bytes:
         """The plaintext of a stored blob; checks its hash."""
-        target = self.path(member_id, sha256)
-        if not target.exists():
+        sealed = await self.backend.read(self.key(member_id, sha256))
+        if sealed is None:
             raise BlobNotFoundError(sha256)
-        sealed = target.read_bytes()
         aead = await self._data_key(session, member_id)
         data = aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], sha256.encode())
         if sha256_hex(data) != sha256:
             raise BlobNotFoundError(sha256)
         return data
+
+    async def member_objects(self, member_id: uuid.UUID) -> list[str]:
+        """Every object key of a member (for the export and deletion of a leaving member)."""
+        return await self.backend.keys(f"{member_id}/")
+
+    async def delete_member(self, member_id: uuid.UUID) -> tuple[int, int]:
+        """Delete every object of a member; returns (objects, bytes) deleted."""
+        keys = await self.member_objects(member_id)
+        size = 0
+        for key in keys:
+            data = await self.backend.read(key)
+            size += len(data or b"")
+        await self.backend.delete(keys)
+        return len(keys), size
