@@ -43,6 +43,7 @@ from core.scope import elevated
 from core.settings import SealSettings, Settings, SigningSettings
 from onboarding.environment import is_test
 from onboarding.metering import record_conclusion
+from onboarding.models import Environment
 from signing.audit import Actor, append_event
 from signing.blobs import BlobStore
 from signing.certificate import AgreementLine, CertificateData, PartyLine, SealedFileLine, render_certificate
@@ -76,20 +77,8 @@ log = logging.getLogger(__name__)
 SEALING_ACTOR = Actor(actor="封緘サービス（共同）")
 """How the platform appears in the audit trail when it seals or renews."""
 
-_PARTY_STATUS_JA = {
-    "agreed": "合意済み",
-    "declined": "差戻し",
-    "forwarded": "転送済み",
-    "waiting": "待機中",
-    "notified": "依頼中",
-}
-_EVENT_JA = {
-    AuditKind.AGREED.value: "合意",
-    AuditKind.FORWARDED.value: "転送",
-    AuditKind.DECLINED.value: "差戻し",
-    AuditKind.OPENED.value: "閲覧",
-    AuditKind.FILLED.value: "入力",
-}
+_CERTIFICATE_EVENTS = (AuditKind.AGREED, AuditKind.FORWARDED, AuditKind.DECLINED)
+"""What the certificate of conclusion lists of each party (worded by signing.labels, as on the screens)."""
 
 
 class SealOutcome(enum.StrEnum):
@@ -168,6 +157,11 @@ def _is_test(member: Member) -> bool:
     return is_test(member)
 
 
+def _made_in_test(contract: Contract) -> bool:
+    """A contract made in the sandbox or trial is sealed with the labelled test certificate, whatever came after."""
+    return contract.environment is Environment.TEST
+
+
 @asynccontextmanager
 async def _across_members(session: AsyncSession) -> AsyncIterator[SealRepository]:
     """The worker's scope: every member's rows inside the block, the previous scope afterwards.
@@ -197,7 +191,7 @@ async def _certificate_data(
 ) -> CertificateData:
     parties = sorted(contract.parties, key=lambda p: (p.order_no, p.created_at))
     titles = await repo.title_names()
-    events = await repo.trail(contract.id, list(_EVENT_JA))
+    events = await repo.trail(contract.id, [k.value for k in _CERTIFICATE_EVENTS])
     return CertificateData(
         member_name=member.name,
         title_formal_name=title.formal_name,
@@ -215,17 +209,17 @@ async def _certificate_data(
                 company=p.company,
                 name=p.name,
                 email=p.email,
-                status=_PARTY_STATUS_JA.get(p.status.value, p.status.value),
+                status=p.status,
             )
             for p in parties
         ],
         events=[
-            AgreementLine(when=e.occurred_at, what=_EVENT_JA[e.kind], who=e.actor, email=e.email, ip=str(e.ip or ""))
+            AgreementLine(when=e.occurred_at, what=AuditKind(e.kind), who=e.actor, email=e.email, ip=str(e.ip or ""))
             for e in events
-            if e.kind in (AuditKind.AGREED.value, AuditKind.FORWARDED.value, AuditKind.DECLINED.value)
+            if e.kind in {k.value for k in _CERTIFICATE_EVENTS}
         ],
         files=[SealedFileLine(doc.file_name, s.sha256, s.size) for doc, s in sealed],
-        test_environment=_is_test(member),
+        test_environment=_made_in_test(contract),
     )
 
 
@@ -260,7 +254,7 @@ async def _seal(
     member = await repo.member(contract.member_id)
     title = await repo.title(contract.title_id)
     assert title is not None
-    identity = "sandbox" if _is_test(member) else "provider"
+    identity = "sandbox" if _made_in_test(contract) else "provider"
     sealer = pool.sealer(identity)
     boxes = await repo.text_boxes(contract.id)
     store = BlobStore(settings)
