@@ -40,7 +40,6 @@ __all__ = [
     "PolicyEngine",
     "PolicyListener",
     "announce",
-    "announce_change",
     "engine",
 ]
 
@@ -192,14 +191,6 @@ def announce(domain: str) -> None:
     engine.invalidate(domain)
     _publish(domain)
 
-
-def announce_change(client: redis.Redis, domain: str) -> None:
-    """Publish that ``domain`` changed on ``client``, for code that commits outside a session's hooks.
-
-    Prefer :func:`policy.services.policy_changed`, which announces only once the
-    change has committed.
-    """
-    client.publish(CHANNEL, domain)
 
 
 class PolicyListener(threading.Thread):

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import click
-import redis
 
 from consortium.services import issue_operator_api_key
 from core.db import session_scope
 from core.errors import ServiceError
-from core.runtime import redis_url
 from core.settings import get_settings
 from kyodo.cli.common import run
-from policy.engine import announce_change
-from policy.permissions import member_domain
 
 __all__ = ["apikey"]
 
@@ -30,22 +26,15 @@ def apikey_create(lg_code: str, label: str, role: str | None) -> None:
     """Issue an API key for a member and print it (shown once; only its digest is stored)."""
     settings = get_settings()
 
-    async def issue() -> tuple[str, str, str]:
+    async def issue() -> tuple[str, str]:
         async with session_scope(settings) as session:
-            member, row, key = await issue_operator_api_key(session, lg_code=lg_code, label=label, role=role)
-            return key, row.prefix, str(member.id)
+            _member, row, key = await issue_operator_api_key(session, lg_code=lg_code, label=label, role=role)
+            return key, row.prefix
 
     try:
-        key, prefix, member_id = run(issue())
+        key, prefix = run(issue())
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
-    if role:
-        client = redis.Redis.from_url(redis_url(settings), socket_connect_timeout=2)
-        try:
-            announce_change(client, member_domain(member_id))
-        except redis.RedisError as exc:
-            click.echo(f"kyodo: the key works, but running processes were not told about its role ({exc})", err=True)
-        finally:
-            client.close()
+    # The role service announced the key's role to every process once the issue committed.
     click.echo(key)
     click.echo(f"[kyodo] prefix {prefix}; the key is shown only now", err=True)
