@@ -224,6 +224,10 @@ class ContractSettings:
 
     max_file_mb: int = field(default_factory=lambda: max(MIN_FILE_MB, _env_int("KYODO_MAX_FILE_MB", MIN_FILE_MB)))
     """KYODO_MAX_FILE_MB: largest PDF accepted per file, in MB (never below 20)."""
+    max_verify_mb: int = field(default_factory=lambda: _env_int("KYODO_MAX_VERIFY_MB", 60))
+    """KYODO_MAX_VERIFY_MB: largest file the public verification page and API accept, in MB."""
+    max_import_mb: int = field(default_factory=lambda: _env_int("KYODO_MAX_IMPORT_MB", 20))
+    """KYODO_MAX_IMPORT_MB: largest staff CSV an administrator may upload, in MB."""
     max_contract_mb: int = field(
         default_factory=lambda: max(MIN_CONTRACT_MB, _env_int("KYODO_MAX_CONTRACT_MB", MIN_CONTRACT_MB))
     )

@@ -21,13 +21,14 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import gettext as _
-from core.settings import SigningSettings
+from core.settings import SigningSettings, get_settings
 from signing.records import find_record
 from signing.verification import VerificationReport, verify
 
 __all__ = ["VerificationController", "VerifyApiController"]
 
-MAX_VERIFY_BYTES = 60 * 1024 * 1024
+MAX_VERIFY_BYTES = get_settings().contracts.max_verify_mb * 1024 * 1024
+"""Read once at start-up: Litestar fixes a route's body limit when the route is declared."""
 """Largest PDF accepted for verification (a contract's files are at most 50 MB)."""
 
 

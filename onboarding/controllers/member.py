@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import TooLarge
 from core.i18n import gettext as _
 from core.scope import Principal, PrincipalKind
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from onboarding import leaving, staff_import
 from onboarding.controllers.forms import HTML_ERRORS
 from onboarding.dates import today_jst
@@ -28,7 +28,7 @@ from policy.guards import current_principal, requires, requires_member_staff
 
 __all__ = ["MemberExportController", "StaffImportApiController", "StaffImportController"]
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = get_settings().contracts.max_import_mb * 1024 * 1024
 
 
 @dataclass
@@ -45,7 +45,11 @@ async def _preview(session: AsyncSession, principal: Principal, upload: UploadFo
     """Read the upload and check it: the same for the screen and the API."""
     data = await upload.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise TooLarge(_("The file is larger than 20 MB. Split it into several files."))
+        raise TooLarge(
+            _("The file is larger than {limit} MB. Split it into several files.").format(
+                limit=MAX_UPLOAD_BYTES // (1024 * 1024)
+            )
+        )
     return await staff_import.preview(
         session,
         await own_member(session, principal.member_id),
