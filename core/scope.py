@@ -38,7 +38,6 @@ __all__ = [
     "enable_member_isolation_sql",
     "for_member",
     "member_owned_tables",
-    "system_access",
 ]
 
 
@@ -195,12 +194,6 @@ async def _transaction_usable(session: AsyncSession) -> bool:
     status = getattr(info, "transaction_status", None)
     return status is None or status != pq.TransactionStatus.INERROR
 
-
-async def system_access(session: AsyncSession) -> None:
-    """Deprecated: switch ``session`` to every member's rows for good; being replaced by :func:`elevated`."""
-    session.info["system"] = True
-    session.info["member_id"] = ""
-    await _apply_now(session)
 
 
 async def _apply_now(session: AsyncSession) -> None:

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from policy.models import PolicyRule
 from tenants.models import (
     AddressBookEntry,
@@ -33,6 +32,7 @@ from tenants.models import (
     ViewScope,
 )
 from tenants.passwords import api_key_digest, hash_password, new_api_key
+from tests.scope import system_access
 
 PASSWORD = "kyodo-Test-2026"
 

@@ -27,10 +27,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import member_owned_tables, system_access
+from core.scope import member_owned_tables
 from kyodo.models import metadata
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
+from tests.scope import system_access
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 # Paths that do not belong to a member: public, probes and sign-in.

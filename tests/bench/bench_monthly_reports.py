@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core.db import create_engine
-from core.scope import system_access
 from core.settings import Settings
 from reporting.models import MonthlyReport
 from reporting.services import issue_month
 from reporting.telemetry import BIN_COUNT
+from tests.scope import system_access
 
 JST = ZoneInfo("Asia/Tokyo")
 MEMBERS = 100

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from core.outbox import OutboxMessage
-from core.scope import Principal, PrincipalKind, system_access
+from core.scope import Principal, PrincipalKind
 from core.settings import Settings, to_psycopg_url
 from signing import services as svc
 from signing.audit import Actor
@@ -31,6 +31,7 @@ from tests import factories as f
 from tests.conftest import WorkerProcess, task_sender
 from tests.corpus.checks import BOTTOM, CIRCULATED, HEIGHT, LEFT, WIDTH, box_text, find_value, shapes, words
 from tests.corpus.producers import Corpus
+from tests.scope import system_access
 
 SIGNER = "盛岡市長 内舘 茂"
 DEADLINE_SECONDS = 300

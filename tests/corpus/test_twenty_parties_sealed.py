@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from core.outbox import OutboxMessage
-from core.scope import Principal, PrincipalKind, system_access
+from core.scope import Principal, PrincipalKind
 from core.settings import Settings, to_psycopg_url
 from kyodo.app import create_app
 from signing import services as svc
@@ -35,6 +35,7 @@ from tests.conftest import csrf_token
 from tests.corpus.checks import BOTTOM, HEIGHT, LEFT, WIDTH, box_text, find_value, shapes, words
 from tests.corpus.producers import Corpus
 from tests.corpus.test_corpus_circulation import WORKER_START_SECONDS, _seal_tasks_sent, _wait_concluded, _worker
+from tests.scope import system_access
 
 CONTRACTORS = 18
 PASSWORD = "kyodo-2026-pass"

@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from consortium.demo import seed_database
-from core.scope import system_access
 from core.settings import AppSettings, DatabaseSettings, Settings, to_psycopg_url
 from kyodo.backup import BackupError, create_backup, restore_backup, verify_backup
 from signing.blobs import BlobStore
 from tenants.models import Member
 from tests.conftest import _as_app_role, _create_database, _drop_database
+from tests.scope import system_access
 
 DOCUMENT = "%PDF-1.7\n% 盛岡市 契約書 (test document)\n%%EOF\n".encode()
 MASTER_KEY = "q0f1nJd7w3eN4Tj6Lk8Hx2Vb5Zc9Ra1Sy0Pm3Qo6Ui4="

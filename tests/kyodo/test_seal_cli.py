@@ -11,12 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from core.outbox import OutboxMessage
-from core.scope import Principal, PrincipalKind, system_access
+from core.scope import Principal, PrincipalKind
 from core.settings import Settings, to_psycopg_url
 from signing import services as svc
 from signing.audit import Actor
 from signing.models import Contract, ContractStatus
 from tests import factories as f
+from tests.scope import system_access
 from tests.signing.pdfgen import make_pdf
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

@@ -8,13 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Invalid
-from core.scope import for_member, system_access
+from core.scope import for_member
 from policy.models import MemberRole, PolicyRule
 from policy.permissions import Permission
 from policy.services import RoleIn, RoleService
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form
+from tests.scope import system_access
 
 
 async def test_builtin_roles_are_listed_in_japanese(client: AsyncTestClient, two_members: TwoMembers) -> None:

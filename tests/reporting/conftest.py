@@ -28,13 +28,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from reporting.models import MaintenanceWindow, ProbeResult, RequestMinute
 from reporting.services import open_incident, record_recovery, set_targets
 from reporting.telemetry import BIN_COUNT
 from tenants.models import MemberStatus, SecurityEvent, SecurityEventKind
 from tests import factories as f
 from tests.conftest import TwoMembers
+from tests.scope import system_access
 from tests.signing.conftest import smtp_server  # noqa: F401 - a real SMTP server for the reporting mail tests
 
 JST = ZoneInfo("Asia/Tokyo")

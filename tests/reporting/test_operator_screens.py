@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.services import create_operator
 from core.outbox import OutboxMessage
-from core.scope import elevated, system_access
+from core.scope import elevated
 from core.settings import SecuritySettings, Settings
 from reporting.models import Incident, MaintenanceWindow, MonthlyReport, SlaTarget
 from reporting.notify import notify_maintenance, notify_maintenance_cancelled
@@ -23,6 +23,7 @@ from tests.conftest import TwoMembers, csrf_token, sign_in
 from tests.helpers import replace_given_password
 from tests.reporting.conftest import JST, October, deliver_queued_mail
 from tests.reporting.test_issue import pdf_text
+from tests.scope import system_access
 from tests.signing.conftest import Mailbox
 
 

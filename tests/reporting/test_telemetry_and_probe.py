@@ -14,12 +14,12 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from core.settings import Settings
 from reporting.models import ProbeResult, RequestMinute
 from reporting.probe import probe, record_probe
 from reporting.telemetry import TelemetryBuffer, move_completed_minutes
 from tests.conftest import TwoMembers, WorkerProcess, sign_in
+from tests.scope import system_access
 
 
 @get("/test-only/boom", include_in_schema=False)

@@ -9,12 +9,12 @@ import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from core.scope import system_access
 from core.settings import Settings, to_psycopg_url
 from signing.audit import Actor, append_event, verify_chains
 from signing.models import AuditKind
 from tests import factories as f
 from tests.conftest import PROJECT_DIR
+from tests.scope import system_access
 
 
 async def test_chain_verifies_and_detects_tampering(fresh_database: Settings) -> None:

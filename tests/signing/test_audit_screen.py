@@ -14,13 +14,13 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.scope import system_access
 from core.settings import Settings, to_psycopg_url
 from kyodo.app import create_app
 from signing.audit import Actor, append_event
 from signing.models import AuditEvent, AuditKind
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
+from tests.scope import system_access
 from tests.signing.conftest import Office
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0) KyodoAuditCheck/1.0"

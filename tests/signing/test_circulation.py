@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from core.outbox import OutboxMessage, relay_pending
-from core.scope import system_access
 from core.settings import Settings, to_psycopg_url
 from kyodo.app import create_app
 from signing.audit import verify_chains
@@ -23,6 +22,7 @@ from signing.services import SEAL_TASK
 from tenants.models import SecurityEvent, SecurityEventKind
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in, start_worker, task_sender
+from tests.scope import system_access
 from tests.signing.conftest import Mailbox, make_office
 
 LINK = re.compile(r"/c/([A-Za-z0-9_\-]{20,})")

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.outbox import OutboxMessage
-from core.scope import system_access
 from core.settings import Settings
 from signing.mail import MAIL_TASK, open_link
 from signing.models import AuditEvent, AuditKind, Contract, ContractStatus, Party, PartyStatus
@@ -22,6 +21,7 @@ from tenants.models import SecurityEvent, SecurityEventKind
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.helpers import stored_blobs
+from tests.scope import system_access
 from tests.signing.conftest import Office
 
 

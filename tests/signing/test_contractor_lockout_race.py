@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Locked
-from core.scope import Principal, PrincipalKind, system_access
+from core.scope import Principal, PrincipalKind
 from core.settings import Settings
 from signing import services as svc
 from signing.audit import Actor, verify_chains
@@ -36,6 +36,7 @@ from tenants.models import Member, SecurityEvent, SecurityEventKind
 from tenants.passwords import hash_password, verify_password
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
+from tests.scope import system_access
 from tests.signing.conftest import Office
 from tests.signing.pdfgen import make_pdf
 from tests.signing.test_contractor_errors import _links, _sent

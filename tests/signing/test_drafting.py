@@ -10,12 +10,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from core.settings import Settings
 from signing.blobs import BlobStore
 from signing.models import AuditEvent, Contract, ContractDocument
 from tests import factories as f
 from tests.helpers import stored_blobs
+from tests.scope import system_access
 from tests.signing.conftest import Office
 from tests.signing.pdfgen import make_pdf
 

@@ -14,11 +14,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from core.settings import Settings
 from signing.models import AuditEvent, AuditKind, Party
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
+from tests.scope import system_access
 from tests.signing.conftest import Office
 from tests.signing.test_contractor_errors import _links, _open, _sent
 

@@ -35,7 +35,6 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker, create_async_engine
 
-from core.scope import system_access
 from core.settings import Settings, to_psycopg_url
 from kyodo.app import create_app
 from signing import pdfgate
@@ -48,6 +47,7 @@ from tests.conftest import _session_maker, sign_in
 from tests.corpus.conftest import corpus
 from tests.corpus.producers import CATALOGUE, SIGNED, Corpus
 from tests.helpers import stored_blobs
+from tests.scope import system_access
 from tests.signing.conftest import Office
 from tests.signing.pdfgen import make_pdf
 

@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from core.outbox import OutboxMessage
-from core.scope import system_access
 from core.settings import Settings, to_psycopg_url
 from signing.audit import Actor, append_event
 from signing.mail import MAIL_TASK
 from signing.models import AuditEvent, AuditKind
 from signing.services import remind
 from tests import factories as f
+from tests.scope import system_access
 from tests.signing.conftest import Office
 from tests.signing.test_contractor_errors import _links, _sent
 

@@ -9,10 +9,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from signing.models import Contract, ContractStatus, Party, TextBox
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
+from tests.scope import system_access
 from tests.signing.conftest import Office
 
 

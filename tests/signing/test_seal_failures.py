@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import ServiceError
 from core.outbox import OutboxMessage
-from core.scope import Principal, PrincipalKind, system_access
+from core.scope import Principal, PrincipalKind
 from core.settings import Settings, SigningSettings
 from signing import services as svc
 from signing.audit import Actor
@@ -38,6 +38,7 @@ from signing.models import (
 from signing.seal_service import SealerPool, SealOutcome, seal_contract
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
+from tests.scope import system_access
 
 from .conftest import Office
 from .pdfgen import make_pdf

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from core.outbox import OutboxMessage
-from core.scope import Principal, PrincipalKind, elevated, system_access
+from core.scope import Principal, PrincipalKind, elevated
 from core.settings import RedisSettings, Settings, SigningSettings, to_psycopg_url
 from onboarding.models import UsageEvent
 from reporting.usage import concluded_contracts
@@ -42,6 +42,7 @@ from signing.verification import verify_async
 from testpki import PKIServer, TestPKI, settings_environment
 from tests import factories as f
 from tests.conftest import WorkerProcess, start_worker
+from tests.scope import system_access
 from tests.signing.conftest import pdftotext
 from tests.signing.pdfgen import make_pdf
 

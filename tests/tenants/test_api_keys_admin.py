@@ -6,10 +6,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from tenants.models import ApiKey
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form, shown_once
+from tests.scope import system_access
 
 
 async def test_create_use_revoke_refuse(

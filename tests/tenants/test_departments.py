@@ -6,11 +6,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from tenants.models import Department
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form
+from tests.scope import system_access
 
 
 async def _departments(session: AsyncSession, member_id) -> dict[str, Department]:

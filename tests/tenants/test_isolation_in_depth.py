@@ -11,13 +11,14 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import for_member, member_owned_tables, system_access
+from core.scope import for_member, member_owned_tables
 from core.settings import DatabaseSettings, Settings
 from kyodo.app import create_app
 from kyodo.models import metadata
 from tenants.models import Department, Staff
 from tests import factories as f
 from tests.conftest import TwoMembers
+from tests.scope import system_access
 
 
 def test_every_member_owned_table_has_the_isolation_policy(settings: Settings) -> None:

@@ -30,7 +30,6 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.scope import system_access
 from core.settings import SecuritySettings, Settings, to_psycopg_url
 from kyodo.app import create_app
 from tenants import auth
@@ -39,6 +38,7 @@ from tenants.models import OperatorAccount, SecretariatAccount, SecurityEvent, S
 from tenants.passwords import verify_password
 from tests import factories as f
 from tests.conftest import TwoMembers
+from tests.scope import system_access
 
 GUESSES = 20
 STAFF = "morioka-admin"

@@ -9,12 +9,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from core.settings import SecuritySettings, Settings
 from kyodo.app import create_app
 from tenants.models import SecurityEvent, SecurityEventKind, Staff
 from tests import factories as f
 from tests.conftest import PEER_HEADER, TwoMembers, _session_maker, sign_in
+from tests.scope import system_access
 
 
 async def _login(client: AsyncTestClient[Litestar], login_id: str, password: str):

@@ -9,12 +9,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from policy.models import PolicyRule
 from tenants.models import Staff, StaffStatus, ViewScope
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form, replace_given_password, shown_once
+from tests.scope import system_access
 
 
 async def _staff(session: AsyncSession, login_id: str) -> Staff:

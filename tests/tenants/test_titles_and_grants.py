@@ -6,11 +6,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import system_access
 from tenants.models import ContractTitle, TitleGrant
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
 from tests.helpers import api, form
+from tests.scope import system_access
 
 
 async def test_any_number_of_titles_in_order(client: AsyncTestClient, two_members: TwoMembers) -> None:
