@@ -12,13 +12,13 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consortium.identifiers import validate_corporate_number, validate_lg_code
 from consortium.repository import ConsortiumRepository
+from core.dates import JST
 from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import elevated
@@ -50,9 +50,6 @@ __all__ = [
     "issue_operator_api_key",
     "today",
 ]
-
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 def today() -> dt.date:

@@ -17,6 +17,8 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from core.dates import JST
+
 __all__ = [
     "JST",
     "LOCALES",
@@ -99,9 +101,6 @@ def format_date(day: dt.date | dt.datetime, *, era: bool = False, locale: str | 
             if day >= start:
                 return f"{day.isoformat()} ({romaji} {day.year - start.year + 1})"
     return day.isoformat()
-
-
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
 
 def format_local_time(moment: dt.datetime | None, *, era: bool = False) -> str:

@@ -195,7 +195,6 @@ async def _transaction_usable(session: AsyncSession) -> bool:
     return status is None or status != pq.TransactionStatus.INERROR
 
 
-
 async def _apply_now(session: AsyncSession) -> None:
     # A transaction already open keeps the settings it began with; refresh them.
     if session.in_transaction():

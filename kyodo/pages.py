@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
@@ -15,6 +14,7 @@ from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dates import JST
 from core.errors import Invalid
 from core.i18n import LOCALE_COOKIE, LOCALES
 from core.i18n import gettext as _
@@ -28,7 +28,6 @@ from tenants.sessions import SESSION_COOKIE, session_store
 
 __all__ = ["AccountController", "PagesController", "safe_next"]
 
-JST = ZoneInfo("Asia/Tokyo")
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 

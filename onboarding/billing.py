@@ -43,10 +43,10 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dates import JST, month_end
 from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import elevated
-from onboarding.dates import JST, month_end
 from onboarding.environment import TEST_STATUSES
 from onboarding.members import consortium_members
 from onboarding.models import (

@@ -37,12 +37,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.blobstore import backend_for
+from core.dates import JST
 from core.db import complete_metadata
 from core.errors import Invalid
 from core.i18n import gettext as _
 from core.scope import elevated
 from core.settings import Settings
-from onboarding.dates import JST
 from onboarding.models import DeletionReport, StageChange
 from onboarding.repository import OnboardingRepository, member_tables_in_fk_order
 from policy.services import policy_changed

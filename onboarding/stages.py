@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dates import today_jst
 from core.db import complete_metadata
 from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import elevated
-from onboarding.dates import today_jst
 from onboarding.models import CHECKLIST_ITEMS, ChecklistItem, StageChange
 from onboarding.repository import OnboardingRepository
 from tenants.models import Member, MemberStatus

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.asyncrun import run_async
+from core.dates import today_jst
 from core.db import session_scope, system_session
 from core.runtime import redis_url
 from core.scope import elevated, for_member
 from core.settings import get_settings
 from onboarding.billing import issue_month
-from onboarding.dates import today_jst
 from onboarding.models import ImportStatus
 from onboarding.repository import OnboardingRepository
 from onboarding.staff_import import PROGRESS_PREFIX, ImportRejected, apply_import, login_id_conflict, progress_key

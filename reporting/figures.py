@@ -28,10 +28,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dates import JST, month_period, parse_month
 from reporting.models import Incident, MaintenanceWindow
 from reporting.repository import DayCounts, ReportingRepository
 from reporting.telemetry import BIN_COUNT, percentile
@@ -54,7 +54,6 @@ __all__ = [
     "targets_for",
 ]
 
-JST = ZoneInfo("Asia/Tokyo")
 ITEMS = ("availability", "recovery", "response")
 """Items with a target; a missed one needs a reason and an improvement plan before issuing."""
 
@@ -190,19 +189,6 @@ class MemberMonth:
         data = convert(asdict(self))
         data["missed"] = self.missed
         return dict(data)
-
-
-def parse_month(text: str) -> dt.date:
-    """``"2026-10"`` → 2026-10-01."""
-    year, _, month = text.partition("-")
-    return dt.date(int(year), int(month), 1)
-
-
-def month_period(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """Start and end (exclusive) of a calendar month in Japan time."""
-    start = dt.datetime(month.year, month.month, 1, tzinfo=JST)
-    following = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return start, dt.datetime(following.year, following.month, 1, tzinfo=JST)
 
 
 def _minute(at: dt.datetime) -> int:

@@ -13,19 +13,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from core.dates import JST
 from core.i18n import format_date
 from signing.fonts import japanese_font_path
 from signing.labels import audit_kind_label, party_status_label, speaking
 from signing.models import AuditKind, PartyStatus
 
 __all__ = ["AgreementLine", "CertificateData", "PartyLine", "SealedFileLine", "render_certificate"]
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 @dataclass(frozen=True)

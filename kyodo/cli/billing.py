@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from core.dates import parse_month
 from core.settings import get_settings
 from kyodo.cli.common import run
-from onboarding.dates import parse_month
 from onboarding.operations import run_billing
 
 __all__ = ["billing"]

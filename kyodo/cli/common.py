@@ -6,13 +6,14 @@ import asyncio
 import datetime as dt
 from collections.abc import Coroutine
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+
+from core.dates import JST
 
 __all__ = ["JAPAN", "japan_time", "run"]
 
 T = TypeVar("T")
 
-JAPAN = ZoneInfo("Asia/Tokyo")
+JAPAN = JST
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

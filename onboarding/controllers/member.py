@@ -15,13 +15,13 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dates import today_jst
 from core.errors import TooLarge
 from core.i18n import gettext as _
 from core.scope import Principal, PrincipalKind
 from core.settings import Settings, get_settings
 from onboarding import leaving, staff_import
 from onboarding.controllers.forms import HTML_ERRORS
-from onboarding.dates import today_jst
 from onboarding.members import own_member
 from onboarding.models import StaffImport
 from policy.guards import current_principal, requires, requires_member_staff

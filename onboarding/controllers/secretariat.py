@@ -16,13 +16,13 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dates import parse_month, today_jst
 from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import Principal
 from core.web import status_of
 from onboarding import billing, leaving, stages
 from onboarding.controllers.forms import HTML_ERRORS, FormData, actor, form_date, is_htmx, money
-from onboarding.dates import parse_month, today_jst
 from onboarding.documents import invoice_csv, invoice_pdf
 from onboarding.members import consortium_member, consortium_members
 from onboarding.models import CHECKLIST_ITEMS, InvoiceKind

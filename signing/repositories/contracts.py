@@ -20,11 +20,11 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, Update, func, or_, select, text, true, update
 from sqlalchemy.orm import aliased
 
+from core.dates import JST
 from core.repository import MemberScopedRepository
 from core.scope import Principal
 from signing.models import (
@@ -53,7 +53,6 @@ from tenants.models import (
 
 __all__ = ["ContractRepository", "SearchFilters", "TrailFilters", "TrailRow"]
 
-JST = ZoneInfo("Asia/Tokyo")
 
 TrailRow = tuple[AuditEvent, str | None, str | None]
 """An audit event with the subject and number of its contract (None for operations such as searches)."""

@@ -24,6 +24,7 @@ The private modules hold one concern each:
 
 from __future__ import annotations
 
+from core.dates import JST
 from signing.repositories import SearchFilters, TrailFilters
 from signing.services._actions import ContractActions, ContractView, PasswordInput, UploadedFile
 from signing.services._circulation import (
@@ -70,7 +71,7 @@ from signing.services._drafts import (
     suggested_password,
 )
 from signing.services._exports import TRAIL_EXPORT_LIMIT, to_csv, trail_csv
-from signing.services._search import JST, SearchPage, TrailEntry, TrailPage, search, trail
+from signing.services._search import SearchPage, TrailEntry, TrailPage, search, trail
 
 __all__ = [
     "JST",

@@ -9,12 +9,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import spreadsheet
+from core.dates import JST
 from core.errors import Invalid
 from core.i18n import gettext as _
 from core.scope import Principal
 from signing.labels import audit_kind_labels, contract_status_label
 from signing.repositories import ContractRepository, SearchFilters, TrailFilters
-from signing.services._search import JST
 
 
 async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFilters, *, limit: int = 100_000) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,9 +38,6 @@ async def search(
     return SearchPage(
         items=rows[:per_page], page=page, per_page=per_page, has_next=len(rows) > per_page, filters=filters
     )
-
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 @dataclass

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from core.dates import JST
 from core.scope import elevated
 from core.settings import Settings, to_psycopg_url
 from onboarding import billing, stages
-from onboarding.dates import JST
 from onboarding.metering import record_conclusion
 from onboarding.models import Invoice, InvoiceKind, InvoiceLine, UsageEvent
 from tenants.models import Member, MemberStatus

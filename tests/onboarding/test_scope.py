@@ -17,10 +17,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dates import JST
 from core.scope import elevated, for_member
 from core.settings import Settings
 from onboarding import billing, leaving, stages
-from onboarding.dates import JST
 from onboarding.metering import record_conclusion
 from onboarding.models import TrialRun, UsageEvent
 from tenants.models import Member, MemberStatus, Staff

@@ -1,4 +1,4 @@
-"""Calendar helpers: the platform's business days are Japanese (Asia/Tokyo)."""
+"""Japan time and calendar months: the platform's days, months and business hours are Japanese (Asia/Tokyo)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import calendar
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-__all__ = ["JST", "month_end", "parse_month", "today_jst"]
+__all__ = ["JST", "month_end", "month_period", "parse_month", "today_jst"]
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -25,3 +25,10 @@ def parse_month(text: str) -> dt.date:
 def month_end(first: dt.date) -> dt.date:
     """The last day of ``first``'s month."""
     return first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+def month_period(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end (exclusive) of a calendar month in Japan time."""
+    start = dt.datetime(month.year, month.month, 1, tzinfo=JST)
+    following = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return start, dt.datetime(following.year, following.month, 1, tzinfo=JST)
