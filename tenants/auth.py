@@ -268,7 +268,26 @@ async def login(
         await for_member(session, staff.member_id)
         member = await session.get(Member, staff.member_id)
         assert member is not None
-        if not ip_allowed(ip, await member_ip_ranges(session, staff.member_id)):
+        # The network is judged only once the password is right: before that, a real ID
+        # from outside the member's networks answers exactly like an unknown one, so IDs
+        # cannot be enumerated (and guesses from outside still count towards the lock).
+        refused = not ip_allowed(ip, await member_ip_ranges(session, staff.member_id))
+        active = staff.status is StaffStatus.ACTIVE and member.status is not MemberStatus.LEFT
+        account = _Account(
+            table=Staff,
+            id=staff.id,
+            login_id=staff.login_id,
+            password_hash=staff.password_hash,
+            member_id=staff.member_id,
+            usable=active and not refused,
+            session_data={
+                "kind": PrincipalKind.STAFF.value,
+                "id": str(staff.id),
+                "member_id": str(staff.member_id),
+            },
+        )
+        outcome = await _check_password(session, account, password, security=security, ip=ip, user_agent=user_agent)
+        if refused and active and outcome.failure is LoginFailure.INACTIVE:
             await record_security_event(
                 session,
                 staff.member_id,
@@ -278,20 +297,7 @@ async def login(
                 user_agent=user_agent,
             )
             return LoginOutcome(failure=LoginFailure.IP_REFUSED)
-        account = _Account(
-            table=Staff,
-            id=staff.id,
-            login_id=staff.login_id,
-            password_hash=staff.password_hash,
-            member_id=staff.member_id,
-            usable=staff.status is StaffStatus.ACTIVE and member.status is not MemberStatus.LEFT,
-            session_data={
-                "kind": PrincipalKind.STAFF.value,
-                "id": str(staff.id),
-                "member_id": str(staff.member_id),
-            },
-        )
-        return await _check_password(session, account, password, security=security, ip=ip, user_agent=user_agent)
+        return outcome
     secretariat = await accounts.secretariat_by_login_id(login_id)
     if secretariat is not None:
         account = _Account(

@@ -65,6 +65,22 @@ async def test_five_wrong_passwords_lock_the_account(
     assert kinds.count(SecurityEventKind.ACCOUNT_LOCKED) == 1
 
 
+async def test_login_ids_cannot_be_enumerated_from_outside_the_members_networks(
+    client: AsyncTestClient, two_members: TwoMembers, db_session: AsyncSession
+) -> None:
+    await f.ip_range(db_session, two_members.a, "10.20.0.0/16")
+    real = await _login(client, "morioka-admin", "wrong-password")  # from 127.0.0.1, outside the range
+    unknown = await _login(client, "nobody-at-all", "wrong-password")
+    assert real.status_code == unknown.status_code
+    assert "このネットワーク" not in real.text
+    assert "IDまたはパスワードが正しくありません。" in real.text
+    assert "IDまたはパスワードが正しくありません。" in unknown.text
+    # Only the right password learns why it cannot sign in from here.
+    refused = await _login(client, "morioka-admin", f.PASSWORD)
+    assert refused.status_code == 403
+    assert "このネットワークからのアクセスは" in refused.text
+
+
 async def test_access_from_outside_the_members_networks_is_refused(
     client: AsyncTestClient, two_members: TwoMembers, db_session: AsyncSession
 ) -> None:
