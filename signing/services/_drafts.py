@@ -13,9 +13,9 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from core.errors import Conflict, Invalid, NotFound, TooLarge
+from core.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from core.i18n import gettext as _
-from core.scope import Principal
+from core.scope import Principal, ViewScope
 from core.settings import Settings
 from onboarding.environment import environment_of
 from signing.audit import Actor, append_event
@@ -70,6 +70,14 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
     department_id = data.department_id or principal.department_id
     if department_id is not None and await repo.department(department_id) is None:
         raise Invalid(_("Please choose a department of your organisation."))
+    if (
+        principal.view_scope is ViewScope.DEPARTMENT
+        and not principal.can("contract", "view_all")
+        and department_id != principal.department_id
+    ):
+        # The same rule as for reading (ContractRepository.visible): a drafter limited to
+        # their department makes contracts of that department only, never one they could not open.
+        raise Forbidden(_("You can only create contracts of your own department."))
     member = await repo.member()
     if member is None:
         raise NotFound(_("The contract was not found."))

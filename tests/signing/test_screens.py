@@ -9,6 +9,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.scope import ViewScope
 from signing.models import Contract, ContractStatus, Party, TextBox
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
@@ -173,3 +174,36 @@ async def test_openapi_documents_the_contracts_api(client: AsyncTestClient) -> N
     for path in ("/api/v1/contracts", "/api/v1/contracts/{contract_id}/send", "/api/v1/contracts/{contract_id}/cancel"):
         assert path in paths, sorted(paths)
     assert not any(p.startswith("/c/") or p.startswith("/contracts") for p in paths)
+
+
+async def test_a_drafter_limited_to_their_department_creates_contracts_of_that_department_only(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession
+) -> None:
+    own = await f.department(db_session, office.members.a, "DORO", "道路管理課")
+    other = await f.department(db_session, office.members.a, "KOEN", "公園緑地課")
+    await f.staff(
+        db_session,
+        office.members.a,
+        "doro-drafter",
+        roles=("drafter",),
+        department=own,
+        view_scope=ViewScope.DEPARTMENT,
+    )
+    await sign_in(client, "doro-drafter")
+    token = await csrf_token(client)
+
+    def draft(department_id: object) -> dict[str, str]:
+        return {
+            "_csrf_token": token,
+            "subject": "街路樹剪定業務委託",
+            "title_id": str(office.title_a.id),
+            "department_id": str(department_id),
+        }
+
+    files = [("files", ("委託契約書.pdf", f.pdf(1), "application/pdf"))]
+    refused = await client.post("/contracts/", data=draft(other.id), files=files, follow_redirects=False)
+    assert refused.status_code == 403, refused.text
+    assert "自分の所属の契約書だけ" in refused.text
+    created = await client.post("/contracts/", data=draft(own.id), files=files, follow_redirects=False)
+    assert created.status_code == 303, created.text
+    assert (await client.get(created.headers["location"])).status_code == 200, "and they can open what they made"
