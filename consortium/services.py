@@ -22,6 +22,7 @@ from core.dates import JST
 from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import elevated
+from core.text import normalized_email
 from policy.models import PolicyRule
 from policy.permissions import MEMBER_PERMISSIONS, BuiltinRole
 from policy.services import RoleService
@@ -65,10 +66,11 @@ def _required(value: str | None, label: str) -> str:
 
 
 def _email(value: str | None) -> str:
-    email = _required(value, _("an e-mail address")).lower()
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise Invalid(_("The e-mail address {email} is not valid.").format(email=email))
-    return email
+    email = _required(value, _("an e-mail address"))
+    normalized = normalized_email(email)
+    if normalized is None:
+        raise Invalid(_("The e-mail address {email} is not valid.").format(email=email.strip()[:254]))
+    return normalized.lower()
 
 
 def _corporate_number(value: str | None) -> str | None:

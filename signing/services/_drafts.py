@@ -17,6 +17,7 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from core.i18n import gettext as _
 from core.scope import Principal, ViewScope
 from core.settings import Settings
+from core.text import has_control_characters
 from onboarding.environment import environment_of
 from signing.audit import Actor, append_event
 from signing.blobs import BlobStore
@@ -61,6 +62,8 @@ async def create_contract(session: AsyncSession, principal: Principal, data: Con
     assert principal.member_id is not None
     if not data.subject.strip():
         raise Invalid(_("Please enter the subject."))
+    if has_control_characters(data.subject.strip()):
+        raise Invalid(_("The subject cannot contain line breaks or control characters."))
     if data.amount is not None and data.amount < 0:
         raise Invalid(_("The amount cannot be negative."))
     repo = ContractRepository(session, principal.member_id)
@@ -227,6 +230,8 @@ async def add_party(session: AsyncSession, contract: Contract, data: PartyInput,
         contact_id = contact.id
     if data.kind is PartyKind.CONTRACTOR:
         email = data.email.strip()
+        if has_control_characters(data.name.strip() + data.company.strip()):
+            raise Invalid(_("Names cannot contain line breaks or control characters."))
         if not data.name.strip() or not valid_email(email):
             raise Invalid(_("Please enter the contractor's name and a valid e-mail address."))
         if len(data.password) < MIN_CONTRACTOR_PASSWORD:

@@ -13,6 +13,7 @@ from core.db import MemberOwned
 from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import Principal
+from core.text import normalized_email
 from policy.services import RoleService
 from tenants.passwords import MIN_PASSWORD_LENGTH
 from tenants.repository import TenantRepository
@@ -37,11 +38,12 @@ def required(value: str | None, label: str) -> str:
 
 
 def valid_email(value: str | None) -> str:
-    """An e-mail address that at least has an @."""
+    """A well-formed e-mail address in its normal form (no line breaks, no spaces)."""
     email = required(value, _("an e-mail address"))
-    if "@" not in email:
-        raise Invalid(_("The e-mail address {email} is not valid.").format(email=email))
-    return email
+    normalized = normalized_email(email)
+    if normalized is None:
+        raise Invalid(_("The e-mail address {email} is not valid.").format(email=email.strip()[:254]))
+    return normalized
 
 
 def generate_password() -> str:

@@ -9,6 +9,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -230,3 +231,53 @@ async def test_declining_with_a_reason_stops_the_contract_and_tells_everyone(
     assert "second@example.co.jp" not in await _links(db_session, settings)
     again = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})
     assert again.status_code in (400, 404, 409)
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["taro@example.co.jp\r\nBcc: everyone@example.jp", "taro@exa\nmple.co.jp", "taro @example.co.jp", "taro@"],
+    ids=["crlf-header", "newline-inside", "space", "no-domain"],
+)
+async def test_an_address_that_would_break_a_mail_header_is_refused_where_it_is_typed(
+    client: AsyncTestClient, office: Office, email: str
+) -> None:
+    api = {"Authorization": f"Bearer {office.key_a}"}
+    created = await client.post(
+        "/api/v1/contracts/",
+        headers=api,
+        data={"subject": "備品購入契約", "title_id": str(office.title_a.id)},
+        files=[("files", ("契約書.pdf", f.pdf(), "application/pdf"))],
+    )
+    contract_id = created.json()["id"]
+    added = await client.post(
+        f"/api/v1/contracts/{contract_id}/parties",
+        headers=api,
+        json={"order_no": 1, "kind": "contractor", "name": "担当", "email": email, "password": "secret-pw"},
+    )
+    assert added.status_code == 400, added.text
+    assert "メールアドレス" in added.json()["detail"]
+
+
+async def test_a_subject_with_a_line_break_is_refused(client: AsyncTestClient, office: Office) -> None:
+    created = await client.post(
+        "/api/v1/contracts/",
+        headers={"Authorization": f"Bearer {office.key_a}"},
+        data={"subject": "備品購入契約\r\nBcc: x@example.jp", "title_id": str(office.title_a.id)},
+        files=[("files", ("契約書.pdf", f.pdf(), "application/pdf"))],
+    )
+    assert created.status_code == 400, created.text
+    assert "改行" in created.json()["detail"]
+
+
+async def test_forwarding_to_a_broken_address_keeps_the_forwarders_link(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+) -> None:
+    await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    csrf = await _open(client, token)
+    refused = await client.post(
+        f"/c/{token}/forward",
+        data={"name": "同僚", "email": "colleague@example.co.jp\r\nBcc: all@example.jp", "_csrf_token": csrf},
+    )
+    assert refused.status_code == 400
+    assert (await client.get(f"/c/{token}")).status_code == 200, "the link still works for the forwarder"
