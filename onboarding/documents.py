@@ -10,40 +10,15 @@ importing matplotlib.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
 
 from core import spreadsheet
+from core.fonts import FontMissing, japanese_font
 from onboarding.billing import TAX_RATE_PERCENT
 from onboarding.models import Invoice, InvoiceKind, InvoiceLine
 
 __all__ = ["FontMissing", "invoice_csv", "invoice_pdf", "japanese_font"]
-
-
-class FontMissing(RuntimeError):
-    """The Japanese font for PDFs is not installed."""
-
-
-@cache
-def japanese_font() -> Path:
-    """Path of IPAexGothic from the ``japanize-matplotlib`` distribution.
-
-    Raises:
-        FontMissing: the package or its font file is missing (run ``make setup``).
-    """
-    spec = importlib.util.find_spec("japanize_matplotlib")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        path = Path(location) / "fonts" / "ipaexg.ttf"
-        if path.is_file():
-            return path
-    raise FontMissing(
-        "The Japanese font for invoices (IPAexGothic, japanize_matplotlib/fonts/ipaexg.ttf) was not found. "
-        "Run `make setup` to install the dependencies from uv.lock."
-    )
 
 
 def _yen(value: Decimal) -> str:

@@ -13,7 +13,6 @@ reports' own data), and every report of the batch embeds that copy.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import string
 import tempfile
@@ -24,34 +23,14 @@ from pathlib import Path
 from fontTools import subset
 from fontTools.ttLib import TTFont
 
+from core.fonts import FontMissing, japanese_font
 from core.i18n import LOCALES, translations
 
 __all__ = ["FontMissingError", "font_for", "japanese_font"]
 
-FONT_PACKAGE = "japanize_matplotlib"
-FONT_FILE = Path("fonts") / "ipaexg.ttf"
 
-
-class FontMissingError(RuntimeError):
-    """The Japanese TrueType font for reports is not installed."""
-
-
-@cache
-def japanese_font() -> Path:
-    """Path of ``ipaexg.ttf``.
-
-    Raises:
-        FontMissingError: the wheel that bundles it is not installed (run ``make setup``).
-    """
-    spec = importlib.util.find_spec(FONT_PACKAGE)
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(folder) / FONT_FILE
-        if candidate.is_file():
-            return candidate
-    raise FontMissingError(
-        f"The Japanese font for PDF reports ({FONT_FILE.name}) was not found: the package "
-        f"{FONT_PACKAGE!r} that bundles it is missing. Run `make setup` (uv sync) to install it."
-    )
+FontMissingError = FontMissing
+"""The Japanese TrueType font for reports is not installed (:class:`core.fonts.FontMissing`)."""
 
 
 def _catalog_characters() -> set[str]:

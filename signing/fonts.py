@@ -14,9 +14,9 @@ Noto Sans JP file supplied by the deployment.
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 
+from core.fonts import FontMissing, japanese_font
 from core.settings import SealSettings
 
 from .errors import FontNotFoundError
@@ -25,9 +25,6 @@ __all__ = ["FONT_ENV_VAR", "font_bytes", "japanese_font_path"]
 
 FONT_ENV_VAR = "KYODO_SIGNING_FONT_PATH"
 """Environment variable that overrides the bundled font."""
-
-_PACKAGE = "japanize_matplotlib"
-_RELATIVE = Path("fonts") / "ipaexg.ttf"
 
 
 def japanese_font_path() -> Path:
@@ -42,16 +39,10 @@ def japanese_font_path() -> Path:
         if not override.is_file():
             raise FontNotFoundError(f"{FONT_ENV_VAR}={override} is not a file")
         return override
-    spec = importlib.util.find_spec(_PACKAGE)
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            candidate = Path(location) / _RELATIVE
-            if candidate.is_file():
-                return candidate
-    raise FontNotFoundError(
-        "Japanese font not found: run `pip install --no-deps japanize-matplotlib` "
-        f"(bundles IPAexGothic) or set {FONT_ENV_VAR} to a .ttf/.otf file"
-    )
+    try:
+        return japanese_font()
+    except FontMissing as exc:
+        raise FontNotFoundError(f"{exc} Or set {FONT_ENV_VAR} to a .ttf file.") from exc
 
 
 @functools.lru_cache(maxsize=4)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.fonts import japanese_font
 from signing._truetype import load_font
 from signing.errors import FontNotFoundError
 from signing.fonts import FONT_ENV_VAR, japanese_font_path
@@ -27,5 +28,9 @@ def test_override_and_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         japanese_font_path()
     monkeypatch.delenv(FONT_ENV_VAR)
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
-    with pytest.raises(FontNotFoundError, match="pip install --no-deps japanize-matplotlib"):
-        japanese_font_path()
+    japanese_font.cache_clear()
+    try:
+        with pytest.raises(FontNotFoundError, match="make setup"):
+            japanese_font_path()
+    finally:
+        japanese_font.cache_clear()
