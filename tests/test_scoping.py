@@ -88,3 +88,43 @@ def test_the_scan_knows_the_member_owned_models() -> None:
 def test_member_owned_models_are_queried_only_in_repositories(package: str) -> None:
     offences = [o for path in sorted((ROOT / package).rglob("*.py")) for o in _offences(path)]
     assert offences == [], "\n".join(offences)
+
+
+SQL_CALLS = {"select", "update", "delete", "insert", "text"}
+SESSION_METHODS = {"execute", "scalar", "scalars", "get", "commit", "rollback", "flush"}
+
+
+def _is_controller(path: Path) -> bool:
+    rel = path.relative_to(ROOT)
+    return (
+        "controllers" in rel.stem or rel.stem == "api" or any("controllers" in part for part in rel.parts[:-1])
+    ) and rel.parts[0] != "kyodo"
+
+
+def _controller_sql(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    rel = path.relative_to(ROOT)
+    # @delete("/…") and friends are Litestar's route decorators, not SQL.
+    decorators = {
+        id(d) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for d in n.decorator_list
+    }
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or id(node) in decorators:
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in SQL_CALLS:
+            found.append(f"{rel}:{node.lineno} {func.id}()")
+        elif isinstance(func, ast.Attribute) and func.attr in SESSION_METHODS:
+            owner = func.value
+            name = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
+            if "session" in name:
+                found.append(f"{rel}:{node.lineno} {name}.{func.attr}()")
+    return found
+
+
+def test_controllers_hold_no_sql_and_no_commit() -> None:
+    controllers = [p for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py")) if _is_controller(p)]
+    assert len(controllers) >= 10, controllers
+    offences = [o for path in controllers for o in _controller_sql(path)]
+    assert offences == [], "\n".join(offences)
