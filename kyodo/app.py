@@ -45,6 +45,7 @@ from kyodo.dependencies import dependencies
 from kyodo.errors import exception_handlers
 from kyodo.middleware import locale_middleware, request_id_middleware, security_headers_middleware
 from kyodo.proxies import proxy_middleware
+from kyodo.ratelimit import STORE, rate_limit_configs, rate_limit_store
 from kyodo.routes import route_handlers, template_dirs
 from policy.engine import PolicyListener
 from reporting.telemetry import telemetry_lifespan, telemetry_middleware
@@ -154,6 +155,7 @@ def create_app(
             request_id_middleware,
             # Before the rest, so that allow-lists, audit trails and limits all see the same client address.
             *proxy_middleware(settings.security.trusted_proxies),
+            *(config.middleware for config in rate_limit_configs(settings)),
             DefineMiddleware(security_headers_middleware, hsts=settings.security.secure_cookies),
             DefineMiddleware(locale_middleware, default_locale=settings.app.default_locale),
             authentication_middleware,
@@ -178,6 +180,7 @@ def create_app(
             security=[{"apiKey": []}],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        stores={STORE: rate_limit_store(settings)},
         lifespan=[
             _services_lifespan(settings, db_config),
             telemetry_lifespan(settings.reporting.telemetry_flush_seconds),

@@ -20,7 +20,12 @@ from typing import Any
 from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
 from advanced_alchemy.exceptions import NotFoundError
 from litestar import Request, Response
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
@@ -139,6 +144,21 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return Response({"status_code": 500, "detail": message, "request_id": reference}, status_code=500)
 
 
+def _too_many(request: Request[Any, Any, Any], exc: TooManyRequestsException) -> Response[Any]:
+    retry = (exc.headers or {}).get("retry-after") or (exc.headers or {}).get("Retry-After") or "60"
+    message = _("Too many attempts from your network in a short time. Please wait {seconds} seconds and try again.")
+    message = message.format(seconds=retry)
+    headers = {"Retry-After": str(retry)}
+    if _wants_html(request):
+        return Template(
+            "error.html",
+            context={"title": _("Please wait a moment"), "message": message},
+            status_code=429,
+            headers=headers,
+        )
+    return Response({"status_code": 429, "detail": message}, status_code=429, headers=headers)
+
+
 def exception_handlers() -> ExceptionHandlersMap:
     """Every handler the app registers."""
     return {
@@ -147,6 +167,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         NotFoundException: _not_found,
         NotFoundError: _not_found,
         ServiceError: _refused,
+        TooManyRequestsException: _too_many,
         IntegrityError: _integrity,
         RepositoryIntegrityError: _integrity,
         DataError: _bad_value,

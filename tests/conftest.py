@@ -141,6 +141,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["KYODO_REDIS_URL"] = redis_url
     os.environ["KYODO_DATA_DIR"] = str(data_dir)
     os.environ["KYODO_WORKER_HEARTBEAT_SECONDS"] = "1"
+    # Hundreds of tests sign in from 127.0.0.1 within a minute: the per-address limits
+    # are tested on their own (tests/kyodo/test_rate_limits.py) and off elsewhere.
+    os.environ["KYODO_SIGN_IN_PER_MINUTE"] = "0"
+    os.environ["KYODO_LINK_PER_MINUTE"] = "0"
 
 
 @pytest.hookimpl(optionalhook=True)
