@@ -99,6 +99,7 @@ def audit_kind_labels() -> dict[str, str]:
         AuditKind.DOWNLOADED.value: pgettext("audit event", "Downloaded"),
         AuditKind.SEALED.value: pgettext("audit event", "Sealed"),
         AuditKind.SEAL_FAILED.value: pgettext("audit event", "Could not be sealed"),
+        AuditKind.MAIL_FAILED.value: pgettext("audit event", "Mail could not be delivered"),
         AuditKind.RECIRCULATED.value: pgettext("audit event", "Circulated again"),
         AuditKind.RENEWED.value: pgettext("audit event", "Timestamp renewed"),
         AuditKind.SEARCHED.value: pgettext("audit event", "Searched"),

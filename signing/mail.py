@@ -93,8 +93,13 @@ def queue_mail(
     subject: str,
     body: str,
     link: str | None = None,
+    contract: Contract | None = None,
 ) -> None:
-    """Write a mail to the outbox in the caller's transaction; ``[[LINK]]`` in the body becomes ``link``."""
+    """Write a mail to the outbox in the caller's transaction; ``[[LINK]]`` in the body becomes ``link``.
+
+    With ``contract`` a mail that cannot be delivered is recorded on that contract's
+    trail (:data:`~signing.models.AuditKind.MAIL_FAILED`), never lost silently.
+    """
     enqueue(
         session,
         MAIL_TASK,
@@ -102,6 +107,7 @@ def queue_mail(
         subject=subject,
         body=body,
         sealed_link=_seal_link(settings, link) if link else "",
+        **({"contract_id": str(contract.id), "member_id": str(contract.member_id)} if contract is not None else {}),
     )
 
 
@@ -124,7 +130,7 @@ def queue_contract_mail(
     if contract.environment is Environment.TEST:
         subject = f"{TEST_MAIL_PREFIX}{subject}"
         body = f"{TEST_MAIL_NOTICE}\n\n{body}"
-    queue_mail(session, settings, to=to, subject=subject, body=body, link=link)
+    queue_mail(session, settings, to=to, subject=subject, body=body, link=link, contract=contract)
 
 
 def deliver(settings: Settings, *, to: str, subject: str, body: str, sealed_link: str = "") -> str:

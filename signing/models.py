@@ -305,6 +305,7 @@ class AuditKind(enum.StrEnum):
     RENEWED = "renewed"
     SEARCHED = "searched"
     EXPORTED = "exported"
+    MAIL_FAILED = "mail_failed"
 
 
 class AuditEvent(MemberOwned, BigIntBase):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import smtplib
+import uuid
 from typing import Any
 
 import psycopg
@@ -17,21 +19,58 @@ import redis
 from celery import Task, shared_task
 
 from core.asyncrun import run_async
-from core.db import session_scope
+from core.db import session_scope, system_session
 from core.runtime import database_admin_url, database_url, redis_url
 from core.scope import elevated
 from core.settings import get_settings
+from signing.audit import Actor, append_event
 from signing.mail import MAIL_TASK, deliver
+from signing.models import AuditKind
 from signing.services import remind
 
 __all__ = ["purge_operation_logs", "send_mail", "send_reminders"]
 
 log = logging.getLogger(__name__)
 
+MAIL_ACTOR = Actor(actor="メール送信（共同）")
+"""How the mail service appears in a contract's trail."""
+
+
+_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPNotSupportedError, ValueError)
+"""Answers that no retry changes: the server refused the address, or the message cannot be built."""
+
+
+def _record_failure(contract_id: str, member_id: str, to: str, reason: str) -> None:
+    async def _record() -> None:
+        async with system_session() as session:
+            await append_event(
+                session,
+                member_id=uuid.UUID(member_id),
+                contract_id=uuid.UUID(contract_id),
+                kind=AuditKind.MAIL_FAILED,
+                who=MAIL_ACTOR,
+                detail={"to": to, "reason": reason[:300]},
+            )
+
+    run_async(_record())
+
 
 @shared_task(name=MAIL_TASK, bind=True, ignore_result=True, max_retries=10)
-def send_mail(self: Task[Any, Any], *, to: str, subject: str, body: str, sealed_link: str = "") -> None:
-    """Send one mail from the outbox (retried with backoff while the SMTP server is unreachable)."""
+def send_mail(
+    self: Task[Any, Any],
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    sealed_link: str = "",
+    contract_id: str = "",
+    member_id: str = "",
+) -> None:
+    """Send one mail from the outbox (retried with backoff while the SMTP server is unreachable).
+
+    A mail the server refuses, or one still not sent after every retry, is
+    recorded on its contract's trail (メールを届けられませんでした) so that staff see it.
+    """
     settings = get_settings()
     task_id = str(self.request.id or "")
     # outbox-<row>-<attempt>: a second relay of the same row is recognised and
@@ -43,7 +82,18 @@ def send_mail(self: Task[Any, Any], *, to: str, subject: str, body: str, sealed_
         return
     try:
         deliver(settings, to=to, subject=subject, body=body, sealed_link=sealed_link)
+    except _REFUSED as exc:
+        log.warning("mail to %s refused: %s", to, exc)
+        if contract_id and member_id:
+            _record_failure(contract_id, member_id, to, f"{type(exc).__name__}: {exc}")
+        if marker:
+            client.set(marker, "failed", ex=14 * 24 * 3600)
+        return
     except (OSError, ConnectionError) as exc:
+        if self.request.retries >= (self.max_retries or 0):
+            if contract_id and member_id:
+                _record_failure(contract_id, member_id, to, f"{type(exc).__name__}: {exc}")
+            raise
         raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries)) from exc
     if marker:
         client.set(marker, "1", ex=14 * 24 * 3600)
