@@ -6,7 +6,7 @@ import calendar
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-__all__ = ["JST", "month_end", "month_period", "parse_month", "today_jst"]
+__all__ = ["JST", "month_end", "month_is_over", "month_period", "parse_month", "today_jst"]
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -32,3 +32,8 @@ def month_period(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime(month.year, month.month, 1, tzinfo=JST)
     following = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
     return start, dt.datetime(following.year, following.month, 1, tzinfo=JST)
+
+
+def month_is_over(first: dt.date, today: dt.date | None = None) -> bool:
+    """True once ``first``'s month has ended in Japan (its last day is before ``today``)."""
+    return month_end(first) < (today or today_jst())

@@ -43,7 +43,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.dates import JST, month_end
+from core.dates import JST, month_end, month_is_over
 from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import elevated
@@ -335,7 +335,17 @@ async def _credited_ids(session: AsyncSession, consortium_id: uuid.UUID) -> set[
 async def issue_month(
     session: AsyncSession, consortium_id: uuid.UUID, month: dt.date, *, by: str, issued_on: dt.date | None = None
 ) -> list[Invoice]:
-    """Issue the invoices of ``month`` that are not issued yet; returns the new ones."""
+    """Issue the invoices of ``month`` that are not issued yet; returns the new ones.
+
+    Raises:
+        Invalid: the month has not ended yet (its usage is billed once it is over).
+    """
+    if not month_is_over(month, issued_on):
+        raise Invalid(
+            _("Invoices for {month} can be issued once the month is over, from {day} on.").format(
+                month=f"{month:%Y-%m}", day=(month_end(month) + dt.timedelta(days=1)).isoformat()
+            )
+        )
     billing = await _billing_row(session, consortium_id)  # locked: one issuer at a time
     charges = await compute_month(session, consortium_id, month)
     payer_of: dict[uuid.UUID, Member] = {}

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dates import JST, month_end, month_is_over
 from core.errors import Conflict, Invalid
 from core.i18n import gettext as _
 from core.outbox import enqueue
-from reporting.figures import ITEMS, JST, MemberMonth, compute_month, consortium_of
+from reporting.figures import ITEMS, MemberMonth, compute_month, consortium_of
 from reporting.models import Incident, MaintenanceWindow, MonthlyReport, ReportPlan, SlaTarget
 from reporting.render import ITEM_LABELS, render_csv, render_pdf, report_language
 from reporting.repository import ReportingRepository
@@ -320,6 +321,12 @@ async def issue_report(
     if existing is not None:
         return existing
     now = now or _now()
+    if not month_is_over(month, now.astimezone(JST).date()):
+        raise IssueRefusedError(
+            _("The report for {month} can be issued once the month is over, from {day} on.").format(
+                month=f"{month:%Y-%m}", day=(month_end(month) + dt.timedelta(days=1)).isoformat()
+            )
+        )
     if figures is None:
         consortium_id = await consortium_of(session, member_id)
         found = await compute_month(session, consortium_id, month, member_ids=[member_id], now=now)

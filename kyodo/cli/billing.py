@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from core.dates import parse_month
+from core.errors import ServiceError
 from core.settings import get_settings
 from kyodo.cli.common import run
 from onboarding.operations import run_billing
@@ -25,7 +26,10 @@ def billing_run(month: str) -> None:
         first = parse_month(month)
     except ValueError as exc:
         raise click.BadParameter("月は YYYY-MM の形で指定してください（例: 2026-10）。", param_hint="--month") from exc
-    issued = run(run_billing(get_settings(), first))
+    try:
+        issued = run(run_billing(get_settings(), first))
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
     for invoice in issued:
         click.echo(f"{invoice.number:06d}  {invoice.payer_name}  {int(invoice.total):,} 円")
     click.echo(f"[kyodo] {len(issued)} invoice(s) issued for {first:%Y-%m}")

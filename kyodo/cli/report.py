@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,9 +29,18 @@ def report() -> None:
 )
 @click.option("--by", "issued_by", default="operator", help="Who issues (kept with the report).")
 def report_generate(month: str, lg_code: str | None, draft_dir: Path | None, issued_by: str) -> None:
-    """Issue the reports of MONTH (a report with a missed target needs a plan first)."""
-    for line in run(generate(parse_month(month), lg_code=lg_code, draft_dir=draft_dir, issued_by=issued_by)):
+    """Issue the reports of MONTH (a report with a missed target needs a plan first).
+
+    Exits 1 when a report that was due was not issued (the lines say why), so a
+    scheduler or an operator notices.
+    """
+    lines = run(generate(parse_month(month), lg_code=lg_code, draft_dir=draft_dir, issued_by=issued_by))
+    for line in lines:
         click.echo(line)
+    if draft_dir is None and not any(": issued" in line for line in lines):
+        sys.exit(1)
+    if any("NOT issued" in line for line in lines):
+        sys.exit(1)
 
 
 @report.command("plan")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.dates import JST
+from core.dates import JST, today_jst
 from core.scope import elevated
 from core.settings import Settings, to_psycopg_url
 from onboarding import billing, stages
@@ -266,5 +266,12 @@ async def test_billing_run_command_issues_once(fresh_database: Settings) -> None
         bad = _kyodo(fresh_database, "billing", "run", "--month", "October")
         assert bad.returncode != 0
         assert "YYYY-MM" in bad.stderr
+        # A month that has not ended (or not begun) is never invoiced: a plain refusal, exit 1.
+        this_month = today_jst().replace(day=1)
+        for month in (this_month, dt.date(this_month.year + 1, 2, 1)):
+            early = _kyodo(fresh_database, "billing", "run", "--month", f"{month:%Y-%m}")
+            assert early.returncode == 1, early.stdout
+            assert "once the month is over" in early.stderr or "終わって" in early.stderr, early.stderr
+            assert "Traceback" not in early.stderr
     finally:
         await engine.dispose()

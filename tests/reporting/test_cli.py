@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 
+from core.dates import today_jst
 from core.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -78,6 +79,7 @@ def test_operator_issues_a_report_after_writing_the_plan(fresh_database: Setting
 
     # 7 hours down: (44,640 − 420) / 44,640 = 99.059 %, and recovery took longer than 6 hours.
     first = _kyodo("report", "generate", "--month", "2026-10", settings=fresh_database)
+    assert first.returncode == 1, "a report that was due and not issued is an exit code, not only a line"
     assert "032018 盛岡市: NOT issued" in first.stdout
     assert "稼働率、障害発生から復旧までの時間" in first.stdout
     for item in ("availability", "recovery"):
@@ -89,6 +91,13 @@ def test_operator_issues_a_report_after_writing_the_plan(fresh_database: Setting
         assert plan.returncode == 0, plan.stderr
     issued = _kyodo("report", "generate", "--month", "2026-10", "--member", "032018", settings=fresh_database)
     assert "032018 盛岡市: issued, PDF sha256" in issued.stdout, issued.stdout + issued.stderr
+    assert issued.returncode == 0
+    # A month that has not ended gets no report, only the reason.
+    current = today_jst().replace(day=1)
+    early = _kyodo("report", "generate", "--month", f"{current:%Y-%m}", settings=fresh_database)
+    assert early.returncode == 1
+    assert "その月が終わってから" in early.stdout
+    assert "issued, PDF" not in early.stdout
     with psycopg.connect(fresh_database.database.admin_url) as conn:
         row = conn.execute(
             "SELECT figures->>'availability_percent', figures->>'downtime_minutes' FROM monthly_report"
