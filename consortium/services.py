@@ -23,6 +23,7 @@ from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import elevated
 from core.text import normalized_email
+from onboarding.stages import transition
 from policy.models import PolicyRule
 from policy.permissions import MEMBER_PERMISSIONS, BuiltinRole
 from policy.services import RoleService
@@ -168,13 +169,28 @@ class MembershipService:
             await self.session.flush()
         return member, admin, password
 
-    async def set_status(self, member: Member, status: MemberStatus, *, on: dt.date | None = None) -> Member:
-        """Move a member along (e.g. to leaving or left); leaving records the date."""
-        member.status = status
+    async def set_status(
+        self, member: Member, status: MemberStatus, *, on: dt.date | None = None, by: str = "secretariat"
+    ) -> Member:
+        """Move a member along its stages; leaving records the date.
+
+        Every move but the last goes through the stage machine
+        (:func:`onboarding.stages.transition`): its checks (no sandbox straight to
+        live), its record, the clearing of test data and the go-live day at
+        promotion. ``left`` closes a member that is leaving.
+
+        Raises:
+            Invalid: the move is not one the stages allow.
+        """
         if status is MemberStatus.LEFT:
+            if MemberStatus(member.status) is not MemberStatus.LEAVING:
+                raise Invalid(_("Only a member that is leaving can be marked as left."))
+            member.status = status
             member.left_on = on or today()
-        elif status is MemberStatus.LEAVING:
-            member.left_on = on
+        else:
+            await transition(self.session, member, status, by=by, effective_on=on)
+            if status is MemberStatus.LEAVING:
+                member.left_on = on
         await self.session.flush()
         return member
 

@@ -121,6 +121,9 @@ async def transition(
         detail=detail,
     )
     member.status = to
+    if to is MemberStatus.LIVE and member.go_live_on is None:
+        # The service window of the SLA report and the billed days start here.
+        member.go_live_on = change.effective_on
     session.add(change)
     await session.flush()
     return change

@@ -226,3 +226,22 @@ async def test_companies_with_checked_corporate_numbers_and_contacts(
             select(ContractorCompany.name).where(ContractorCompany.consortium_id == two_members.consortium.id)
         )
         assert sorted(names.all()) == ["個人事業 岩手設備", "盛岡建設株式会社"]
+
+
+async def test_stages_change_only_through_the_stage_machine(
+    client: AsyncTestClient, two_members: TwoMembers, db_session: AsyncSession
+) -> None:
+    member = await f.member(db_session, two_members.consortium, "033022", "雫石町", status=MemberStatus.SANDBOX)
+    await sign_in(client, "jimukyoku")
+    url = f"/api/v1/secretariat/members/{member.id}"
+    straight = await api(client, "PATCH", url, {"status": "live"})
+    assert straight.status_code == 400, "no sandbox member goes live without its trial"
+    assert (await _stored(db_session, member)).status is MemberStatus.SANDBOX
+    assert (await api(client, "PATCH", url, {"status": "trial"})).status_code == 200
+    live = await api(client, "PATCH", url, {"status": "live", "on": "2026-12-10"})
+    assert live.status_code == 200, live.text
+    stored = await _stored(db_session, member)
+    assert stored.status is MemberStatus.LIVE
+    assert stored.go_live_on == dt.date(2026, 12, 10), "the service window starts at go-live"
+    early = await api(client, "PATCH", f"/api/v1/secretariat/members/{two_members.a.id}", {"status": "left"})
+    assert early.status_code == 400, "left only after leaving"
