@@ -186,7 +186,7 @@ async def _seed(session: AsyncSession) -> SeedReport:
     report = SeedReport()
     password_hash = _LazyHash()
     consortium = await _ensure(
-        session, report, Consortium, {"slug": CONSORTIUM[1], "maintenance_notice_days": 14}, name=CONSORTIUM[0]
+        session, report, Consortium, {"slug": CONSORTIUM[1], "maintenance_notice_days": 15}, name=CONSORTIUM[0]
     )
     await _ensure(
         session,

@@ -23,6 +23,7 @@ from reporting.services import (
     record_recovery,
     render,
     schedule_maintenance,
+    set_notice_days,
     set_targets,
     write_plan,
 )
@@ -91,6 +92,14 @@ async def _consortium(slug: str) -> uuid.UUID:
     if consortium_id is None:
         raise LookupError(f"no consortium {slug!r}")
     return consortium_id
+
+
+async def change_notice_days(slug: str, days: int) -> str:
+    """Set a consortium's maintenance notice period."""
+    consortium_id = await _consortium(slug)
+    async with session_scope() as session:
+        consortium = await set_notice_days(session, consortium_id, days)
+    return f"maintenance of {consortium.name} is announced {days} days ahead from now on"
 
 
 async def add_maintenance(

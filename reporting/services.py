@@ -18,14 +18,14 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.dates import JST, month_end, month_is_over
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
 from core.outbox import enqueue
 from reporting.figures import ITEMS, MemberMonth, compute_month, consortium_of
 from reporting.models import Incident, MaintenanceWindow, MonthlyReport, ReportPlan, SlaTarget
 from reporting.render import ITEM_LABELS, render_csv, render_pdf, report_language
 from reporting.repository import ReportingRepository
-from tenants.models import Member
+from tenants.models import Consortium, Member
 
 __all__ = [
     "NOTIFY_MAINTENANCE_CANCELLED_TASK",
@@ -86,6 +86,28 @@ def in_office_hours(starts_at: dt.datetime, ends_at: dt.datetime) -> bool:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+MIN_NOTICE_DAYS = 7
+"""The shortest notice any consortium may set for planned maintenance (SLA-6)."""
+
+
+async def set_notice_days(session: AsyncSession, consortium_id: uuid.UUID, days: int) -> Consortium:
+    """Set how many days before planned maintenance members and contractors are told.
+
+    Raises:
+        MaintenanceNoticeError: fewer than :data:`MIN_NOTICE_DAYS` days, or more than a year.
+    """
+    if not MIN_NOTICE_DAYS <= days <= 365:
+        raise MaintenanceNoticeError(
+            _("The notice period must be between {low} and 365 days.").format(low=MIN_NOTICE_DAYS)
+        )
+    consortium = await ReportingRepository(session, None).consortium(consortium_id)
+    if consortium is None:
+        raise NotFound(_("The consortium was not found."))
+    consortium.maintenance_notice_days = days
+    await session.flush()
+    return consortium
 
 
 async def schedule_maintenance(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kyodo.cli.common import japan_time, run
-from reporting.operations import add_maintenance
+from reporting.operations import add_maintenance, change_notice_days
 from reporting.services import MaintenanceNoticeError
 
 __all__ = ["maintenance"]
@@ -39,3 +39,14 @@ def maintenance_schedule(*, slug: str, title: str, start: str, end: str, descrip
     except MaintenanceNoticeError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(message)
+
+
+@maintenance.command("notice-days")
+@click.option("--consortium", "slug", required=True, help="Consortium slug.")
+@click.option("--days", type=int, required=True, help="Days of notice before planned maintenance (at least 7).")
+def maintenance_notice_days(*, slug: str, days: int) -> None:
+    """Set how many days ahead planned maintenance must be announced (e.g. 15 for MOR-17(3))."""
+    try:
+        click.echo(run(change_notice_days(slug, days)))
+    except (MaintenanceNoticeError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from core.dates import today_jst
+from core.dates import JST, today_jst
 from core.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -141,3 +142,20 @@ def test_an_operator_account_is_created_with_a_password_shown_once(fresh_databas
     )
     assert again.returncode != 0
     assert "unyo-sato" in again.stderr
+
+
+def test_the_notice_period_of_a_consortium_is_set_from_the_command_line(fresh_database: Settings) -> None:
+    _seed(fresh_database.database.admin_url)
+    too_short = _kyodo("maintenance", "notice-days", "--consortium", "morioka", "--days", "3", settings=fresh_database)
+    assert too_short.returncode == 1
+    assert "7" in too_short.stderr
+    changed = _kyodo("maintenance", "notice-days", "--consortium", "morioka", "--days", "20", settings=fresh_database)
+    assert changed.returncode == 0, changed.stderr
+    soon = (dt.datetime.now(JST) + dt.timedelta(days=18)).replace(hour=22, minute=0, second=0, microsecond=0)
+    refused = _kyodo(
+        "maintenance", "schedule", "--consortium", "morioka", "--title", "OS更新",
+        "--start", soon.strftime("%Y-%m-%dT%H:%M"), "--end", (soon + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        settings=fresh_database,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "20日前までに告知" in refused.stderr
