@@ -211,6 +211,7 @@ class ContractPagesController(Controller):
                 "my_boxes": view.my_boxes,
                 "seal_failure": labels.failure_message(view.contract.seal_failure),
                 "correctable_box": view.correctable_box,
+                "undelivered": view.undelivered,
             },
         )
 

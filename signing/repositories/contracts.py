@@ -29,6 +29,7 @@ from core.repository import MemberScopedRepository
 from core.scope import Principal
 from signing.models import (
     AuditEvent,
+    AuditKind,
     ConclusionCertificate,
     Contract,
     ContractDocument,
@@ -330,6 +331,15 @@ class ContractRepository(MemberScopedRepository):
         )
         found: str | None = await self.session.scalar(statement.order_by(AuditEvent.id.desc()).limit(1))
         return found
+
+    async def undelivered_mail(self, contract_id: uuid.UUID) -> list[str]:
+        """Addresses a mail about the contract could not be delivered to, oldest first."""
+        rows = await self.all(
+            self.scoped(AuditEvent)
+            .where(AuditEvent.contract_id == contract_id, AuditEvent.kind == AuditKind.MAIL_FAILED.value)
+            .order_by(AuditEvent.id)
+        )
+        return list(dict.fromkeys(str((e.detail or {}).get("to", "")) for e in rows if (e.detail or {}).get("to")))
 
     async def stream_events(self) -> AsyncIterator[AuditEvent]:
         """Every event of the scope in the order it was written (to recompute the chains)."""

@@ -74,6 +74,8 @@ class ContractView:
     my_boxes: list[TextBox]
     correctable_box: TextBox | None
     """The text box whose value stopped the seal, when a corrected value can fix it."""
+    undelivered: list[str]
+    """Addresses a mail about this contract could not be delivered to."""
 
 
 def _contractor_of(contract: Contract, party_id: uuid.UUID) -> Party:
@@ -212,6 +214,7 @@ class ContractActions:
             my_turn=any(p.id in mine and p.status is PartyStatus.NOTIFIED for p in contract.parties),
             my_boxes=[b for b in boxes if b.party_id in mine],
             correctable_box=correctable_box(contract, boxes),
+            undelivered=await self.repo.undelivered_mail(contract.id),
         )
 
     async def download(self, contract_id: uuid.UUID, document_id: uuid.UUID) -> Download:

@@ -7,16 +7,19 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 import signing.tasks
 from core.settings import MailSettings, Settings, to_psycopg_url
+from kyodo.app import create_app
 from kyodo.devmail import DevMailbox, read_mailbox
 from signing.audit import Actor, append_event
 from signing.mail import MAIL_TASK
 from signing.models import AuditEvent, AuditKind, Contract, ContractStatus
 from tests import factories as f
+from tests.conftest import sign_in
 from tests.scope import system_access
 
 
@@ -30,6 +33,7 @@ async def test_a_refused_mail_is_on_the_contracts_trail(
         consortium = await f.consortium(session, slug="mail-failures")
         member = await f.member(session, consortium, "032018", "盛岡市")
         title = await f.title(session, member, "mayor", "市長", "盛岡市長")
+        await f.staff(session, member, "mail-drafter", roles=("drafter",))
         contract = Contract(
             member_id=member.id, title_id=title.id, subject="備品購入契約", status=ContractStatus.CIRCULATING
         )
@@ -77,3 +81,10 @@ async def test_a_refused_mail_is_on_the_contracts_trail(
     assert events[-1].detail["to"] == "taro@example.co.jp"
     assert "ValueError" in str(events[-1].detail["reason"])
     assert signing.tasks.send_mail.name == MAIL_TASK
+    # Staff see it on the contract's page, not only in the trail.
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        await sign_in(client, "mail-drafter")
+        page = await client.get(f"/contracts/{contract.id}")
+    assert page.status_code == 200
+    assert "メールを届けられませんでした" in page.text
+    assert "taro@example.co.jp" in page.text
