@@ -211,6 +211,8 @@ class SecuritySettings:
     """KYODO_SIGN_IN_PER_MINUTE: sign-in attempts one address may make per minute (0: no limit)."""
     link_per_minute: int = field(default_factory=lambda: _env_int("KYODO_LINK_PER_MINUTE", 60))
     """KYODO_LINK_PER_MINUTE: links opened and contractor passwords tried per address and minute (0: no limit)."""
+    api_per_minute: int = field(default_factory=lambda: _env_int("KYODO_API_PER_MINUTE", 1200))
+    """KYODO_API_PER_MINUTE: requests with an API key one address may make per minute (0: no limit)."""
     trusted_proxies: tuple[str, ...] = field(
         default_factory=lambda: tuple(n.strip() for n in _env("KYODO_TRUSTED_PROXIES").split(",") if n.strip())
     )

@@ -1,4 +1,4 @@
-"""Per-address throttling of what an attacker guesses at: sign-in, contractor passwords, mailed links.
+"""Per-address throttling of what an attacker guesses at: sign-in, contractor passwords, mailed links, API keys.
 
 The per-account lock-out (five wrong passwords) stops guessing one account; these
 limits stop one address from trying many accounts or many links. They use
@@ -43,6 +43,10 @@ class LinkLimit(RateLimitMiddleware):
     """Counts opened links and contractor passwords per address."""
 
 
+class ApiLimit(RateLimitMiddleware):
+    """Counts requests that present an API key, per address (a wrong key included)."""
+
+
 def _is_sign_in(request: Request[Any, Any, Any]) -> bool:
     return request.method == "POST" and request.url.path.rstrip("/") == "/login"
 
@@ -51,6 +55,10 @@ def _is_link(request: Request[Any, Any, Any]) -> bool:
     return bool(_LINK.match(request.url.path)) and (
         request.method == "GET" or request.url.path.rstrip("/").endswith("/password")
     )
+
+
+def _is_api_key(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("authorization", "").lower().startswith("bearer ")
 
 
 def rate_limit_configs(settings: Settings) -> list[RateLimitConfig]:
@@ -72,6 +80,15 @@ def rate_limit_configs(settings: Settings) -> list[RateLimitConfig]:
                 rate_limit=("minute", security.link_per_minute),
                 check_throttle_handler=_is_link,
                 middleware_class=LinkLimit,
+                store=STORE,
+            )
+        )
+    if security.api_per_minute > 0:
+        configs.append(
+            RateLimitConfig(
+                rate_limit=("minute", security.api_per_minute),
+                check_throttle_handler=_is_api_key,
+                middleware_class=ApiLimit,
                 store=STORE,
             )
         )

@@ -145,6 +145,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # are tested on their own (tests/kyodo/test_rate_limits.py) and off elsewhere.
     os.environ["KYODO_SIGN_IN_PER_MINUTE"] = "0"
     os.environ["KYODO_LINK_PER_MINUTE"] = "0"
+    os.environ["KYODO_API_PER_MINUTE"] = "0"
 
 
 @pytest.hookimpl(optionalhook=True)

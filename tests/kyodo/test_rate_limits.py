@@ -17,10 +17,18 @@ from tests.conftest import PEER_HEADER, TwoMembers, _session_maker
 
 
 def _node(
-    settings: Settings, db_connection: AsyncConnection, *, sign_in_per_minute: int, link_per_minute: int
+    settings: Settings,
+    db_connection: AsyncConnection,
+    *,
+    sign_in_per_minute: int,
+    link_per_minute: int,
+    api_per_minute: int = 0,
 ) -> Litestar:
     security = dataclasses.replace(
-        settings.security, sign_in_per_minute=sign_in_per_minute, link_per_minute=link_per_minute
+        settings.security,
+        sign_in_per_minute=sign_in_per_minute,
+        link_per_minute=link_per_minute,
+        api_per_minute=api_per_minute,
     )
     configured = dataclasses.replace(settings, security=security)
     return create_app(configured, session_maker=_session_maker(db_connection))
@@ -90,3 +98,24 @@ async def test_the_limit_lets_requests_through_while_redis_is_down(settings: Set
     store = rate_limit_store(unreachable)
     await store.set("probe", b"1", expires_in=60)  # no error
     assert await store.get("probe") is None, "counted as a fresh address: the account lock-outs still hold"
+
+
+async def test_api_keys_are_limited_per_address(
+    settings: Settings, db_connection: AsyncConnection, two_members: TwoMembers
+) -> None:
+    _clear(settings)
+    app = _node(settings, db_connection, sign_in_per_minute=0, link_per_minute=0, api_per_minute=3)
+    guesser = "198.51.100.251"
+    async with AsyncTestClient(app=app) as client:
+        answers = [
+            (
+                await client.get(
+                    "/api/v1/contracts/", headers={PEER_HEADER: guesser, "Authorization": f"Bearer kyd_guess_{i}"}
+                )
+            ).status_code
+            for i in range(4)
+        ]
+        assert 429 not in answers[:3], answers
+        assert answers[3] == 429
+        assert (await client.get("/health/live", headers={PEER_HEADER: guesser})).status_code == 200
+    _clear(settings)
