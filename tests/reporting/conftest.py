@@ -182,7 +182,7 @@ async def deliver_queued_mail(session: AsyncSession, settings: Any, port: int) -
         )
     ).all()
     for row in rows:
-        deliver(smtp, **row.kwargs)
+        deliver(smtp, **{k: v for k, v in row.kwargs.items() if k in ("to", "subject", "body", "sealed_link")})
         row.sent_at = dt.datetime.now(dt.UTC)
     await session.flush()
     return len(rows)
