@@ -135,6 +135,15 @@ class Contract(MemberOwned, UUIDv7AuditBase):
     seal_failure: Mapped[dict[str, object] | None] = mapped_column(JSONB, nullable=True)
     """Why sealing failed for good (``reason``, ``message`` in Japanese, ``document_id``, ``page``,
     ``text_box_id``, ``at``); cleared when the contract circulates again."""
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When staff deleted the draft: its files, parties and boxes are gone, the row stays for its audit trail
+    (append-only) and no list, search or page shows it any more."""
+    previous_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contract.id", ondelete="SET NULL"), nullable=True
+    )
+    """The declined contract this one revises (its earlier version, whose trail stays as it was)."""
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """1 for a new contract; one more than the declined contract it revises."""
 
     documents: Mapped[list[ContractDocument]] = relationship(
         lazy="raise", order_by="ContractDocument.position", back_populates="contract"
@@ -302,6 +311,8 @@ class AuditKind(enum.StrEnum):
     SEALED = "sealed"
     SEAL_FAILED = "seal_failed"
     RECIRCULATED = "recirculated"
+    DELETED = "deleted"
+    REVISED = "revised"
     RENEWED = "renewed"
     SEARCHED = "searched"
     EXPORTED = "exported"
