@@ -24,12 +24,14 @@ from typing import Any
 from advanced_alchemy.base import BigIntBase, UUIDv7AuditBase
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Enum,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -52,6 +54,7 @@ __all__ = [
     "Invoice",
     "InvoiceKind",
     "InvoiceLine",
+    "MemberExport",
     "ServiceAgreement",
     "StaffImport",
     "StageChange",
@@ -311,3 +314,34 @@ class DeletionReport(UUIDv7AuditBase):
     blob_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     export_sha256: Mapped[str] = mapped_column(String(64), default="")
     """SHA-256 of the export archive handed over before deletion, when one was made."""
+    requested_by: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    """Who asked for the deletion (the member's request, as the secretariat recorded it)."""
+    backups_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    """The last day on which a backup generation may still hold the member's data."""
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    """The deletion report as a PDF sealed by the platform, handed to the member."""
+    pdf_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class MemberExport(UUIDv7AuditBase):
+    """A full export of a member's data was made (who, when, the archive's SHA-256) (DAT-1).
+
+    A consortium record like :class:`DeletionReport`: it outlives the member's
+    data, so the deletion report can name the export that was handed over.
+    """
+
+    __tablename__ = "member_export"
+    __table_args__ = ({"info": {APPEND_ONLY: True}},)
+
+    consortium_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consortium.id", ondelete="RESTRICT"), index=True)
+    member_ref_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"), index=True)
+    exported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    exported_by: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    files: Mapped[int] = mapped_column(Integer)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    encoding: Mapped[str] = mapped_column(String(20))
+    """Encoding of the CSV files: ``utf-8-sig`` or ``cp932``."""
+    unmappable: Mapped[int] = mapped_column(Integer, default=0)
+    """Characters that CP932 lacks, listed in the archive's report (0 for UTF-8)."""
