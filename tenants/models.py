@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import CIDR, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import MemberOwned
+from core.db import APPEND_ONLY, MemberOwned
 from core.scope import ViewScope
 
 __all__ = [
@@ -46,6 +46,8 @@ __all__ = [
     "MemberKind",
     "MemberOwned",
     "MemberStatus",
+    "OperationKind",
+    "OperationLog",
     "OperatorAccount",
     "SecretariatAccount",
     "SecurityEvent",
@@ -321,3 +323,45 @@ class SecurityEvent(MemberOwned, BigIntBase):
     ip: Mapped[str | None] = mapped_column(INET, nullable=True)
     user_agent: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+
+
+class OperationKind(enum.StrEnum):
+    """What a staff member, another system of the member or the platform did (DAT-6)."""
+
+    SIGNED_IN = "signed_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    CREATED = "created"
+    CHANGED = "changed"
+    DELETED = "deleted"
+    IMPORTED = "imported"
+    EXPORTED = "exported"
+    SEARCHED = "searched"
+    PURGED = "purged"
+    """Rows older than the retention were removed; the row says up to which hash."""
+
+
+class OperationLog(MemberOwned, BigIntBase):
+    """One operation of a member's staff, hash-chained per member (``hash`` covers the row and ``prev_hash``).
+
+    Append-only for the application role; only the retention purge (as schema
+    owner) and a leaving member's deletion remove rows.
+    """
+
+    __tablename__ = "operation_log"
+    __table_args__ = (
+        Index("ix_operation_log_member_time", "member_id", "occurred_at"),
+        {"info": {APPEND_ONLY: True}},
+    )
+
+    kind: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(300), default="")
+    """Who: ``staff:<id> name``, ``apikey:<id> label``, ``system``."""
+    ip: Mapped[str | None] = mapped_column(INET, nullable=True)
+    user_agent: Mapped[str] = mapped_column(Text, default="")
+    target: Mapped[str] = mapped_column(String(300), default="")
+    """What was acted on: ``staff:<id> login-id``, ``ip_range:<id> 192.0.2.0/24``, …"""
+    detail: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+    """What changed (``{"before": …, "after": …}``), search keys, counts."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
