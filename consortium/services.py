@@ -39,7 +39,7 @@ from tenants.models import (
     Staff,
     StaffStatus,
 )
-from tenants.passwords import hash_password
+from tenants.passwords import hash_secret
 from tenants.services import ApiKeyService, generate_password, login_id_taken
 
 __all__ = [
@@ -156,7 +156,7 @@ class MembershipService:
                 login_id=login_id,
                 name=_required(admin_name, _("a name")),
                 email=email,
-                password_hash=hash_password(password),
+                password_hash=await hash_secret(password),
                 must_change_password=True,
                 status=StaffStatus.ACTIVE,
                 failed_logins=0,
@@ -396,7 +396,7 @@ async def create_operator(
         login_id=login_id,
         name=_required(name, _("a name")),
         email=_email(email),
-        password_hash=hash_password(password),
+        password_hash=await hash_secret(password),
         must_change_password=True,
         active=True,
         failed_logins=0,

@@ -20,7 +20,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.scope import NO_CONSORTIUM, Principal, PrincipalKind, elevated, for_member
@@ -37,7 +36,7 @@ from tenants.models import (
     Staff,
     StaffStatus,
 )
-from tenants.passwords import verify_api_key, verify_password
+from tenants.passwords import Verified, check_secret, verify_api_key
 from tenants.repository import AccountRepository, AccountTable, TenantRepository
 
 __all__ = [
@@ -138,11 +137,11 @@ class _Claim:
     locked_until: dt.datetime | None
 
 
-async def _verify(password_hash: str | None, password: str) -> bool:
-    # Argon2id takes about 160 ms of CPU by design: in a worker thread (argon2-cffi
+async def _verify(password_hash: str | None, password: str) -> Verified:
+    # Argon2id takes tens of milliseconds of CPU by design: in a worker thread (argon2-cffi
     # releases the GIL), never on the event loop, where it would hold up every
     # other request of the process, other people's sign-ins included.
-    return await anyio.to_thread.run_sync(verify_password, password_hash, password)
+    return await check_secret(password_hash, password)
 
 
 async def _claim_attempt(session: AsyncSession, account: _Account, security: SecuritySettings) -> _Claim | None:
@@ -168,9 +167,12 @@ async def _claim_attempt(session: AsyncSession, account: _Account, security: Sec
     return _Claim(locks=locks, locked_until=locked_until)
 
 
-async def _clear_failures(session: AsyncSession, account: _Account, *, signed_in: bool) -> None:
+async def _clear_failures(
+    session: AsyncSession, account: _Account, *, signed_in: bool, rehash: str | None = None
+) -> None:
     """The right password: the count (this attempt's claim included) and any lock it set are cleared."""
-    await AccountRepository(session).clear_failures(account.table, account.id, signed_in=signed_in)
+    old = (account.password_hash, rehash) if rehash and account.password_hash else None
+    await AccountRepository(session).clear_failures(account.table, account.id, signed_in=signed_in, rehash=old)
 
 
 async def _check_password(
@@ -206,10 +208,10 @@ async def _check_password(
     if claim is None:
         locked_until = await AccountRepository(session).locked_until(account.table, account.id)
         return LoginOutcome(failure=LoginFailure.LOCKED, locked_until=locked_until)
-    if not await _verify(account.password_hash, password):
+    if not (checked := await _verify(account.password_hash, password)):
         return await _failed_attempt(session, account, claim, ip=ip, user_agent=user_agent)
     # The right password is no failed attempt, also when the account may not sign in.
-    await _clear_failures(session, account, signed_in=account.usable)
+    await _clear_failures(session, account, signed_in=account.usable, rehash=checked.rehash)
     if not account.usable:
         return LoginOutcome(failure=LoginFailure.INACTIVE)
     return LoginOutcome(session_data=account.session_data)

@@ -208,11 +208,25 @@ class AccountRepository:
         """Until when the account is locked (None: it is not)."""
         return await self.session.scalar(select(table.locked_until).where(table.id == account_id))
 
-    async def clear_failures(self, table: AccountTable, account_id: uuid.UUID, *, signed_in: bool) -> None:
-        """Forget the counted attempts and any lock; note the sign-in time when ``signed_in``."""
+    async def clear_failures(
+        self, table: AccountTable, account_id: uuid.UUID, *, signed_in: bool, rehash: tuple[str, str] | None = None
+    ) -> None:
+        """Forget the counted attempts and any lock; note the sign-in time when ``signed_in``.
+
+        ``rehash``: (the hash checked, the same password hashed at the current cost); the new
+        hash replaces the old one only while the old one is still the account's.
+        """
         values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
         if signed_in:
             values["last_login_at"] = dt.datetime.now(dt.UTC)
         await self.session.execute(
             update(table).where(table.id == account_id).values(values).execution_options(synchronize_session=False)
         )
+        if rehash is not None:
+            old, new = rehash
+            await self.session.execute(
+                update(table)
+                .where(table.id == account_id, table.password_hash == old)
+                .values(password_hash=new)
+                .execution_options(synchronize_session=False)
+            )

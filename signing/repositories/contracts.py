@@ -20,6 +20,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import Select, Update, func, or_, select, text, true, update
 from sqlalchemy.orm import aliased
@@ -100,6 +101,8 @@ class ContractRepository(MemberScopedRepository):
         # The caller's member even when this repository is unscoped: a principal
         # without a member (secretariat, operator) reads no contract at all.
         statement = self.scoped(Contract).where(Contract.member_id == principal.member_id)
+        # A deleted draft keeps its row only for its audit trail.
+        statement = statement.where(Contract.deleted_at.is_(None))
         if principal.view_scope is ViewScope.DEPARTMENT and not principal.can("contract", "view_all"):
             statement = statement.where(Contract.department_id == principal.department_id)
         return statement
@@ -128,6 +131,12 @@ class ContractRepository(MemberScopedRepository):
             self.scoped(TextBox).where(TextBox.contract_id == contract_id).order_by(TextBox.page, TextBox.created_at)
         )
         return list(rows)
+
+    async def revision_of(self, contract_id: uuid.UUID) -> Contract | None:
+        """The contract that revises this (declined) one, if any, deleted drafts left out."""
+        return await self.first(
+            self.scoped(Contract).where(Contract.previous_id == contract_id, Contract.deleted_at.is_(None)).limit(1)
+        )
 
     async def latest_certificate(self, contract_id: uuid.UUID) -> ConclusionCertificate | None:
         """The newest sealed certificate of conclusion of the contract."""
@@ -271,11 +280,17 @@ class ContractRepository(MemberScopedRepository):
         attempt, locks, password_hash = row
         return int(attempt), bool(locks), password_hash
 
-    async def clear_password_attempts(self, party_id: uuid.UUID, password_hash: str | None) -> None:
-        """Clear the count and the lock, only while ``password_hash`` is still the link's password."""
-        await self.session.execute(
-            self._parties(party_id).where(Party.password_hash == password_hash).values(failed_attempts=0, locked=False)
-        )
+    async def clear_password_attempts(
+        self, party_id: uuid.UUID, password_hash: str | None, rehash: str | None = None
+    ) -> None:
+        """Clear the count and the lock, only while ``password_hash`` is still the link's password.
+
+        ``rehash``: the same password hashed at the current cost, stored in place of the old hash.
+        """
+        values: dict[str, Any] = {"failed_attempts": 0, "locked": False}
+        if rehash is not None:
+            values["password_hash"] = rehash
+        await self.session.execute(self._parties(party_id).where(Party.password_hash == password_hash).values(values))
 
     # ------------------------------------------------------------------ search
 

@@ -7,7 +7,6 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
-import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,7 +29,7 @@ from signing.services._common import documents_of, get_contract, now, text_boxes
 from signing.services._downloads import Download, certificate_download, document_download, page_preview_png
 from tenants.auth import record_security_event
 from tenants.models import SecurityEventKind
-from tenants.passwords import verify_password
+from tenants.passwords import verify_access_code
 
 
 async def party_by_token(session: AsyncSession, token: str) -> tuple[Party, Contract]:
@@ -102,9 +101,9 @@ async def check_contractor_password(
     # the hash checked is the one current at the claim, should staff have just set a new one.
     for key, value in (("failed_attempts", attempt), ("locked", locks), ("password_hash", password_hash)):
         set_committed_value(party, key, value)
-    if password_hash is not None and await anyio.to_thread.run_sync(verify_password, password_hash, password):
+    if password_hash is not None and (checked := await verify_access_code(password_hash, password)):
         # Only while the hash checked is still the password: a new one set meanwhile keeps its own count.
-        await repo.clear_password_attempts(party.id, password_hash)
+        await repo.clear_password_attempts(party.id, password_hash, checked.rehash)
         set_committed_value(party, "failed_attempts", 0)
         set_committed_value(party, "locked", False)
         await append_event(

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -41,7 +40,7 @@ from signing.services._common import (
     valid_email,
 )
 from tenants.models import AddressBookEntry
-from tenants.passwords import hash_password
+from tenants.passwords import hash_access_code
 
 
 @dataclass
@@ -249,7 +248,7 @@ async def add_party(session: AsyncSession, contract: Contract, data: PartyInput,
             name=data.name.strip()[:200],
             email=email,
             contact_id=contact_id,
-            password_hash=hash_password(data.password),
+            password_hash=await hash_access_code(data.password),
         )
     else:
         staff = await repo.staff(data.staff_id) if data.staff_id else None
@@ -363,7 +362,7 @@ async def set_party_password(
             )
         )
     # Argon2 (~160 ms of CPU) in a worker thread, not on the event loop.
-    password_hash = await anyio.to_thread.run_sync(hash_password, password)
+    password_hash = await hash_access_code(password)
     # One UPDATE that writes all three whatever this session read earlier: a count that
     # parallel attempts raised meanwhile (see check_contractor_password) is cleared too.
     await ContractRepository(session, contract.member_id).set_party_password(party.id, password_hash)

@@ -8,7 +8,7 @@ from core.errors import Invalid
 from core.i18n import gettext as _
 from core.scope import Principal, PrincipalKind
 from tenants.models import OperatorAccount, SecretariatAccount, Staff
-from tenants.passwords import hash_password, verify_password
+from tenants.passwords import check_secret, hash_secret
 from tenants.repository import TenantRepository
 from tenants.services._common import check_password
 
@@ -35,7 +35,7 @@ async def change_own_password(
         raise Invalid(_("API keys have no password."))
     if account is None:
         raise Invalid(_("This account cannot be used. Please ask your administrator."))
-    if not verify_password(account.password_hash, current):
+    if not await check_secret(account.password_hash, current):
         raise Invalid(_("The current password is not correct."))
     check_password(new)
     if new != confirm:
@@ -44,6 +44,6 @@ async def change_own_password(
         raise Invalid(_("Choose a new password that differs from the current one."))
     if new.strip().lower() == account.login_id.lower():
         raise Invalid(_("The password must not be the same as the login ID."))
-    account.password_hash = hash_password(new)
+    account.password_hash = await hash_secret(new)
     account.must_change_password = False
     await session.flush()

@@ -13,7 +13,7 @@ from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import Principal
 from tenants.models import Department, Staff, StaffStatus, ViewScope
-from tenants.passwords import hash_password
+from tenants.passwords import hash_secret
 from tenants.repository import AccountRepository
 from tenants.services._common import (
     UNSET,
@@ -132,7 +132,7 @@ class StaffService(RoleHolderService):
             name=required(data.name, _("a name")),
             email=email,
             department_id=await self._department(data.department_id),
-            password_hash=hash_password(password),
+            password_hash=await hash_secret(password),
             must_change_password=True,
             status=StaffStatus.ACTIVE,
             view_scope=data.view_scope,
@@ -179,7 +179,7 @@ class StaffService(RoleHolderService):
         password = data.password
         if not password:
             generated = password = generate_password()
-        staff.password_hash = hash_password(check_password(password))
+        staff.password_hash = await hash_secret(check_password(password))
         staff.must_change_password = True
         staff.failed_logins = 0
         staff.locked_until = None

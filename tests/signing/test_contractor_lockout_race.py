@@ -32,8 +32,9 @@ from core.settings import Settings
 from signing import services as svc
 from signing.audit import Actor, verify_chains
 from signing.models import AuditEvent, AuditKind, Party, PartyKind
+from tenants import passwords
 from tenants.models import Member, SecurityEvent, SecurityEventKind
-from tenants.passwords import hash_password, verify_password
+from tenants.passwords import SecretKind, Verified, verify_password
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
 from tests.scope import system_access
@@ -224,17 +225,19 @@ async def test_passwords_are_checked_and_hashed_off_the_event_loop(
     checked_on_loop: list[bool] = []
     hashed_on_loop: list[bool] = []
 
-    def checking(password_hash: str | None, password: str) -> bool:
+    checks, hashes = passwords._verify, passwords.hash_password
+
+    def checking(password_hash: str | None, password: str, kind: SecretKind, *, rehash: bool) -> Verified:
         checked_on_loop.append(_on_an_event_loop())
-        return verify_password(password_hash, password)
+        return checks(password_hash, password, kind, rehash=rehash)
 
-    def hashing(password: str) -> str:
+    def hashing(password: str, kind: SecretKind = SecretKind.STAFF) -> str:
         hashed_on_loop.append(_on_an_event_loop())
-        return hash_password(password)
+        return hashes(password, kind)
 
-    # Where the services look the two functions up: the link's password check, and drafting's password setting.
-    monkeypatch.setattr(svc._contractor, "verify_password", checking)
-    monkeypatch.setattr(svc._drafts, "hash_password", hashing)
+    # Where the link's password check and drafting's password setting end up.
+    monkeypatch.setattr(passwords, "_verify", checking)
+    monkeypatch.setattr(passwords, "hash_password", hashing)
     await client.get(f"/c/{token}")
     csrf = await csrf_token(client)
     for password, status in (("wrong-one", 400), ("secret-pw", 303)):

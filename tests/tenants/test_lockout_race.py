@@ -32,10 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from core.settings import SecuritySettings, Settings, to_psycopg_url
 from kyodo.app import create_app
-from tenants import auth
+from tenants import passwords
 from tenants.auth import LoginFailure, login
 from tenants.models import OperatorAccount, SecretariatAccount, SecurityEvent, SecurityEventKind, Staff, StaffStatus
-from tenants.passwords import verify_password
+from tenants.passwords import SecretKind, Verified
 from tests import factories as f
 from tests.conftest import TwoMembers
 from tests.scope import system_access
@@ -255,11 +255,13 @@ async def test_passwords_are_checked_off_the_event_loop(
     """Argon2 takes ~160 ms of CPU: on the event loop, guesses would hold up every other request."""
     checked_in: list[int] = []
 
-    def recording(password_hash: str | None, password: str) -> bool:
-        checked_in.append(threading.get_ident())
-        return verify_password(password_hash, password)
+    checks = passwords._verify
 
-    monkeypatch.setattr(auth, "verify_password", recording)
+    def recording(password_hash: str | None, password: str, kind: SecretKind, *, rehash: bool) -> Verified:
+        checked_in.append(threading.get_ident())
+        return checks(password_hash, password, kind, rehash=rehash)
+
+    monkeypatch.setattr(passwords, "_verify", recording)
     for login_id, password in ((STAFF, "wrong"), (STAFF, f.PASSWORD), (SECRETARIAT, "wrong"), ("nobody", "wrong")):
         await _attempt(db_session, login_id, password)
     assert len(checked_in) == 4
