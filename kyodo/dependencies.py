@@ -20,7 +20,9 @@ from litestar.exceptions import PermissionDeniedException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.scope import Principal, PrincipalKind, elevated, for_member
+from core.web import client_ip
 from policy.guards import NOT_ALLOWED
+from tenants import oplog
 
 __all__ = ["RAW_SESSION_KEY", "dependencies"]
 
@@ -34,6 +36,9 @@ async def provide_db_session(
     """The request's session, scoped to the caller's member (or to no member at all)."""
     user = request.scope.get("user")
     await for_member(raw_db_session, user.member_id if isinstance(user, Principal) else None)
+    # Operations the request records (tenants.oplog) name this caller and address.
+    ip, agent = client_ip(request.scope), request.headers.get("user-agent", "")
+    oplog.bind(raw_db_session, oplog.Who.of(user, ip=ip, user_agent=agent) if isinstance(user, Principal) else None)
     return raw_db_session
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
+from core.operations import note
 from core.scope import Principal
 from core.uow import after_commit
 from policy.engine import announce
@@ -164,6 +165,8 @@ class RoleService:
             raise Conflict(_("A role named {name} already exists.").format(name=name))
         role = await self.repository.add_role(name, label, [(p.obj, p.act) for p in sorted(perms)])
         policy_changed(self.session, self.member_id)
+        after = {"label": label, "permissions": sorted(str(p) for p in perms)}
+        await note(self.session, self.member_id, "created", f"role:{CUSTOM_PREFIX}{name}", {"after": after})
         return RoleInfo(name=CUSTOM_PREFIX + name, label=label, permissions=perms, builtin=False, id=role.id)
 
     async def delete(self, editor: Principal, role_id: uuid.UUID) -> None:
@@ -179,6 +182,8 @@ class RoleService:
         assert role.id is not None
         await self.repository.delete_role(role.id, _casbin_role(role.name))
         policy_changed(self.session, self.member_id)
+        before = {"label": role.label, "permissions": sorted(str(p) for p in role.permissions)}
+        await note(self.session, self.member_id, "deleted", f"role:{role.name}", {"before": before})
 
     async def roles_of(self, subject: str) -> list[str]:
         """Role names held by ``subject`` (``staff:<id>`` or ``apikey:<id>``)."""
@@ -201,6 +206,7 @@ class RoleService:
         self._within(_held(editor), role.permissions)
         if await self.repository.assign(subject, _casbin_role(role.name)):
             policy_changed(self.session, self.member_id)
+            await self._note_roles(subject, given=role.name)
         return role
 
     async def unassign(self, *, editor: Principal, subject: str, role_name: str) -> None:
@@ -215,3 +221,12 @@ class RoleService:
             self._not_own_role_management(role)
         if await self.repository.unassign(subject, _casbin_role(role.name)):
             policy_changed(self.session, self.member_id)
+            await self._note_roles(subject, taken=role.name)
+
+    async def _note_roles(self, subject: str, *, given: str = "", taken: str = "") -> None:
+        """An assignment changed: the subject's roles before and after, for the operation log."""
+        after = await self.roles_of(subject)
+        before = sorted(({*after, taken} - {given}) - {""})
+        await note(
+            self.session, self.member_id, "changed", subject, {"before": {"roles": before}, "after": {"roles": after}}
+        )

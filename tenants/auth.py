@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import ipaddress
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +27,11 @@ from core.scope import NO_CONSORTIUM, Principal, PrincipalKind, elevated, for_me
 from core.settings import SecuritySettings
 from policy.engine import PolicyEngine
 from policy.permissions import OPERATOR_PERMISSIONS, OPERATOR_ROLE, SECRETARIAT_ROLE, consortium_domain
+from tenants import oplog
 from tenants.models import (
     Member,
     MemberStatus,
+    OperationKind,
     OperatorAccount,
     SecretariatAccount,
     SecurityEvent,
@@ -49,6 +52,9 @@ __all__ = [
     "login",
     "record_security_event",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 class LoginFailure(enum.StrEnum):
@@ -298,7 +304,8 @@ async def login(
                 ip=ip,
                 user_agent=user_agent,
             )
-            return LoginOutcome(failure=LoginFailure.IP_REFUSED)
+            outcome = LoginOutcome(failure=LoginFailure.IP_REFUSED)
+        await _record_sign_in(session, staff, outcome, ip=ip, user_agent=user_agent)
         return outcome
     secretariat = await accounts.secretariat_by_login_id(login_id)
     if secretariat is not None:
@@ -319,6 +326,8 @@ async def login(
     operator = await accounts.operator_by_login_id(login_id)
     if operator is None:
         await _verify(None, password)  # same work as for a real account
+        # No member's log can hold it (the ID names no member); the answer is the same as for a wrong password.
+        log.warning("sign-in refused for an unknown login ID %r from %s", login_id[:64], ip or "an unknown address")
         return LoginOutcome(failure=LoginFailure.INVALID)
     if not ip_allowed(ip, list(security.operator_networks)):
         return LoginOutcome(failure=LoginFailure.IP_REFUSED)
@@ -332,6 +341,26 @@ async def login(
         session_data={"kind": PrincipalKind.OPERATOR.value, "id": str(operator.id)},
     )
     return await _check_password(session, account, password, security=security, ip=ip, user_agent=user_agent)
+
+
+async def _record_sign_in(
+    session: AsyncSession, staff: Staff, outcome: LoginOutcome, *, ip: str | None, user_agent: str
+) -> None:
+    """A staff sign-in or refused attempt, in the member's operation log (never the password tried)."""
+    who = oplog.Who(f"{PrincipalKind.STAFF.value}:{staff.id} {staff.name}", ip, user_agent)
+    target = oplog.target("staff", staff.id, staff.login_id)
+    if outcome.session_data is not None:
+        await oplog.record(session, member_id=staff.member_id, kind=OperationKind.SIGNED_IN, target=target, who=who)
+        return
+    reason = outcome.failure.value if outcome.failure else LoginFailure.INVALID.value
+    await oplog.record(
+        session,
+        member_id=staff.member_id,
+        kind=OperationKind.SIGN_IN_FAILED,
+        target=target,
+        detail={"reason": reason},
+        who=who,
+    )
 
 
 @dataclass

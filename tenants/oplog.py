@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from core import spreadsheet
+from core import operations, spreadsheet
 from core.dates import JST
 from core.errors import Invalid
 from core.i18n import current_locale, translations
@@ -101,11 +101,22 @@ SYSTEM = Who("system")
 
 
 def bind(session: AsyncSession, who: Who | None) -> None:
-    """Say who acts through ``session`` (the request's caller); :func:`record` names them."""
+    """Say who acts through ``session`` (the request's caller); :func:`record` names them.
+
+    Also installs the recorder of :mod:`core.operations`, so that changes made
+    in domains that cannot import this one (roles, in ``policy``) are recorded too.
+    """
     if who is None:
         session.info.pop(_WHO_KEY, None)
     else:
         session.info[_WHO_KEY] = who
+    operations.install(session, _noted)
+
+
+async def _noted(
+    session: AsyncSession, member_id: uuid.UUID, kind: str, target: str, detail: Mapping[str, Any]
+) -> OperationLog:
+    return await record(session, member_id=member_id, kind=OperationKind(kind), target=target, detail=detail)
 
 
 def bound(session: AsyncSession) -> Who:

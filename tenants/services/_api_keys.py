@@ -10,7 +10,8 @@ import msgspec
 
 from core.i18n import gettext as _
 from core.scope import Principal, PrincipalKind
-from tenants.models import ApiKey
+from tenants import oplog
+from tenants.models import ApiKey, OperationKind
 from tenants.passwords import api_key_digest, new_api_key
 from tenants.services._common import RoleHolderService, required
 
@@ -56,6 +57,9 @@ class ApiKeyService(RoleHolderService):
         )
         self.repository.add(row)
         await self.repository.flush()
+        # The key itself is never written anywhere; its prefix names it.
+        after = {"label": row.label, "prefix": row.prefix}
+        await self._record(OperationKind.CREATED, _target(row), {"after": after})
         return row, key
 
     async def create(self, editor: Principal, data: ApiKeyIn) -> ApiKeyEntry:
@@ -71,6 +75,9 @@ class ApiKeyService(RoleHolderService):
         if row.revoked_at is None:
             row.revoked_at = dt.datetime.now(dt.UTC)
             await self.repository.flush()
+            await self._record(
+                OperationKind.CHANGED, _target(row), oplog.changes({"revoked": False}, {"revoked": True})
+            )
         return row
 
     async def give_role(self, editor: Principal, key_id: uuid.UUID, role: str) -> ApiKeyEntry:
@@ -83,3 +90,7 @@ class ApiKeyService(RoleHolderService):
         row = await self.find(key_id)
         await self.roles.unassign(editor=editor, subject=self.subject(row.id), role_name=role)
         return ApiKeyEntry(row, await self.roles.roles_of(self.subject(row.id)))
+
+
+def _target(row: ApiKey) -> str:
+    return oplog.target("api_key", row.id, f"{row.prefix} {row.label}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -15,6 +16,8 @@ from core.i18n import gettext as _
 from core.scope import Principal
 from core.text import normalized_email
 from policy.services import RoleService
+from tenants import oplog
+from tenants.models import OperationKind
 from tenants.passwords import MIN_PASSWORD_LENGTH
 from tenants.repository import TenantRepository
 
@@ -76,6 +79,21 @@ class MemberService:
         if row is None:
             raise not_found()
         return row
+
+    async def _record(self, kind: OperationKind, target: str, detail: Mapping[str, Any] | None = None) -> None:
+        """Put an administrative change in the member's operation log (who: the request's caller)."""
+        await oplog.record(self.session, member_id=self.member_id, kind=kind, target=target, detail=detail)
+
+    async def _record_change(self, target: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """Record the fields that changed (before → after); nothing when none did."""
+        diff = oplog.changes(before, after)
+        if diff["after"]:
+            await self._record(OperationKind.CHANGED, target, diff)
+
+
+def fields_of(row: object, *names: str) -> dict[str, Any]:
+    """The named attributes of ``row``, to compare before and after a change."""
+    return {name: getattr(row, name) for name in names}
 
 
 class RoleHolderService(MemberService):

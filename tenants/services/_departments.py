@@ -10,8 +10,11 @@ import msgspec
 
 from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
-from tenants.models import Department
-from tenants.services._common import UNSET, MemberService, given, required
+from tenants import oplog
+from tenants.models import Department, OperationKind
+from tenants.services._common import UNSET, MemberService, fields_of, given, required
+
+DEPARTMENT_FIELDS = ("code", "name", "parent_id")
 
 
 class DepartmentIn(msgspec.Struct):
@@ -93,11 +96,15 @@ class DepartmentService(MemberService):
         )
         self.repository.add(department)
         await self.repository.flush()
+        await self._record(
+            OperationKind.CREATED, _target(department), {"after": fields_of(department, *DEPARTMENT_FIELDS)}
+        )
         return department
 
     async def change(self, department_id: uuid.UUID, data: DepartmentPatch) -> Department:
         """Rename and/or move; never inside itself or one of its sub-departments."""
         department = await self.find(department_id)
+        before = fields_of(department, *DEPARTMENT_FIELDS)
         if isinstance(data.name, str):
             department.name = required(data.name, _("a name"))
         if isinstance(data.code, str) and data.code.strip() and data.code.strip() != department.code:
@@ -112,6 +119,7 @@ class DepartmentService(MemberService):
                 cursor = by_id[cursor].parent_id
             department.parent_id = new_parent
         await self.repository.flush()
+        await self._record_change(_target(department), before, fields_of(department, *DEPARTMENT_FIELDS))
         return department
 
     async def delete(self, department_id: uuid.UUID) -> None:
@@ -126,4 +134,10 @@ class DepartmentService(MemberService):
                     n=staff_count
                 )
             )
+        before = fields_of(department, *DEPARTMENT_FIELDS)
         await self.repository.remove(department)
+        await self._record(OperationKind.DELETED, _target(department), {"before": before})
+
+
+def _target(department: Department) -> str:
+    return oplog.target("department", department.id, f"{department.code} {department.name}")

@@ -10,8 +10,9 @@ import msgspec
 
 from core.errors import Conflict, Invalid
 from core.i18n import gettext as _
+from tenants import oplog
 from tenants.auth import ip_allowed
-from tenants.models import IpRange
+from tenants.models import IpRange, OperationKind
 from tenants.services._common import MemberService
 
 
@@ -60,6 +61,8 @@ class IpRangeService(MemberService):
         row = IpRange(cidr=network, label=(data.label or "").strip())
         self.repository.add(row)
         await self.repository.flush()
+        after = {"cidr": network, "label": row.label}
+        await self._record(OperationKind.CREATED, oplog.target("ip_range", row.id, network), {"after": after})
         return row
 
     async def delete(self, range_id: uuid.UUID, *, editor_ip: str | None) -> None:
@@ -67,4 +70,8 @@ class IpRangeService(MemberService):
         ip_range = await self._find(IpRange, range_id)
         remaining = [str(r.cidr) for r in await self.all() if r.id != ip_range.id]
         self._keep_editor_in(remaining, editor_ip)
+        before = {"cidr": str(ip_range.cidr), "label": ip_range.label}
         await self.repository.remove(ip_range)
+        await self._record(
+            OperationKind.DELETED, oplog.target("ip_range", ip_range.id, before["cidr"]), {"before": before}
+        )

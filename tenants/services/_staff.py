@@ -12,19 +12,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import Principal
-from tenants.models import Department, Staff, StaffStatus, ViewScope
+from tenants import oplog
+from tenants.models import Department, OperationKind, Staff, StaffStatus, ViewScope
 from tenants.passwords import hash_secret
 from tenants.repository import AccountRepository
 from tenants.services._common import (
     UNSET,
     RoleHolderService,
     check_password,
+    fields_of,
     generate_password,
     given,
     required,
     valid_email,
 )
 from tenants.sessions import SessionStore
+
+STAFF_FIELDS = ("login_id", "name", "email", "department_id", "status", "view_scope")
+"""What the operation log compares before and after a change of an account (never its password)."""
+
+
+def staff_target(staff: Staff) -> str:
+    """How the operation log names an account."""
+    return oplog.target("staff", staff.id, f"{staff.login_id} {staff.name}")
 
 
 class StaffIn(msgspec.Struct):
@@ -140,6 +150,7 @@ class StaffService(RoleHolderService):
         )
         self.repository.add(staff)
         await self.repository.flush()
+        await self._record(OperationKind.CREATED, staff_target(staff), {"after": fields_of(staff, *STAFF_FIELDS)})
         return StaffEntry(staff, await self._give_roles(editor, staff.id, data.roles), generated)
 
     async def edit(self, editor: Principal, staff_id: uuid.UUID, data: StaffPatch) -> StaffEntry:
@@ -149,6 +160,7 @@ class StaffService(RoleHolderService):
         be left to undo it.
         """
         staff = await self.find(staff_id)
+        before = fields_of(staff, *STAFF_FIELDS)
         if isinstance(data.status, StaffStatus) and data.status is not StaffStatus.ACTIVE and staff.id == editor.id:
             raise Invalid(_("You cannot suspend or retire your own account. Ask another administrator."))
         if isinstance(data.name, str):
@@ -167,6 +179,7 @@ class StaffService(RoleHolderService):
         if isinstance(data.view_scope, ViewScope):
             staff.view_scope = data.view_scope
         await self.repository.flush()
+        await self._record_change(staff_target(staff), before, fields_of(staff, *STAFF_FIELDS))
         return await self.entry(staff.id)
 
     async def reset_password(self, staff_id: uuid.UUID, data: PasswordIn, sessions: SessionStore) -> StaffEntry:
@@ -184,6 +197,7 @@ class StaffService(RoleHolderService):
         staff.failed_logins = 0
         staff.locked_until = None
         await self.repository.flush()
+        await self._record(OperationKind.CHANGED, staff_target(staff), {"after": {"password": "reset"}})
         await sessions.end_all_of("staff", str(staff.id))
         entry = await self.entry(staff.id)
         return StaffEntry(entry.staff, entry.roles, generated)
@@ -191,9 +205,11 @@ class StaffService(RoleHolderService):
     async def unlock(self, staff_id: uuid.UUID) -> StaffEntry:
         """End a lock-out after too many wrong passwords."""
         staff = await self.find(staff_id)
+        was_locked = is_locked(staff)
         staff.failed_logins = 0
         staff.locked_until = None
         await self.repository.flush()
+        await self._record_change(staff_target(staff), {"locked": was_locked}, {"locked": False})
         return await self.entry(staff.id)
 
     async def give_role(self, editor: Principal, staff_id: uuid.UUID, role: str) -> StaffEntry:

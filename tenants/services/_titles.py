@@ -10,8 +10,11 @@ import msgspec
 
 from core.errors import Conflict
 from core.i18n import gettext as _
-from tenants.models import ContractTitle, Staff, TitleGrant
-from tenants.services._common import UNSET, MemberService, required
+from tenants import oplog
+from tenants.models import ContractTitle, OperationKind, Staff, TitleGrant
+from tenants.services._common import UNSET, MemberService, fields_of, required
+
+TITLE_FIELDS = ("code", "name", "formal_name", "sort_order", "active")
 
 
 class TitleIn(msgspec.Struct):
@@ -82,11 +85,13 @@ class TitleService(MemberService):
         )
         self.repository.add(title)
         await self.repository.flush()
+        await self._record(OperationKind.CREATED, _target(title), {"after": fields_of(title, *TITLE_FIELDS)})
         return title
 
     async def edit(self, title_id: uuid.UUID, data: TitlePatch) -> ContractTitle:
         """Change the given fields."""
         title = await self.find(title_id)
+        before = fields_of(title, *TITLE_FIELDS)
         if isinstance(data.code, str) and data.code.strip() != title.code:
             title.code = await self._free_code(required(data.code, _("a code")))
         if isinstance(data.name, str):
@@ -98,6 +103,7 @@ class TitleService(MemberService):
         if isinstance(data.active, bool):
             title.active = data.active
         await self.repository.flush()
+        await self._record_change(_target(title), before, fields_of(title, *TITLE_FIELDS))
         return title
 
     async def _pair(self, staff_id: uuid.UUID, title_id: uuid.UUID) -> tuple[Staff, ContractTitle]:
@@ -109,6 +115,7 @@ class TitleService(MemberService):
         if await self.repository.grant(staff.id, title.id) is None:
             self.repository.add(TitleGrant(staff_id=staff.id, title_id=title.id))
             await self.repository.flush()
+            await self._record(OperationKind.CREATED, _grant_target(staff, title), {"after": {"granted": True}})
 
     async def revoke(self, staff_id: uuid.UUID, title_id: uuid.UUID) -> None:
         """Withdraw the grant (nothing happens if there was none)."""
@@ -116,3 +123,12 @@ class TitleService(MemberService):
         existing = await self.repository.grant(staff.id, title.id)
         if existing is not None:
             await self.repository.remove(existing)
+            await self._record(OperationKind.DELETED, _grant_target(staff, title), {"before": {"granted": True}})
+
+
+def _target(title: ContractTitle) -> str:
+    return oplog.target("title", title.id, f"{title.code} {title.name}")
+
+
+def _grant_target(staff: Staff, title: ContractTitle) -> str:
+    return oplog.target("title_grant", title.id, f"{title.code} {title.name} → staff:{staff.id} {staff.login_id}")
