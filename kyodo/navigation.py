@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from core.i18n import gettext as _
 from core.scope import Principal
 from policy.permissions import ROLE_LABELS
+from signing.labels import pgettext
+from signing.services import ToDo
 
-__all__ = ["Link", "role_label", "start_links"]
+__all__ = ["Link", "role_label", "start_links", "todo_empty", "todo_heading"]
 
 
 @dataclass(frozen=True)
@@ -19,9 +21,21 @@ class Link:
     label: str
 
 
+def _role_labels() -> dict[str, str]:
+    return {
+        "admin": pgettext("role", "Member administrator"),
+        "drafter": pgettext("role", "Drafter"),
+        "signer": pgettext("role", "Signer"),
+        "viewer": pgettext("role", "Viewer"),
+        "auditor": pgettext("role", "Auditor"),
+        "secretariat": pgettext("role", "Secretariat"),
+        "operator": pgettext("role", "Operator"),
+    }
+
+
 def role_label(role: str) -> str:
-    """The Japanese label of a built-in role, or the role's own name."""
-    return ROLE_LABELS.get(role, role.removeprefix("custom:"))
+    """The label of a built-in role in the reader's language, or a custom role's own name."""
+    return _role_labels().get(role) or ROLE_LABELS.get(role, role.removeprefix("custom:"))
 
 
 def start_links(principal: Principal) -> list[Link]:
@@ -57,3 +71,27 @@ def start_links(principal: Principal) -> list[Link]:
     else:
         candidates.append(("report", "view", Link("/reports", _("Monthly service reports"))))
     return [link for obj, act, link in candidates if principal.can(obj, act)]
+
+
+def todo_heading(todo: ToDo) -> str:
+    """The heading of a section of the start page's to-do list."""
+    return {
+        ToDo.SIGN: pgettext("to-do", "To conclude under your title"),
+        ToDo.DRAFTS: pgettext("to-do", "Your drafts"),
+        ToDo.CIRCULATING: pgettext("to-do", "In circulation"),
+        ToDo.DECLINED: pgettext("to-do", "Declined"),
+        ToDo.SEALING: pgettext("to-do", "Waiting for the seal"),
+        ToDo.CONCLUDED: pgettext("to-do", "Concluded this month"),
+    }[todo]
+
+
+def todo_empty(todo: ToDo) -> str:
+    """What a section says when it holds nothing."""
+    return {
+        ToDo.SIGN: _("No contract waits for your signature."),
+        ToDo.DRAFTS: _("You have no draft."),
+        ToDo.CIRCULATING: _("No contract of yours is in circulation."),
+        ToDo.DECLINED: _("No contract of yours was declined."),
+        ToDo.SEALING: _("No contract waits for the seal."),
+        ToDo.CONCLUDED: _("No contract was concluded this month yet."),
+    }[todo]

@@ -21,7 +21,10 @@ from core.i18n import gettext as _
 from core.scope import PrincipalKind
 from core.settings import Settings
 from core.web import client_ip
+from kyodo.navigation import todo_empty, todo_heading
 from policy.guards import NOT_ALLOWED, current_principal, requires_login
+from signing.labels import contract_status_labels
+from signing.services import to_do
 from tenants.auth import LoginFailure, login
 from tenants.services import change_own_password
 from tenants.sessions import SESSION_COOKIE, session_store
@@ -198,7 +201,17 @@ class AccountController(Controller):
         return response
 
     @get("/app", guards=[requires_login])
-    async def start_page(self, request: Request[Any, Any, Any]) -> Template:
-        """What the signed-in person can do, by their permissions."""
+    async def start_page(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        """What waits for the signed-in person (a to-do list for a member's staff), then every screen they may use."""
         principal = current_principal(request)
-        return Template("start.html", context={"principal": principal})
+        todo = await to_do(db_session, principal)
+        return Template(
+            "start.html",
+            context={
+                "principal": principal,
+                "todo": todo,
+                "labels": contract_status_labels(),
+                "todo_heading": todo_heading,
+                "todo_empty": todo_empty,
+            },
+        )

@@ -13,12 +13,14 @@ The private modules hold one concern each:
 
 * ``_common`` — task names, limits, reading and locking a contract;
 * ``_drafts`` — a new contract, its files, parties, text boxes, passwords;
+* ``_editing`` — changing a draft until it is sent, deleting, copying, revising after a decline;
 * ``_circulation`` — sending, each party's turn, agreeing, declining, forwarding,
   reminders, cancelling, and the mail each of these sends;
 * ``_corrections`` — a corrected file or value after a seal failure;
 * ``_contractor`` — a contractor's link and access password;
 * ``_downloads`` — documents, the certificate, page previews, each download audited;
 * ``_search`` and ``_exports`` — search, the audit trail's pages, CSV exports;
+* ``_todo`` — the start page's to-do list of a member's staff;
 * ``_actions`` — :class:`ContractActions`.
 """
 
@@ -70,10 +72,35 @@ from signing.services._drafts import (
     set_party_password,
     suggested_password,
 )
+from signing.services._editing import (
+    CLEARABLE,
+    DraftChanges,
+    PartyChanges,
+    PartyMove,
+    PartyOrder,
+    TextBoxChanges,
+    copy_contract,
+    delete_draft,
+    edit_draft,
+    edit_party,
+    edit_text_box,
+    move_party,
+    moved,
+    next_order,
+    remove_document,
+    remove_party,
+    remove_text_box,
+    reorder_parties,
+    replace_draft_document,
+    revise_declined,
+    steps,
+)
 from signing.services._exports import TRAIL_EXPORT_LIMIT, to_csv, trail_csv
 from signing.services._search import SearchPage, TrailEntry, TrailPage, search, trail
+from signing.services._todo import ToDo, ToDoItem, ToDoList, ToDoSection, to_do
 
 __all__ = [
+    "CLEARABLE",
     "JST",
     "MIN_CONTRACTOR_PASSWORD",
     "SEAL_TASK",
@@ -83,12 +110,21 @@ __all__ = [
     "ContractView",
     "ContractorLink",
     "Download",
+    "DraftChanges",
     "ForwardInput",
+    "PartyChanges",
     "PartyInput",
+    "PartyMove",
+    "PartyOrder",
     "PasswordInput",
     "SearchFilters",
     "SearchPage",
+    "TextBoxChanges",
     "TextBoxInput",
+    "ToDo",
+    "ToDoItem",
+    "ToDoList",
+    "ToDoSection",
     "TrailEntry",
     "TrailFilters",
     "TrailPage",
@@ -103,28 +139,44 @@ __all__ = [
     "check_contractor_password",
     "check_upload",
     "clean_file_name",
+    "copy_contract",
     "correctable_box",
     "create_contract",
     "decline",
+    "delete_draft",
     "document_download",
+    "edit_draft",
+    "edit_party",
+    "edit_text_box",
     "forward",
     "gate_cookie_value",
     "get_contract",
     "issue_token",
     "lock_contract",
+    "move_party",
+    "moved",
+    "next_order",
     "notify_next",
     "page_preview_png",
     "party_by_token",
     "party_link",
     "remind",
+    "remove_document",
+    "remove_party",
+    "remove_text_box",
+    "reorder_parties",
     "replace_document",
+    "replace_draft_document",
     "request_correction",
+    "revise_declined",
     "search",
     "send",
     "set_party_password",
     "staff_agree",
+    "steps",
     "suggested_password",
     "text_boxes",
+    "to_do",
     "to_csv",
     "token_digest",
     "trail",
