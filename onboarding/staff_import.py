@@ -42,7 +42,8 @@ from onboarding.staff_checks import Reference, check_grants, check_rows, load_re
 from onboarding.staff_csv import ImportRejected, column_label, decode, login_id_conflict, parse_rows, status_label
 from policy.permissions import Permission
 from policy.services import policy_changed
-from tenants.models import Department, Member, Staff
+from tenants import oplog
+from tenants.models import Department, Member, OperationKind, Staff
 
 __all__ = [
     "BACKGROUND_ROWS",
@@ -76,6 +77,8 @@ class ImportPlan:
     unchanged: int = 0
     login_ids: dict[str, str] = field(default_factory=dict)
     """E-mail → login ID of each new account."""
+    updated_emails: list[str] = field(default_factory=list)
+    """Addresses of the accounts the rows changed (for the operation log)."""
 
     def as_dict(self) -> dict[str, int]:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
@@ -186,6 +189,7 @@ async def _plan_or_apply(
                 plan.unchanged += 1
             else:
                 plan.updated += 1
+                plan.updated_emails.append(row["email"])
                 if write:
                     staff.name = row["name"]
                     staff.department_id = department_id
@@ -282,6 +286,18 @@ async def apply_import(
     job.processed_rows = len(job.rows)
     job.result = {**plan.as_dict(), "login_ids": plan.login_ids}
     await session.flush()
+    await oplog.record(
+        session,
+        member_id=member.id,
+        kind=OperationKind.IMPORTED,
+        target=oplog.target("staff_import", job.id, job.filename),
+        detail={
+            **plan.as_dict(),
+            "uploaded_by": str(job.uploaded_by_id or ""),
+            "created_login_ids": plan.login_ids,
+            "updated_emails": plan.updated_emails,
+        },
+    )
     return plan
 
 
