@@ -26,6 +26,7 @@ from signing.controllers._common import (
     settings_of,
 )
 from signing.labels import contract_status_labels
+from signing.services._values import value_problems
 
 GATE_COOKIE = "kyodo_c"
 
@@ -53,14 +54,25 @@ class ContractorController(Controller):
             raise Forbidden(_("Please enter the access password first."))
         return link
 
-    async def _page(self, link: svc.ContractorLink, token: str) -> dict[str, Any]:
+    async def _page(
+        self,
+        link: svc.ContractorLink,
+        token: str,
+        *,
+        values: dict[str, str] | None = None,
+        problems: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        boxes = await link.boxes()
         return {
             "party": link.party,
             "contract": link.contract,
             "token": token,
-            "boxes": await link.boxes(),
+            "boxes": boxes,
+            # What the party typed is kept when the form comes back with a problem.
+            "values": {str(b.id): (values or {}).get(str(b.id), b.value or "") for b in boxes},
+            "problems": problems or {},
             "labels": contract_status_labels(),
-            "error": "",
+            "error": " ".join((problems or {}).values()),
             "can_answer": link.can_answer,
             "can_download": link.can_download,
         }
@@ -143,10 +155,37 @@ class ContractorController(Controller):
         db_session: NamedDependency[AsyncSession],
         state: State,
     ) -> Template:
-        """Fill the boxes and agree."""
+        """Fill the boxes and agree; a value the seal could not print brings the form back, as typed."""
         link = await self._gated(request, db_session, state, token)
-        await link.agree(box_values(data))
+        values = box_values(data)
+        problems = await value_problems(await link.boxes(), values)
+        if problems:
+            return Template(
+                "signing/contractor.html",
+                context=await self._page(link, token, values=values, problems=problems),
+                status_code=400,
+            )
+        await link.agree(values)
         return Template("signing/done.html", context={"message": _("Thank you. Your agreement has been recorded.")})
+
+    @post("/{token:str}/check", status_code=200)
+    async def check(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        token: FromPath[str],
+        data: UrlForm,
+        db_session: NamedDependency[AsyncSession],
+        state: State,
+    ) -> Response[dict[str, dict[str, str]]]:
+        """What the browser asks while the party types: box id → why its value cannot be sealed.
+
+        The same check as on agreeing (the seal's own font and fitting), so the
+        warning and the refusal never disagree. Nothing is stored or recorded.
+        """
+        link = await self._gated(request, db_session, state, token)
+        problems = await value_problems(await link.boxes(), box_values(data))
+        return Response({"problems": problems}, headers={"Cache-Control": "no-store"})
 
     @post("/{token:str}/decline")
     async def decline(

@@ -6,7 +6,6 @@ import datetime as dt
 import secrets
 from typing import Any
 
-import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Forbidden, Invalid
@@ -14,9 +13,7 @@ from core.i18n import gettext as _
 from core.outbox import enqueue
 from core.scope import Principal
 from core.settings import Settings
-from signing._layout import TextBoxFill, check_fill
 from signing.audit import Actor, append_event
-from signing.errors import SealingInputError, UnsupportedCharactersError
 from signing.mail import queue_contract_mail
 from signing.models import (
     AuditKind,
@@ -25,7 +22,6 @@ from signing.models import (
     Party,
     PartyKind,
     PartyStatus,
-    TextBox,
 )
 from signing.repositories import ContractRepository
 from signing.services._common import (
@@ -40,6 +36,7 @@ from signing.services._common import (
     token_digest,
     valid_email,
 )
+from signing.services._values import check_values
 
 
 def party_link(settings: Settings, token: str) -> str:
@@ -199,23 +196,6 @@ def _require_turn(contract: Contract, party: Party) -> None:
         raise Conflict(_("It is not your turn to answer this contract."))
 
 
-async def _check_printable(box: TextBox, value: str) -> None:
-    """Refuse, on the form, a value the seal could not print: characters outside the font, or too long for its box."""
-    fill = TextBoxFill(page=box.page, x=box.x, y=box.y, width=box.width, height=box.height, text=value)
-    try:
-        # The font is parsed once per process; the first call may take a moment, so not on the event loop.
-        await anyio.to_thread.run_sync(check_fill, fill)
-    except UnsupportedCharactersError as exc:
-        raise Invalid(
-            _(
-                "“{label}” contains characters that cannot be printed in the contract: {characters}. "
-                "Please use the usual form of the character (for example 吉 for 𠮷) or write it in kana."
-            ).format(label=box.label, characters=" ".join(exc.characters))
-        ) from exc
-    except SealingInputError as exc:
-        raise Invalid(_("“{label}” is too long for its box. Please shorten it.").format(label=box.label)) from exc
-
-
 async def agree(
     session: AsyncSession,
     settings: Settings,
@@ -233,10 +213,7 @@ async def agree(
     if missing:
         raise Invalid(_("Please fill in: {fields}").format(fields="、".join(missing)))
     filled: dict[str, str] = {}
-    for box in boxes:
-        value = (values.get(str(box.id)) or "").strip()[:1000]
-        if value:
-            await _check_printable(box, value)
+    await check_values(boxes, values)
     for box in boxes:
         value = (values.get(str(box.id)) or "").strip()[:1000]
         if value:

@@ -217,7 +217,7 @@ async def test_a_value_outside_the_font_stops_the_seal_and_a_correction_conclude
     assert [s for to, s in await _mails(db_session) if to == "t@example.co.jp"][-1].startswith("【要対応】")
 
     # On the form, the same value is now refused with a Japanese explanation, before anything changes.
-    with pytest.raises(ServiceError, match="印字できない文字があります: 𠮷"):
+    with pytest.raises(ServiceError, match=r"「𠮷」\(U\+20BB7\)は封緘に使うフォントにないため使えません"):
         await svc.agree(
             db_session,
             settings,
