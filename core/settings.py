@@ -252,6 +252,12 @@ class ContractSettings:
     """KYODO_PDF_CHECK_PROCESSES: PDF checks and page previews run at once per web process, each in its own process."""
     link_days: int = field(default_factory=lambda: _env_int("KYODO_LINK_DAYS", 14))
     """KYODO_LINK_DAYS: how long an e-mailed signing link stays valid."""
+    portal_link_minutes: int = field(default_factory=lambda: _env_int("KYODO_PORTAL_LINK_MINUTES", 15))
+    """KYODO_PORTAL_LINK_MINUTES: how long a contractor portal sign-in link stays valid (it works once)."""
+    portal_session_minutes: int = field(default_factory=lambda: _env_int("KYODO_PORTAL_SESSION_MINUTES", 60))
+    """KYODO_PORTAL_SESSION_MINUTES: how long the contractor portal stays open after its sign-in link is used."""
+    portal_links_per_hour: int = field(default_factory=lambda: _env_int("KYODO_PORTAL_LINKS_PER_HOUR", 3))
+    """KYODO_PORTAL_LINKS_PER_HOUR: sign-in links one address, or one client address, may ask for in an hour."""
     reminder_hours: int = field(default_factory=lambda: _env_int("KYODO_REMINDER_HOURS", 72))
     """KYODO_REMINDER_HOURS: a party who has not answered is reminded after this long (and again after as long)."""
     contractor_max_attempts: int = field(default_factory=lambda: _env_int("KYODO_CONTRACTOR_MAX_ATTEMPTS", 5))

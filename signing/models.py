@@ -50,6 +50,7 @@ __all__ = [
     "Party",
     "PartyKind",
     "PartyStatus",
+    "PortalSignIn",
     "SealedDocument",
     "TextBox",
 ]
@@ -135,6 +136,10 @@ class Contract(MemberOwned, UUIDv7AuditBase):
     seal_failure: Mapped[dict[str, object] | None] = mapped_column(JSONB, nullable=True)
     """Why sealing failed for good (``reason``, ``message`` in Japanese, ``document_id``, ``page``,
     ``text_box_id``, ``at``); cleared when the contract circulates again."""
+    corrections: Mapped[list[dict[str, object]]] = mapped_column(JSONB, default=list, server_default="[]")
+    """Corrections of the search keys after conclusion, oldest first: ``at``, ``by``, ``reason`` and
+    ``changes`` (field → ``before``/``after``). Each is also an audit event (``corrected``) of the trail;
+    this copy is what the contract page and the CSV show."""
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     """When staff deleted the draft: its files, parties and boxes are gone, the row stays for its audit trail
     (append-only) and no list, search or page shows it any more."""
@@ -317,6 +322,10 @@ class AuditKind(enum.StrEnum):
     SEARCHED = "searched"
     EXPORTED = "exported"
     MAIL_FAILED = "mail_failed"
+    CORRECTED = "corrected"
+    """Search keys of a concluded contract corrected, with the reason (before → after)."""
+    MOVED = "moved"
+    """The contract moved to another department (a reorganisation)."""
 
 
 class AuditEvent(MemberOwned, BigIntBase):
@@ -355,3 +364,27 @@ class DocumentKey(MemberOwned, UUIDv7AuditBase):
     __table_args__ = (UniqueConstraint("member_id"),)
 
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PortalSignIn(UUIDv7AuditBase):
+    """A sign-in link of the contractor portal, mailed to an address: one use, short-lived.
+
+    Not a member's row: the portal lists what an address agreed to across
+    members. Each row is also the record of the request (when, from where) and
+    of its use; the browser that used it holds a cookie naming the row, valid
+    for ``KYODO_PORTAL_SESSION_MINUTES`` after the use.
+    """
+
+    __tablename__ = "portal_sign_in"
+    __table_args__ = (Index("ix_portal_sign_in_email_created", "email", "created_at"),)
+
+    email: Mapped[str] = mapped_column(String(254))
+    """The address as typed, lower-cased."""
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    requested_ip: Mapped[str | None] = mapped_column(INET, nullable=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    used_ip: Mapped[str | None] = mapped_column(INET, nullable=True)
+    user_agent: Mapped[str] = mapped_column(Text, default="")
+    mailed: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A link was mailed: the address is an agreed party of a concluded contract (never shown to the requester)."""
