@@ -37,6 +37,7 @@ MEMBER_PERMISSIONS: dict[Permission, str] = {
     P("contract:sign"): "契約名義で締結する（契約締結権限）",
     P("contract:download"): "締結済み契約書・締結証明書をダウンロードする",
     P("contract:view_all"): "所属にかかわらず団体のすべての契約書を閲覧する",
+    P("contract:correct"): "締結後の取引年月日・金額・取引先を理由を付けて訂正し、契約書の所属を付け替える",
     P("audit:view"): "監査ログを閲覧する",
     P("addressbook:view"): "アドレス帳を閲覧する",
     P("addressbook:manage"): "アドレス帳を編集する",

@@ -104,6 +104,8 @@ def audit_kind_labels() -> dict[str, str]:
         AuditKind.RENEWED.value: pgettext("audit event", "Timestamp renewed"),
         AuditKind.SEARCHED.value: pgettext("audit event", "Searched"),
         AuditKind.EXPORTED.value: pgettext("audit event", "Exported"),
+        AuditKind.CORRECTED.value: pgettext("audit event", "Particulars corrected"),
+        AuditKind.MOVED.value: pgettext("audit event", "Moved to another department"),
     }
 
 
