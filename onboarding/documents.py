@@ -14,7 +14,7 @@ import io
 from decimal import Decimal
 
 from core import spreadsheet
-from core.fonts import FontMissing, japanese_font
+from core.fonts import FontMissing, add_japanese_font, japanese_font
 from onboarding.billing import TAX_RATE_PERCENT
 from onboarding.models import Invoice, InvoiceKind, InvoiceLine
 
@@ -36,9 +36,9 @@ def invoice_pdf(invoice: Invoice, lines: list[InvoiceLine], *, issuer: str) -> b
 
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_font("IPAexGothic", fname=str(japanese_font()))
-    # IPAexGothic has one weight; table headings ask for bold, so the same face serves.
-    pdf.add_font("IPAexGothic", style="B", fname=str(japanese_font()))
+    # Parsed once per process. IPAexGothic has one weight; table headings ask for bold, so the same face serves.
+    add_japanese_font(pdf, "IPAexGothic")
+    add_japanese_font(pdf, "IPAexGothic", "B")
     pdf.set_title(f"{_title(invoice)} No.{invoice.number}")
     pdf.add_page()
     pdf.set_font("IPAexGothic", size=18)

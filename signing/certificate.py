@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
 
 from core.dates import JST
+from core.fonts import add_japanese_font
 from core.i18n import format_date
 from signing.fonts import japanese_font_path
 from signing.labels import audit_kind_label, party_status_label, speaking
@@ -94,6 +96,10 @@ def _event(value: AuditKind | str) -> str:
         return str(value)
 
 
+_HEADINGS = FontFace(emphasis="")
+"""Table headings in the regular face (the font has one weight)."""
+
+
 def _jst(moment: dt.datetime) -> str:
     local = moment.astimezone(JST)
     return f"{format_date(local, era=True, locale='ja')} {local:%H:%M:%S}"
@@ -103,10 +109,9 @@ class _Certificate(FPDF):
     def __init__(self, test_environment: bool) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.test_environment = test_environment
-        font = str(japanese_font_path())
-        self.add_font("IPAexGothic", "", font)
-        # Table headings are bold; IPAexGothic has one weight, used for both.
-        self.add_font("IPAexGothic", "B", font)
+        # Parsed once per process (core.fonts). IPAexGothic has one weight, so table
+        # headings use the regular face too: one font to subset and embed, not two.
+        add_japanese_font(self, "IPAexGothic", path=japanese_font_path())
         self.set_auto_page_break(auto=True, margin=18)
         self.set_title("締結証明書")
         self.set_creator("Kyodo")
@@ -200,7 +205,9 @@ def _table(
     pdf: FPDF, headings: list[str], rows: list[list[str]], widths: list[int], small_columns: set[int] | None = None
 ) -> None:
     pdf.set_font("IPAexGothic", size=9)
-    with pdf.table(col_widths=widths, text_align="LEFT", line_height=5.5, first_row_as_headings=True) as table:
+    with pdf.table(
+        col_widths=widths, text_align="LEFT", line_height=5.5, first_row_as_headings=True, headings_style=_HEADINGS
+    ) as table:
         header = table.row()
         for heading in headings:
             header.cell(heading)

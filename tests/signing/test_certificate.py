@@ -86,3 +86,22 @@ def test_the_japanese_font_is_embedded() -> None:
     fonts: Any = reader.pages[0]["/Resources"]["/Font"]  # type: ignore[index]
     descriptors = [f.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"] for f in fonts.values()]
     assert any("/FontFile2" in d for d in descriptors)
+
+
+def test_certificates_share_one_parsed_font_but_not_their_glyphs() -> None:
+    """The font is parsed once per process; each certificate still embeds only its own characters."""
+    from fontTools.ttLib import TTFont
+
+    first = render_certificate(_data(counterparty="株式会社鬱蒼"))
+    second = render_certificate(_data(counterparty="有限会社薔薇"))
+    for pdf, own, other in ((first, "鬱蒼", "薔薇"), (second, "薔薇", "鬱蒼")):
+        reader = PdfReader(io.BytesIO(pdf))
+        text = reader.pages[0].extract_text()
+        assert own in text
+        assert other not in text
+        fonts: Any = reader.pages[0]["/Resources"]["/Font"]  # type: ignore[index]
+        assert len(fonts) == 1  # headings use the regular face: one subset embedded, not two
+        descendant = next(iter(fonts.values())).get_object()["/DescendantFonts"][0].get_object()
+        embedded = TTFont(io.BytesIO(descendant["/FontDescriptor"]["/FontFile2"].get_data()))
+        assert len(embedded.getGlyphOrder()) < 400, "a subset, not the whole font"
+        assert not any(ord(c) in (embedded.getBestCmap() or {}) for c in other)
