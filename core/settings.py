@@ -125,11 +125,21 @@ class ServerSettings:
     web_workers: int = field(default_factory=lambda: _env_int("KYODO_WEB_WORKERS", 1))
     """KYODO_WEB_WORKERS: uvicorn worker processes for `kyodo serve`."""
     public_url: str = field(default_factory=lambda: _env("KYODO_PUBLIC_URL"))
-    """KYODO_PUBLIC_URL: base URL used in e-mailed links (default http://HOST:PORT)."""
+    """KYODO_PUBLIC_URL: base URL used in e-mailed links (default http://HOST:PORT); contractors always get this one."""
+    staff_url: str = field(default_factory=lambda: _env("KYODO_STAFF_URL"))
+    """KYODO_STAFF_URL: base URL of links mailed to staff and operators when they reach the platform another way.
+
+    A member on LGWAN reaches the staff screens through its LGWAN-side address
+    (GUN-8(2), NII-2(1)) while contractors come from the internet; empty = KYODO_PUBLIC_URL.
+    """
 
     def base_url(self) -> str:
-        """The URL people reach the platform at."""
+        """The URL contractors (and anyone on the internet side) reach the platform at."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def staff_base_url(self) -> str:
+        """The URL staff and operators reach the platform at (the LGWAN side, when it has one)."""
+        return self.staff_url.rstrip("/") or self.base_url()
 
 
 @dataclass(frozen=True)

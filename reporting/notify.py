@@ -76,7 +76,7 @@ async def notify_maintenance(session: AsyncSession, settings: Settings, window_i
             start=_when(window.starts_at),
             end=_when(window.ends_at),
             description=window.description,
-            url=settings.server.base_url(),
+            url=settings.server.staff_base_url(),
         )
     sent = _queue_all(session, settings, await _recipients(session, window.consortium_id), subject, body)
     window.notified_at = dt.datetime.now(dt.UTC)
@@ -97,7 +97,7 @@ async def notify_maintenance_cancelled(session: AsyncSession, settings: Settings
             title=window.title,
             start=_when(window.starts_at),
             end=_when(window.ends_at),
-            url=settings.server.base_url(),
+            url=settings.server.staff_base_url(),
         )
     sent = _queue_all(session, settings, await _recipients(session, window.consortium_id), subject, body)
     window.cancellation_notified_at = dt.datetime.now(dt.UTC)
@@ -132,7 +132,7 @@ async def notify_incident(session: AsyncSession, settings: Settings, incident: I
                 end=_when(incident.recovered_at),
                 cause=incident.cause or "—",
                 prevention=incident.prevention or "—",
-                url=settings.server.base_url(),
+                url=settings.server.staff_base_url(),
             )
         else:
             expected = (
@@ -148,7 +148,7 @@ async def notify_incident(session: AsyncSession, settings: Settings, incident: I
                 start=_when(incident.started_at),
                 symptom=incident.symptom or "—",
                 expected=expected,
-                url=settings.server.base_url(),
+                url=settings.server.staff_base_url(),
             )
     sent = _queue_all(session, settings, await _affected_staff(session, incident), subject, body)
     if incident.first_notified_at is None:
@@ -171,5 +171,5 @@ async def notify_operators_of_waiting_reports(
         body = _(
             "Targets were missed and these reports cannot be issued until the reason and the improvement plan "
             "are written:\n\n{lines}\n\nWrite them here: {url}/operator/reports?month={month}"
-        ).format(lines="\n".join(waiting), url=settings.server.base_url(), month=month.isoformat()[:7])
+        ).format(lines="\n".join(waiting), url=settings.server.staff_base_url(), month=month.isoformat()[:7])
     return _queue_all(session, settings, sorted(set(operators)), subject, body)

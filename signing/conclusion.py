@@ -79,7 +79,7 @@ async def announce_conclusion(session: AsyncSession, settings: Settings, contrac
     Each contractor gets a fresh personal link to view and download the sealed
     contract and its certificate; staff get the contract page.
     """
-    url = f"{settings.server.base_url()}/contracts/{contract.id}"
+    url = f"{settings.server.staff_base_url()}/contracts/{contract.id}"
     for party in contract.parties:
         if party.status is not PartyStatus.AGREED:
             continue
@@ -166,7 +166,7 @@ async def record_seal_failure(
             "seal_failed_drafter",
             to=drafter.email,
             drafter=drafter,
-            url=f"{settings.server.base_url()}/contracts/{contract.id}",
+            url=f"{settings.server.staff_base_url()}/contracts/{contract.id}",
         )
     # Operators see which contract and what kind of failure, never its contents.
     for email in await ContractRepository(session, contract.member_id).operator_emails():

@@ -76,7 +76,7 @@ def _request_mail(
             to=party.email,
             party=party,
             reminder=reminder,
-            url=f"{settings.server.base_url()}/contracts/{contract.id}",
+            url=f"{settings.server.staff_base_url()}/contracts/{contract.id}",
         )
 
 
