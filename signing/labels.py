@@ -114,6 +114,11 @@ def contract_status_label(status: ContractStatus | str) -> str:
     return contract_status_labels()[ContractStatus(status)]
 
 
+def undelivered_party_label() -> str:
+    """What a party asked by a mail that could not be delivered is shown as (not "asked")."""
+    return pgettext("party status", "Asked, but the mail did not arrive")
+
+
 def party_status_label(status: PartyStatus | str) -> str:
     """The name of a party's status."""
     return party_status_labels()[PartyStatus(status)]

@@ -212,6 +212,7 @@ class ContractPagesController(Controller):
                 "seal_failure": labels.failure_message(view.contract.seal_failure),
                 "correctable_box": view.correctable_box,
                 "undelivered": view.undelivered,
+                "undelivered_label": labels.undelivered_party_label(),
             },
         )
 

@@ -17,7 +17,7 @@ from kyodo.app import create_app
 from kyodo.devmail import DevMailbox, read_mailbox
 from signing.audit import Actor, append_event
 from signing.mail import MAIL_TASK
-from signing.models import AuditEvent, AuditKind, Contract, ContractStatus
+from signing.models import AuditEvent, AuditKind, Contract, ContractStatus, Party, PartyKind, PartyStatus
 from tests import factories as f
 from tests.conftest import sign_in
 from tests.scope import system_access
@@ -39,6 +39,18 @@ async def test_a_refused_mail_is_on_the_contracts_trail(
         )
         session.add(contract)
         await session.flush()
+        session.add(
+            Party(
+                member_id=member.id,
+                contract_id=contract.id,
+                order_no=1,
+                kind=PartyKind.CONTRACTOR,
+                status=PartyStatus.NOTIFIED,
+                company="盛岡商事",
+                name="盛岡 太郎",
+                email="taro@example.co.jp",
+            )
+        )
         await append_event(
             session, member_id=member.id, contract_id=contract.id, kind=AuditKind.CREATED, who=Actor("起案 太郎")
         )
@@ -88,3 +100,6 @@ async def test_a_refused_mail_is_on_the_contracts_trail(
     assert page.status_code == 200
     assert "メールを届けられませんでした" in page.text
     assert "taro@example.co.jp" in page.text
+    # The party is not shown as asked: the request never reached them.
+    assert "依頼メールが届いていません" in page.text
+    assert "依頼中" not in page.text
