@@ -12,6 +12,8 @@
 #   IPAexGothic (fonts-ipaexfont-gothic)
 #                            a Japanese system font that LibreOffice finds through
 #                            fontconfig (the sealer's own font comes from uv.lock)
+#   haproxy, ip (iproute2)   the load balancer and the network namespaces of the multi-host
+#                            test (tests/deploy/test_multi_host.py; it needs root for ip netns)
 #   pango (libpango-1.0-0, libpangoft2-1.0-0)
 #                            text layout library that WeasyPrint (from uv.lock) loads
 # Everything else (PostgreSQL, Redis, the sealer's font, Python packages) comes from uv.lock.
@@ -26,6 +28,8 @@ LO=/usr/lib/libreoffice/program
 [ -e "$LO/libsclo.so" ] || missing+=(libreoffice-calc-nogui)
 command -v ps2pdf >/dev/null 2>&1 || missing+=(ghostscript)
 command -v qpdf >/dev/null 2>&1 || missing+=(qpdf)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 [ -e /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || missing+=(fonts-ipaexfont-gothic)
 libs=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null || true)
 [[ $libs == *libpango-1.0.so.0* ]] || missing+=(libpango-1.0-0)
