@@ -21,6 +21,7 @@ __all__ = [
     "BlobSettings",
     "ContractSettings",
     "DatabaseSettings",
+    "IntegrationSettings",
     "KeySource",
     "MailSettings",
     "RedisSettings",
@@ -456,6 +457,18 @@ class BackupSettings:
 
 
 @dataclass(frozen=True)
+class IntegrationSettings:
+    """Webhooks to the member's other systems and invitations of new staff."""
+
+    webhook_allow_private: bool = field(default_factory=lambda: _env_bool("KYODO_WEBHOOK_ALLOW_PRIVATE", False))
+    """KYODO_WEBHOOK_ALLOW_PRIVATE: allow webhook targets on private, loopback or link-local addresses (LGWAN)."""
+    webhook_timeout_seconds: float = field(default_factory=lambda: _env_float("KYODO_WEBHOOK_TIMEOUT_SECONDS", 10.0))
+    """KYODO_WEBHOOK_TIMEOUT_SECONDS: how long one webhook delivery may take (connect and answer)."""
+    invitation_hours: int = field(default_factory=lambda: _env_int("KYODO_INVITATION_HOURS", 72))
+    """KYODO_INVITATION_HOURS: how long the link of an invitation to set one's password stays valid."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings, grouped by concern."""
 
@@ -473,6 +486,7 @@ class Settings:
     backup: BackupSettings = field(default_factory=BackupSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     blobs: BlobSettings = field(default_factory=BlobSettings)
+    integrations: IntegrationSettings = field(default_factory=IntegrationSettings)
 
 
 def to_psycopg_url(url: str) -> str:

@@ -52,6 +52,12 @@ beat_schedule = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 50},
     },
+    # Webhook notices whose retry is due (the first attempt goes straight from the outbox).
+    "retry-webhooks": {
+        "task": "signing.retry_webhooks",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 50},
+    },
     "renew-seals": {
         "task": "signing.renew_seals",
         "schedule": timedelta(days=1),

@@ -10,6 +10,7 @@ import onboarding.models as onboarding_models
 import policy.models as policy_models
 import reporting.models as reporting_models
 import signing.models as signing_models
+import signing.webhooks as webhook_models
 import tenants.models as tenant_models
 from core.db import mark_metadata_complete, metadata
 from core.outbox import OutboxMessage
@@ -21,6 +22,7 @@ DOMAIN_MODEL_MODULES = (
     policy_models,
     onboarding_models,
     signing_models,
+    webhook_models,
     reporting_models,
 )
 

@@ -37,6 +37,7 @@ from reporting.operator_controllers import (
 )
 from signing.controllers import ContractApiController, ContractorController, ContractPagesController
 from signing.verify_controllers import VerificationController, VerifyApiController
+from signing.webhook_controllers import WebhookController
 from tenants.api import AdminApiController
 from tenants.controllers import AdminController
 

@@ -47,6 +47,7 @@ MEMBER_PERMISSIONS: dict[Permission, str] = {
     P("role:manage"): "ロールと権限を管理する",
     P("iprange:manage"): "接続元IPアドレス制限を管理する",
     P("apikey:manage"): "APIキーを発行・失効する",
+    P("webhook:manage"): "Webhook（他システムへの通知）を登録・管理する",
     P("member:import"): "職員を一括登録する",
     P("member:export"): "団体の全データを一括エクスポートする",
     P("report:view"): "月次サービス報告書（稼働率・障害・セキュリティ）を閲覧する",

@@ -25,6 +25,7 @@ from core.db import session_scope
 from core.scope import Principal, elevated
 from signing.models import AuditEvent, AuditKind, Party
 from signing.repositories import ContractRepository
+from signing.webhook_events import emit as emit_webhooks
 
 __all__ = [
     "GENESIS",
@@ -175,6 +176,8 @@ async def append_event(
     )
     session.add(row)
     await session.flush()
+    # The notices to the member's other systems are written with the event they announce.
+    await emit_webhooks(session, row)
     return row
 
 
