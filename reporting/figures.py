@@ -10,9 +10,15 @@ Definition printed in every report (:func:`reporting.render.availability_definit
 * *excluded maintenance* is every announced, not cancelled, non-emergency
   maintenance window of the consortium; emergency work counts as downtime;
 * *downtime* is the union of the minutes in which a synthetic probe failed, the
-  minutes of incidents affecting the member (or everyone), and emergency work;
-  a minute is counted once however many causes it has, and not at all when it
-  lies in excluded maintenance.
+  minutes no probe measured, the minutes of incidents affecting the member (or
+  everyone), and emergency work; a minute is counted once however many causes it
+  has, and not at all when it lies in excluded maintenance;
+* a probe result vouches for the ``KYODO_PROBE_SECONDS`` after it; when the next
+  result comes more than twice that later (beat, the web nodes or the database
+  down: a total outage the probe could not record), the minutes from the end of
+  what the last result vouched for up to the next result are *unmeasured*, and so
+  are the minutes of the window before the first result and after the last one
+  (up to now). Unmeasured is never available.
 
 Time is handled in whole minutes (``epoch // 60``): an interval covers every
 minute it touches.
@@ -32,6 +38,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.dates import JST, month_period, parse_month
+from core.settings import get_settings
 from reporting.models import Incident, MaintenanceWindow
 from reporting.repository import DayCounts, ReportingRepository
 from reporting.telemetry import BIN_COUNT, percentile
@@ -147,6 +154,8 @@ class MemberMonth:
     """item → (reason, improvement plan), written by the operator."""
     downloads: dict[str, int] = field(default_factory=dict)
     """Downloads of concluded contracts and certificates: staff, contractor, api → count (NII-25)."""
+    unmeasured_minutes: int = 0
+    """Minutes of the window (outside excluded maintenance) with no probe result: counted as downtime."""
 
     @property
     def missed(self) -> list[str]:
@@ -224,17 +233,47 @@ class _Platform:
     """Facts shared by every member of a consortium for one month."""
 
     failed_probe_minutes: set[int]
+    unmeasured_minutes: set[int]
     incidents: list[Incident]
     incident_members: dict[uuid.UUID, set[uuid.UUID]]
     windows: list[MaintenanceWindow]
 
 
+async def _unmeasured(
+    repo: ReportingRepository, start: dt.datetime, end: dt.datetime, *, now: dt.datetime, probe_seconds: float
+) -> set[int]:
+    """Minutes of ``[start, min(now, end))`` that no probe result vouches for (see the module's definition)."""
+    limit = min(now, end)
+    if limit <= start:
+        return set()
+    vouch = dt.timedelta(seconds=max(probe_seconds, 60.0))
+    gaps, first, last = await repo.probe_gaps(start, limit, stale_after=2 * vouch)
+    if first is None or last is None:
+        return set(range(_minute(start), _minute(limit)))
+    holes: list[tuple[dt.datetime, dt.datetime]] = [(before + vouch, after) for before, after in gaps]
+    if first - start > vouch:
+        holes.append((start, first))
+    if limit - last > 2 * vouch:
+        holes.append((last + vouch, limit))
+    minutes: set[int] = set()
+    for hole_start, hole_end in holes:
+        minutes.update(range(_minute(max(hole_start, start)), _minute(min(hole_end, limit))))
+    return minutes
+
+
 async def _platform(
-    repo: ReportingRepository, consortium_id: uuid.UUID, start: dt.datetime, end: dt.datetime
+    repo: ReportingRepository,
+    consortium_id: uuid.UUID,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    now: dt.datetime,
+    probe_seconds: float,
 ) -> _Platform:
     incidents = await repo.incidents_between(start, end)
     return _Platform(
         await repo.failed_probe_minutes(start, end),
+        await _unmeasured(repo, start, end, now=now, probe_seconds=probe_seconds),
         incidents,
         await repo.incident_links([i.id for i in incidents if not i.all_members]),
         await repo.maintenance_between(consortium_id, start, end),
@@ -317,6 +356,7 @@ def _member_month(
             MaintenanceLine(win.title, win.starts_at, win.ends_at, win.announced_at, win.emergency, len(minutes))
         )
     probe_down = platform.failed_probe_minutes & window
+    unmeasured = (platform.unmeasured_minutes & window) - excluded
     incident_lines = []
     incident_down: set[int] = set()
     recovery_met = True
@@ -352,7 +392,7 @@ def _member_month(
                 incident.prevention,
             )
         )
-    down = (probe_down | incident_down | emergency) - excluded
+    down = (probe_down | unmeasured | incident_down | emergency) - excluded
     base = len(window) - len(excluded)
     availability = _percent(base - len(down), base)
     availability_met = availability is None or availability >= targets.availability_percent
@@ -394,6 +434,7 @@ def _member_month(
         contracts_by_title=[],
         security={},
         days=days,
+        unmeasured_minutes=len(unmeasured),
     )
 
 
@@ -409,6 +450,7 @@ async def compute_month(
     *,
     member_ids: Iterable[uuid.UUID] | None = None,
     now: dt.datetime | None = None,
+    probe_seconds: float | None = None,
 ) -> list[MemberMonth]:
     """Figures of ``month`` for the consortium's members in service that month (or those listed).
 
@@ -424,7 +466,14 @@ async def compute_month(
         return []
     ids = [m.id for m in members]
     targets = await targets_for(session, consortium_id, month)
-    platform = await _platform(repo, consortium_id, start, end)
+    platform = await _platform(
+        repo,
+        consortium_id,
+        start,
+        end,
+        now=now,
+        probe_seconds=get_settings().reporting.probe_seconds if probe_seconds is None else probe_seconds,
+    )
     latency = await repo.latency_by_day(ids, start, end, bins=BIN_COUNT)
     security = await repo.security_counts(ids, start, end)
     plans = await repo.plans(ids, month)

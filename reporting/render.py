@@ -27,7 +27,15 @@ from core.i18n import gettext as _
 from reporting.figures import JST, MemberMonth
 from reporting.fonts import font_for
 
-__all__ = ["availability_definition", "format_month", "render_csv", "render_pdf", "report_language", "report_texts"]
+__all__ = [
+    "availability_definition",
+    "format_month",
+    "render_csv",
+    "render_pdf",
+    "report_language",
+    "report_texts",
+    "unmeasured_definition",
+]
 
 FONT = "ipaexg"
 ITEM_LABELS: dict[str, Callable[[], str]] = {
@@ -58,6 +66,15 @@ def availability_definition() -> str:
         "(Japan time) from the go-live date. Downtime is every minute in which the synthetic check failed or an "
         "incident affected this member, counted once; emergency maintenance counts as downtime. Response time "
         "is measured on the server for every screen and API request; the target applies to the 95th percentile."
+    )
+
+
+def unmeasured_definition() -> str:
+    """Why a minute without any probe result is not available, printed in every report."""
+    return _(
+        "A minute with no result of the synthetic check at all (the check, the web servers or the database "
+        "stopped: an outage the check could not record) is unmeasured and counted as downtime, unless it lies "
+        "in announced maintenance."
     )
 
 
@@ -261,6 +278,7 @@ def _summary(pdf: _Pdf, fig: MemberMonth) -> None:
     pdf.heading(_("1. Service levels against targets"))
     pdf.rows([_("Item"), _("Measured"), _("Target"), _("Result")], _summary_rows(fig), (60, 45, 45, 30))
     pdf.para(availability_definition())
+    pdf.para(unmeasured_definition())
 
 
 def _availability(pdf: _Pdf, fig: MemberMonth, *, era: bool) -> None:
@@ -272,6 +290,7 @@ def _availability(pdf: _Pdf, fig: MemberMonth, *, era: bool) -> None:
             (_("Excluded: announced maintenance"), str(fig.maintenance_minutes)),
             (_("Downtime"), str(fig.downtime_minutes)),
             (_("of which the synthetic check failed"), str(fig.probe_failed_minutes)),
+            (_("of which no synthetic check was recorded (unmeasured)"), str(fig.unmeasured_minutes)),
         ],
         (120, 60),
     )

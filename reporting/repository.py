@@ -21,10 +21,12 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, case, func, or_, select, text
 
+from core.outbox import OutboxMessage
 from core.repository import MemberScopedRepository
 from reporting.models import (
     Incident,
@@ -36,7 +38,7 @@ from reporting.models import (
     RequestMinute,
     SlaTarget,
 )
-from signing.models import AuditEvent, AuditKind, Contract, ContractStatus
+from signing.models import AuditEvent, AuditKind, Contract, ContractStatus, SealedDocument
 from tenants.models import (
     Consortium,
     ContractorCompany,
@@ -52,7 +54,7 @@ from tenants.models import (
     StaffStatus,
 )
 
-__all__ = ["DOWNLOADERS", "IN_SERVICE", "DayCounts", "ReportingRepository"]
+__all__ = ["DOWNLOADERS", "IN_SERVICE", "DayCounts", "OperationsFigures", "ReportingRepository"]
 
 DOWNLOADERS = ("staff", "contractor", "api")
 """Who downloads, in the order reports list them."""
@@ -136,6 +138,36 @@ class ReportingRepository(MemberScopedRepository):
             .distinct()
         )
         return {int(m) for m in failed}
+
+    async def probe_gaps(
+        self, start: dt.datetime, end: dt.datetime, *, stale_after: dt.timedelta
+    ) -> tuple[list[tuple[dt.datetime, dt.datetime]], dt.datetime | None, dt.datetime | None]:
+        """Where probe results stop in ``[start, end)``: (gaps, first result, last result).
+
+        A gap is ``(result, next result)`` more than ``stale_after`` apart; only
+        the gaps come back from the database (one window function), never every row.
+        """
+        ordered = (
+            select(
+                ProbeResult.checked_at.label("at"),
+                func.lag(ProbeResult.checked_at).over(order_by=ProbeResult.checked_at).label("before"),
+            )
+            .where(ProbeResult.checked_at >= start - stale_after, ProbeResult.checked_at < end)
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(ordered.c.before, ordered.c.at).where(
+                ordered.c.before.is_not(None), ordered.c.at - ordered.c.before > stale_after
+            )
+        )
+        bounds = (
+            await self.session.execute(
+                select(func.min(ProbeResult.checked_at), func.max(ProbeResult.checked_at)).where(
+                    ProbeResult.checked_at >= start - stale_after, ProbeResult.checked_at < end
+                )
+            )
+        ).one()
+        return [(row[0], row[1]) for row in rows], bounds[0], bounds[1]
 
     async def latency_by_day(
         self, member_ids: Sequence[uuid.UUID], start: dt.datetime, end: dt.datetime, *, bins: int
@@ -507,6 +539,92 @@ class ReportingRepository(MemberScopedRepository):
     async def operator_emails(self) -> set[str]:
         """Every active operator's address."""
         return set(await self.session.scalars(select(OperatorAccount.email).where(OperatorAccount.active.is_(True))))
+
+    # ------------------------------------------------------------ operations
+
+    async def operations(self, *, now: dt.datetime, renew_within: dt.timedelta) -> OperationsFigures:
+        """What an operator alerts on, across every member (use inside :func:`core.scope.elevated`)."""
+        sealing, failed, oldest_sealing = (
+            await self.session.execute(
+                self.scoped(Contract)
+                .where(Contract.status.in_([ContractStatus.SEALING, ContractStatus.SEAL_FAILED]))
+                .with_only_columns(
+                    func.count().filter(Contract.status == ContractStatus.SEALING),
+                    func.count().filter(Contract.status == ContractStatus.SEAL_FAILED),
+                    func.min(Contract.completed_at).filter(Contract.status == ContractStatus.SEALING),
+                )
+            )
+        ).one()
+        backlog, oldest_unsent = (
+            await self.session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.sent_at.is_(None))
+            )
+        ).one()
+        later = SealedDocument.__table__.alias("later")  # a file renewed since is not due
+        renewal_due = await self.session.scalar(
+            self.scoped(SealedDocument)
+            .where(
+                SealedDocument.renew_by.is_not(None),
+                SealedDocument.renew_by <= now + renew_within,
+                ~select(later.c.id)
+                .where(later.c.document_id == SealedDocument.document_id, later.c.version > SealedDocument.version)
+                .exists(),
+            )
+            .with_only_columns(func.count())
+        )
+        tsa_expiry = await self.session.scalar(
+            self.scoped(SealedDocument).with_only_columns(func.max(SealedDocument.renew_by))
+        )
+        mail_failures = await self.session.scalar(
+            self.scoped(AuditEvent)
+            .where(AuditEvent.kind == AuditKind.MAIL_FAILED.value)
+            .with_only_columns(func.count())
+        )
+        last_probe = (
+            await self.session.execute(
+                select(ProbeResult.checked_at, ProbeResult.ok, ProbeResult.latency_ms)
+                .order_by(ProbeResult.checked_at.desc())
+                .limit(1)
+            )
+        ).first()
+        probes_failed = await self.session.scalar(
+            select(func.count()).where(ProbeResult.ok.is_(False), ProbeResult.checked_at >= now - dt.timedelta(hours=1))
+        )
+        return OperationsFigures(
+            seals_waiting=int(sealing),
+            seals_failed=int(failed),
+            oldest_seal_waiting_since=oldest_sealing,
+            outbox_backlog=int(backlog),
+            oldest_unsent_since=oldest_unsent,
+            renewal_due=int(renewal_due or 0),
+            newest_timestamp_valid_until=tsa_expiry,
+            mail_failures=int(mail_failures or 0),
+            last_probe_at=last_probe[0] if last_probe else None,
+            last_probe_ok=bool(last_probe[1]) if last_probe else None,
+            last_probe_latency_ms=float(last_probe[2]) if last_probe else None,
+            probes_failed_last_hour=int(probes_failed or 0),
+        )
+
+
+@dataclass(frozen=True)
+class OperationsFigures:
+    """The platform's state in numbers (``/metrics``)."""
+
+    seals_waiting: int
+    seals_failed: int
+    oldest_seal_waiting_since: dt.datetime | None
+    outbox_backlog: int
+    oldest_unsent_since: dt.datetime | None
+    renewal_due: int
+    """Sealed files whose newest timestamp is due for renewal and not yet renewed."""
+    newest_timestamp_valid_until: dt.datetime | None
+    """Expiry of the TSA certificate behind the newest document timestamp."""
+    mail_failures: int
+    """Mails recorded as undeliverable on contracts' trails, ever (a counter)."""
+    last_probe_at: dt.datetime | None
+    last_probe_ok: bool | None
+    last_probe_latency_ms: float | None
+    probes_failed_last_hour: int
 
 
 _UPSERT_MINUTE = text(

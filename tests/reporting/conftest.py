@@ -8,7 +8,8 @@ tests expect is worked out by hand next to the assertion that checks it.
 * Incident 1, all members: 10 Oct 02:30–04:00 (30 minutes inside the maintenance).
 * Incident 2, only A: 31 Oct 23:00 – 1 Nov 07:30 (crosses midnight at month end).
 * Failed probes: 10 Oct 01:30 (inside maintenance), 20 Oct 12:00, 12:01, 12:02,
-  31 Oct 23:10 (inside incident 2); successful probes elsewhere.
+  31 Oct 23:10 (inside incident 2); a successful probe at 40 s past every
+  minute from 1 Oct to 2 Nov besides (no minute unmeasured).
 * Telemetry: A 100 requests on 5 Oct 10:00 (2 server errors), plus 1,000 slow
   requests at 1 Nov 00:00 (November, must not count); B 10 requests of ≤ 5 s.
 * Security events of A: 3 wrong passwords, 1 lock-out, 2 refused networks in
@@ -127,6 +128,7 @@ async def october(db_session: AsyncSession, two_members: TwoMembers) -> October:
         (jst(31, 23, 10), False),
     ]:
         session.add(ProbeResult(checked_at=at, ok=ok, latency_ms=120.0, detail="ok" if ok else "/health/ready 503"))
+    await fill_probes(session, jst(1, 0), jst(2, 0, month=11))
     session.add_all(
         [
             RequestMinute(
@@ -165,6 +167,20 @@ async def october(db_session: AsyncSession, two_members: TwoMembers) -> October:
             session.add(SecurityEvent(member_id=two_members.a.id, kind=kind, occurred_at=at, subject="morioka-admin"))
     await session.flush()
     return October(two_members, c, incident_all, incident_a)
+
+
+async def fill_probes(session: AsyncSession, start: dt.datetime, end: dt.datetime) -> None:
+    """A successful probe at 40 s past every minute of ``[start, end)``, written as beat would (one statement)."""
+    from sqlalchemy import text
+
+    await session.execute(
+        text(
+            "INSERT INTO probe_result (checked_at, ok, latency_ms, detail) "
+            "SELECT at, true, 80.0, 'ok' FROM generate_series("
+            "CAST(:start AS timestamptz), CAST(:end AS timestamptz) - interval '1 second', interval '1 minute') AS at"
+        ),
+        {"start": start + dt.timedelta(seconds=40), "end": end},
+    )
 
 
 async def deliver_queued_mail(session: AsyncSession, settings: Any, port: int) -> int:

@@ -48,6 +48,12 @@ def _seed(admin_url: str) -> None:
             "VALUES (%s, %s, '032018', '盛岡市', 'municipality', 'live', '2026-04-01', now(), now())",
             (uuid.uuid4(), consortium),
         )
+        # A successful probe every minute of the month: nothing unmeasured.
+        conn.execute(
+            "INSERT INTO probe_result (checked_at, ok, latency_ms, detail) SELECT at, true, 80.0, 'ok' "
+            "FROM generate_series(%s::timestamptz, %s::timestamptz, interval '1 minute') AS at",
+            ("2026-10-01T00:00:30+09:00", "2026-10-31T23:59:30+09:00"),
+        )
         conn.commit()
 
 

@@ -195,3 +195,45 @@ def test_percentiles_from_a_histogram() -> None:
     assert percentile(histogram(b0=1), 0.99) == 5.0
     # 3 requests beyond 60 s: the top bin has no upper bound.
     assert percentile(histogram(b17=3), 0.5) == float("inf")
+
+
+async def test_minutes_without_any_probe_result_are_down(db_session: AsyncSession, october: October) -> None:
+    """Beat or the database down records nothing: those minutes are unmeasured and never available."""
+    from sqlalchemy import delete
+
+    from reporting.models import ProbeResult
+
+    for start, end in [
+        (jst(15, 9), jst(15, 9, 30)),  # half an hour with no probe at all
+        (jst(10, 1, 10), jst(10, 1, 20)),  # inside the announced maintenance: excluded
+        (jst(31, 23, 30), jst(1, 2, month=11)),  # the month ends without a probe (A's incident 2 is open)
+    ]:
+        await db_session.execute(
+            delete(ProbeResult).where(ProbeResult.checked_at >= start, ProbeResult.checked_at < end)
+        )
+    figures = await _figures(db_session, october)
+    a, b = figures["032018"], figures["032140"]
+    # 15 Oct: last result 08:59:40, next 09:30:40: 09:00 … 09:29 unmeasured = 30 minutes.
+    # 31 Oct: last result 23:29:40, none until the month ends: 23:30 … 23:59 = 30 minutes.
+    assert (a.unmeasured_minutes, b.unmeasured_minutes) == (60, 60)
+    # A: 123 as before + 30 (15 Oct); 31 Oct 23:30–24:00 already lies in incident 2.
+    assert a.downtime_minutes == 153
+    # (44,520 − 153) / 44,520 = 99.6563…% → 99.656
+    assert a.availability_percent == Decimal("99.656")
+    # B: 64 as before + 30 + 30.  (44,520 − 124) / 44,520 = 99.7214…% → 99.721
+    assert b.downtime_minutes == 124
+    assert b.availability_percent == Decimal("99.721")
+    assert not b.availability_met
+    assert {d.day: d.availability_percent for d in b.days}[dt.date(2026, 10, 15)] == 97.916  # (1,440 − 30) / 1,440
+
+
+async def test_a_month_without_any_probe_is_not_available(db_session: AsyncSession, october: October) -> None:
+    from sqlalchemy import delete
+
+    from reporting.models import ProbeResult
+
+    await db_session.execute(delete(ProbeResult))
+    c = (await _figures(db_session, october))["033014"]
+    # Nothing measured from 16 Oct on: every minute of C's window is down.
+    assert c.unmeasured_minutes == c.window_minutes == 23_040
+    assert c.availability_percent == Decimal("0.000")

@@ -25,6 +25,8 @@ from tests.conftest import start_worker
 def _seed(admin_url: str, month: dt.date) -> None:
     """盛岡市 and 八幡平市 live since April; 盛岡市 had a 7-hour incident in ``month``; one operator."""
     start = dt.datetime.combine(month + dt.timedelta(days=9), dt.time(1), JST)
+    first = dt.datetime.combine(month, dt.time(), JST)
+    last = dt.datetime.now(dt.UTC)
     with psycopg.connect(admin_url) as conn:
         consortium = uuid.uuid4()
         conn.execute(
@@ -51,6 +53,12 @@ def _seed(admin_url: str, month: dt.date) -> None:
             "created_at, updated_at) VALUES (%s, 'unyo', '運用 太郎', 'unyo@kyodo.example.jp', 'x', true, 0, "
             "now(), now())",
             (uuid.uuid4(),),
+        )
+        # A successful probe every minute of the month up to now: nothing unmeasured.
+        conn.execute(
+            "INSERT INTO probe_result (checked_at, ok, latency_ms, detail) SELECT at, true, 80.0, 'ok' "
+            "FROM generate_series(%s::timestamptz, %s::timestamptz, interval '1 minute') AS at",
+            (first + dt.timedelta(seconds=30), last),
         )
         conn.commit()
 
