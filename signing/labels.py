@@ -101,6 +101,8 @@ def audit_kind_labels() -> dict[str, str]:
         AuditKind.SEAL_FAILED.value: pgettext("audit event", "Could not be sealed"),
         AuditKind.MAIL_FAILED.value: pgettext("audit event", "Mail could not be delivered"),
         AuditKind.RECIRCULATED.value: pgettext("audit event", "Circulated again"),
+        AuditKind.DELETED.value: pgettext("audit event", "Draft deleted"),
+        AuditKind.REVISED.value: pgettext("audit event", "Revised as a new version"),
         AuditKind.RENEWED.value: pgettext("audit event", "Timestamp renewed"),
         AuditKind.SEARCHED.value: pgettext("audit event", "Searched"),
         AuditKind.EXPORTED.value: pgettext("audit event", "Exported"),

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from signing.labels import failure_message
-from signing.models import Contract, ContractDocument, Party, SealedDocument, TextBox
+from signing.models import AuditEvent, Contract, ContractDocument, Party, SealedDocument, TextBox
 
 __all__ = [
+    "AuditEventOut",
+    "AuditTrailOut",
     "ContractOut",
     "ContractPage",
     "ContractStatusOut",
@@ -107,6 +109,9 @@ class ContractOut:
     """When the seal was stored (締結日時); null until then."""
     seal_failure: str | None = None
     """Why the contract could not be sealed (status ``seal_failed``), in the caller's language."""
+    version: int = 1
+    """1, or one more than the declined contract this one revises (``previous_id``)."""
+    previous_id: uuid.UUID | None = None
     documents: list[DocumentOut] = field(default_factory=list)
     parties: list[PartyOut] = field(default_factory=list)
 
@@ -125,6 +130,8 @@ class ContractOut:
             created_at=c.created_at,
             concluded_at=c.concluded_at,
             seal_failure=failure_message(c.seal_failure) or None,
+            version=c.version,
+            previous_id=c.previous_id,
             documents=[DocumentOut.of(d, c.sealed_documents) for d in c.documents] if full else [],
             parties=[PartyOut.of(p) for p in c.parties] if full else [],
         )
@@ -190,3 +197,52 @@ class TextBoxOut:
             label=b.label,
             required=b.required,
         )
+
+
+@dataclass
+class AuditEventOut:
+    """One event of a contract's audit trail: who (staff, API key, party or system), when, from where, what.
+
+    ``hash`` covers the event and ``prev_hash``, the hash of the event before it
+    in the contract's chain; ``documents`` are the SHA-256 of the contract's
+    files at that moment.
+    """
+
+    id: int
+    kind: str
+    occurred_at: dt.datetime
+    actor: str
+    email: str
+    ip: str | None
+    user_agent: str
+    documents: list[str]
+    detail: dict[str, object]
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def of(cls, e: AuditEvent) -> AuditEventOut:
+        return cls(
+            id=e.id,
+            kind=e.kind,
+            occurred_at=e.occurred_at,
+            actor=e.actor,
+            email=e.email,
+            ip=str(e.ip) if e.ip is not None else None,
+            user_agent=e.user_agent,
+            documents=list(e.documents or []),
+            detail=dict(e.detail or {}),
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+        )
+
+
+@dataclass
+class AuditTrailOut:
+    """One page of a contract's audit trail, newest first."""
+
+    contract_id: uuid.UUID
+    items: list[AuditEventOut]
+    page: int
+    per_page: int
+    has_next: bool

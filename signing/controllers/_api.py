@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import Example
+from litestar.params import Body, BodyKwarg, FromPath, FromQuery, JSONBody
 
 from core.errors import ServiceError
 from policy.guards import requires, requires_member_staff
@@ -21,7 +24,68 @@ from signing.controllers._common import (
     provide_search_filters,
     uploads,
 )
-from signing.schemas import ContractOut, ContractPage, ContractStatusOut, DocumentOut, PartyOut, TextBoxOut
+from signing.schemas import (
+    AuditEventOut,
+    AuditTrailOut,
+    ContractOut,
+    ContractPage,
+    ContractStatusOut,
+    DocumentOut,
+    PartyOut,
+    TextBoxOut,
+)
+
+
+def _json(*examples: tuple[str, object]) -> BodyKwarg:
+    """A JSON body documented with examples in the OpenAPI schema."""
+    body: BodyKwarg = Body(
+        media_type=RequestEncodingType.JSON,
+        examples=[Example(summary=summary, value=value) for summary, value in examples],
+    )
+    return body
+
+
+DraftChangesBody = Annotated[
+    svc.DraftChanges,
+    _json(
+        ("Correct the amount and the transaction date", {"amount": 13200000, "transaction_date": "2026-12-10"}),
+        (
+            "Rename and empty the contract number",
+            {"subject": "市道3号線舗装補修工事（変更）", "clear": ["contract_number"]},
+        ),
+    ),
+]
+PartyChangesBody = Annotated[
+    svc.PartyChanges,
+    _json(
+        ("Correct a contractor's e-mail", {"email": "ichiro@iwate-hoso.example.jp"}),
+        ("A new access password", {"password": "tel-2026-ok2"}),
+    ),
+]
+PartyOrderBody = Annotated[
+    svc.PartyOrder,
+    _json(
+        (
+            "The contractor first, then two signers in parallel",
+            {
+                "steps": [
+                    ["0193a2b4-0000-7000-8000-000000000001"],
+                    ["0193a2b4-0000-7000-8000-000000000002", "0193a2b4-0000-7000-8000-000000000003"],
+                ]
+            },
+        ),
+    ),
+]
+TextBoxChangesBody = Annotated[
+    svc.TextBoxChanges,
+    _json(
+        ("Move a box (PDF points from the bottom-left)", {"x": 72.0, "y": 120.5}),
+        (
+            "Relabel and hand it to another party",
+            {"label": "受注者 住所", "party_id": "0193a2b4-0000-7000-8000-000000000002"},
+        ),
+    ),
+]
 
 
 class ContractApiController(Controller):
@@ -95,6 +159,158 @@ class ContractApiController(Controller):
         """Add a party; the same ``order_no`` means in parallel; ``address_book_entry_id`` takes a contractor
         from the member's address book."""
         return PartyOut.of(await actions.add_party(contract_id, data))
+
+    @patch("/{contract_id:uuid}", guards=[requires("contract", "draft")])
+    async def edit(
+        self, *, contract_id: FromPath[uuid.UUID], data: DraftChangesBody, actions: NamedDependency[svc.ContractActions]
+    ) -> ContractOut:
+        """Change a draft's particulars: fields left out (or null) stay; ``clear`` empties optional ones.
+
+        Refused with 409 once the contract has been sent. Each change is an audit event (before → after).
+        """
+        return ContractOut.of(await actions.edit(contract_id, data))
+
+    @delete("/{contract_id:uuid}", guards=[requires("contract", "draft")], status_code=204)
+    async def delete_draft(
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
+    ) -> None:
+        """Delete a draft that was never sent: files, parties and boxes go; the audit trail records the deletion."""
+        await actions.delete_draft(contract_id)
+
+    @post("/{contract_id:uuid}/copy", guards=[requires("contract", "draft")], status_code=201)
+    async def copy(
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
+    ) -> ContractOut:
+        """A new draft from any contract: particulars, the original files, parties (without access passwords), boxes."""
+        return ContractOut.of(await actions.copy(contract_id))
+
+    @post("/{contract_id:uuid}/revise", guards=[requires("contract", "draft")], status_code=201)
+    async def revise(
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
+    ) -> ContractOut:
+        """After a decline: a new version as a draft (``previous_id`` names the declined one), to change and send."""
+        return ContractOut.of(await actions.revise(contract_id))
+
+    @get("/{contract_id:uuid}/audit-trail", guards=[requires("audit", "view")])
+    async def audit_trail(
+        self,
+        *,
+        contract_id: FromPath[uuid.UUID],
+        actions: NamedDependency[svc.ContractActions],
+        page: FromQuery[int] = 1,
+        per_page: FromQuery[int] = 50,
+    ) -> AuditTrailOut:
+        """The contract's audit trail, newest first (at most 200 a page), with the hashes of its chain."""
+        result = await actions.contract_trail(contract_id, page=page, per_page=per_page)
+        return AuditTrailOut(
+            contract_id=contract_id,
+            items=[AuditEventOut.of(entry.event) for entry in result.items],
+            page=result.page,
+            per_page=result.per_page,
+            has_next=result.has_next,
+        )
+
+    @get("/{contract_id:uuid}/parties", guards=[requires("contract", "view")])
+    async def parties(
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
+    ) -> list[PartyOut]:
+        """The parties in their order (the same ``order_no`` agree in parallel)."""
+        return [PartyOut.of(p) for p in (await actions.contract(contract_id)).parties]
+
+    @put("/{contract_id:uuid}/parties/order", guards=[requires("contract", "draft")])
+    async def reorder_parties(
+        self, *, contract_id: FromPath[uuid.UUID], data: PartyOrderBody, actions: NamedDependency[svc.ContractActions]
+    ) -> list[PartyOut]:
+        """Put every party of a draft in a new order: a list of steps, the parties of one step in parallel.
+
+        Order numbers are given 1, 2, 3 … by the steps.
+        """
+        return [PartyOut.of(p) for p in await actions.reorder_parties(contract_id, data)]
+
+    @patch("/{contract_id:uuid}/parties/{party_id:uuid}", guards=[requires("contract", "draft")])
+    async def edit_party(
+        self,
+        *,
+        contract_id: FromPath[uuid.UUID],
+        party_id: FromPath[uuid.UUID],
+        data: PartyChangesBody,
+        actions: NamedDependency[svc.ContractActions],
+    ) -> PartyOut:
+        """Correct a party of a draft (a contractor's company, name, e-mail, password; a signer and title)."""
+        return PartyOut.of(await actions.edit_party(contract_id, party_id, data))
+
+    @delete("/{contract_id:uuid}/parties/{party_id:uuid}", guards=[requires("contract", "draft")], status_code=204)
+    async def remove_party(
+        self,
+        *,
+        contract_id: FromPath[uuid.UUID],
+        party_id: FromPath[uuid.UUID],
+        actions: NamedDependency[svc.ContractActions],
+    ) -> None:
+        """Remove a party of a draft with the boxes it would fill; the others are renumbered without a gap."""
+        await actions.remove_party(contract_id, party_id)
+
+    @get("/{contract_id:uuid}/text-boxes", guards=[requires("contract", "view")])
+    async def text_boxes(
+        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
+    ) -> list[TextBoxOut]:
+        """The text boxes, by page (PDF points, origin bottom-left, zero-based page)."""
+        return [TextBoxOut.of(b) for b in await actions.text_boxes(contract_id)]
+
+    @patch("/{contract_id:uuid}/text-boxes/{text_box_id:uuid}", guards=[requires("contract", "draft")])
+    async def edit_box(
+        self,
+        *,
+        contract_id: FromPath[uuid.UUID],
+        text_box_id: FromPath[uuid.UUID],
+        data: TextBoxChangesBody,
+        actions: NamedDependency[svc.ContractActions],
+    ) -> TextBoxOut:
+        """Move, resize, relabel or reassign a text box of a draft (checked as a new box is)."""
+        return TextBoxOut.of(await actions.edit_text_box(contract_id, text_box_id, data))
+
+    @delete(
+        "/{contract_id:uuid}/text-boxes/{text_box_id:uuid}", guards=[requires("contract", "draft")], status_code=204
+    )
+    async def remove_box(
+        self,
+        *,
+        contract_id: FromPath[uuid.UUID],
+        text_box_id: FromPath[uuid.UUID],
+        actions: NamedDependency[svc.ContractActions],
+    ) -> None:
+        """Delete a text box of a draft."""
+        await actions.remove_text_box(contract_id, text_box_id)
+
+    @put(
+        "/{contract_id:uuid}/documents/{document_id:uuid}",
+        guards=[requires("contract", "draft")],
+        request_max_body_size=UPLOAD_LIMIT,
+    )
+    async def replace_draft_document(
+        self,
+        *,
+        contract_id: FromPath[uuid.UUID],
+        document_id: FromPath[uuid.UUID],
+        data: FormData,
+        actions: NamedDependency[svc.ContractActions],
+    ) -> DocumentOut:
+        """Replace a file of a draft (multipart ``file``), checked as every upload is; its boxes keep their place."""
+        files = await uploads(data, "file")
+        return DocumentOut.of(
+            await actions.replace_draft_document(contract_id, document_id, files[0] if files else None)
+        )
+
+    @delete("/{contract_id:uuid}/documents/{document_id:uuid}", guards=[requires("contract", "draft")], status_code=204)
+    async def remove_document(
+        self,
+        *,
+        contract_id: FromPath[uuid.UUID],
+        document_id: FromPath[uuid.UUID],
+        actions: NamedDependency[svc.ContractActions],
+    ) -> None:
+        """Remove a file of a draft with the text boxes placed on it."""
+        await actions.remove_document(contract_id, document_id)
 
     @post(
         "/{contract_id:uuid}/parties/{party_id:uuid}/password", guards=[requires("contract", "send")], status_code=200

@@ -40,6 +40,25 @@ from signing.services._drafts import (
     create_contract,
     set_party_password,
 )
+from signing.services._editing import (
+    DraftChanges,
+    PartyChanges,
+    PartyMove,
+    PartyOrder,
+    TextBoxChanges,
+    copy_contract,
+    delete_draft,
+    edit_draft,
+    edit_party,
+    edit_text_box,
+    move_party,
+    remove_document,
+    remove_party,
+    remove_text_box,
+    reorder_parties,
+    replace_draft_document,
+    revise_declined,
+)
 from signing.services._exports import to_csv, trail_csv
 from signing.services._search import SearchPage, TrailPage, search, trail
 from tenants.models import AddressBookEntry, ContractTitle, Staff
@@ -154,11 +173,95 @@ class ContractActions:
         await set_party_password(self.session, contract, party, data.password.strip(), self.who)
         return party
 
+    # ---------------------------------------------------------------- editing a draft (signing.services._editing)
+
+    async def edit(self, contract_id: uuid.UUID, data: DraftChanges) -> Contract:
+        """Change a draft's particulars (subject, number, amount, date, counterparty, department, title)."""
+        return await edit_draft(self.session, self.principal, await self.contract(contract_id), data, self.who)
+
+    async def edit_party(self, contract_id: uuid.UUID, party_id: uuid.UUID, data: PartyChanges) -> Party:
+        """Correct a party of a draft."""
+        return await edit_party(self.session, await self.contract(contract_id), party_id, data, self.who)
+
+    async def remove_party(self, contract_id: uuid.UUID, party_id: uuid.UUID) -> None:
+        """Remove a party of a draft, with the boxes it would fill."""
+        await remove_party(self.session, await self.contract(contract_id), party_id, self.who)
+
+    async def reorder_parties(self, contract_id: uuid.UUID, data: PartyOrder) -> list[Party]:
+        """Put the parties of a draft in a new order of steps (parallel parties share a step)."""
+        return await reorder_parties(self.session, await self.contract(contract_id), data, self.who)
+
+    async def move_party(self, contract_id: uuid.UUID, party_id: uuid.UUID, how: PartyMove) -> list[Party]:
+        """Move one party a step up or down, or in parallel with the step before, or apart."""
+        return await move_party(self.session, await self.contract(contract_id), party_id, how, self.who)
+
+    async def text_boxes(self, contract_id: uuid.UUID) -> list[TextBox]:
+        """The text boxes of a contract the caller may see."""
+        contract = await self.contract(contract_id)
+        return await self.repo.text_boxes(contract.id)
+
+    async def edit_text_box(self, contract_id: uuid.UUID, box_id: uuid.UUID, data: TextBoxChanges) -> TextBox:
+        """Move, resize, relabel or reassign a text box of a draft."""
+        return await edit_text_box(self.session, await self.contract(contract_id), box_id, data, self.who)
+
+    async def remove_text_box(self, contract_id: uuid.UUID, box_id: uuid.UUID) -> None:
+        """Delete a text box of a draft."""
+        await remove_text_box(self.session, await self.contract(contract_id), box_id, self.who)
+
+    async def replace_draft_document(
+        self, contract_id: uuid.UUID, document_id: uuid.UUID, file: UploadedFile | None
+    ) -> ContractDocument:
+        """Replace a file of a draft (checked as every upload is)."""
+        if file is None:
+            raise Invalid(_("Please choose at least one PDF file."))
+        return await replace_draft_document(
+            self.session,
+            self.settings,
+            await self.contract(contract_id),
+            document_id=document_id,
+            file_name=file.name,
+            data=file.data,
+            who=self.who,
+        )
+
+    async def remove_document(self, contract_id: uuid.UUID, document_id: uuid.UUID) -> None:
+        """Remove a file of a draft, with the boxes placed on it."""
+        await remove_document(self.session, await self.contract(contract_id), document_id, self.who)
+
+    async def delete_draft(self, contract_id: uuid.UUID) -> None:
+        """Delete a draft that was never sent (recorded in its trail)."""
+        await delete_draft(self.session, await self.contract(contract_id), self.who)
+
+    async def copy(self, contract_id: uuid.UUID) -> Contract:
+        """A new draft from any contract the caller may see: files, parties (no passwords), boxes."""
+        return await copy_contract(self.session, self.principal, await self.contract(contract_id), self.who)
+
+    async def revise(self, contract_id: uuid.UUID) -> Contract:
+        """A new version of a declined contract, as a draft to revise and send again."""
+        return await revise_declined(self.session, self.principal, await self.contract(contract_id), self.who)
+
+    async def contract_trail(self, contract_id: uuid.UUID, *, page: int = 1, per_page: int = 50) -> TrailPage:
+        """The audit trail of one contract the caller may see, newest first."""
+        contract = await self.contract(contract_id)
+        return await trail(
+            self.session, self.member_id, TrailFilters(contract=str(contract.id)), page=page, per_page=per_page
+        )
+
     # ---------------------------------------------------------------- circulation
 
     async def send(self, contract_id: uuid.UUID) -> Contract:
-        """Start circulation: the first party (or parties) get their mail."""
-        return await send(self.session, self.settings, await self.contract(contract_id), self.who)
+        """Start circulation: the first party (or parties) get their mail.
+
+        A contractor without an access password (a copied contract's) is refused first: nobody could open the link.
+        """
+        contract = await self.contract(contract_id)
+        if contract.status is ContractStatus.DRAFT:
+            unlocked = next(
+                (p for p in contract.parties if p.kind is PartyKind.CONTRACTOR and not p.password_hash), None
+            )
+            if unlocked is not None:
+                raise Invalid(_("Please set an access password for {name} before sending.").format(name=unlocked.label))
+        return await send(self.session, self.settings, contract, self.who)
 
     async def cancel(self, contract_id: uuid.UUID) -> Contract:
         """Cancel until completion; every link stops working."""

@@ -229,16 +229,8 @@ async def add_party(session: AsyncSession, contract: Contract, data: PartyInput,
         contact_id = contact.id
     if data.kind is PartyKind.CONTRACTOR:
         email = data.email.strip()
-        if has_control_characters(data.name.strip() + data.company.strip()):
-            raise Invalid(_("Names cannot contain line breaks or control characters."))
-        if not data.name.strip() or not valid_email(email):
-            raise Invalid(_("Please enter the contractor's name and a valid e-mail address."))
-        if len(data.password) < MIN_CONTRACTOR_PASSWORD:
-            raise Invalid(
-                _("Please set an access password of at least {n} characters for the contractor.").format(
-                    n=MIN_CONTRACTOR_PASSWORD
-                )
-            )
+        check_contractor(data.name, email, data.company)
+        check_contractor_password(data.password)
         party = Party(
             member_id=contract.member_id,
             contract_id=contract.id,
@@ -297,6 +289,58 @@ class TextBoxInput:
     required: bool = True
 
 
+MIN_BOX_WIDTH = 10.0
+"""Narrowest text box in PDF points (about 3.5 mm): room for one character."""
+MIN_BOX_HEIGHT = 8.0
+"""Lowest text box in PDF points (about 2.8 mm)."""
+
+
+def check_box_place(document: ContractDocument, page: int, place: tuple[float, float, float, float]) -> None:
+    """Refuse a box (``place``: x, y, width, height in points) off an existing page of ``document`` or too small.
+
+    :raises core.errors.Invalid: with the limits in millimetres, as the editor shows them.
+    """
+    if not 0 <= page < document.page_count:
+        raise Invalid(_("The page does not exist in this document."))
+    page_width, page_height = document.page_sizes[page]
+    x, y, width, height = place
+    if (
+        width < MIN_BOX_WIDTH
+        or height < MIN_BOX_HEIGHT
+        or x < 0
+        or y < 0
+        or x + width > page_width + 0.5
+        or y + height > page_height + 0.5
+    ):
+        raise Invalid(_("The box must lie on the page and be at least 3.5 mm wide and 2.8 mm high."))
+
+
+def check_box_label(label: str) -> None:
+    """Refuse an empty label or one with line breaks."""
+    if not label.strip():
+        raise Invalid(_("Please enter a label for the box."))
+    if has_control_characters(label.strip()):
+        raise Invalid(_("The label cannot contain line breaks or control characters."))
+
+
+def check_contractor(name: str, email: str, company: str) -> None:
+    """Refuse a contractor without a name or a valid e-mail address, or with control characters."""
+    if has_control_characters(name.strip() + company.strip()):
+        raise Invalid(_("Names cannot contain line breaks or control characters."))
+    if not name.strip() or not valid_email(email.strip()):
+        raise Invalid(_("Please enter the contractor's name and a valid e-mail address."))
+
+
+def check_contractor_password(password: str) -> None:
+    """Refuse an access password shorter than :data:`MIN_CONTRACTOR_PASSWORD`."""
+    if len(password) < MIN_CONTRACTOR_PASSWORD:
+        raise Invalid(
+            _("Please set an access password of at least {n} characters for the contractor.").format(
+                n=MIN_CONTRACTOR_PASSWORD
+            )
+        )
+
+
 async def add_text_box(session: AsyncSession, contract: Contract, data: TextBoxInput, who: Actor) -> TextBox:
     """Place a box on a page of one of the contract's documents."""
     require_draft(contract)
@@ -304,20 +348,8 @@ async def add_text_box(session: AsyncSession, contract: Contract, data: TextBoxI
     party = next((p for p in contract.parties if p.id == data.party_id), None)
     if document is None or party is None:
         raise Invalid(_("Please choose a document and a party of this contract."))
-    if not 0 <= data.page < document.page_count:
-        raise Invalid(_("The page does not exist in this document."))
-    width, height = document.page_sizes[data.page]
-    if (
-        data.width < 10
-        or data.height < 8
-        or data.x < 0
-        or data.y < 0
-        or data.x + data.width > width + 0.5
-        or data.y + data.height > height + 0.5
-    ):
-        raise Invalid(_("The box must lie on the page and be at least 10 × 8 points."))
-    if not data.label.strip():
-        raise Invalid(_("Please enter a label for the box."))
+    check_box_place(document, data.page, (data.x, data.y, data.width, data.height))
+    check_box_label(data.label)
     box = TextBox(
         member_id=contract.member_id,
         contract_id=contract.id,
