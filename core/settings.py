@@ -440,6 +440,8 @@ class AlertSettings:
     """KYODO_ALERT_SEAL_MINUTES: a contract waiting this long for its seal raises an alert."""
     cert_days: int = field(default_factory=lambda: _env_int("KYODO_ALERT_CERT_DAYS", 30))
     """KYODO_ALERT_CERT_DAYS: alert when the provider's signing certificate expires within this many days."""
+    metrics_token: str = field(default_factory=lambda: _env("KYODO_METRICS_TOKEN"), repr=False)
+    """KYODO_METRICS_TOKEN: bearer token Prometheus sends to /metrics (without it: loopback and operator networks)."""
 
 
 @dataclass(frozen=True)

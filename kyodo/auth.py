@@ -34,7 +34,7 @@ __all__ = ["CSRF_COOKIE", "CSRF_HEADER", "PUBLIC_PREFIXES", "authentication_midd
 
 CSRF_COOKIE = "kyodo_csrf"
 CSRF_HEADER = "x-csrftoken"
-PUBLIC_PREFIXES = ("/health/", "/static/", "/schema", "/favicon", "/verify")
+PUBLIC_PREFIXES = ("/health/", "/static/", "/schema", "/favicon", "/verify", "/metrics")
 """Paths that never need or look at a caller."""
 SIGN_IN_PATHS = ("/login", "/logout", "/language")
 """Paths that must work whatever the current session (to sign in as someone else)."""

@@ -18,6 +18,7 @@ from consortium.controllers import (
 )
 from kyodo.devmail import DevMailController
 from kyodo.health import HealthController
+from kyodo.metrics import MetricsController
 from kyodo.pages import AccountController, PagesController
 from onboarding.controllers import (
     BillingController,
@@ -50,6 +51,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
     """Controllers of the platform and every domain."""
     return [
         HealthController,
+        MetricsController,
         PagesController,
         AccountController,
         ContractApiController,

@@ -48,7 +48,7 @@ from signing.mail import deliver
 from signing.models import ContractStatus
 from signing.repositories.seals import SealQueue
 
-__all__ = ["Alert", "Watcher"]
+__all__ = ["Alert", "Watcher", "provider_certificate"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,18 @@ class _Open:
     title: str
     first: float
     sent: float
+
+
+def provider_certificate(settings: Settings) -> x509.Certificate | None:
+    """The provider's signing certificate from its PKCS#12 file (None: no file; ValueError: unreadable)."""
+    path = settings.seal_key.pkcs12_path
+    if path is None or not path.is_file():
+        return None
+    from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: PLC0415 - only with a key file
+
+    passphrase = (settings.seal_key.pkcs12_passphrase or "").encode() or None
+    _key, cert, _chain = pkcs12.load_key_and_certificates(path.read_bytes(), passphrase)
+    return cert
 
 
 @dataclass
@@ -174,14 +186,8 @@ class Watcher:
         return []
 
     def _certificate_checks(self) -> list[Alert]:
-        path = self.settings.seal_key.pkcs12_path
-        if path is None or not path.is_file():
-            return []
-        from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: PLC0415 - only with a key file
-
-        passphrase = (self.settings.seal_key.pkcs12_passphrase or "").encode() or None
         try:
-            _key, cert, _chain = pkcs12.load_key_and_certificates(path.read_bytes(), passphrase)
+            cert = provider_certificate(self.settings)
         except ValueError as exc:
             return [Alert("seal-key", "提供者の署名鍵ファイルを読み込めません", str(exc))]
         if cert is None:
