@@ -316,7 +316,10 @@ async def test_a_copy_and_a_new_version_after_a_decline(
     assert (await db_session.get(Contract, uuid.UUID(draft["id"]))).status.value == "declined"  # type: ignore[union-attr]
 
 
-async def test_member_b_reaches_none_of_the_editing_routes(client: AsyncTestClient, office: Office) -> None:
+async def test_member_b_reaches_none_of_the_editing_routes(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession
+) -> None:
+    auditor_b = await f.api_key(db_session, office.members.b, roles=("auditor",))
     draft = await _draft(client, office, signers=1)
     b, base = _auth(office.key_b), draft["base"]
     party, box, document = draft["parties"][0]["id"], draft["boxes"][0]["id"], draft["document"]
@@ -325,6 +328,7 @@ async def test_member_b_reaches_none_of_the_editing_routes(client: AsyncTestClie
         await client.delete(base, headers=b),
         await client.post(f"{base}/copy", headers=b),
         await client.post(f"{base}/revise", headers=b),
+        await client.get(f"{base}/audit-trail", headers=_auth(auditor_b)),
         await client.get(f"{base}/parties", headers=b),
         await client.put(f"{base}/parties/order", headers=b, json={"steps": [[party]]}),
         await client.patch(f"{base}/parties/{party}", headers=b, json={"name": "x"}),

@@ -198,6 +198,13 @@ def test_every_contract_route_is_covered_here() -> None:
             "/{contract_id:uuid}/parties/{party_id:uuid}/password",  # cross-member: test_contractor_errors
             "/{contract_id:uuid}/documents/{document_id:uuid}/replace",  # cross-member: test_seal_failures
             "/{contract_id:uuid}/text-boxes/{text_box_id:uuid}/correction",  # cross-member: test_seal_failures
+            # cross-member: test_draft_editing.test_member_b_reaches_none_of_the_editing_routes
+            "/{contract_id:uuid}/copy",
+            "/{contract_id:uuid}/revise",
+            "/{contract_id:uuid}/audit-trail",
+            "/{contract_id:uuid}/parties/order",
+            "/{contract_id:uuid}/parties/{party_id:uuid}",
+            "/{contract_id:uuid}/text-boxes/{text_box_id:uuid}",
         },
     }
     assert ContractApiController in route_handlers()
