@@ -31,7 +31,15 @@ log = logging.getLogger(__name__)
 HEARTBEAT_PREFIX = "kyodo:worker:"
 """Redis key prefix of worker heartbeats."""
 
-TASK_MODULES = ["kyodo.tasks", "onboarding.tasks", "reporting.tasks", "signing.tasks", "signing.seal_tasks"]
+TASK_MODULES = [
+    "kyodo.tasks",
+    "kyodo.invitation_tasks",
+    "onboarding.tasks",
+    "reporting.tasks",
+    "signing.tasks",
+    "signing.seal_tasks",
+    "signing.webhook_tasks",
+]
 """Modules whose tasks every worker loads."""
 
 

@@ -11,6 +11,7 @@ import policy.models as policy_models
 import reporting.models as reporting_models
 import signing.models as signing_models
 import signing.webhooks as webhook_models
+import tenants.invitations as invitation_models
 import tenants.models as tenant_models
 from core.db import mark_metadata_complete, metadata
 from core.outbox import OutboxMessage
@@ -19,6 +20,7 @@ __all__ = ["DOMAIN_MODEL_MODULES", "OutboxMessage", "metadata"]
 
 DOMAIN_MODEL_MODULES = (
     tenant_models,
+    invitation_models,
     policy_models,
     onboarding_models,
     signing_models,

@@ -28,6 +28,7 @@ from onboarding.controllers import (
     StaffImportApiController,
     StaffImportController,
 )
+from onboarding.invitation_controllers import ImportInvitationController
 from policy.controllers import RoleApiController, RoleController
 from reporting.controllers import MemberReportController, SecretariatReportController, StatusController
 from reporting.operator_controllers import (
@@ -41,6 +42,7 @@ from signing.verify_controllers import VerificationController, VerifyApiControll
 from signing.webhook_controllers import WebhookController
 from tenants.api import AdminApiController
 from tenants.controllers import AdminController
+from tenants.invitation_controllers import InvitationController, StaffInvitationController
 
 __all__ = ["route_handlers", "template_dirs"]
 
@@ -62,6 +64,10 @@ def route_handlers() -> list[ControllerRouterHandler]:
         VerifyApiController,
         AdminController,
         AdminApiController,
+        WebhookController,
+        InvitationController,
+        StaffInvitationController,
+        ImportInvitationController,
         RoleController,
         RoleApiController,
         SecretariatController,

@@ -23,6 +23,7 @@ from core.i18n import gettext as _
 from core.web import client_ip
 from policy.guards import caller_member, requires
 from policy.services import RoleService
+from tenants.invitation_service import InvitationService
 from tenants.models import StaffStatus, ViewScope
 from tenants.services import (
     UNSET,
@@ -164,6 +165,10 @@ class AdminController(Controller):
             roles=_roles(data),
         )
         entry = await member_services(db_session, member_id).staff.create(principal, new)
+        if field(data, "invite") == "1":
+            # The generated password is never shown: the person chooses one from the mailed link.
+            await InvitationService(db_session, member_id).invite(entry.staff.id, principal.id)
+            return Redirect(f"/admin/staff/{entry.staff.id}?invited=1", status_code=303)
         if entry.initial_password:
             return _secret(
                 _("Account created"),

@@ -1,8 +1,8 @@
-"""Fixtures of the integration tests: a real HTTP receiver for webhooks, and one stack shared by the module.
+"""Fixtures of the integration tests: a real HTTP receiver for webhooks, and one stack shared by the folder.
 
 The stack is a migrated database of its own, a Redis database of its own, a real
 SMTP server (aiosmtpd) and one real ``kyodo worker`` that posts webhooks and
-sends mail, started once per test module because a worker's start is the
+sends mail, started once for the whole folder because a worker's start is the
 slowest part.
 """
 
@@ -95,7 +95,7 @@ def receiver() -> Iterator[Receiver]:
 
 @dataclasses.dataclass
 class Stack:
-    """A database, Redis, SMTP server and worker of their own, shared by one module's tests."""
+    """A database, Redis, SMTP server and worker of their own, shared by the folder's tests."""
 
     settings: Settings
     mailbox: Mailbox
@@ -120,7 +120,7 @@ class Stack:
         raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Mailbox]]:
     admin_url = os.environ["KYODO_TEST__ADMIN_URL"]
     name = f"kyodo_integrations_{uuid.uuid4().hex[:10]}"
