@@ -387,12 +387,41 @@ class AddressBookController(Controller):
 
     @post("/{entry_id:uuid}/delete", guards=[requires("addressbook", "manage")], status_code=303)
     async def remove(
-        self, request: Request[Any, Any, Any], entry_id: FromPath[uuid.UUID], db_session: NamedDependency[AsyncSession]
-    ) -> Redirect:
-        """Take an entry out of the address book."""
+        self,
+        request: Request[Any, Any, Any],
+        entry_id: FromPath[uuid.UUID],
+        data: Form,
+        db_session: NamedDependency[AsyncSession],
+    ) -> Redirect | Template:
+        """Take an entry out of the address book, once the person has confirmed whom."""
         service = _address_book(request, db_session)
-        await service.remove(await service.find(entry_id))
-        return Redirect("/address-book", status_code=303)
+        entry = await service.find(entry_id)
+        if field(data, "confirmed") != "yes":
+            line = next(e for e in await service.entries() if e.entry.id == entry.id)
+            who = f"{line.company.name} {line.contact.name} <{line.contact.email}>"
+            question = {
+                "heading": _("Delete {name} from the address book?").format(name=line.contact.name),
+                "what": [
+                    _("The entry is removed from your organisation's address book only."),
+                    _("Contracts already sent to this person are not changed."),
+                ],
+                "who": [who],
+                "who_heading": _("Entry"),
+                "button": _("Delete from the address book"),
+                "destructive": True,
+            }
+            return Template(
+                "confirm.html",
+                context={
+                    "c": question,
+                    "action": f"/address-book/{entry.id}/delete",
+                    "fields": {},
+                    "back": "/address-book",
+                },
+                status_code=200,
+            )
+        await service.remove(entry)
+        return Redirect("/address-book?done=deleted", status_code=303)
 
 
 class AddressEntryOut(msgspec.Struct):

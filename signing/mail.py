@@ -124,8 +124,10 @@ def queue_contract_mail(
     """Render the mail template ``name`` about ``contract`` and write it to the outbox (see :func:`queue_mail`).
 
     Mail about a contract of the test environment says so: the subject starts
-    with 【テスト】 and the body with a line that it is no real contract.
+    with 【テスト】 and the body with a line that it is no real contract. Every
+    template may use ``contract_url``, the contract's page for staff.
     """
+    context.setdefault("contract_url", f"{settings.server.staff_base_url()}/contracts/{contract.id}")
     subject, body = render_mail(name, contract=contract, **context)
     if contract.environment is Environment.TEST:
         subject = f"{TEST_MAIL_PREFIX}{subject}"

@@ -32,6 +32,7 @@ from signing.controllers._common import (
     provide_trail_filters,
     uploads,
 )
+from signing.controllers._confirm import confirm_page, confirmed
 from signing.models import PartyKind
 
 
@@ -78,8 +79,9 @@ def _text_box_input(form: dict[str, str]) -> svc.TextBoxInput:
     )
 
 
-def _back(contract_id: uuid.UUID, anchor: str = "") -> Redirect:
-    return Redirect(path=f"/contracts/{contract_id}{anchor}", status_code=303)
+def _back(contract_id: uuid.UUID, anchor: str = "", *, done: str = "") -> Redirect:
+    query = f"?done={done}" if done else ""
+    return Redirect(path=f"/contracts/{contract_id}{query}{anchor}", status_code=303)
 
 
 def _actor_name(actor: str) -> str:
@@ -213,6 +215,9 @@ class ContractPagesController(Controller):
                 "correctable_box": view.correctable_box,
                 "undelivered": view.undelivered,
                 "undelivered_label": labels.undelivered_party_label(),
+                "my_title": await svc.signer_title(actions.session, actions.principal, view.contract)
+                if view.my_turn
+                else None,
             },
         )
 
@@ -311,24 +316,30 @@ class ContractPagesController(Controller):
 
     @post("/{contract_id:uuid}/send", guards=[requires("contract", "send")])
     async def send(
-        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
-    ) -> Redirect:
-        """Start circulation."""
-        return _back((await actions.send(contract_id)).id)
+        self, *, contract_id: FromPath[uuid.UUID], data: UrlForm, actions: NamedDependency[svc.ContractActions]
+    ) -> Redirect | Template:
+        """Start circulation, once the sender has seen who is mailed."""
+        if not confirmed(data):
+            return await confirm_page(actions, contract_id, svc.ContractStep.SEND, data)
+        return _back((await actions.send(contract_id)).id, done="sent")
 
     @post("/{contract_id:uuid}/cancel", guards=[requires("contract", "cancel")])
     async def cancel(
-        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
-    ) -> Redirect:
-        """Cancel until completion."""
-        return _back((await actions.cancel(contract_id)).id)
+        self, *, contract_id: FromPath[uuid.UUID], data: UrlForm, actions: NamedDependency[svc.ContractActions]
+    ) -> Redirect | Template:
+        """Cancel until completion, once the person has seen who is told."""
+        if not confirmed(data):
+            return await confirm_page(actions, contract_id, svc.ContractStep.CANCEL, data)
+        return _back((await actions.cancel(contract_id)).id, done="cancelled")
 
     @post("/{contract_id:uuid}/sign", guards=[requires("contract", "sign")])
     async def sign(
         self, *, contract_id: FromPath[uuid.UUID], data: UrlForm, actions: NamedDependency[svc.ContractActions]
-    ) -> Redirect:
-        """Agree as a member signer, under the title granted."""
-        return _back((await actions.sign(contract_id, box_values(data))).id)
+    ) -> Redirect | Template:
+        """Agree as a member signer, under the title granted, once the signer has seen the title."""
+        if not confirmed(data):
+            return await confirm_page(actions, contract_id, svc.ContractStep.SIGN, data)
+        return _back((await actions.sign(contract_id, box_values(data))).id, done="signed")
 
     @get("/{contract_id:uuid}/documents/{document_id:uuid}/pages/{page:int}", guards=[requires("contract", "view")])
     async def preview(

@@ -21,6 +21,7 @@ The private modules hold one concern each:
 * ``_downloads`` — documents, the certificate, page previews, each download audited;
 * ``_search`` and ``_exports`` — search, the audit trail's pages, CSV exports;
 * ``_todo`` — the start page's to-do list of a member's staff;
+* ``_confirm`` — what the screens ask before sending, cancelling and concluding;
 * ``_actions`` — :class:`ContractActions`.
 """
 
@@ -41,6 +42,7 @@ from signing.services._circulation import (
     send,
     staff_agree,
 )
+from signing.services._confirm import Confirmation, ContractStep, confirmation, signer_title
 from signing.services._common import (
     MIN_CONTRACTOR_PASSWORD,
     SEAL_TASK,
@@ -105,7 +107,9 @@ __all__ = [
     "MIN_CONTRACTOR_PASSWORD",
     "SEAL_TASK",
     "TRAIL_EXPORT_LIMIT",
+    "Confirmation",
     "ContractActions",
+    "ContractStep",
     "ContractInput",
     "ContractView",
     "ContractorLink",
@@ -139,6 +143,7 @@ __all__ = [
     "check_contractor_password",
     "check_upload",
     "clean_file_name",
+    "confirmation",
     "copy_contract",
     "correctable_box",
     "create_contract",
@@ -172,6 +177,7 @@ __all__ = [
     "search",
     "send",
     "set_party_password",
+    "signer_title",
     "staff_agree",
     "steps",
     "suggested_password",

@@ -150,14 +150,14 @@ async def _staff_sign(client: AsyncTestClient, circulation: Circulation, office:
             values = {f"box_{b}": "契約課 確認済" for b in BOX.findall(page.text)}
             signed = await staff_client.post(
                 f"/contracts/{contract_id}/sign",
-                data={**values, "_csrf_token": await csrf_token(staff_client)},
+                data={**values, "_csrf_token": await csrf_token(staff_client), "confirmed": "yes"},
                 follow_redirects=False,
             )
             assert signed.status_code == 303, signed.text
             if j == 0:
                 again = await staff_client.post(
                     f"/contracts/{contract_id}/sign",
-                    data={**values, "_csrf_token": await csrf_token(staff_client)},
+                    data={**values, "_csrf_token": await csrf_token(staff_client), "confirmed": "yes"},
                 )
                 assert again.status_code == 409
                 assert "すでに同意済み" in again.text

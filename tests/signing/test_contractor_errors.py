@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from signing.mail import MAIL_TASK, open_link
 from signing.models import AuditEvent, AuditKind, Contract, ContractStatus, Party, PartyStatus
 from tenants.models import SecurityEvent, SecurityEventKind
 from tests import factories as f
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, sign_in
 from tests.helpers import stored_blobs
 from tests.scope import system_access
 from tests.signing.conftest import Office
@@ -210,6 +211,11 @@ async def test_declining_with_a_reason_stops_the_contract_and_tells_everyone(
     client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
 ):
     contract_id = await _sent(client, office)
+    await system_access(db_session)
+    sent = await db_session.get(Contract, uuid.UUID(contract_id))
+    assert sent is not None
+    sent.created_by_id = office.drafter_a.id  # drafted on the screens by 起案 太郎
+    await db_session.flush()
     token = (await _links(db_session, settings))["first@example.co.jp"]
     csrf = await _open(client, token)
     without_reason = await client.post(f"/c/{token}/decline", data={"reason": "", "_csrf_token": csrf})
@@ -227,6 +233,15 @@ async def test_declining_with_a_reason_stops_the_contract_and_tells_everyone(
     assert AuditKind.DECLINED.value in kinds
     mails = (await db_session.scalars(select(OutboxMessage).where(OutboxMessage.task_name == MAIL_TASK))).all()
     assert any("金額に誤りがあります" in m.kwargs.get("body", "") for m in mails)
+    # The drafter's mail leads to the contract's page, which shows who declined and why.
+    to_drafter = [m.kwargs["body"] for m in mails if m.kwargs.get("to") == office.drafter_a.email]
+    assert to_drafter, [m.kwargs.get("to") for m in mails]
+    assert f"/contracts/{contract_id}" in to_drafter[-1]
+    await sign_in(client, "morioka-drafter")
+    page = BeautifulSoup((await client.get(f"/contracts/{contract_id}")).text, "html.parser")
+    declined_box = page.find(id="declined")
+    assert declined_box is not None
+    assert "金額に誤りがあります" in declined_box.get_text()
     # The second party is never asked, and the link cannot agree any more.
     assert "second@example.co.jp" not in await _links(db_session, settings)
     again = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})

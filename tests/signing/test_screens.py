@@ -114,7 +114,9 @@ async def test_drafter_prepares_and_sends_on_the_screens(
     )
     assert outside.status_code == 400
     assert "ページ内に収め" in outside.text
-    sent = await client.post(f"{detail_url}/send", data={"_csrf_token": token}, follow_redirects=False)
+    sent = await client.post(
+        f"{detail_url}/send", data={"_csrf_token": token, "confirmed": "yes"}, follow_redirects=False
+    )
     assert sent.status_code == 303
     await db_session.refresh(contract)
     assert contract.status is ContractStatus.CIRCULATING
