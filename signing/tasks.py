@@ -27,6 +27,7 @@ from signing.audit import Actor, append_event
 from signing.mail import MAIL_TASK, deliver
 from signing.models import AuditKind
 from signing.services import remind
+from tenants import oplog
 
 __all__ = ["purge_operation_logs", "send_mail", "send_reminders"]
 
@@ -117,8 +118,10 @@ def purge_operation_logs() -> int:
     """Delete staff operation logs older than KYODO_OPERATION_LOG_YEARS.
 
     Only rows that concern no contract (searches, exports) go; the trail of a
-    contract is kept as long as the contract. The audit table is append-only for
-    the application role, so this runs as the schema owner.
+    contract is kept as long as the contract. The staff operation log of
+    :mod:`tenants.oplog` is purged too, leaving a checkpoint in each chain.
+    Both tables are append-only for the application role, so this runs as the
+    schema owner.
     """
     settings = get_settings()
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=365 * settings.contracts.operation_log_years)
@@ -127,4 +130,5 @@ def purge_operation_logs() -> int:
         cur = conn.execute("DELETE FROM contract_audit_event WHERE contract_id IS NULL AND occurred_at < %s", (cutoff,))
         deleted = cur.rowcount
     log.info("purged %s operation log rows older than %s", deleted, cutoff.date())
-    return deleted
+    # The staff operation log (sign-ins, administration, imports) keeps its chains verifiable.
+    return deleted + oplog.purge_expired(settings)

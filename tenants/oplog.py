@@ -31,10 +31,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import operations, spreadsheet
 from core.dates import JST
@@ -42,7 +43,7 @@ from core.errors import Invalid
 from core.i18n import current_locale, translations
 from core.i18n import gettext as _
 from core.runtime import database_admin_url
-from core.scope import Principal, elevated
+from core.scope import Principal
 from core.settings import Settings, to_psycopg_url
 from tenants.models import OperationKind, OperationLog
 from tenants.repositories.oplog import OperationFilters, OperationLogRepository
@@ -58,12 +59,15 @@ __all__ = [
     "Who",
     "bind",
     "changes",
+    "column_labels",
     "csv_export",
+    "detail_text",
+    "field_labels",
     "kind_labels",
     "operation_hash",
     "page",
-    "purge",
     "purge_expired",
+    "reason_labels",
     "record",
     "target",
     "verify",
@@ -301,53 +305,72 @@ async def verify(session: AsyncSession, member_id: uuid.UUID, cache: Redis | Non
 # ---------------------------------------------------------------------- retention
 
 
-async def purge(session: AsyncSession, cutoff: dt.datetime) -> int:
-    """Remove every member's rows older than ``cutoff``, keeping each chain verifiable; rows removed.
+def purge_expired(settings: Settings, *, now: dt.datetime | None = None) -> int:
+    """Remove every member's rows older than ``KYODO_OPERATION_LOG_YEARS``, keeping each chain verifiable.
 
-    ``session`` must belong to the schema owner (the table is append-only for
-    the application role) and be elevated. Per member, a ``purged`` row naming
-    the last removed row's hash is appended first, then the rows up to that one
-    are deleted, in the same transaction.
+    Runs as the schema owner (the table is append-only for the application
+    role), in one transaction, synchronously (a Celery task). Per member, a
+    ``purged`` row naming the last removed row's id and hash is appended to the
+    chain first, then the rows up to that one are deleted. Returns the rows removed.
     """
-    repo = OperationLogRepository(session, None)
-    removed = 0
-    for member_id in await repo.members_with_rows_before(cutoff):
-        await repo.lock_chain(member_id)
-        last = await repo.last_before(member_id, cutoff)
-        if last is None:
-            continue
-        count = await repo.count_through(member_id, last.id)
-        await record(
-            session,
-            member_id=member_id,
-            kind=OperationKind.PURGED,
-            target="operation_log",
-            detail={
-                "through_id": last.id,
-                "through_hash": last.hash,
-                "rows": count,
-                "before": cutoff.astimezone(dt.UTC).isoformat(timespec="seconds"),
-            },
-            who=SYSTEM,
-        )
-        removed += await repo.delete_through(member_id, last.id)
-    return removed
-
-
-async def purge_expired(settings: Settings, *, now: dt.datetime | None = None) -> int:
-    """The daily purge: rows older than ``KYODO_OPERATION_LOG_YEARS``, as the schema owner."""
     cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=365 * settings.contracts.operation_log_years)
-    engine = create_async_engine(to_psycopg_url(database_admin_url(settings)), poolclass=NullPool)
-    try:
-        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            async with elevated(session):
-                removed = await purge(session, cutoff)
-                await session.flush()
-            await session.commit()
-    finally:
-        await engine.dispose()
+    url = to_psycopg_url(database_admin_url(settings)).replace("postgresql+psycopg://", "postgresql://", 1)
+    removed = 0
+    with psycopg.connect(url) as conn, conn.transaction():
+        # Row-level security applies to the owner too (FORCE): this transaction works for every member.
+        conn.execute("SELECT set_config('kyodo.system', 'on', true)")
+        members = conn.execute(
+            "SELECT DISTINCT member_id FROM operation_log WHERE occurred_at < %s AND kind <> %s",
+            (cutoff, OperationKind.PURGED.value),
+        ).fetchall()
+        for (member_id,) in members:
+            removed += _purge_member(conn, member_id, cutoff)
     log.info("purged %s operation log rows older than %s", removed, cutoff.date())
     return removed
+
+
+def _purge_member(conn: psycopg.Connection[Any], member_id: uuid.UUID, cutoff: dt.datetime) -> int:
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"oplog:{member_id}",))
+    last = conn.execute(
+        "SELECT id, hash FROM operation_log WHERE member_id = %s AND occurred_at < %s ORDER BY id DESC LIMIT 1",
+        (member_id, cutoff),
+    ).fetchone()
+    if last is None:
+        return 0
+    through_id, through_hash = last
+    count_row = conn.execute(
+        "SELECT count(*) FROM operation_log WHERE member_id = %s AND id <= %s", (member_id, through_id)
+    ).fetchone()
+    tip = conn.execute(
+        "SELECT hash FROM operation_log WHERE member_id = %s ORDER BY id DESC LIMIT 1", (member_id,)
+    ).fetchone()
+    count = int(count_row[0]) if count_row else 0
+    prev = str(tip[0]) if tip else GENESIS
+    now = dt.datetime.now(dt.UTC)
+    detail = {
+        "through_id": int(through_id),
+        "through_hash": str(through_hash),
+        "rows": count,
+        "before": cutoff.astimezone(dt.UTC).isoformat(timespec="seconds"),
+    }
+    digest = operation_hash(
+        member_id=member_id,
+        kind=OperationKind.PURGED.value,
+        occurred_at=now,
+        actor=SYSTEM.actor,
+        ip=None,
+        user_agent="",
+        target="operation_log",
+        detail=detail,
+        prev_hash=prev,
+    )
+    conn.execute(
+        "INSERT INTO operation_log (member_id, kind, occurred_at, actor, ip, user_agent, target, detail,"
+        " prev_hash, hash) VALUES (%s, %s, %s, %s, NULL, '', 'operation_log', %s, %s, %s)",
+        (member_id, OperationKind.PURGED.value, now, SYSTEM.actor, Jsonb(detail), prev, digest),
+    )
+    cur = conn.execute("DELETE FROM operation_log WHERE member_id = %s AND id <= %s", (member_id, through_id))
+    return int(cur.rowcount)
 
 
 # ---------------------------------------------------------------------- the screen and its CSV
@@ -365,6 +388,42 @@ def kind_labels() -> dict[str, str]:
         OperationKind.EXPORTED.value: pgettext("operation", "Exported"),
         OperationKind.SEARCHED.value: pgettext("operation", "Searched"),
         OperationKind.PURGED.value: pgettext("operation", "Old entries removed"),
+    }
+
+
+def field_labels() -> dict[str, str]:
+    """Fields of a change (``before`` → ``after``) as people read them."""
+    return {
+        "login_id": pgettext("operation field", "Login ID"),
+        "name": pgettext("operation field", "Name"),
+        "email": pgettext("operation field", "E-mail"),
+        "department_id": pgettext("operation field", "Department"),
+        "status": pgettext("operation field", "Status"),
+        "view_scope": pgettext("operation field", "Contracts visible"),
+        "roles": pgettext("operation field", "Roles"),
+        "password": pgettext("operation field", "Password"),
+        "locked": pgettext("operation field", "Locked"),
+        "code": pgettext("operation field", "Code"),
+        "formal_name": pgettext("operation field", "Formal name"),
+        "sort_order": pgettext("operation field", "Order"),
+        "active": pgettext("operation field", "In use"),
+        "parent_id": pgettext("operation field", "Parent department"),
+        "cidr": pgettext("operation field", "Address range"),
+        "label": pgettext("operation field", "Label"),
+        "prefix": pgettext("operation field", "Key prefix"),
+        "revoked": pgettext("operation field", "Revoked"),
+        "granted": pgettext("operation field", "Granted"),
+        "permissions": pgettext("operation field", "Permissions"),
+    }
+
+
+def reason_labels() -> dict[str, str]:
+    """Why a sign-in was refused, as people read it."""
+    return {
+        "invalid": pgettext("sign-in refused", "Wrong ID or password"),
+        "locked": pgettext("sign-in refused", "Account locked"),
+        "ip_refused": pgettext("sign-in refused", "Address outside the allowed networks"),
+        "inactive": pgettext("sign-in refused", "Account not active"),
     }
 
 
@@ -391,8 +450,14 @@ async def page(
     return OperationPage(list(rows[:per_page]), number, per_page, len(rows) > per_page, filters)
 
 
-def _detail_text(detail: dict[str, Any]) -> str:
+def detail_text(detail: Mapping[str, Any]) -> str:
+    """The details of an operation as one line of JSON (empty when there are none)."""
     return json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else ""
+
+
+def column_labels() -> dict[str, str]:
+    """Headings of the screen and the CSV that need a context to translate."""
+    return {"operation": pgettext("operation log", "Operation"), "target": pgettext("operation log", "Target")}
 
 
 async def csv_export(session: AsyncSession, member_id: uuid.UUID, filters: OperationFilters) -> bytes:
@@ -403,14 +468,15 @@ async def csv_export(session: AsyncSession, member_id: uuid.UUID, filters: Opera
     repo = OperationLogRepository(session, member_id)
     out = io.StringIO()
     writer = spreadsheet.writer(out)
+    headings = column_labels()
     writer.writerow(
         [
             _("Time (Japan)"),
-            pgettext("operation log", "Operation"),
+            headings["operation"],
             _("Who"),
             _("IP address"),
             _("User agent"),
-            pgettext("operation log", "Target"),
+            headings["target"],
             _("Details"),
             _("Previous hash"),
             _("Hash"),
@@ -434,7 +500,7 @@ async def csv_export(session: AsyncSession, member_id: uuid.UUID, filters: Opera
                 row.ip or "",
                 row.user_agent,
                 row.target,
-                _detail_text(row.detail),
+                detail_text(row.detail),
                 row.prev_hash,
                 row.hash,
             ]

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, func, select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.dates import JST
@@ -109,35 +109,3 @@ class OperationLogRepository(MemberScopedRepository):
             )
         ).one()
         return int(row[0]), str(row[1])
-
-    # ------------------------------------------------------------------ retention (schema owner)
-
-    async def members_with_rows_before(self, cutoff: dt.datetime) -> list[uuid.UUID]:
-        """Members whose log holds rows older than ``cutoff`` (other than checkpoints)."""
-        rows = await self.session.scalars(
-            select(OperationLog.member_id)
-            .where(OperationLog.occurred_at < cutoff, OperationLog.kind != OperationKind.PURGED.value)
-            .distinct()
-        )
-        return list(rows)
-
-    async def last_before(self, member_id: uuid.UUID, cutoff: dt.datetime) -> OperationLog | None:
-        """The newest row of the member's chain written before ``cutoff``."""
-        return await self.first(
-            select(OperationLog)
-            .where(OperationLog.member_id == member_id, OperationLog.occurred_at < cutoff)
-            .order_by(OperationLog.id.desc())
-            .limit(1)
-        )
-
-    async def count_through(self, member_id: uuid.UUID, last_id: int) -> int:
-        """How many rows of the member's chain come up to ``last_id`` included."""
-        counted = select(func.count()).where(OperationLog.member_id == member_id, OperationLog.id <= last_id)
-        return int(await self.session.scalar(counted.select_from(OperationLog)) or 0)
-
-    async def delete_through(self, member_id: uuid.UUID, last_id: int) -> int:
-        """Delete the member's rows up to ``last_id`` included (needs the schema owner)."""
-        result = await self.session.execute(
-            delete(OperationLog).where(OperationLog.member_id == member_id, OperationLog.id <= last_id)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
