@@ -123,8 +123,10 @@ class ServerSettings:
     """KYODO_HOST: address the web server listens on."""
     port: int = field(default_factory=lambda: _env_int("KYODO_PORT", 8000))
     """KYODO_PORT: port the web server listens on."""
-    web_workers: int = field(default_factory=lambda: _env_int("KYODO_WEB_WORKERS", 1))
-    """KYODO_WEB_WORKERS: uvicorn worker processes for `kyodo serve`."""
+    web_workers: int = field(default_factory=lambda: _env_int("KYODO_WEB_WORKERS", min(4, max(2, os.cpu_count() or 1))))
+    """KYODO_WEB_WORKERS: uvicorn worker processes of `kyodo serve` and `kyodo demo` (default one per core, 2 to 4)."""
+    access_log: bool = field(default_factory=lambda: _env_bool("KYODO_ACCESS_LOG", False))
+    """KYODO_ACCESS_LOG: uvicorn writes a line per request (off by default: the platform logs errors and telemetry)."""
     public_url: str = field(default_factory=lambda: _env("KYODO_PUBLIC_URL"))
     """KYODO_PUBLIC_URL: base URL used in e-mailed links (default http://HOST:PORT); contractors always get this one."""
     staff_url: str = field(default_factory=lambda: _env("KYODO_STAFF_URL"))

@@ -14,7 +14,7 @@ __all__ = ["beat", "serve", "worker"]
 @click.option("--host", default=None, help="Address to listen on (default KYODO_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default KYODO_PORT).")
 def serve(host: str | None, port: int | None) -> None:
-    """The web server (uvicorn)."""
+    """The web server (uvicorn), with KYODO_WEB_WORKERS processes sharing the port."""
     settings = get_settings()
     uvicorn.run(
         "kyodo.app:create_app",
@@ -24,6 +24,7 @@ def serve(host: str | None, port: int | None) -> None:
         workers=settings.server.web_workers,
         proxy_headers=False,  # kyodo.proxies alone decides whom to believe (KYODO_TRUSTED_PROXIES)
         log_level=settings.app.log_level.lower(),
+        access_log=settings.server.access_log,
     )
 
 
