@@ -13,6 +13,7 @@ import signing.models as signing_models
 import signing.webhooks as webhook_models
 import tenants.invitations as invitation_models
 import tenants.models as tenant_models
+import tenants.notification_addresses as notice_models
 from core.db import mark_metadata_complete, metadata
 from core.outbox import OutboxMessage
 
@@ -21,6 +22,7 @@ __all__ = ["DOMAIN_MODEL_MODULES", "OutboxMessage", "metadata"]
 DOMAIN_MODEL_MODULES = (
     tenant_models,
     invitation_models,
+    notice_models,
     policy_models,
     onboarding_models,
     signing_models,

@@ -43,6 +43,7 @@ from signing.webhook_controllers import WebhookController
 from tenants.api import AdminApiController
 from tenants.controllers import AdminController
 from tenants.invitation_controllers import InvitationController, StaffInvitationController
+from tenants.notification_controllers import NotificationAddressController
 
 __all__ = ["route_handlers", "template_dirs"]
 
@@ -68,6 +69,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         InvitationController,
         StaffInvitationController,
         ImportInvitationController,
+        NotificationAddressController,
         RoleController,
         RoleApiController,
         SecretariatController,

@@ -30,6 +30,8 @@ from onboarding.environment import TEST_MAIL_NOTICE, TEST_MAIL_PREFIX
 from onboarding.models import Environment
 from signing.blobs import master_key
 from signing.models import Contract
+from signing.notice_routing import install as install_notice_routing
+from signing.notice_routing import notice_mark
 
 __all__ = [
     "LINK_PLACEHOLDER",
@@ -94,11 +96,13 @@ def queue_mail(
     body: str,
     link: str | None = None,
     contract: Contract | None = None,
+    notice: dict[str, str] | None = None,
 ) -> None:
     """Write a mail to the outbox in the caller's transaction; ``[[LINK]]`` in the body becomes ``link``.
 
     With ``contract`` a mail that cannot be delivered is recorded on that contract's
     trail (:data:`~signing.models.AuditKind.MAIL_FAILED`), never lost silently.
+    ``notice`` marks a staff notice for the member's notification addresses (:mod:`signing.notice_routing`).
     """
     enqueue(
         session,
@@ -108,6 +112,7 @@ def queue_mail(
         body=body,
         sealed_link=_seal_link(settings, link) if link else "",
         **({"contract_id": str(contract.id), "member_id": str(contract.member_id)} if contract is not None else {}),
+        **({"notice": notice} if notice else {}),
     )
 
 
@@ -132,7 +137,19 @@ def queue_contract_mail(
     if contract.environment is Environment.TEST:
         subject = f"{TEST_MAIL_PREFIX}{subject}"
         body = f"{TEST_MAIL_NOTICE}\n\n{body}"
-    queue_mail(session, settings, to=to, subject=subject, body=body, link=link, contract=contract)
+    queue_mail(
+        session,
+        settings,
+        to=to,
+        subject=subject,
+        body=body,
+        link=link,
+        contract=contract,
+        notice=notice_mark(name, contract.department_id),
+    )
+
+
+install_notice_routing(MAIL_TASK)
 
 
 def deliver(settings: Settings, *, to: str, subject: str, body: str, sealed_link: str = "") -> str:

@@ -68,6 +68,8 @@ class Consortium(UUIDv7AuditBase):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     maintenance_notice_days: Mapped[int] = mapped_column(Integer, default=7)
     """How many days before planned maintenance members and contractors are told (≥ 7)."""
+    latest_end: Mapped[dt.date] = mapped_column(Date, default=dt.date(2031, 3, 31), server_default="2031-03-31")
+    """The latest end date a member's agreement may have in this consortium (set when it is created)."""
 
     members: Mapped[list[Member]] = relationship(back_populates="consortium", lazy="raise")
 
