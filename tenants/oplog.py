@@ -50,7 +50,6 @@ from tenants.repositories.oplog import OperationFilters, OperationLogRepository
 
 __all__ = [
     "EXPORT_LIMIT",
-    "GENESIS",
     "SYSTEM",
     "OperationFilters",
     "OperationKind",
@@ -63,6 +62,7 @@ __all__ = [
     "csv_export",
     "detail_text",
     "field_labels",
+    "genesis",
     "kind_labels",
     "operation_hash",
     "page",
@@ -75,7 +75,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-GENESIS = "0" * 64
+
+def genesis(member_id: uuid.UUID) -> str:
+    """The ``prev_hash`` of a member's first row: bound to the member, so no chain can pass for another's."""
+    return hashlib.sha256(f"kyodo operation log of member {member_id}".encode()).hexdigest()
+
+
 EXPORT_LIMIT = 100_000
 """Most rows one CSV holds; a longer period must be exported in parts."""
 
@@ -223,7 +228,7 @@ async def record(
     who = who or bound(session)
     repo = OperationLogRepository(session, member_id)
     await repo.lock_chain(member_id)
-    prev = await repo.last_hash(member_id) or GENESIS
+    prev = await repo.last_hash(member_id) or genesis(member_id)
     row = OperationLog(
         member_id=member_id,
         kind=kind.value,
@@ -260,7 +265,7 @@ class Verification:
 async def _recompute(session: AsyncSession, member_id: uuid.UUID) -> list[int]:
     repo = OperationLogRepository(session, member_id)
     checkpoint = await repo.last_purge(member_id)
-    expected_prev = str((checkpoint.detail or {}).get("through_hash", GENESIS)) if checkpoint else GENESIS
+    expected_prev = str((checkpoint.detail or {}).get("through_hash")) if checkpoint else genesis(member_id)
     broken: list[int] = []
     async for row in repo.stream_chain():
         if row.prev_hash != expected_prev or _row_hash(row) != row.hash:
@@ -345,7 +350,7 @@ def _purge_member(conn: psycopg.Connection[Any], member_id: uuid.UUID, cutoff: d
         "SELECT hash FROM operation_log WHERE member_id = %s ORDER BY id DESC LIMIT 1", (member_id,)
     ).fetchone()
     count = int(count_row[0]) if count_row else 0
-    prev = str(tip[0]) if tip else GENESIS
+    prev = str(tip[0]) if tip else genesis(member_id)
     now = dt.datetime.now(dt.UTC)
     detail = {
         "through_id": int(through_id),
