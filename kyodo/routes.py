@@ -23,7 +23,6 @@ from kyodo.pages import AccountController, PagesController
 from onboarding.controllers import (
     BillingController,
     LeavingController,
-    MemberExportController,
     OnboardingController,
     StaffImportApiController,
     StaffImportController,
@@ -38,6 +37,7 @@ from reporting.operator_controllers import (
     OperatorTargetController,
 )
 from signing.controllers import ContractApiController, ContractorController, ContractPagesController
+from signing.exit_controllers import DeletionController, MemberExportController
 from signing.verify_controllers import VerificationController, VerifyApiController
 from signing.webhook_controllers import WebhookController
 from tenants.api import AdminApiController
@@ -82,6 +82,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         OnboardingController,
         BillingController,
         LeavingController,
+        DeletionController,
         StatusController,
         MemberReportController,
         SecretariatReportController,

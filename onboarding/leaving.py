@@ -7,16 +7,19 @@ member-owned table is covered without touching this module. Blobs (documents,
 sealed PDFs) are the document store's objects whose key begins with the member's
 id, in the data folder or the bucket of ``KYODO_BLOB_URL`` (:mod:`core.blobstore`).
 
-The export is one zip: ``tables/<table>.csv`` (UTF-8 with BOM, one file per
-table, secrets such as password hashes left out), ``blobs/<path>`` and
-``manifest.json`` listing the SHA-256 and size of every other entry.
+This module gives the raw tables as CSV (:func:`table_csvs`); the readable
+archive a leaving member receives (decrypted PDFs, contracts, parties and
+trail as CSV, manifest, README) is assembled by :mod:`signing.exit`, which
+knows contracts and the document store. Every export is recorded
+(:class:`~onboarding.models.MemberExport`).
 
 Deletion removes the rows children-first (reverse foreign-key order), the
 member's objects, marks the member ``left`` and writes a
-:class:`~onboarding.models.DeletionReport` (counts per table, who, when), which is
-a consortium record and therefore survives. The member row itself stays (name
-and code of a public body, status ``left``) because invoices, agreements and the
-report refer to it.
+:class:`~onboarding.models.DeletionReport` (counts per table, who asked, who
+deleted, when, the export's hash, until when backups may still hold the data,
+and the sealed PDF), which is a consortium record and therefore survives. The
+member row itself stays (name and code of a public body, status ``left``)
+because invoices, agreements and the report refer to it.
 """
 
 from __future__ import annotations
@@ -28,34 +31,40 @@ import io
 import json
 import shutil
 import uuid
-import zipfile
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
+from uuid_utils.compat import uuid7
 
 from core.blobstore import backend_for
 from core.dates import JST
 from core.db import complete_metadata
-from core.errors import Invalid
+from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import elevated
 from core.settings import Settings
-from onboarding.models import DeletionReport, StageChange
+from onboarding.models import DeletionReport, MemberExport, StageChange
 from onboarding.repository import OnboardingRepository, member_tables_in_fk_order
 from policy.services import policy_changed
 from tenants.models import Member, MemberStatus
 
 __all__ = [
     "EXCLUDED_COLUMNS",
+    "TABLE_KINDS",
     "DeletionRefused",
-    "ExportResult",
+    "ReportSealer",
+    "backups_until",
     "delete_member",
+    "deletion_report",
     "deletion_reports",
-    "export_member",
+    "exports_of",
     "member_blob_dir",
+    "record_export",
+    "table_csvs",
 ]
 
 EXCLUDED_COLUMNS = frozenset({"password_hash", "key_hash"})
@@ -79,66 +88,99 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-@dataclass
-class ExportResult:
-    """What went into the archive."""
-
-    sha256: str
-    row_counts: dict[str, int] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
-    """Archive entry → SHA-256."""
-
-
-async def export_member(session: AsyncSession, member: Member, out: IO[bytes], settings: Settings) -> ExportResult:
-    """Write the member's full export (zip with manifest) to ``out``.
+async def table_csvs(session: AsyncSession, member: Member) -> AsyncIterator[tuple[str, bytes, int]]:
+    """Every member-owned table of ``member`` as CSV (UTF-8 with BOM): (table, bytes, rows).
 
     ``session`` must see the member's rows: scoped to the member (its
-    administrator's request) or with system access (operator command).
+    administrator's request) or with system access (operator command). Secrets
+    (:data:`EXCLUDED_COLUMNS`) are left out.
     """
     repository = OnboardingRepository(session, member.id)
-    result = ExportResult(sha256="")
-    entries: dict[str, dict[str, Any]] = {}
-    buffer = io.BytesIO() if not hasattr(out, "seek") else None
-    target: IO[bytes] = buffer if buffer is not None else out
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    for name in member_tables_in_fk_order():
+        table = complete_metadata().tables[name]
+        columns = [c.name for c in table.columns if c.name not in EXCLUDED_COLUMNS]
+        rows = await repository.export_rows(name, columns)
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow(columns)
+        writer.writerows([_cell(v) for v in row] for row in rows)
+        yield name, ("\ufeff" + buf.getvalue()).encode("utf-8"), len(rows)
 
-        def add(name: str, data: bytes) -> None:
-            archive.writestr(name, data)
-            digest = hashlib.sha256(data).hexdigest()
-            entries[name] = {"sha256": digest, "bytes": len(data)}
-            result.files[name] = digest
 
-        for name in member_tables_in_fk_order():
-            table = complete_metadata().tables[name]
-            columns = [c.name for c in table.columns if c.name not in EXCLUDED_COLUMNS]
-            rows = await repository.export_rows(name, columns)
-            buf = io.StringIO(newline="")
-            writer = csv.writer(buf, lineterminator="\r\n")
-            writer.writerow(columns)
-            writer.writerows([_cell(v) for v in row] for row in rows)
-            add(f"tables/{name}.csv", ("\ufeff" + buf.getvalue()).encode("utf-8"))
-            result.row_counts[name] = len(rows)
-        backend = backend_for(settings)
-        prefix = f"{member.id}/"
-        for key in await backend.keys(prefix):
-            data = await backend.read(key)
-            if data is not None:
-                add(f"blobs/{key.removeprefix(prefix)}", data)
-        manifest = {
-            "member": {"id": str(member.id), "lg_code": member.lg_code, "name": member.name},
-            "created_at": dt.datetime.now(JST).isoformat(),
-            "row_counts": result.row_counts,
-            "files": entries,
-            "hash": "sha256",
-        }
-        archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True))
-    if buffer is not None:
-        out.write(buffer.getvalue())
-        result.sha256 = hashlib.sha256(buffer.getvalue()).hexdigest()
-    else:
-        out.seek(0)
-        result.sha256 = hashlib.sha256(out.read()).hexdigest()
-    return result
+def record_export(
+    session: AsyncSession,
+    member: Member,
+    *,
+    by: str,
+    sha256: str,
+    size: int,
+    files: int,
+    encrypted: bool,
+    encoding: str,
+    unmappable: int,
+) -> MemberExport:
+    """Record that a full export of ``member`` was made (who, when, the archive's SHA-256)."""
+    row = MemberExport(
+        consortium_id=member.consortium_id,
+        member_ref_id=member.id,
+        exported_by=by,
+        sha256=sha256,
+        size=size,
+        files=files,
+        encrypted=encrypted,
+        encoding=encoding,
+        unmappable=unmappable,
+    )
+    session.add(row)
+    return row
+
+
+async def exports_of(session: AsyncSession, member_id: uuid.UUID) -> list[MemberExport]:
+    """Every recorded export of the member, newest first."""
+    return list(
+        (
+            await session.scalars(
+                select(MemberExport)
+                .where(MemberExport.member_ref_id == member_id)
+                .order_by(MemberExport.exported_at.desc(), MemberExport.id.desc())
+            )
+        ).all()
+    )
+
+
+def backups_until(settings: Settings, deleted_on: dt.date) -> dt.date:
+    """The last day a backup generation may still hold data deleted on ``deleted_on``.
+
+    Backups are taken once a day and ``KYODO_BACKUP_KEEP`` generations are
+    kept, so the newest generation taken before the deletion is deleted after
+    that many newer ones: at the latest ``keep`` days later.
+    """
+    return deleted_on + dt.timedelta(days=max(settings.backup.keep, 1))
+
+
+TABLE_KINDS: dict[str, str] = {
+    "contract": "契約",
+    "contract_document": "契約ファイル（原本）",
+    "contract_party": "当事者",
+    "contract_text_box": "入力欄",
+    "contract_sealed_document": "締結済みファイル（封緘版）",
+    "contract_certificate": "締結証明書",
+    "contract_audit_event": "契約の監査記録",
+    "document_key": "文書暗号鍵",
+    "staff": "職員",
+    "department": "部署",
+    "contract_title": "契約名義",
+    "staff_import": "職員一括登録",
+    "api_key": "APIキー",
+    "ip_range": "接続元IPアドレス範囲",
+    "security_event": "セキュリティ記録",
+    "address_book_entry": "アドレス帳",
+}
+"""What each table holds, as the deletion report names it (always in Japanese, like the report)."""
+
+
+ReportSealer = Callable[[DeletionReport], Awaitable[bytes]]
+"""Renders a deletion report as a PDF and seals it (provided by the signing domain)."""
 
 
 class DeletionRefused(Invalid):
@@ -153,11 +195,16 @@ async def delete_member(
     by: str,
     export_sha256: str = "",
     confirm: str | None = None,
+    requested_by: str = "",
+    seal_report: ReportSealer | None = None,
 ) -> DeletionReport:
     """Delete every row and blob of ``member`` and keep a report; the member becomes ``left``.
 
     ``confirm``, when given, is the member's local government code typed again
-    by the person deleting (the screens ask for it).
+    by the person deleting (the screens ask for it). ``export_sha256`` defaults
+    to the newest recorded export of the member. ``seal_report`` turns the
+    report into the sealed PDF handed to the member; it runs in the same
+    transaction, so when sealing fails nothing is deleted.
 
     Raises:
         DeletionRefused: the code typed does not match, or the member is not in
@@ -171,6 +218,9 @@ async def delete_member(
         raise DeletionRefused(
             "構成団体のデータを削除できるのは「脱退手続中」の段階だけです。先に段階を変更してください。"
         )
+    if not export_sha256:
+        exports = await exports_of(session, member.id)
+        export_sha256 = exports[0].sha256 if exports else ""
     async with elevated(session):
         counts = await OnboardingRepository(session, member.id).delete_everything()
     backend = backend_for(settings)
@@ -178,13 +228,11 @@ async def delete_member(
     size = 0
     for key in keys:
         size += len(await backend.read(key) or b"")
-    await backend.delete(keys)
-    blob_root = member_blob_dir(settings, member.id)
-    if blob_root.exists():  # empty folders the file system backend leaves behind
-        shutil.rmtree(blob_root)
+    deleted_at = dt.datetime.now(JST)
     member.status = MemberStatus.LEFT
-    member.left_on = dt.datetime.now(JST).date()
+    member.left_on = deleted_at.date()
     report = DeletionReport(
+        id=uuid7(),  # printed on the sealed report, so known before the row is written
         consortium_id=member.consortium_id,
         member_ref_id=member.id,
         member_name=member.name,
@@ -194,7 +242,20 @@ async def delete_member(
         blob_files=len(keys),
         blob_bytes=size,
         export_sha256=export_sha256,
+        requested_by=requested_by.strip(),
+        deleted_at=deleted_at,
+        backups_until=backups_until(settings, deleted_at.date()),
     )
+    if seal_report is not None:
+        pdf = await seal_report(report)
+        report.pdf = pdf
+        report.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+    # Only once the report exists are the files removed: a report that cannot be
+    # sealed rolls the rows back and leaves every file where it was.
+    await backend.delete(keys)
+    blob_root = member_blob_dir(settings, member.id)
+    if blob_root.exists():  # empty folders the file system backend leaves behind
+        shutil.rmtree(blob_root)
     policy_changed(session, member.id)  # its roles are gone: every process forgets them after the commit
     session.add(report)
     session.add(
@@ -209,6 +270,22 @@ async def delete_member(
         )
     )
     await session.flush()
+    return report
+
+
+async def deletion_report(session: AsyncSession, consortium_id: uuid.UUID, report_id: uuid.UUID) -> DeletionReport:
+    """One deletion report of the consortium (with its PDF).
+
+    Raises:
+        NotFound: no such report in this consortium.
+    """
+    report = await session.scalar(
+        select(DeletionReport)
+        .where(DeletionReport.id == report_id, DeletionReport.consortium_id == consortium_id)
+        .options(undefer(DeletionReport.pdf))
+    )
+    if report is None:
+        raise NotFound(_("No such deletion report."))
     return report
 
 

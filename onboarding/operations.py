@@ -1,8 +1,8 @@
 """Operator commands of onboarding (``kyodo billing …``, ``kyodo member …``), callable from tests.
 
 Each opens its own session (:func:`core.db.session_scope`, or
-:func:`core.db.system_session` for the export, which reads every table of the
-member); what deletes a member's own rows runs inside :func:`core.scope.elevated`.
+:func:`core.db.system_session` where every member's rows must be seen); what
+deletes a member's own rows runs inside :func:`core.scope.elevated`.
 Deletion connects as the schema owner (``KYODO_DATABASE_ADMIN_URL``): it must be
 able to remove rows of every member-owned table, including append-only ones
 (audit trails) that the application role may not delete from.
@@ -13,21 +13,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import getpass
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import session_scope, system_session
+from core.db import session_scope
 from core.errors import NotFound
 from core.runtime import database_admin_url
 from core.settings import Settings
 from onboarding.billing import issue_month
-from onboarding.leaving import ExportResult, delete_member, export_member
+from onboarding.leaving import ReportSealer, delete_member
 from onboarding.models import DeletionReport, Invoice
 from tenants.models import Consortium, Member
 
-__all__ = ["UnknownMember", "run_billing", "run_delete", "run_export"]
+__all__ = ["UnknownMember", "operator", "run_billing", "run_delete"]
 
 
 class UnknownMember(NotFound):
@@ -60,21 +59,31 @@ async def run_billing(settings: Settings, month: dt.date) -> list[Invoice]:
     return issued
 
 
-async def run_export(settings: Settings, code: str, out: Path) -> ExportResult:
-    """Write the member's full export to ``out``."""
-    async with system_session(settings) as session:
-        member = await _member(session, code)
-        with out.open("w+b") as fh:
-            return await export_member(session, member, fh, settings)
-
-
 def _owner_settings(settings: Settings) -> Settings:
     admin = database_admin_url(settings)
     return dataclasses.replace(settings, database=dataclasses.replace(settings.database, url=admin, admin_url=admin))
 
 
-async def run_delete(settings: Settings, code: str, *, export_sha256: str = "") -> DeletionReport:
-    """Delete everything of the member (it must be ``leaving``) and return the report."""
+async def run_delete(
+    settings: Settings,
+    code: str,
+    *,
+    export_sha256: str = "",
+    requested_by: str = "",
+    seal_report: ReportSealer | None = None,
+) -> DeletionReport:
+    """Delete everything of the member (it must be ``leaving``) and return the report.
+
+    The readable export of a leaving member is :func:`signing.exit.run_member_export`.
+    """
     async with session_scope(_owner_settings(settings)) as session:
         member = await _member(session, code)
-        return await delete_member(session, member, settings, by=operator(), export_sha256=export_sha256)
+        return await delete_member(
+            session,
+            member,
+            settings,
+            by=operator(),
+            export_sha256=export_sha256,
+            requested_by=requested_by,
+            seal_report=seal_report,
+        )

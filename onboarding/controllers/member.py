@@ -1,13 +1,15 @@
-"""Member administrators' screens and API: bulk staff import (ACC-1) and the member's full export (DAT-1)."""
+"""Member administrators' screens and API: bulk staff import (ACC-1).
+
+The member's full export (DAT-1) is :mod:`signing.exit_controllers`: it decrypts and describes contracts.
+"""
 
 from __future__ import annotations
 
-import io
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -15,18 +17,17 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.dates import today_jst
 from core.errors import TooLarge
 from core.i18n import gettext as _
 from core.scope import Principal, PrincipalKind
-from core.settings import Settings, get_settings
-from onboarding import leaving, staff_import
+from core.settings import get_settings
+from onboarding import staff_import
 from onboarding.controllers.forms import HTML_ERRORS
 from onboarding.members import own_member
 from onboarding.models import StaffImport
 from policy.guards import current_principal, requires, requires_member_staff
 
-__all__ = ["MemberExportController", "StaffImportApiController", "StaffImportController"]
+__all__ = ["StaffImportApiController", "StaffImportController"]
 
 MAX_UPLOAD_BYTES = get_settings().contracts.max_import_mb * 1024 * 1024
 
@@ -181,33 +182,3 @@ class StaffImportApiController(Controller):
     ) -> dict[str, Any]:
         """Apply the import (large files in the background: poll the import until ``done``)."""
         return _job_json(await _commit(db_session, current_principal(request), job_id))
-
-
-class MemberExportController(Controller):
-    """The member's full export, for its administrator (DAT-1)."""
-
-    path = "/admin/export"
-    guards = [requires_member_staff, requires("member", "export")]  # noqa: RUF012
-    include_in_schema = False
-    exception_handlers = HTML_ERRORS  # type: ignore[assignment]
-
-    @get("/")
-    async def page(self) -> Template:
-        """What the export contains, and the download button."""
-        return Template("onboarding/export.html")
-
-    @get("/download")
-    async def download(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], state: State
-    ) -> Response[bytes]:
-        """Every table and file of the member as one zip with a SHA-256 manifest."""
-        member = await own_member(db_session, current_principal(request).member_id)
-        buffer = io.BytesIO()
-        settings: Settings = state.settings
-        await leaving.export_member(db_session, member, buffer, settings)
-        name = f"kyodo-export-{member.lg_code}-{today_jst():%Y%m%d}.zip"
-        return Response(
-            buffer.getvalue(),
-            media_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )

@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -265,7 +264,7 @@ class BillingController(Controller):
 
 
 class LeavingController(Controller):
-    """Deletion of a leaving member's data, and the deletion reports (DAT-3)."""
+    """Leaving members and the sealed deletion reports (DAT-3); deletion: :mod:`signing.exit_controllers`."""
 
     path = "/secretariat/leaving"
     guards = [requires_secretariat, requires("consortium", "manage")]  # noqa: RUF012
@@ -280,19 +279,19 @@ class LeavingController(Controller):
         reports = await leaving.deletion_reports(db_session, consortium_id)
         return Template("onboarding/leaving_index.html", context={"members": members, "reports": reports})
 
-    @post("/{member_id:uuid}/delete", status_code=303)
-    async def delete(
-        self,
-        request: Request[Any, Any, Any],
-        member_id: FromPath[uuid.UUID],
-        data: FormData,
-        db_session: NamedDependency[AsyncSession],
-        state: State,
-    ) -> Redirect:
-        """Delete everything of the member after the code is typed again; a report is kept."""
-        principal = current_principal(request)
-        member = await consortium_member(db_session, principal.consortium_id, member_id)
-        await leaving.delete_member(
-            db_session, member, state.settings, by=actor(principal), confirm=data.get("confirm", "")
+    @get("/reports/{report_id:uuid}/pdf")
+    async def report_pdf(
+        self, request: Request[Any, Any, Any], report_id: FromPath[uuid.UUID], db_session: NamedDependency[AsyncSession]
+    ) -> Response[bytes]:
+        """The sealed deletion report, to hand to the member."""
+        report = await leaving.deletion_report(db_session, current_principal(request).consortium_id, report_id)
+        if not report.pdf:
+            raise NotFound(_("This deletion was made before reports were sealed; only the record above exists."))
+        return Response(
+            report.pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="deletion-report-{report.lg_code}.pdf"',
+                "Cache-Control": "no-store",
+            },
         )
-        return Redirect(path="/secretariat/leaving", status_code=303)

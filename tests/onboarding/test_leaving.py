@@ -1,4 +1,8 @@
-"""A member leaves (DAT-1, DAT-3): full export with a hash manifest, deletion of everything, a report."""
+"""A member leaves (DAT-1, DAT-3): full export with a hash manifest, deletion of everything, a sealed report.
+
+The export's readable contents (decrypted PDFs, CSV in both encodings, encryption) are tested in
+``test_export.py``; here every member-owned table is exported and then deleted.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +23,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from core.db import metadata
 from core.scope import elevated, for_member, member_owned_tables
-from core.settings import Settings, to_psycopg_url
+from core.settings import Settings, SigningSettings, to_psycopg_url
 from onboarding import stages
 from onboarding.leaving import member_blob_dir
 from onboarding.metering import record_conclusion
 from onboarding.models import DeletionReport, StaffImport
 from onboarding.staff_import import preview
 from policy.models import MemberRole
-from tenants.models import AddressBookEntry, ApiKey, Member, MemberStatus, SecurityEvent, SecurityEventKind
+from tenants import oplog
+from tenants.models import (
+    AddressBookEntry,
+    ApiKey,
+    Member,
+    MemberStatus,
+    OperationKind,
+    SecurityEvent,
+    SecurityEventKind,
+)
+from testpki import settings_environment
 from tests import factories as f
 from tests.conftest import PROJECT_DIR, TwoMembers, csrf_token, sign_in
 
@@ -44,6 +58,7 @@ async def _populate(session: AsyncSession, member: Member, settings: Settings, t
     session.add(ApiKey(member_id=member.id, prefix=uuid.uuid4().hex[:12], key_hash="0" * 64, label="文書管理"))
     session.add(MemberRole(member_id=member.id, name="custom:keiri", label="経理"))
     session.add(SecurityEvent(member_id=member.id, kind=SecurityEventKind.LOGIN_FAILED, subject=f"{tag}-clerk"))
+    await oplog.record(session, member_id=member.id, kind=OperationKind.SIGNED_IN, who=oplog.Who(f"{tag}-clerk"))
     await _concluded_contract(session, settings, member, clerk, mayor)
     await _reporting_rows(session, member)
     await record_conclusion(session, member, uuid.uuid4(), occurred_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
@@ -72,7 +87,16 @@ async def _concluded_contract(
     )
     who = Actor(actor=clerk.name, email=clerk.email)
     contract = await svc.create_contract(
-        session, principal, svc.ContractInput(subject="庁舎清掃業務委託", title_id=mayor.id), who
+        session,
+        principal,
+        svc.ContractInput(
+            subject="庁舎清掃業務委託",
+            title_id=mayor.id,
+            amount=500_000,
+            transaction_date=dt.date(2026, 11, 1),
+            counterparty="岩手建設",
+        ),
+        who,
     )
     documents = await svc.add_documents(session, settings, contract, [("委託契約書.pdf", make_pdf(1))], who)
     party = await svc.add_party(
@@ -170,13 +194,14 @@ async def _counts(session: AsyncSession, member_id: uuid.UUID) -> dict[str, int]
     return counts
 
 
-def _kyodo(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def _kyodo(settings: Settings, *args: str, seal: SigningSettings | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(
         KYODO_DATABASE_URL=settings.database.url,
         KYODO_DATABASE_ADMIN_URL=settings.database.admin_url,
         KYODO_REDIS_URL=settings.redis.url,
         KYODO_DATA_DIR=str(settings.app.data_dir),
+        **(settings_environment(seal) if seal is not None else {}),
     )
     return subprocess.run(
         [sys.executable, "-m", "kyodo", *args], env=env, cwd=PROJECT_DIR, capture_output=True, text=True, check=False
@@ -187,15 +212,19 @@ def _check_archive(archive: Path) -> dict:
     """The manifest, after checking that its hashes match the archive's contents."""
     with zipfile.ZipFile(archive) as z:
         manifest: dict = json.loads(z.read("manifest.json"))
-        names = set(z.namelist()) - {"manifest.json"}
+        names = set(z.namelist()) - {"manifest.json", "SHA256SUMS.txt"}
         assert names == set(manifest["files"])
         for name, entry in manifest["files"].items():
             data = z.read(name)
             assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
             assert len(data) == entry["bytes"]
         assert {f"tables/{t}.csv" for t in member_owned_tables(metadata)} <= names
-        assert {"blobs/ab/sealed.pdf", "blobs/certificate.pdf"} <= names
-        assert z.read("blobs/ab/sealed.pdf") == b"%PDF-1.7 sealed morioka"
+        # Files no row refers to are kept too (as stored when they cannot be decrypted).
+        assert {"other_files/as_stored/ab_sealed.pdf", "other_files/as_stored/certificate.pdf"} <= names
+        assert z.read("other_files/as_stored/ab_sealed.pdf") == b"%PDF-1.7 sealed morioka"
+        # The contract's upload, sealed file and certificate, decrypted.
+        assert z.read("contracts/0001/sealed/01_委託契約書_v1.pdf") == b"%PDF-1.7 sealed contract of 032018"
+        assert z.read("contracts/0001/certificate_v1.pdf") == b"%PDF-1.7 certificate of 032018"
         staff_csv = z.read("tables/staff.csv").decode("utf-8-sig")
         assert "morioka-clerk" in staff_csv
         assert "hachimantai" not in staff_csv  # nothing of the other member
@@ -204,7 +233,7 @@ def _check_archive(archive: Path) -> dict:
 
 
 async def test_export_then_delete_leaves_nothing_of_the_member(  # noqa: PLR0915 - one story, told in order
-    fresh_database: Settings, tmp_path: Path
+    fresh_database: Settings, seal: SigningSettings, tmp_path: Path
 ) -> None:
     settings = fresh_database
     engine = create_async_engine(to_psycopg_url(settings.database.url))
@@ -234,14 +263,19 @@ async def test_export_then_delete_leaves_nothing_of_the_member(  # noqa: PLR0915
         assert export_hash in exported.stdout
 
         # Deletion needs the code twice.
-        wrong = _kyodo(settings, "member", "delete", "--member", "032018", "--confirm", "032140")
+        wrong = _kyodo(
+            settings, "member", "delete", "--member", "032018", "--confirm", "032140", "--requested-by", "x", seal=seal
+        )
         assert wrong.returncode != 0
         assert "同じ地方公共団体コード" in wrong.stderr
         deleted = _kyodo(
-            settings, "member", "delete", "--member", "032018", "--confirm", "032018", "--export-sha256", export_hash
-        )
+            settings, "member", "delete", "--member", "032018", "--confirm", "032018",
+            "--requested-by", "盛岡市長", "--export-sha256", export_hash, seal=seal,
+        )  # fmt: skip
         assert deleted.returncode == 0, deleted.stderr
-        assert json.loads(deleted.stdout)["row_counts"] == before_a
+        # The export itself is in the member's operation log, deleted with the rest.
+        deleted_rows = {**before_a, "operation_log": before_a["operation_log"] + 1}
+        assert json.loads(deleted.stdout)["row_counts"] == deleted_rows
 
         async with maker() as session, elevated(session):
             after_a = await _counts(session, a.id)
@@ -254,7 +288,9 @@ async def test_export_then_delete_leaves_nothing_of_the_member(  # noqa: PLR0915
             assert member is not None
             assert member.status is MemberStatus.LEFT
             report = (await session.scalars(select(DeletionReport).where(DeletionReport.member_ref_id == a.id))).one()
-            assert report.row_counts == before_a
+            assert report.row_counts == deleted_rows
+            assert report.requested_by == "盛岡市長"
+            assert report.pdf_sha256  # the sealed report (validated in test_export.py)
             # Two loose files, the uploaded contract, its sealed version and the certificate.
             assert report.blob_files == 5
             assert report.export_sha256 == export_hash
@@ -275,7 +311,7 @@ async def test_member_administrator_exports_only_their_own_data(
     await f.department(db_session, two_members.a, "KEIYAKU", "契約課")
     await f.department(db_session, two_members.b, "ZAISEI", "財政課")
     await sign_in(client, "morioka-admin")
-    response = await client.get("/admin/export/download")
+    response = await client.post("/admin/export/", data={"_csrf_token": await csrf_token(client)})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/zip"
     path = Path(settings.app.data_dir) / "export-test.zip"
@@ -289,8 +325,9 @@ async def test_member_administrator_exports_only_their_own_data(
 
 
 async def test_secretariat_deletes_a_leaving_member_of_its_own_consortium(
-    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+    sealing_client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
 ) -> None:
+    client = sealing_client
     b = two_members.b
     await f.department(db_session, b, "ZAISEI", "財政課")
     b.status = MemberStatus.LEAVING
@@ -302,22 +339,32 @@ async def test_secretariat_deletes_a_leaving_member_of_its_own_consortium(
     token = await csrf_token(client)
     listing = await client.get("/secretariat/leaving/")
     assert "八幡平市" not in listing.text
-    refused = await client.post(f"/secretariat/leaving/{b.id}/delete", data={"confirm": "032140", "_csrf_token": token})
+    refused = await client.post(
+        f"/secretariat/leaving/{b.id}/delete",
+        data={"confirm": "032140", "requested_by": "八幡平市長", "_csrf_token": token},
+    )
     assert refused.status_code == 404
 
     await sign_in(client, "jimukyoku")
     token = await csrf_token(client)
     listing = await client.get("/secretariat/leaving/")
     assert "八幡平市" in listing.text
-    mistyped = await client.post(f"/secretariat/leaving/{b.id}/delete", data={"confirm": "03214", "_csrf_token": token})
+    mistyped = await client.post(
+        f"/secretariat/leaving/{b.id}/delete",
+        data={"confirm": "03214", "requested_by": "八幡平市長", "_csrf_token": token},
+    )
     assert mistyped.status_code == 400
     assert "032140" in mistyped.text
     live = await client.post(
-        f"/secretariat/leaving/{two_members.a.id}/delete", data={"confirm": "032018", "_csrf_token": token}
+        f"/secretariat/leaving/{two_members.a.id}/delete",
+        data={"confirm": "032018", "requested_by": "盛岡市長", "_csrf_token": token},
     )
     assert live.status_code == 400
     assert "脱退手続中" in live.text
-    done = await client.post(f"/secretariat/leaving/{b.id}/delete", data={"confirm": "032140", "_csrf_token": token})
+    done = await client.post(
+        f"/secretariat/leaving/{b.id}/delete",
+        data={"confirm": "032140", "requested_by": "八幡平市長", "_csrf_token": token},
+    )
     assert done.status_code == 200
     assert "八幡平市 (032140)" in done.text  # the deletion report
     assert set((await _counts(db_session, b.id)).values()) == {0}

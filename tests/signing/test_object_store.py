@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import io
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Iterator
@@ -25,8 +24,9 @@ from core.scope import elevated
 from core.settings import BlobSettings, Settings
 from kyodo.app import create_app
 from kyodo.backup import BackupError, create_backup, restore_backup
-from onboarding.leaving import delete_member, export_member
+from onboarding.leaving import delete_member
 from signing.blobs import BlobStore
+from signing.exit import ExportOptions, write_export
 from tenants.models import MemberStatus
 from tests import factories as f
 from tests.conftest import _create_database, _drop_database, _session_maker
@@ -157,17 +157,18 @@ async def test_a_bucket_installation_is_backed_up_and_restored_into_another_pref
 
 
 async def test_a_leaving_member_s_objects_are_exported_and_then_deleted_from_the_bucket(
-    s3_settings: Settings, db_session: AsyncSession, office: Office
+    s3_settings: Settings, db_session: AsyncSession, office: Office, tmp_path: Path
 ) -> None:
     store = BlobStore(s3_settings)
     a, b = office.members.a, office.members.b
     async with elevated(db_session):
         sha = await store.put(db_session, a.id, b"%PDF-1.7 leaving member's contract")
         await store.put(db_session, b.id, b"%PDF-1.7 staying member's contract")
-        out = io.BytesIO()
-        await export_member(db_session, a, out, s3_settings)
+        out = tmp_path / "export.zip"
+        await write_export(db_session, a, out, s3_settings, ExportOptions(), by="test")
         with zipfile.ZipFile(out) as archive:
-            assert f"blobs/{sha[:2]}/{sha}" in archive.namelist(), "the export holds the member's objects"
+            # The export holds the member's objects, decrypted.
+            assert archive.read(f"other_files/{sha}.pdf") == b"%PDF-1.7 leaving member's contract"
         a.status = MemberStatus.LEAVING
         await db_session.flush()  # the database function checks the stored stage
         report = await delete_member(db_session, a, s3_settings, by="test")
