@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import gettext as _gettext
 import io
+import re
+import unicodedata
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
@@ -30,6 +32,7 @@ __all__ = [
     "input_local_time",
     "japanese_era",
     "ngettext",
+    "parse_date",
     "translations",
 ]
 
@@ -83,6 +86,37 @@ def japanese_era(day: dt.date) -> tuple[str, int]:
         if day >= start:
             return name, day.year - start.year + 1
     raise ValueError(f"{day} is before the Meiji era")
+
+
+_ERA_LETTERS = {"R": "令和", "H": "平成", "S": "昭和", "T": "大正", "M": "明治"}
+_WESTERN_DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
+_ERA_DATE = re.compile(
+    r"(令和|平成|昭和|大正|明治|[RHSTM])(元|\d{1,2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", re.IGNORECASE
+)
+
+
+def parse_date(text: str) -> dt.date:
+    """A date as people type it: 2026-04-01, 2026/4/1, 2026年4月1日, 令和8年4月1日, R8.4.1, H31.4.30, 令和元年5月1日.
+
+    Full-width digits and letters are folded first (NFKC). A Japanese era date
+    must lie inside its era (H32.1.1 or R1.4.30 do not exist).
+
+    :raises ValueError: for anything else.
+    """
+    folded = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
+    if m := _WESTERN_DATE.fullmatch(folded):
+        return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    if m := _ERA_DATE.fullmatch(folded):
+        name = _ERA_LETTERS.get(m[1].upper(), m[1])
+        index = next(i for i, (_start, era, _romaji) in enumerate(_ERAS) if era == name)
+        start = _ERAS[index][0]
+        year = 1 if m[2] == "元" else int(m[2])
+        day = dt.date(start.year + year - 1, int(m[3]), int(m[4]))
+        following = _ERAS[index - 1][0] if index > 0 else None
+        if year < 1 or day < start or (following is not None and day >= following):
+            raise ValueError(f"{text!r} is outside the {name} era")
+        return day
+    raise ValueError(f"{text!r} is not a date")
 
 
 def format_date(day: dt.date | dt.datetime, *, era: bool = False, locale: str | None = None) -> str:

@@ -270,7 +270,7 @@ class ContractSettings:
     portal_session_minutes: int = field(default_factory=lambda: _env_int("KYODO_PORTAL_SESSION_MINUTES", 60))
     """KYODO_PORTAL_SESSION_MINUTES: how long the contractor portal stays open after its sign-in link is used."""
     portal_links_per_hour: int = field(default_factory=lambda: _env_int("KYODO_PORTAL_LINKS_PER_HOUR", 3))
-    """KYODO_PORTAL_LINKS_PER_HOUR: sign-in links one address, or one client address, may ask for in an hour."""
+    """KYODO_PORTAL_LINKS_PER_HOUR: sign-in links one address may ask for in an hour (a client address: ten times)."""
     reminder_hours: int = field(default_factory=lambda: _env_int("KYODO_REMINDER_HOURS", 72))
     """KYODO_REMINDER_HOURS: a party who has not answered is reminded after this long (and again after as long)."""
     contractor_max_attempts: int = field(default_factory=lambda: _env_int("KYODO_CONTRACTOR_MAX_ATTEMPTS", 5))

@@ -36,7 +36,14 @@ from reporting.operator_controllers import (
     OperatorReportController,
     OperatorTargetController,
 )
-from signing.controllers import ContractApiController, ContractorController, ContractPagesController
+from signing.controllers import (
+    ContractApiController,
+    ContractorController,
+    ContractPagesController,
+    ContractRecordsApiController,
+    ContractRecordsController,
+    PortalController,
+)
 from signing.exit_controllers import DeletionController, MemberExportController
 from signing.verify_controllers import VerificationController, VerifyApiController
 from signing.webhook_controllers import WebhookController
@@ -60,6 +67,9 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ContractApiController,
         ContractPagesController,
         ContractorController,
+        ContractRecordsController,
+        ContractRecordsApiController,
+        PortalController,
         DevMailController,
         VerificationController,
         VerifyApiController,

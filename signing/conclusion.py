@@ -50,6 +50,7 @@ from signing.models import (
     TextBox,
 )
 from signing.repositories import ContractRepository
+from signing.services._portal import portal_url
 from tenants.models import Staff
 
 __all__ = [
@@ -77,7 +78,9 @@ async def announce_conclusion(session: AsyncSession, settings: Settings, contrac
     """Tell every party who agreed, and the drafter, that the contract is concluded (after the seal is stored).
 
     Each contractor gets a fresh personal link to view and download the sealed
-    contract and its certificate; staff get the contract page.
+    contract and its certificate, and the address of the contractor portal,
+    where it can see the contract later for as long as it is kept (the link
+    expires); staff get the contract page.
     """
     url = f"{settings.server.staff_base_url()}/contracts/{contract.id}"
     for party in contract.parties:
@@ -93,6 +96,7 @@ async def announce_conclusion(session: AsyncSession, settings: Settings, contrac
                 to=party.email,
                 link=svc.party_link(settings, token),
                 party=party,
+                portal=portal_url(settings),
             )
         else:
             queue_contract_mail(session, settings, contract, "concluded_signer", to=party.email, party=party, url=url)

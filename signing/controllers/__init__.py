@@ -10,6 +10,9 @@ rows they may see by the services' repository.
 * ``_api`` — :class:`ContractApiController`, ``/api/v1/contracts``;
 * ``_pages`` — :class:`ContractPagesController`, ``/contracts``;
 * ``_contractor`` — :class:`ContractorController`, ``/c/{token}``;
+* ``_records`` — :class:`ContractRecordsController` and its API twin: corrections after conclusion,
+  department moves;
+* ``_portal`` — :class:`PortalController`, ``/portal``: a contractor's concluded contracts, across members;
 * ``_common`` — request parsing, the actions dependency, errors and downloads.
 """
 
@@ -18,5 +21,15 @@ from __future__ import annotations
 from signing.controllers._api import ContractApiController
 from signing.controllers._contractor import GATE_COOKIE, ContractorController
 from signing.controllers._pages import ContractPagesController
+from signing.controllers._portal import PortalController
+from signing.controllers._records import ContractRecordsApiController, ContractRecordsController
 
-__all__ = ["GATE_COOKIE", "ContractApiController", "ContractPagesController", "ContractorController"]
+__all__ = [
+    "GATE_COOKIE",
+    "ContractApiController",
+    "ContractPagesController",
+    "ContractRecordsApiController",
+    "ContractRecordsController",
+    "ContractorController",
+    "PortalController",
+]

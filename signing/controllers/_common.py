@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Invalid, ServiceError
 from core.i18n import gettext as _
+from core.i18n import parse_date
 from core.settings import Settings, get_settings
 from core.web import client_ip, status_of
 from policy.guards import current_principal
@@ -71,7 +73,8 @@ async def uploads(data: dict[str, Any], name: str = "files") -> list[svc.Uploade
 
 
 def int_or_none(raw: object, message: str) -> int | None:
-    text = str(raw or "").replace(",", "").replace("円", "").strip()
+    # Full-width digits and commas (１，２００，０００円) are folded as half-width ones.
+    text = unicodedata.normalize("NFKC", str(raw or "")).replace(",", "").replace("円", "").strip()
     if not text:
         return None
     try:
@@ -85,9 +88,11 @@ def date_or_none(raw: object) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        return parse_date(text)
     except ValueError as exc:
-        raise Invalid(_("Please enter dates as YYYY-MM-DD.")) from exc
+        raise Invalid(
+            _("Please enter dates as YYYY-MM-DD or in the Japanese era, e.g. 令和8年4月1日 or R8.4.1.")
+        ) from exc
 
 
 def parse_uuid(raw: object, message: str) -> uuid.UUID:

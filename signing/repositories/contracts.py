@@ -17,13 +17,14 @@ matches.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Select, Update, func, or_, select, text, true, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, Select, Update, func, literal_column, or_, select, text, true, update
+from sqlalchemy.orm import InstrumentedAttribute, aliased, selectinload
 
 from core.dates import JST
 from core.repository import MemberScopedRepository
@@ -84,6 +85,16 @@ class TrailFilters:
     contract: str = ""
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+
+
+def _fold(value: str) -> str:
+    """Full-width and half-width forms alike (ＡＢＣ１２３ → ABC123, ｶﾅ → カナ): Unicode NFKC."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
+def _folded(column: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[str]:
+    """The column folded by PostgreSQL the way :func:`_fold` folds the search word."""
+    return func.normalize(column, literal_column("NFKC"))
 
 
 def _like(value: str) -> str:
@@ -170,6 +181,20 @@ class ContractRepository(MemberScopedRepository):
     async def department(self, department_id: uuid.UUID) -> Department | None:
         """A department of the member."""
         return await self.get(Department, department_id)
+
+    async def departments(self) -> Sequence[Department]:
+        """The member's departments, by code."""
+        return await self.all(self.scoped(Department).order_by(Department.code))
+
+    async def of_department(self, department_id: uuid.UUID) -> Sequence[Contract]:
+        """Every contract of a department (deleted drafts included: their row still names it), locked."""
+        return await self.all(
+            self.scoped(Contract)
+            .where(Contract.department_id == department_id)
+            .options(selectinload(Contract.documents))
+            .order_by(Contract.created_at)
+            .with_for_update(of=Contract)
+        )
 
     async def staff(self, staff_id: uuid.UUID) -> Staff | None:
         """A staff member of the member."""
@@ -298,12 +323,19 @@ class ContractRepository(MemberScopedRepository):
         """The filtered, visible, newest-first statement behind search, pages and CSV."""
         statement = self.visible(principal)
         if filters.word.strip():
-            word = _like(filters.word.strip())
+            word = _like(_fold(filters.word))
             statement = statement.where(
-                or_(Contract.file_names.ilike(word, escape="\\"), Contract.subject.ilike(word, escape="\\"))
+                or_(
+                    *(
+                        _folded(column).ilike(word, escape="\\")
+                        for column in (Contract.file_names, Contract.subject, Contract.contract_number)
+                    )
+                )
             )
         if filters.counterparty.strip():
-            statement = statement.where(Contract.counterparty.ilike(_like(filters.counterparty.strip()), escape="\\"))
+            statement = statement.where(
+                _folded(Contract.counterparty).ilike(_like(_fold(filters.counterparty)), escape="\\")
+            )
         if filters.date_from:
             statement = statement.where(Contract.transaction_date >= filters.date_from)
         if filters.date_to:

@@ -18,6 +18,8 @@ The private modules hold one concern each:
   reminders, cancelling, and the mail each of these sends;
 * ``_corrections`` — a corrected file or value after a seal failure;
 * ``_contractor`` — a contractor's link and access password;
+* ``_values`` — text box values checked as the seal will print them;
+* ``_metadata`` — particulars required before sending, corrected after conclusion, department moves;
 * ``_downloads`` — documents, the certificate, page previews, each download audited;
 * ``_search`` and ``_exports`` — search, the audit trail's pages, CSV exports;
 * ``_todo`` — the start page's to-do list of a member's staff;
@@ -42,7 +44,6 @@ from signing.services._circulation import (
     send,
     staff_agree,
 )
-from signing.services._confirm import Confirmation, ContractStep, confirmation, signer_title
 from signing.services._common import (
     MIN_CONTRACTOR_PASSWORD,
     SEAL_TASK,
@@ -51,6 +52,7 @@ from signing.services._common import (
     text_boxes,
     token_digest,
 )
+from signing.services._confirm import Confirmation, ContractStep, confirmation, signer_title
 from signing.services._contractor import (
     ContractorLink,
     ForwardInput,
@@ -98,8 +100,16 @@ from signing.services._editing import (
     steps,
 )
 from signing.services._exports import TRAIL_EXPORT_LIMIT, to_csv, trail_csv
+from signing.services._metadata import (
+    ContractRecords,
+    Particulars,
+    move_department_contracts,
+    particulars_labels,
+    require_particulars,
+)
 from signing.services._search import SearchPage, TrailEntry, TrailPage, search, trail
 from signing.services._todo import ToDo, ToDoItem, ToDoList, ToDoSection, to_do
+from signing.services._values import check_values, value_problem, value_problems
 
 __all__ = [
     "CLEARABLE",
@@ -109,13 +119,15 @@ __all__ = [
     "TRAIL_EXPORT_LIMIT",
     "Confirmation",
     "ContractActions",
-    "ContractStep",
     "ContractInput",
+    "ContractRecords",
+    "ContractStep",
     "ContractView",
     "ContractorLink",
     "Download",
     "DraftChanges",
     "ForwardInput",
+    "Particulars",
     "PartyChanges",
     "PartyInput",
     "PartyMove",
@@ -142,6 +154,7 @@ __all__ = [
     "certificate_download",
     "check_contractor_password",
     "check_upload",
+    "check_values",
     "clean_file_name",
     "confirmation",
     "copy_contract",
@@ -158,11 +171,13 @@ __all__ = [
     "get_contract",
     "issue_token",
     "lock_contract",
+    "move_department_contracts",
     "move_party",
     "moved",
     "next_order",
     "notify_next",
     "page_preview_png",
+    "particulars_labels",
     "party_by_token",
     "party_link",
     "remind",
@@ -173,6 +188,7 @@ __all__ = [
     "replace_document",
     "replace_draft_document",
     "request_correction",
+    "require_particulars",
     "revise_declined",
     "search",
     "send",
@@ -182,9 +198,11 @@ __all__ = [
     "steps",
     "suggested_password",
     "text_boxes",
-    "to_do",
     "to_csv",
+    "to_do",
     "token_digest",
     "trail",
     "trail_csv",
+    "value_problem",
+    "value_problems",
 ]

@@ -36,6 +36,7 @@ from signing.services._common import (
     token_digest,
     valid_email,
 )
+from signing.services._metadata import require_particulars
 from signing.services._values import check_values
 
 
@@ -140,6 +141,7 @@ async def send(session: AsyncSession, settings: Settings, contract: Contract, wh
         raise Invalid(_("Please upload at least one PDF before sending."))
     if not contract.parties:
         raise Invalid(_("Please add at least one party before sending."))
+    require_particulars(contract)
     contract.status = ContractStatus.CIRCULATING
     contract.sent_at = now()
     await append_event(

@@ -32,6 +32,7 @@ async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFil
             _("Status"),
             _("File names"),
             _("Created at"),
+            _("Corrections"),
         ]
     )
     repo = ContractRepository(session, principal.member_id)
@@ -47,9 +48,30 @@ async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFil
                 contract_status_label(c.status),
                 " / ".join(c.file_names.splitlines()),
                 c.created_at.isoformat(timespec="seconds"),
+                _corrections_text(c.corrections),
             ]
         )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _corrections_text(corrections: list[dict[str, object]]) -> str:
+    """Each correction of the particulars on one line: when, who, field: before → after, and why."""
+    names = {
+        "transaction_date": _("Transaction date"),
+        "amount": _("Amount"),
+        "counterparty": _("Counterparty"),
+        "contract_number": _("Contract number"),
+    }
+    lines = []
+    for record in corrections:
+        changes = record.get("changes")
+        parts = [
+            f"{names.get(name, name)}: {change.get('before') or '—'} → {change.get('after') or '—'}"
+            for name, change in (changes.items() if isinstance(changes, dict) else [])
+            if isinstance(change, dict)
+        ]
+        lines.append(f"{record.get('at', '')} {record.get('by', '')} {'; '.join(parts)} ({record.get('reason', '')})")
+    return "\n".join(lines)
 
 
 TRAIL_EXPORT_LIMIT = 100_000
