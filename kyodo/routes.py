@@ -37,6 +37,7 @@ from reporting.operator_controllers import (
     OperatorTargetController,
 )
 from signing.controllers import (
+    ContractEditorController,
     ContractApiController,
     ContractorController,
     ContractPagesController,
@@ -66,6 +67,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         AccountController,
         ContractApiController,
         ContractPagesController,
+        ContractEditorController,
         ContractorController,
         ContractRecordsController,
         ContractRecordsApiController,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from signing.controllers._api import ContractApiController
 from signing.controllers._contractor import GATE_COOKIE, ContractorController
+from signing.controllers._editor import ContractEditorController
 from signing.controllers._pages import ContractPagesController
 from signing.controllers._portal import PortalController
 from signing.controllers._records import ContractRecordsApiController, ContractRecordsController
@@ -27,6 +28,7 @@ from signing.controllers._records import ContractRecordsApiController, ContractR
 __all__ = [
     "GATE_COOKIE",
     "ContractApiController",
+    "ContractEditorController",
     "ContractPagesController",
     "ContractRecordsApiController",
     "ContractRecordsController",
