@@ -23,11 +23,16 @@ __all__ = [
 
 
 class ServiceError(Exception):
-    """A request that cannot be carried out; ``message`` says why in the user's language."""
+    """A request that cannot be carried out; ``message`` says why in the user's language.
 
-    def __init__(self, message: str) -> None:
+    ``field`` names the form field to correct, when there is one: the screens show the
+    message next to it and keep every entry.
+    """
+
+    def __init__(self, message: str, *, field: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 class Invalid(ServiceError):

@@ -84,7 +84,7 @@ def _refused(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any
             title = _("The change was not made")
         return Template(
             "error.html",
-            context={"title": title, "message": exc.message, "back": back},
+            context={"title": title, "message": exc.message, "back": back, "field": getattr(exc, "field", "")},
             status_code=status,
         )
     return Response({"status_code": status, "detail": exc.message}, status_code=status)

@@ -134,9 +134,14 @@ class StaffService(RoleHolderService):
         email = valid_email(data.email)
         # The ID is unique across the platform, other members' IDs included.
         if await AccountRepository(self.session).login_id_taken(login_id):
-            raise Conflict(_("The login ID {login_id} is already in use. Choose another.").format(login_id=login_id))
+            raise Conflict(
+                _("The login ID {login_id} is already in use. Choose another.").format(login_id=login_id),
+                field="login_id",
+            )
         if await self.repository.staff_email_taken(email):
-            raise Conflict(_("Another account already uses the e-mail address {email}.").format(email=email))
+            raise Conflict(
+                _("Another account already uses the e-mail address {email}.").format(email=email), field="email"
+            )
         staff = Staff(
             login_id=login_id,
             name=required(data.name, _("a name")),
@@ -168,7 +173,9 @@ class StaffService(RoleHolderService):
         if isinstance(data.email, str):
             email = valid_email(data.email)
             if email != staff.email and await self.repository.staff_email_taken(email, other_than=staff.id):
-                raise Conflict(_("Another account already uses the e-mail address {email}.").format(email=email))
+                raise Conflict(
+                    _("Another account already uses the e-mail address {email}.").format(email=email), field="email"
+                )
             staff.email = email
         if given(data.department_id):
             staff.department_id = await self._department(
