@@ -48,13 +48,17 @@ from signing.blobs import master_key
 __all__ = [
     "BACKUP_FORMAT",
     "BackupError",
+    "BackupListing",
     "BackupRun",
+    "DrillResult",
     "Manifest",
     "backups_in",
     "copy_backup",
     "create_backup",
+    "list_backups",
     "prune_backups",
     "restore_backup",
+    "restore_drill",
     "scheduled_backup",
     "verify_backup",
 ]
@@ -348,3 +352,162 @@ def scheduled_backup(settings: Settings, *, now: dt.datetime | None = None) -> B
     if config.copy_directory:
         pruned += prune_backups(config.copy_directory, config.keep)
     return BackupRun(folder=folder, copy=copy, pruned=tuple(pruned))
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    """What a restore drill found in the restored copy."""
+
+    folder: Path
+    database: str
+    restored_rows: dict[str, int]
+    chain_problems: list[str]
+    sealed_checked: str
+    """The sealed file whose signatures and timestamps were checked ("" when the backup holds none)."""
+    sealed_problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """The trail is intact and the sealed file still validates."""
+        return not self.chain_problems and not self.sealed_problems
+
+
+def _scratch_url(url: str, name: str) -> str:
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _create_scratch_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _drop_scratch_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _check_restored(
+    settings: Settings, trust_roots: tuple[Path, ...]
+) -> tuple[dict[str, int], list[str], str, list[str]]:
+    """Counts, the audit chains and the newest sealed file of the restored database (application role)."""
+    from sqlalchemy import func, select  # noqa: PLC0415
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine  # noqa: PLC0415
+
+    from core.scope import elevated  # noqa: PLC0415
+    from core.settings import to_psycopg_url  # noqa: PLC0415
+    from signing.audit import verify_chains  # noqa: PLC0415
+    from signing.blobs import BlobStore  # noqa: PLC0415
+    from signing.models import AuditEvent, Contract, SealedDocument  # noqa: PLC0415
+    from signing.verification import verify_async  # noqa: PLC0415
+    from tenants.models import Member  # noqa: PLC0415
+
+    engine = create_async_engine(to_psycopg_url(database_url(settings)), pool_size=1)
+    try:
+        async with AsyncSession(engine) as session, elevated(session):
+            counts = {
+                name: int(await session.scalar(select(func.count()).select_from(model)) or 0)
+                for name, model in (
+                    ("member", Member),
+                    ("contract", Contract),
+                    ("contract_audit_event", AuditEvent),
+                    ("contract_sealed_document", SealedDocument),
+                )
+            }
+            chains = [f"event {p.event_id}: {p.reason}" for p in await verify_chains(session)]
+            newest = await session.scalar(select(SealedDocument).order_by(SealedDocument.created_at.desc()).limit(1))
+            if newest is None:
+                return counts, chains, "", []
+            pdf = await BlobStore(settings).get(session, newest.member_id, newest.sha256)
+            checked = f"{newest.sha256} (contract {newest.contract_id})"
+    finally:
+        await engine.dispose()
+    report = await verify_async(pdf, trust_roots=trust_roots)
+    problems = [*report.problems, *(p for sig in report.signatures for p in sig.problems)]
+    if not report.ok and not problems:
+        problems = ["the sealed file does not validate"]
+    return counts, chains, checked, problems
+
+
+def restore_drill(settings: Settings, folder: Path | None = None, *, keep: bool = False) -> DrillResult:
+    """Restore a backup (the newest in ``KYODO_BACKUP_DIR`` by default) into a scratch database and check it.
+
+    The scratch database is made beside this installation's (same server,
+    ``kyodo_drill_<UTC time>``) with a scratch data folder; the production data is
+    only read. The restored copy must pass the audit-chain check, and its newest
+    sealed file must still validate (signatures and timestamps, offline, against
+    ``KYODO_SIGNING_TRUST_ROOTS``). Both are dropped afterwards unless ``keep``.
+
+    Raises:
+        BackupError: no backup to drill, or the restore itself failed.
+    """
+    import base64  # noqa: PLC0415
+    import dataclasses  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from core.settings import BlobSettings, DatabaseSettings  # noqa: PLC0415
+
+    if folder is None:
+        directory = settings.backup.directory
+        found = backups_in(directory) if directory is not None else []
+        if not found:
+            raise BackupError("no backup to drill: give a folder, or set KYODO_BACKUP_DIR to where backups are")
+        folder = found[-1]
+    name = f"kyodo_drill_{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
+    admin_url = database_admin_url(settings)
+    scratch_dir = Path(tempfile.mkdtemp(prefix="kyodo-drill-"))
+    scratch = dataclasses.replace(
+        settings,
+        app=dataclasses.replace(settings.app, data_dir=scratch_dir),
+        blobs=BlobSettings(url=""),
+        contracts=dataclasses.replace(
+            settings.contracts, master_key=base64.b64encode(master_key(settings)).decode("ascii")
+        ),
+        database=DatabaseSettings(
+            url=_scratch_url(database_url(settings), name), admin_url=_scratch_url(admin_url, name), pool_size=1
+        ),
+    )
+    _create_scratch_database(admin_url, name)
+    try:
+        restore_backup(scratch, folder)
+        roots = settings.seal_key.trust_root_paths
+        demo_root = settings.app.data_dir / "pki" / "certs" / "root.pem"
+        if not roots and demo_root.is_file():
+            roots = (demo_root,)
+        counts, chains, checked, problems = asyncio.run(_check_restored(scratch, roots))
+    finally:
+        if not keep:
+            _drop_scratch_database(admin_url, name)
+            shutil.rmtree(scratch_dir, ignore_errors=True)
+    return DrillResult(folder, name, counts, chains, checked, problems)
+
+
+@dataclass(frozen=True)
+class BackupListing:
+    """One generation as ``kyodo backup list`` shows it."""
+
+    folder: Path
+    created_at: str
+    revision: str
+    size_bytes: int
+    problem: str
+    """Why the backup is not intact ("" when intact or not checked)."""
+
+
+def list_backups(directory: Path, *, check: bool = False) -> list[BackupListing]:
+    """The generations in ``directory``, oldest first; with ``check``, each verified against its manifest."""
+    listed = []
+    for folder in backups_in(directory):
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+        problem = ""
+        if check:
+            try:
+                verify_backup(folder)
+            except BackupError as exc:
+                problem = str(exc)
+        listed.append(
+            BackupListing(folder, str(manifest.get("created_at", "")), str(manifest.get("revision", "")), size, problem)
+        )
+    return listed
