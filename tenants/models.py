@@ -114,6 +114,9 @@ class Member(UUIDv7AuditBase):
     go_live_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     """First day of live service; SLA figures count from here (``joined_on`` when empty)."""
     left_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    """Whom contractors call about the member's contracts (窓口: section, phone, e-mail), when a
+    contract's department names none; shown in mails and on the contractor's pages."""
 
     consortium: Mapped[Consortium] = relationship(back_populates="members", lazy="raise")
 
@@ -199,6 +202,9 @@ class Department(MemberOwned, UUIDv7AuditBase):
     )
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    """Whom contractors call about this department's contracts (phone, e-mail): shown in mails and on
+    the contractor's pages."""
 
 
 class StaffStatus(enum.StrEnum):
