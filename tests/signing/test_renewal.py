@@ -28,6 +28,7 @@ from signing import (
     renewal_deadline,
     verify_async,
 )
+from signing.renewal import _last_signature_timestamp_cert, _newest_timestamp_cert
 from testpki import PKIServer, TestPKI
 
 from .conftest import free_port
@@ -49,6 +50,16 @@ def _travel(to: datetime) -> AbstractContextManager[Any]:
     return freeze_time(to, tick=True, real_asyncio=True)
 
 
+def _read_from_the_last_signature(pdf: bytes) -> None:
+    """The deadline comes from the last signature's bytes alone, and says what a full reading says."""
+    quick = _last_signature_timestamp_cert(pdf)
+    assert quick is not None
+    full = _newest_timestamp_cert(pdf)
+    assert full is not None
+    assert quick.dump() == full.dump()
+    assert _last_signature_timestamp_cert(make_pdf(1)) is None
+
+
 async def test_renewed_archive_validates_after_eleven_years(lta_pki: TestPKI, tmp_path: Path) -> None:
     t0 = datetime.now(UTC)
     signing_settings = lta_pki.signing_settings()
@@ -60,6 +71,7 @@ async def test_renewed_archive_validates_after_eleven_years(lta_pki: TestPKI, tm
             location="テスト市",
         )
     tsa1 = lta_pki.cert("tsa-1")
+    _read_from_the_last_signature(sealed)
     deadline = renewal_deadline(sealed)
     assert deadline == tsa1.not_valid_after
     # Due when the deadline falls within the margin (what renew_due selects: renew_by <= now + margin).
@@ -73,6 +85,7 @@ async def test_renewed_archive_validates_after_eleven_years(lta_pki: TestPKI, tm
         async with Renewer(signing_settings) as renewer:
             renewed = await renewer.renew(sealed)
     assert renewed.startswith(sealed)  # renewal only appends
+    _read_from_the_last_signature(renewed)
     renewed_deadline = renewal_deadline(renewed)
     assert renewed_deadline == lta_pki.cert(successor.label).not_valid_after
     assert renewed_deadline > renew_at + YEAR
