@@ -96,6 +96,10 @@ class AppSettings:
     """KYODO_DEBUG: show tracebacks in responses (never in production)."""
     log_level: str = field(default_factory=lambda: _env("KYODO_LOG_LEVEL", "INFO"))
     """KYODO_LOG_LEVEL: Python logging level for every process."""
+    log_dir: Path | None = field(default_factory=lambda: _env_path("KYODO_LOG_DIR"))
+    """KYODO_LOG_DIR: every process appends JSON lines to <dir>/<process>-<host>-<day>.jsonl; unset = none."""
+    log_retention_days: int = field(default_factory=lambda: _env_int("KYODO_LOG_RETENTION_DAYS", 366))
+    """KYODO_LOG_RETENTION_DAYS: days the log files are kept (365 at least)."""
 
     def resolved_secret_key(self) -> str:
         """The configured secret, or one generated once and kept in the data folder."""

@@ -43,6 +43,7 @@ from kyodo import navigation
 from kyodo.auth import CSRF_COOKIE, CSRF_HEADER, authentication_middleware
 from kyodo.dependencies import dependencies
 from kyodo.errors import exception_handlers
+from kyodo.logfile import configure_log_file
 from kyodo.middleware import locale_middleware, request_id_middleware, security_headers_middleware
 from kyodo.proxies import proxy_middleware
 from kyodo.ratelimit import STORE, rate_limit_configs, rate_limit_store
@@ -127,6 +128,7 @@ def create_app(
 ) -> Litestar:
     """Build the web application."""
     settings = settings or get_settings()
+    configure_log_file(settings, "web")  # uvicorn's worker processes start here, not in the CLI
     signing = signing or SigningSettings()
     db_config = alchemy_config(settings, session_maker=session_maker)
     template_config = TemplateConfig(

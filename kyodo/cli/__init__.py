@@ -14,6 +14,7 @@ import click
 
 import kyodo.models  # noqa: F401 - every domain's tables, before anything walks the metadata
 from core.runtime import ServicesNotRunning
+from core.settings import get_settings
 from kyodo.cli.apikey import apikey
 from kyodo.cli.audit import audit
 from kyodo.cli.backup import backup
@@ -31,13 +32,17 @@ from kyodo.cli.serve import beat, serve, worker
 from kyodo.cli.verify import verify
 from kyodo.cli.watch import watch
 from kyodo.embedded import EmbeddedServiceError
+from kyodo.logfile import configure_log_file
 
 __all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Kyodo (共同): the shared electronic-contract platform."""
+    # Every process keeps its log in KYODO_LOG_DIR when set, named after its command.
+    configure_log_file(get_settings(), ctx.invoked_subcommand or "kyodo")
 
 
 for command in (
