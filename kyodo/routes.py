@@ -17,6 +17,7 @@ from consortium.controllers import (
     SecretariatController,
 )
 from kyodo.devmail import DevMailController
+from kyodo.consortium_controllers import OperatorConsortiumController
 from kyodo.health import HealthController
 from kyodo.metrics import MetricsController
 from kyodo.pages import AccountController, PagesController
@@ -102,6 +103,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         OperatorIncidentController,
         OperatorMaintenanceController,
         OperatorTargetController,
+        OperatorConsortiumController,
     ]
 
 

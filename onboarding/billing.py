@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.dates import JST, month_end, month_is_over
 from core.errors import Invalid, NotFound
+from core.i18n import format_date
 from core.i18n import gettext as _
 from core.scope import elevated
 from onboarding.environment import TEST_STATUSES
@@ -58,7 +59,7 @@ from onboarding.models import (
     StageChange,
 )
 from onboarding.repository import OnboardingRepository
-from tenants.models import Member, MemberStatus
+from tenants.models import Consortium, Member, MemberStatus
 
 __all__ = [
     "LATEST_END",
@@ -72,13 +73,14 @@ __all__ = [
     "invoice_of",
     "issue_credit_note",
     "issue_month",
+    "latest_end_of",
     "overview",
     "set_payer",
     "tax_for",
 ]
 
 LATEST_END = dt.date(2031, 3, 31)
-"""Agreements may be extended up to this day (GUN-13(6))."""
+"""Agreements of the first consortium may be extended up to this day (GUN-13(6)); each consortium keeps its own."""
 TAX_RATE_PERCENT = 10
 
 
@@ -93,6 +95,14 @@ def _floor(value: Decimal) -> Decimal:
 def tax_for(subtotal: Decimal) -> Decimal:
     """Consumption tax of an invoice: 10 %, fractions below one yen truncated."""
     return _floor(subtotal * TAX_RATE_PERCENT / 100)
+
+
+async def latest_end_of(session: AsyncSession, consortium_id: uuid.UUID | None) -> dt.date:
+    """The latest end an agreement may have in the consortium (set when it was created; :data:`LATEST_END` if none)."""
+    if consortium_id is None:
+        return LATEST_END
+    day: dt.date | None = await session.scalar(select(Consortium.latest_end).where(Consortium.id == consortium_id))
+    return day or LATEST_END
 
 
 async def _last_invoiced_month(session: AsyncSession, member_id: uuid.UUID) -> dt.date | None:
@@ -120,13 +130,16 @@ async def add_agreement_version(
     """Add a version of ``member``'s agreement (the first one, a price change or an extension).
 
     Raises:
-        AgreementError: dates out of order, end after 2031-03-31, negative prices,
+        AgreementError: dates out of order, end after the consortium latest end, negative prices,
             or a version taking effect in a month already invoiced.
     """
     if end_date < start_date:
         raise AgreementError(_("The end date is before the start date."))
-    if end_date > LATEST_END:
-        raise AgreementError(_("Agreements can run until 31 March 2031 at the latest."))
+    latest = await latest_end_of(session, member.consortium_id)
+    if end_date > latest:
+        raise AgreementError(
+            _("Agreements can run until {day} at the latest.").format(day=format_date(latest, locale=None))
+        )
     if monthly_fee < 0 or extra_contract_price < 0 or included_contracts < 0:
         raise AgreementError(_("Prices and included contracts cannot be negative."))
     if (

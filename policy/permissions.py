@@ -68,6 +68,7 @@ OPERATOR_PERMISSIONS: dict[Permission, str] = {
     P("report:view"): "全構成団体のSLA数値を閲覧する",
     P("report:issue"): "改善計画を記入し、月次報告書を発行する",
     P("target:manage"): "サービスレベル目標値を設定する",
+    P("consortium:found"): "協議会（コンソーシアム）と事務局アカウントを作成し、構成団体を加える",
 }
 """What the provider's operators may do: figures and operations, never contract contents.
 

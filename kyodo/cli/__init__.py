@@ -19,6 +19,7 @@ from kyodo.cli.apikey import apikey
 from kyodo.cli.audit import audit
 from kyodo.cli.backup import backup
 from kyodo.cli.billing import billing
+from kyodo.cli.consortium import consortium
 from kyodo.cli.db import db
 from kyodo.cli.demo import demo, services
 from kyodo.cli.incident import incident
@@ -59,6 +60,7 @@ for command in (
     apikey,
     backup,
     operator,
+    consortium,
     billing,
     member,
     report,

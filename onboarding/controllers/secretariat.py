@@ -151,7 +151,7 @@ class BillingController(Controller):
                 "invoices": overview.invoices,
                 "payer_id": overview.payer_id,
                 "InvoiceKind": InvoiceKind,
-                "latest_end": billing.LATEST_END,
+                "latest_end": await billing.latest_end_of(db_session, current_principal(request).consortium_id),
             },
         )
 
