@@ -124,6 +124,22 @@ class AdminController(Controller):
         await member_services(db_session, member_id).departments.delete(department_id)
         return Redirect("/admin/departments", status_code=303)
 
+    @post("/departments/{department_id:uuid}/merge", guards=[requires("staff", "manage")], status_code=303)
+    async def merge_department(
+        self,
+        request: Request[Any, Any, Any],
+        department_id: FromPath[uuid.UUID],
+        data: Form,
+        db_session: NamedDependency[AsyncSession],
+    ) -> Redirect:
+        """Merge a department into another: staff, sub-departments and contracts move, the department goes."""
+        _p, member_id = caller_member(request)
+        target = field_uuid(data, "target_id")
+        if target is None:
+            raise Invalid(_("Please choose the department to merge into."))
+        await member_services(db_session, member_id).departments.merge(department_id, target)
+        return Redirect("/admin/departments", status_code=303)
+
     # ----------------------------------------------------------------- staff
 
     @get("/staff", guards=[requires("staff", "view")])

@@ -72,6 +72,26 @@ class TenantRepository(MemberScopedRepository):
         """How many staff belong to the department."""
         return await self._count(self.scoped(Staff).where(Staff.department_id == department_id))
 
+    async def move_department_staff(self, source_id: uuid.UUID, target_id: uuid.UUID) -> int:
+        """Every staff member of ``source_id`` now belongs to ``target_id``; how many moved."""
+        result = await self.session.execute(
+            update(Staff)
+            .where(Staff.member_id == self.member_id, Staff.department_id == source_id)
+            .values(department_id=target_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def move_sub_departments(self, source_id: uuid.UUID, target_id: uuid.UUID) -> int:
+        """The departments inside ``source_id`` are now inside ``target_id``; how many moved."""
+        result = await self.session.execute(
+            update(Department)
+            .where(Department.member_id == self.member_id, Department.parent_id == source_id)
+            .values(parent_id=target_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def staff_per_department(self) -> dict[uuid.UUID, int]:
         """Department id → number of its staff (departments without staff are left out)."""
         statement = (

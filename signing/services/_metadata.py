@@ -27,7 +27,9 @@ from signing.audit import Actor, Origin, append_event
 from signing.models import AuditKind, Contract, ContractStatus
 from signing.repositories import ContractRepository
 from signing.services._common import documents_of, get_contract, lock_contract, now
+from tenants import oplog
 from tenants.models import Department
+from tenants.services import on_department_merge
 
 __all__ = [
     "CORRECTABLE",
@@ -236,3 +238,11 @@ async def move_department_contracts(
         moved += 1
     await session.flush()
     return moved
+
+
+@on_department_merge
+async def _contracts(session: AsyncSession, member_id: uuid.UUID, source: Department, target: Department) -> int:
+    """When departments merge, the contracts move along, each move recorded as done by whoever merged them."""
+    who = oplog.bound(session)
+    actor = Actor(actor=who.actor, ip=who.ip, user_agent=who.user_agent)
+    return await move_department_contracts(session, member_id, source, target, actor)

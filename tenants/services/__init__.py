@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenants.services._accounts import change_own_password
 from tenants.services._api_keys import ApiKeyEntry, ApiKeyIn, ApiKeyService
 from tenants.services._common import UNSET, generate_password
-from tenants.services._departments import DepartmentIn, DepartmentNode, DepartmentPatch, DepartmentService
+from tenants.services._departments import (
+    DepartmentIn,
+    DepartmentNode,
+    DepartmentPatch,
+    DepartmentService,
+    on_department_merge,
+)
 from tenants.services._networks import IpRangeIn, IpRangeService
 from tenants.services._staff import (
     PasswordIn,
@@ -59,6 +65,7 @@ __all__ = [
     "generate_password",
     "login_id_taken",
     "member_services",
+    "on_department_merge",
 ]
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
@@ -137,6 +138,47 @@ class DepartmentService(MemberService):
         before = fields_of(department, *DEPARTMENT_FIELDS)
         await self.repository.remove(department)
         await self._record(OperationKind.DELETED, _target(department), {"before": before})
+
+    async def merge(self, source_id: uuid.UUID, target_id: uuid.UUID) -> dict[str, int]:
+        """Merge a department into another (a reorganisation): its staff, sub-departments and, through
+        :func:`on_department_merge`, its contracts move to ``target``; then it is deleted. Returns the counts.
+        """
+        source = await self.find(source_id)
+        try:
+            target = await self.find(target_id)
+        except NotFound:
+            raise Invalid(_("Please choose the department to merge into.")) from None
+        by_id = {d.id: d for d in await self.all()}
+        cursor: uuid.UUID | None = target.id
+        while cursor is not None:
+            if cursor == source.id:
+                raise Invalid(_("A department cannot be merged into itself or one of its sub-departments."))
+            cursor = by_id[cursor].parent_id
+        counts = {
+            "staff": await self.repository.move_department_staff(source.id, target.id),
+            "departments": await self.repository.move_sub_departments(source.id, target.id),
+        }
+        for merger in _MERGERS:
+            counts[merger.__name__.strip("_")] = await merger(self.session, self.member_id, source, target)
+        before = fields_of(source, *DEPARTMENT_FIELDS)
+        await self.repository.remove(source)
+        await self._record(
+            OperationKind.DELETED, _target(source), {"before": before, "merged_into": _target(target), **counts}
+        )
+        return counts
+
+
+DepartmentMerger = Callable[[AsyncSession, uuid.UUID, Department, Department], Awaitable[int]]
+"""What another domain does when ``source`` merges into ``target`` (e.g. move its contracts); returns a count."""
+
+_MERGERS: list[DepartmentMerger] = []
+
+
+def on_department_merge(merger: DepartmentMerger) -> DepartmentMerger:
+    """Register what a domain moves along when departments merge (the domain that keeps rows naming one)."""
+    if merger not in _MERGERS:
+        _MERGERS.append(merger)
+    return merger
 
 
 def _target(department: Department) -> str:

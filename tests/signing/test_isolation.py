@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.scope import for_member
 from kyodo.routes import route_handlers
-from signing.controllers import ContractApiController, ContractorController, ContractPagesController
+from signing.controllers import (
+    ContractApiController,
+    ContractorController,
+    ContractPagesController,
+    ContractRecordsApiController,
+    ContractRecordsController,
+    PortalController,
+)
 from signing.models import Contract
 from tenants.models import ViewScope
 from tests import factories as f
@@ -31,6 +38,7 @@ async def _contract_of_a(client: AsyncTestClient, office: Office, **fields: str)
             "counterparty": "盛岡商事",
             "amount": "1000",
             **fields,
+            "transaction_date": "2026-04-01",
         },
         files=[("files", ("盛岡契約書.pdf", f.pdf(), "application/pdf"))],
     )
@@ -87,7 +95,13 @@ async def test_member_b_cannot_create_under_member_a_title(client: AsyncTestClie
     response = await client.post(
         "/api/v1/contracts/",
         headers={"Authorization": f"Bearer {office.key_b}"},
-        data={"subject": "なりすまし", "title_id": str(office.title_a.id)},
+        data={
+            "subject": "なりすまし",
+            "title_id": str(office.title_a.id),
+            "amount": "1000000",
+            "transaction_date": "2026-04-01",
+            "counterparty": "岩手建設株式会社",
+        },
         files=[("files", ("x.pdf", f.pdf(), "application/pdf"))],
     )
     assert response.status_code == 400
@@ -215,3 +229,31 @@ def test_every_contract_route_is_covered_here() -> None:
         for path in getattr(handler, "paths", ()):
             paths.add(path.rstrip("/"))
     assert paths <= covered[ContractApiController], paths - covered[ContractApiController]
+
+
+def test_every_record_and_portal_route_is_covered() -> None:
+    """Routes of the record and portal controllers, each with the test that walks it as another member."""
+    covered = {
+        ContractRecordsController: {
+            "/{contract_id:uuid}/record",  # cross-member: test_metadata, test_reorganisation
+            "/{contract_id:uuid}/corrections",  # cross-member: test_metadata
+            "/{contract_id:uuid}/department",  # cross-member: test_reorganisation
+        },
+        ContractRecordsApiController: {
+            "/{contract_id:uuid}/corrections",  # cross-member: test_metadata
+            "/{contract_id:uuid}/department",  # cross-member: test_reorganisation
+        },
+        # Not a member's: an address's own contracts only (test_portal, other addresses and forged cookies).
+        PortalController: {
+            "",
+            "/sign-in/{token:str}",
+            "/sign-out",
+            "/contracts",
+            "/contracts/{contract_id:uuid}/documents/{document_id:uuid}",
+            "/contracts/{contract_id:uuid}/certificate",
+        },
+    }
+    for controller, paths in covered.items():
+        assert controller in route_handlers()
+        found = {path.rstrip("/") for handler in controller.__dict__.values() for path in getattr(handler, "paths", ())}
+        assert found <= paths, found - paths
