@@ -117,6 +117,8 @@ async def add_maintenance(
             description=description,
             emergency=emergency,
         )
+    if window.ends_at <= window.announced_at:
+        return f"maintenance {window.id} recorded (already over: nobody is mailed)"
     return f"maintenance {window.id} announced"
 
 

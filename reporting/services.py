@@ -8,6 +8,7 @@ screens call them inside :func:`core.scope.elevated`; the queries are
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import holidays
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.dates import JST, month_end, month_is_over
@@ -37,6 +39,7 @@ __all__ = [
     "active_maintenance",
     "cancel_maintenance",
     "in_office_hours",
+    "is_office_day",
     "issue_month",
     "issue_report",
     "members_of",
@@ -71,11 +74,25 @@ OFFICE_HOURS = (dt.time(8, 30), dt.time(17, 15))
 """Weekday office hours of Japanese local governments; planned maintenance should avoid them (SLA-5)."""
 
 
+@functools.cache
+def _japanese_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("JP", years=year)
+
+
+def is_office_day(day: dt.date) -> bool:
+    """A weekday that is neither a Japanese public holiday (振替休日 included) nor in 年末年始 (29 Dec – 3 Jan)."""
+    if day.weekday() >= 5:
+        return False
+    if (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3):
+        return False
+    return day not in _japanese_holidays(day.year)
+
+
 def in_office_hours(starts_at: dt.datetime, ends_at: dt.datetime) -> bool:
-    """True when ``[starts_at, ends_at)`` touches weekday office hours in Japan time (holidays not counted)."""
+    """True when ``[starts_at, ends_at)`` touches office hours (Japan time) of an office day (:func:`is_office_day`)."""
     day = starts_at.astimezone(JST).date()
     while day <= ends_at.astimezone(JST).date():
-        if day.weekday() < 5:
+        if is_office_day(day):
             open_at = dt.datetime.combine(day, OFFICE_HOURS[0], JST)
             close_at = dt.datetime.combine(day, OFFICE_HOURS[1], JST)
             if starts_at < close_at and ends_at > open_at:
@@ -121,7 +138,7 @@ async def schedule_maintenance(
     emergency: bool = False,
     now: dt.datetime | None = None,
 ) -> MaintenanceWindow:
-    """Announce a maintenance window and queue the announcement mail (SLA-5).
+    """Announce a maintenance window and queue the announcement mail (SLA-5); a window already over mails nobody.
 
     Raises:
         MaintenanceNoticeError: it starts sooner than ``Consortium.maintenance_notice_days``
@@ -151,7 +168,9 @@ async def schedule_maintenance(
     )
     session.add(window)
     await session.flush()
-    enqueue(session, NOTIFY_MAINTENANCE_TASK, window_id=str(window.id))
+    if ends_at > now:
+        # Work already over (an emergency recorded afterwards) is announced to nobody.
+        enqueue(session, NOTIFY_MAINTENANCE_TASK, window_id=str(window.id))
     return window
 
 

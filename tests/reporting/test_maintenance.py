@@ -107,3 +107,14 @@ async def test_banner_shows_announced_maintenance(
     assert "ネットワーク機器更新" in banner.text
     status = await client.get("/status")
     assert "ネットワーク機器更新" in status.text
+
+
+def test_office_days_follow_the_japanese_calendar() -> None:
+    from reporting.services import is_office_day
+
+    assert is_office_day(dt.date(2026, 11, 4))  # an ordinary Wednesday
+    assert not is_office_day(dt.date(2026, 11, 3))  # 文化の日
+    assert not is_office_day(dt.date(2026, 5, 6))  # 振替休日 for 憲法記念日 on a Sunday
+    assert not is_office_day(dt.date(2026, 11, 7))  # Saturday
+    assert [is_office_day(dt.date(2026, 12, d)) for d in (28, 29, 30, 31)] == [True, False, False, False]
+    assert [is_office_day(dt.date(2027, 1, d)) for d in (1, 2, 3, 4)] == [False, False, False, True]

@@ -344,3 +344,45 @@ async def test_operator_screens_label_every_field_and_have_one_heading(
         for field in fields:
             assert field.get("id"), (path, field)
             assert page.find("label", attrs={"for": field["id"]}) is not None, (path, field)
+
+
+async def test_office_hours_skip_public_holidays_and_the_new_year_and_past_work_mails_nobody(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    await _as_operator(client, db_session)
+    # Emergency work recorded two days after it happened: on the list, but announced to nobody.
+    gone = (dt.datetime.now(JST) - dt.timedelta(days=2)).replace(hour=3, minute=0, second=0, microsecond=0)
+    recorded = await _post(
+        client,
+        "/operator/maintenance/",
+        {
+            "title": "緊急再起動",
+            "starts_at": _local(gone),
+            "ends_at": _local(gone + dt.timedelta(hours=1)),
+            "emergency": "1",
+        },
+    )
+    assert recorded.status_code == 303
+    assert await _queued(db_session, NOTIFY_MAINTENANCE_TASK) == []
+    # 10:00–11:00 on 成人の日 (14 Jan 2030), on 30 Dec 2030 (年末年始) and on an ordinary Tuesday.
+    for title, day in (("祝日作業", 14), ("平日作業", 15)):
+        start = dt.datetime(2030, 1, day, 10, tzinfo=JST)
+        posted = await _post(
+            client,
+            "/operator/maintenance/",
+            {"title": title, "starts_at": _local(start), "ends_at": _local(start + dt.timedelta(hours=1))},
+        )
+        assert posted.status_code == 303, posted.text
+    year_end = dt.datetime(2030, 12, 30, 10, tzinfo=JST)
+    posted = await _post(
+        client,
+        "/operator/maintenance/",
+        {"title": "年末作業", "starts_at": _local(year_end), "ends_at": _local(year_end + dt.timedelta(hours=1))},
+    )
+    assert posted.status_code == 303
+    page = (await client.get("/operator/maintenance/")).text
+    rows = {title: page.split(title, 1)[1].split("</th>", 1)[0] for title in ("祝日作業", "平日作業", "年末作業")}
+    assert "開庁時間内" in rows["平日作業"]
+    assert "開庁時間内" not in rows["祝日作業"]
+    assert "開庁時間内" not in rows["年末作業"]
+    assert len(await _queued(db_session, NOTIFY_MAINTENANCE_TASK)) == 3  # the three to come are announced
