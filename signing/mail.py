@@ -11,11 +11,13 @@ party row (token hash only) nor the outbox reveals a usable link.
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 import smtplib
 import ssl
+import uuid
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ import jinja2
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.asyncrun import run_async
+from core.db import system_session
 from core.i18n import current_locale, gettext
 from core.outbox import enqueue
 from core.settings import Settings
@@ -32,16 +36,19 @@ from signing.blobs import master_key
 from signing.models import Contract
 from signing.notice_routing import install as install_notice_routing
 from signing.notice_routing import notice_mark
+from signing.repositories.senders import Sender, SenderRepository
 
 __all__ = [
     "LINK_PLACEHOLDER",
     "MAIL_LOCALE",
     "MAIL_TASK",
     "deliver",
+    "mail_sender",
     "open_link",
     "queue_contract_mail",
     "queue_mail",
     "render_mail",
+    "sender_of_mail",
 ]
 
 MAIL_TASK = "signing.send_mail"
@@ -73,6 +80,14 @@ def render_mail(name: str, **context: Any) -> tuple[str, str]:
     finally:
         current_locale.reset(token)
     return subject, body
+
+
+def _from_header(configured: str, sender: Sender | None) -> str:
+    """``KYODO_MAIL_FROM`` with the member's name as the display name (the address stays the platform's)."""
+    if sender is None or not sender.member:
+        return configured
+    _name, address = parseaddr(configured)
+    return formataddr((f"{sender.member}（共同 電子契約）", address or configured))
 
 
 def _seal_link(settings: Settings, link: str) -> str:
@@ -152,10 +167,49 @@ def queue_contract_mail(
 install_notice_routing(MAIL_TASK)
 
 
-def deliver(settings: Settings, *, to: str, subject: str, body: str, sealed_link: str = "") -> str:
-    """Send one mail through the configured SMTP server (or the development mailbox); returns its Message-ID."""
+async def mail_sender(session: AsyncSession, contract_id: uuid.UUID) -> Sender | None:
+    """The member, department and contact a mail about the contract speaks for (the session may be elevated)."""
+    return await SenderRepository(session, None).sender(contract_id)
+
+
+def sender_of_mail(contract_id: str) -> Sender | None:
+    """:func:`mail_sender` for the mail task (its own session with system access); None without a contract."""
+    if not contract_id:
+        return None
+
+    async def _lookup() -> Sender | None:
+        async with system_session() as session:
+            return await mail_sender(session, uuid.UUID(contract_id))
+
+    try:
+        return run_async(_lookup())
+    except Exception:  # noqa: BLE001 - the mail still goes, signed by the platform only
+        logging.getLogger(__name__).warning("sender of contract %s not found; mail sent unsigned", contract_id)
+        return None
+
+
+def _signed(body: str, sender: Sender) -> str:
+    template = _TEMPLATES.get_template("signing/mail/_sender.txt")
+    token = current_locale.set(MAIL_LOCALE)
+    try:
+        footer = "".join(template.blocks["body"](template.new_context({"sender": sender})))
+    finally:
+        current_locale.reset(token)
+    return body.rstrip("\n") + "\n" + footer
+
+
+def deliver(
+    settings: Settings, *, to: str, subject: str, body: str, sealed_link: str = "", sender: Sender | None = None
+) -> str:
+    """Send one mail through the configured SMTP server (or the development mailbox); returns its Message-ID.
+
+    With ``sender`` the mail speaks for the member: its name is the sender's display
+    name, and the body ends with the member, the department and whom to call.
+    """
     if sealed_link:
         body = body.replace(LINK_PLACEHOLDER, open_link(settings, sealed_link))
+    if sender is not None and sender.member:
+        body = _signed(body, sender)
     mail = settings.mail
     host, port = mail.smtp_host, mail.smtp_port
     if not host:
@@ -163,7 +217,7 @@ def deliver(settings: Settings, *, to: str, subject: str, body: str, sealed_link
             raise RuntimeError("KYODO_SMTP_HOST is not set and the development mailbox is off")
         host, port = "127.0.0.1", mail.dev_mailbox_port
     message = EmailMessage()
-    message["From"] = mail.mail_from
+    message["From"] = _from_header(mail.mail_from, sender)
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain="kyodo")

@@ -24,7 +24,7 @@ from core.runtime import database_admin_url, database_url, redis_url
 from core.scope import elevated
 from core.settings import get_settings
 from signing.audit import Actor, append_event
-from signing.mail import MAIL_TASK, deliver
+from signing.mail import MAIL_TASK, deliver, sender_of_mail
 from signing.models import AuditKind
 from signing.services import remind
 from tenants import oplog
@@ -82,7 +82,9 @@ def send_mail(
     if marker and client.get(marker):
         return
     try:
-        deliver(settings, to=to, subject=subject, body=body, sealed_link=sealed_link)
+        deliver(
+            settings, to=to, subject=subject, body=body, sealed_link=sealed_link, sender=sender_of_mail(contract_id)
+        )
     except _REFUSED as exc:
         log.warning("mail to %s refused: %s", to, exc)
         if contract_id and member_id:

@@ -61,7 +61,13 @@ def error_response(request: Request[Any, Any, Any], exc: ServiceError) -> Respon
         return Response({"status_code": status, "detail": exc.message}, status_code=status)
     return Template(
         "signing/problem.html",
-        context={"title": _("The request could not be completed"), "message": exc.message},
+        context={
+            "title": _("The request could not be completed"),
+            "message": exc.message,
+            "field": getattr(exc, "field", ""),
+            "correctable": status in (400, 409, 413, 422),
+            "contractor": request.url.path.startswith("/c/"),
+        },
         status_code=status,
     )
 

@@ -26,6 +26,7 @@ from signing.controllers._common import (
     settings_of,
 )
 from signing.labels import contract_status_labels
+from signing.mail import mail_sender
 from signing.services._values import value_problems
 
 GATE_COOKIE = "kyodo_c"
@@ -75,6 +76,7 @@ class ContractorController(Controller):
             "error": " ".join((problems or {}).values()),
             "can_answer": link.can_answer,
             "can_download": link.can_download,
+            "sender": await mail_sender(link.session, link.contract.id),
         }
 
     @get("/{token:str}")
@@ -93,7 +95,15 @@ class ContractorController(Controller):
                 _("This link is locked after too many wrong passwords. Please contact the person in charge."),
             )
         if not self._passed_gate(request, link):
-            return Template("signing/gate.html", context={"token": token, "contract": link.contract, "error": ""})
+            return Template(
+                "signing/gate.html",
+                context={
+                    "token": token,
+                    "contract": link.contract,
+                    "error": "",
+                    "sender": await mail_sender(link.session, link.contract.id),
+                },
+            )
         return Template("signing/contractor.html", context=await self._page(link, token))
 
     @post("/{token:str}/password")
@@ -116,7 +126,12 @@ class ContractorController(Controller):
             )
             return Template(
                 "signing/gate.html",
-                context={"token": token, "contract": link.contract, "error": message},
+                context={
+                    "token": token,
+                    "contract": link.contract,
+                    "error": message,
+                    "sender": await mail_sender(link.session, link.contract.id),
+                },
                 status_code=423 if link.party.locked else 400,
             )
         response = Redirect(path=f"/c/{token}", status_code=303)

@@ -1,7 +1,12 @@
-"""Files handed out — documents, the certificate of conclusion, page previews — each download in the audit trail."""
+"""Files handed out — documents, the certificate of conclusion, page previews — each download in the audit trail.
+
+Concluded files are named after the contract (``契約番号_件名.pdf``, ``…_締結証明書.pdf``), not after the upload,
+and the previews of a concluded contract are drawn from the sealed file, with what each party filled in.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -21,6 +26,23 @@ from signing.pdfcheck import PdfLimits
 from signing.pdfgate import PreviewUnavailableError, page_preview
 from signing.repositories import ContractRepository
 from signing.services._common import documents_of
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+
+
+def _safe(part: str) -> str:
+    """A piece of a file name that every system saves as it is (no path separators, no control characters)."""
+    return _UNSAFE.sub("_", part).strip(" ._")[:80]
+
+
+def download_name(contract: Contract, suffix: str = "", *, position: int | None = None) -> str:
+    """``契約番号_件名.pdf`` (``…_2.pdf`` for a contract's second file, ``…_締結証明書.pdf`` for its certificate)."""
+    parts = [_safe(contract.contract_number), _safe(contract.subject) or str(contract.id)]
+    if position is not None and position > 0:
+        parts.append(str(position + 1))
+    if suffix:
+        parts.append(suffix)
+    return "_".join(p for p in parts if p) + ".pdf"
 
 
 @dataclass(frozen=True)
@@ -63,7 +85,9 @@ async def document_download(
     if concluded:
         latest = max(sealed, key=lambda s: s.version)
         data = await store.get(session, contract.member_id, latest.sha256)
-        name, digest = document.file_name, latest.sha256
+        first = min(d.position for d in contract.documents)
+        name = download_name(contract, position=None if len(contract.documents) == 1 else document.position - first)
+        digest = latest.sha256
     else:
         data = await store.get(session, contract.member_id, document.sha256)
         name, digest = f"未封緘_{document.file_name}", document.sha256
@@ -94,7 +118,7 @@ async def certificate_download(session: AsyncSession, settings: Settings, contra
         documents=documents_of(contract),
         detail={"certificate": True},
     )
-    return Download(data, f"締結証明書_{contract.contract_number or contract.id}.pdf")
+    return Download(data, download_name(contract, "締結証明書"))
 
 
 async def page_preview_png(
@@ -105,6 +129,10 @@ async def page_preview_png(
     if document is None or not 0 <= page < document.page_count:
         raise NotFound(_("The document was not found."))
     member_id, sha256 = contract.member_id, document.sha256
+    sealed = [s for s in contract.sealed_documents if s.document_id == document_id]
+    if contract.status is ContractStatus.CONCLUDED and sealed:
+        # What was agreed, with every value filled in: the newest sealed file, not the upload.
+        sha256 = max(sealed, key=lambda s: s.version).sha256
 
     async def load() -> bytes:
         return await BlobStore(settings).get(session, member_id, sha256)

@@ -47,7 +47,13 @@ async def _sent(client: AsyncTestClient, office: Office) -> str:
     created = await client.post(
         "/api/v1/contracts/",
         headers=api,
-        data={"subject": "備品購入契約", "title_id": str(office.title_a.id)},
+        data={
+            "subject": "備品購入契約",
+            "title_id": str(office.title_a.id),
+            "amount": "198000",
+            "transaction_date": "2026-12-01",
+            "counterparty": "岩手商事",
+        },
         files=[("files", ("契約書.pdf", f.pdf(), "application/pdf"))],
     )
     contract_id = created.json()["id"]
@@ -260,7 +266,13 @@ async def test_an_address_that_would_break_a_mail_header_is_refused_where_it_is_
     created = await client.post(
         "/api/v1/contracts/",
         headers=api,
-        data={"subject": "備品購入契約", "title_id": str(office.title_a.id)},
+        data={
+            "subject": "備品購入契約",
+            "title_id": str(office.title_a.id),
+            "amount": "198000",
+            "transaction_date": "2026-12-01",
+            "counterparty": "岩手商事",
+        },
         files=[("files", ("契約書.pdf", f.pdf(), "application/pdf"))],
     )
     contract_id = created.json()["id"]

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -79,7 +80,12 @@ async def _waiting_contract(
             session,
             principal,
             svc.ContractInput(
-                subject="図書館空調改修工事", title_id=mayor.id, contract_number="R8-0042", amount=1_200_000
+                subject="図書館空調改修工事",
+                title_id=mayor.id,
+                contract_number="R8-0042",
+                amount=1_200_000,
+                transaction_date=dt.date(2026, 4, 1),
+                counterparty="岩手建設株式会社",
             ),
             who,
         )
@@ -501,9 +507,15 @@ async def test_staff_download_the_certificate_and_other_members_cannot(  # noqa:
                 await session.commit()
         finally:
             await pool.aclose()
+        page = await client.get(f"/contracts/{waiting.contract_id}")
+        assert f'href="/contracts/{waiting.contract_id}/certificate"' in page.text  # a link on the screen
         response = await client.get(f"/contracts/{waiting.contract_id}/certificate")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/pdf")
+        # Named after the contract, RFC 5987: filename*=UTF-8''R8-0042_<件名>_締結証明書.pdf
+        disposition = response.headers["content-disposition"]
+        assert "filename*=UTF-8''R8-0042_" in disposition
+        assert disposition.endswith(quote("_締結証明書.pdf"))
         report = await verify_async(response.content, trust_roots=signing_settings.trust_root_paths)
         assert report.ok
         # Downloads are the sealed bytes, unchanged (SIG-6), and the platform recognises them.
@@ -514,6 +526,8 @@ async def test_staff_download_the_certificate_and_other_members_cannot(  # noqa:
         download = await client.get(f"/contracts/{waiting.contract_id}/documents/{sealed_row.document_id}")
         assert download.status_code == 200
         assert hashlib.sha256(download.content).hexdigest() == sealed_row.sha256
+        assert "filename*=UTF-8''R8-0042_" in download.headers["content-disposition"]
+        assert "%E7%B7%A0%E7%B5%90%E8%A8%BC%E6%98%8E%E6%9B%B8" not in download.headers["content-disposition"]
         # A signed-in browser calls the API with its CSRF header.
         api = {"x-csrftoken": str(client.cookies.get("kyodo_csrf"))}
         on_record = await client.post(
