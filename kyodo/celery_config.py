@@ -31,6 +31,16 @@ result_expires = 24 * 3600
 timezone = "Asia/Tokyo"
 enable_utc = True
 worker_hijack_root_logger = False
+# Mail and the outbox relay have queues of their own, so that a seal never waits
+# behind a burst of mail and mail never waits behind a queue of seals. `kyodo worker`
+# consumes all of them unless told otherwise (``-Q``), see :data:`QUEUES`.
+task_default_queue = "celery"
+task_routes = {
+    "signing.send_mail": {"queue": "mail"},
+    "kyodo.relay_outbox": {"queue": "relay"},
+}
+QUEUES = ("relay", "celery", "mail")
+"""Every queue a worker consumes by default: the relay first (it is quick and feeds the others)."""
 beat_schedule = {
     "relay-outbox": {
         "task": "kyodo.relay_outbox",

@@ -36,14 +36,18 @@ def worker(ctx: click.Context, concurrency: int | None) -> None:
     # Deferred on purpose: importing the Celery app makes this process kick the outbox
     # relay after every commit; only the worker and beat are Celery processes.
     from kyodo.celery_app import celery  # noqa: PLC0415
+    from kyodo.celery_config import QUEUES  # noqa: PLC0415
 
     settings = get_settings()
+    # Every queue (seals, mail, relay) unless the operator chose some with -Q / --queues.
+    chosen = any(arg in ("-Q", "--queues") or arg.startswith(("-Q", "--queues=")) for arg in ctx.args)
     argv = [
         "worker",
         "--loglevel",
         settings.app.log_level,
         "--concurrency",
         str(concurrency or settings.worker.concurrency),
+        *([] if chosen else ["--queues", ",".join(QUEUES)]),
         *ctx.args,
     ]
     celery.worker_main(argv)
