@@ -136,6 +136,7 @@ async def provide_search_filters(
     amount_max: FromQuery[str | None] = None,
     counterparty: FromQuery[str | None] = None,
     status: FromQuery[str | None] = None,
+    todo: FromQuery[str | None] = None,
 ) -> svc.SearchFilters:
     """The search keys of the list, the API and the CSV export, read from the query once."""
     amount_message = _("Please enter the amount as a number of yen.")
@@ -151,6 +152,7 @@ async def provide_search_filters(
         amount_max=int_or_none(amount_max, amount_message),
         counterparty=counterparty or "",
         status=state,
+        todo=todo if todo in {t.value for t in svc.ToDo} else "",
     )
 
 

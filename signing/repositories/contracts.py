@@ -72,6 +72,8 @@ class SearchFilters:
     amount_max: int | None = None
     counterparty: str = ""
     status: ContractStatus | None = None
+    todo: str = ""
+    """A section of the start page's to-do list (:class:`signing.repositories.todo.ToDo`), e.g. ``sign``."""
 
     def terms(self) -> dict[str, str]:
         """The keys that were given, as text (what the audit trail records of a search)."""
@@ -322,6 +324,13 @@ class ContractRepository(MemberScopedRepository):
     def search_statement(self, principal: Principal, filters: SearchFilters) -> Select[tuple[Contract]]:
         """The filtered, visible, newest-first statement behind search, pages and CSV."""
         statement = self.visible(principal)
+        if filters.todo:
+            # The same condition as the start page's count, so both always agree.
+            from signing.repositories.todo import ToDo, ToDoRepository  # noqa: PLC0415 - todo builds on this module
+
+            statement = statement.where(
+                ToDoRepository(self.session, self.member_id).condition(principal, ToDo(filters.todo))
+            )
         if filters.word.strip():
             word = _like(_fold(filters.word))
             statement = statement.where(

@@ -115,6 +115,9 @@ async def test_each_person_sees_what_waits_for_them(
     assert _count(page.text, "sign") == 1
     assert "八幡平の委託" not in page.text
     assert _section(page.text, "sign").find("a", href="/contracts?todo=sign")
+    listed = BeautifulSoup((await client.get("/contracts?todo=sign")).text, "html.parser")
+    assert [a.get_text() for a in listed.select("#results tbody a")] == ["公園清掃業務委託"]
+    assert listed.find(id="todo-filter") is not None
     # A signer does not draft: no drafts section.
     assert BeautifulSoup(page.text, "html.parser").find(id="todo-drafts") is None
 
@@ -134,6 +137,14 @@ async def test_each_person_sees_what_waits_for_them(
     assert "他人の下書き" not in page.text
     assert "昔の委託" not in page.text
     assert _section(page.text, "concluded").find("a", string="今月の委託")
+    # The list filtered by a section holds what the section counts.
+    for todo, subjects in (
+        ("declined", ["差し戻された委託"]),
+        ("drafts", ["下書きの委託"]),
+        ("concluded", ["今月の委託"]),
+    ):
+        listed = BeautifulSoup((await client.get(f"/contracts?todo={todo}")).text, "html.parser")
+        assert [a.get_text() for a in listed.select("#results tbody a")] == subjects, todo
 
 
 async def test_secretariat_and_operator_get_no_contract_to_do(client: AsyncTestClient, office: Office) -> None:
