@@ -158,7 +158,7 @@ class ContractRecords:
             if getattr(contract, name) != value
         }
         if not changes:
-            raise Invalid(_("Nothing was changed."))
+            raise Invalid(_("None of the particulars was changed."))
         for name in changes:
             setattr(contract, name, after[name])
         record: dict[str, object] = {
@@ -192,7 +192,7 @@ class ContractRecords:
         if department_id is not None and target is None:
             raise Invalid(_("Please choose a department of your organisation."))
         if contract.department_id == department_id:
-            raise Invalid(_("Nothing was changed."))
+            raise Invalid(_("The contract already belongs to this department."))
         before = await self.repo.department(contract.department_id) if contract.department_id else None
         await _move(self.session, contract, before, target, self.who, via="move")
         await self.session.flush()
