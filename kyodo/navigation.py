@@ -49,6 +49,8 @@ def start_links(principal: Principal) -> list[Link]:
         ("role", "manage", Link("/admin/roles", _("Roles and permissions"))),
         ("iprange", "manage", Link("/admin/ip-ranges", _("Allowed networks"))),
         ("apikey", "manage", Link("/admin/api-keys", _("API keys"))),
+        ("webhook", "manage", Link("/admin/webhooks", _("Webhooks"))),
+        ("staff", "manage", Link("/admin/notification-addresses/", _("Notification addresses"))),
         ("member", "import", Link("/admin/import/", _("Bulk staff registration"))),
         ("member", "export", Link("/admin/export/", _("Export all data"))),
         ("addressbook", "view", Link("/address-book", _("Address book"))),
@@ -65,6 +67,7 @@ def start_links(principal: Principal) -> list[Link]:
             ("incident", "manage", Link("/operator/incidents/", _("Incidents"))),
             ("maintenance", "manage", Link("/operator/maintenance/", _("Maintenance"))),
             ("target", "manage", Link("/operator/targets/", _("Service level targets"))),
+            ("consortium", "found", Link("/operator/consortia/", _("Consortia"))),
         ]
     elif principal.is_secretariat:
         candidates.append(("report", "view", Link("/secretariat/reports", _("Service levels of the members"))))
