@@ -56,6 +56,7 @@ __all__ = [
     "OperationPage",
     "Verification",
     "Who",
+    "attach",
     "bind",
     "changes",
     "column_labels",
@@ -119,6 +120,11 @@ def bind(session: AsyncSession, who: Who | None) -> None:
         session.info.pop(_WHO_KEY, None)
     else:
         session.info[_WHO_KEY] = who
+    attach(session)
+
+
+def attach(session: AsyncSession) -> None:
+    """Record what lower domains note on ``session`` (:mod:`core.operations`), e.g. from a command line."""
     operations.install(session, _noted)
 
 

@@ -73,6 +73,7 @@ class MemberService:
         self.session = session
         self.member_id = member_id
         self.repository = TenantRepository(session, member_id)
+        oplog.attach(session)  # role changes made through policy are recorded too, also outside a request
 
     async def _find(self, model: type[M], row_id: uuid.UUID) -> M:
         row = await self.repository.get(model, row_id)
