@@ -144,7 +144,14 @@ async def _contracts_of_b(session: AsyncSession, setup: TwoMembers, mayor: Any, 
         contract = await svc.create_contract(
             session,
             principal,
-            svc.ContractInput(subject=subject, title_id=mayor.id, contract_number=f"八総第{n + 1}号", amount=4_321_000),
+            svc.ContractInput(
+                subject=subject,
+                title_id=mayor.id,
+                contract_number=f"八総第{n + 1}号",
+                amount=4_321_000,
+                transaction_date=dt.date(2026, 4, 1),
+                counterparty="岩手建設株式会社",
+            ),
             who,
         )
         (document,) = await svc.add_documents(session, settings, contract, [(f"八幡平契約書{n}.pdf", make_pdf(1))], who)

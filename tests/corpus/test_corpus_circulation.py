@@ -9,6 +9,7 @@ shapes and carries every page's value.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 import uuid
@@ -64,6 +65,8 @@ async def _agreed_contracts(settings: Settings, corpus: Corpus) -> tuple[async_s
                     title_id=mayor.id,
                     contract_number=f"R8-{n:04d}",
                     amount=1_000 * n,
+                    transaction_date=dt.date(2026, 4, 1),
+                    counterparty="岩手建設株式会社",
                 ),
                 who,
             )

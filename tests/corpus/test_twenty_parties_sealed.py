@@ -11,6 +11,7 @@ file and the certificate, both valid offline.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from pathlib import Path
@@ -61,7 +62,12 @@ async def _circulated(session: AsyncSession, settings: Settings, pdf: bytes) -> 
         session,
         principal,
         svc.ContractInput(
-            subject="庁舎清掃業務委託契約", title_id=mayor.id, contract_number="R8-0020", amount=9_900_000
+            subject="庁舎清掃業務委託契約",
+            title_id=mayor.id,
+            contract_number="R8-0020",
+            amount=9_900_000,
+            transaction_date=dt.date(2026, 4, 1),
+            counterparty="岩手建設株式会社",
         ),
         who,
     )

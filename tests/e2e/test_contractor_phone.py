@@ -30,7 +30,13 @@ async def _sent_contract(live: Live) -> tuple[str, str]:
     async with live.api() as api:
         created = await api.post(
             "/api/v1/contracts/",
-            data={"subject": "学校給食調理業務委託契約", "title_id": live.title_id, "amount": "12800000"},
+            data={
+                "subject": "学校給食調理業務委託契約",
+                "title_id": live.title_id,
+                "amount": "12800000",
+                "transaction_date": "2026-04-01",
+                "counterparty": "岩手建設株式会社",
+            },
             files=[("files", ("業務委託契約書.pdf", f.pdf(2), "application/pdf"))],
         )
         assert created.status_code == 201, created.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import uuid
 from collections import Counter
 
@@ -82,7 +83,16 @@ async def _sent_contract(settings: Settings) -> Link:
         )
         who = Actor(drafter.name)
         contract = await svc.create_contract(
-            session, principal, svc.ContractInput(subject="除雪業務委託契約", title_id=title.id), who
+            session,
+            principal,
+            svc.ContractInput(
+                subject="除雪業務委託契約",
+                title_id=title.id,
+                amount=1_000_000,
+                transaction_date=dt.date(2026, 4, 1),
+                counterparty="岩手建設株式会社",
+            ),
+            who,
         )
         await svc.add_documents(session, settings, contract, [("契約書.pdf", make_pdf(1))], who)
         parties = [
@@ -333,7 +343,13 @@ async def _draft(client: AsyncTestClient, office: Office) -> str:
     created = await client.post(
         "/api/v1/contracts/",
         headers={"Authorization": f"Bearer {office.key_a}"},
-        data={"subject": "備品購入契約", "title_id": str(office.title_a.id)},
+        data={
+            "subject": "備品購入契約",
+            "title_id": str(office.title_a.id),
+            "amount": "1000000",
+            "transaction_date": "2026-04-01",
+            "counterparty": "岩手建設株式会社",
+        },
         files=[("files", ("契約書.pdf", f.pdf(), "application/pdf"))],
     )
     assert created.status_code == 201, created.text

@@ -33,7 +33,13 @@ async def _sent_contract(client: AsyncTestClient, key: str, title_id: str, subje
     created = await client.post(
         "/api/v1/contracts/",
         headers=api,
-        data={"subject": subject, "title_id": title_id},
+        data={
+            "subject": subject,
+            "title_id": title_id,
+            "amount": "1000000",
+            "transaction_date": "2026-04-01",
+            "counterparty": "岩手建設株式会社",
+        },
         files=[("files", ("契約書.pdf", f.pdf(), "application/pdf"))],
     )
     assert created.status_code == 201, created.text

@@ -59,7 +59,14 @@ async def test_screens_exports_audit_log_and_certificate_use_the_same_words(
     created = await client.post(
         "/api/v1/contracts/",
         headers=api,
-        data={"subject": "街路灯保守業務", "title_id": str(office.title_a.id), "contract_number": "R8-L1"},
+        data={
+            "subject": "街路灯保守業務",
+            "title_id": str(office.title_a.id),
+            "contract_number": "R8-L1",
+            "amount": "1000000",
+            "transaction_date": "2026-04-01",
+            "counterparty": "岩手建設株式会社",
+        },
         files=[("files", ("契約書.pdf", f.pdf(), "application/pdf"))],
     )
     contract_id = created.json()["id"]

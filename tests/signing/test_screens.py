@@ -37,6 +37,8 @@ async def test_drafter_prepares_and_sends_on_the_screens(
             "subject": "公園清掃業務委託",
             "title_id": str(office.title_a.id),
             "amount": "1,200,000",
+            "transaction_date": "2026-04-01",
+            "counterparty": "岩手建設株式会社",
         },
         files=[("files", ("委託契約書.pdf", f.pdf(2), "application/pdf"))],
         follow_redirects=False,
@@ -200,6 +202,9 @@ async def test_a_drafter_limited_to_their_department_creates_contracts_of_that_d
             "subject": "街路樹剪定業務委託",
             "title_id": str(office.title_a.id),
             "department_id": str(department_id),
+            "amount": "1000000",
+            "transaction_date": "2026-04-01",
+            "counterparty": "岩手建設株式会社",
         }
 
     files = [("files", ("委託契約書.pdf", f.pdf(1), "application/pdf"))]

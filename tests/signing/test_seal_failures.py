@@ -7,6 +7,7 @@ through the real HTTP screens.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
@@ -104,7 +105,14 @@ async def _agreed(session: AsyncSession, settings: Settings, office: Office, *, 
     contract = await svc.create_contract(
         session,
         _drafter(office),
-        svc.ContractInput(subject="道路補修工事", title_id=office.title_a.id, contract_number="R8-77"),
+        svc.ContractInput(
+            subject="道路補修工事",
+            title_id=office.title_a.id,
+            contract_number="R8-77",
+            amount=1_000_000,
+            transaction_date=dt.date(2026, 4, 1),
+            counterparty="岩手建設株式会社",
+        ),
         who,
     )
     (document,) = await svc.add_documents(session, settings, contract, [("工事請負契約書.pdf", make_pdf(1))], who)
@@ -313,7 +321,13 @@ async def test_a_file_only_viewers_can_repair_is_refused_at_upload(
     response = await client.post(
         "/api/v1/contracts/",
         headers=api,
-        data={"subject": "委託契約", "title_id": str(office.title_a.id)},
+        data={
+            "subject": "委託契約",
+            "title_id": str(office.title_a.id),
+            "amount": "1000000",
+            "transaction_date": "2026-04-01",
+            "counterparty": "岩手建設株式会社",
+        },
         files={"files": ("壊れた.pdf", broken, "application/pdf")},
     )
     assert response.status_code == 400
