@@ -113,6 +113,16 @@ async def _affected_staff(session: AsyncSession, incident: Incident) -> list[str
         return sorted(await repo.staff_emails(await repo.affected_member_ids(incident.id), None))
 
 
+async def _scope(session: AsyncSession, incident: Incident) -> str:
+    """Whom the incident affects, as the notice names it."""
+    if incident.all_members:
+        return _("every member of the platform")
+    repo = ReportingRepository(session, None)
+    async with elevated(session):
+        names = await repo.member_names(await repo.affected_member_ids(incident.id))
+    return "、".join(names)
+
+
 async def notify_incident(session: AsyncSession, settings: Settings, incident: Incident, *, recovered: bool) -> int:
     """Queue a notice of an incident (or of its recovery) to the staff of the members it affects.
 
@@ -150,6 +160,8 @@ async def notify_incident(session: AsyncSession, settings: Settings, incident: I
                 expected=expected,
                 url=settings.server.staff_base_url(),
             )
+        scope = _("Affected: {scope}").format(scope=await _scope(session, incident))
+    body = f"{scope}\n\n{body}"
     sent = _queue_all(session, settings, await _affected_staff(session, incident), subject, body)
     if incident.first_notified_at is None:
         incident.first_notified_at = dt.datetime.now(dt.UTC)

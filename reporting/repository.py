@@ -516,6 +516,14 @@ class ReportingRepository(MemberScopedRepository):
             query = query.where(Member.id.in_(list(member_ids)))
         return set(await self.session.scalars(query))
 
+    async def member_names(self, member_ids: Iterable[uuid.UUID]) -> list[str]:
+        """Names of these members, by local government code."""
+        return list(
+            await self.session.scalars(
+                select(Member.name).where(Member.id.in_(list(member_ids))).order_by(Member.lg_code)
+            )
+        )
+
     async def affected_member_ids(self, incident_id: uuid.UUID) -> list[uuid.UUID]:
         """Members linked to an incident that did not hit everyone."""
         return list(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from core.errors import ServiceError
 from kyodo.cli.common import run
 from reporting.figures import parse_month
 from reporting.operations import add_plan, change_targets, generate
@@ -51,8 +52,11 @@ def report_generate(month: str, lg_code: str | None, draft_dir: Path | None, iss
 @click.option("--plan", required=True, help="The improvement plan.")
 @click.option("--by", default="operator", help="Who wrote it.")
 def report_plan(*, month: str, lg_code: str, item: str, reason: str, plan: str, by: str) -> None:
-    """Write the reason and improvement plan for a missed target (MOR-14(2))."""
-    click.echo(run(add_plan(parse_month(month), lg_code, item=item, reason=reason, plan=plan, by=by)))
+    """Write the reason and improvement plan for a missed target (MOR-14(2)); refused once the report is issued."""
+    try:
+        click.echo(run(add_plan(parse_month(month), lg_code, item=item, reason=reason, plan=plan, by=by)))
+    except (ServiceError, LookupError) as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
 
 
 @report.command("targets")

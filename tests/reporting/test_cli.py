@@ -99,6 +99,14 @@ def test_operator_issues_a_report_after_writing_the_plan(fresh_database: Setting
     issued = _kyodo("report", "generate", "--month", "2026-10", "--member", "032018", settings=fresh_database)
     assert "032018 盛岡市: issued, PDF sha256" in issued.stdout, issued.stdout + issued.stderr
     assert issued.returncode == 0
+    late = _kyodo(
+        "report", "plan", "--month", "2026-10", "--member", "032018", "--item", "availability",
+        "--reason", "後から", "--plan", "後から",
+        settings=fresh_database,
+    )  # fmt: skip
+    assert late.returncode == 1
+    assert "Traceback" not in late.stderr
+    assert "発行済み" in late.stderr, late.stderr
     # A month that has not ended gets no report, only the reason.
     current = today_jst().replace(day=1)
     early = _kyodo("report", "generate", "--month", f"{current:%Y-%m}", settings=fresh_database)

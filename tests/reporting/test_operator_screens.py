@@ -185,6 +185,7 @@ async def test_an_incident_is_recorded_and_only_the_affected_members_are_told(
     assert [m["To"] for m in box.messages] == ["morioka-admin@example.lg.jp"]  # not 八幡平市
     assert box.messages[0]["Subject"] == "【共同】障害発生のお知らせ：契約一覧が表示されない"
     assert "一覧画面でエラー" in box.messages[0].get_content()
+    assert box.messages[0].get_content().startswith("対象：盛岡市\n")  # the scope, and only 盛岡市
 
     # The members' status pages: 盛岡市 sees it with the expected recovery, 八幡平市 does not.
     member_client = client
@@ -218,6 +219,7 @@ async def test_an_incident_is_recorded_and_only_the_affected_members_are_told(
     assert await deliver_queued_mail(db_session, settings, port) == 1
     assert box.messages[-1]["Subject"] == "【共同】障害復旧のお知らせ：契約一覧が表示されない"
     assert "監視の追加" in box.messages[-1].get_content()
+    assert "対象：盛岡市" in box.messages[-1].get_content()
     detail = await client.get(f"/operator/incidents/{incident.id}")
     assert "索引の破損" in detail.text
 
