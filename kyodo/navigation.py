@@ -55,6 +55,7 @@ def start_links(principal: Principal) -> list[Link]:
         ("member", "export", Link("/admin/export/", _("Export all data"))),
         ("addressbook", "view", Link("/address-book", _("Address book"))),
         ("audit", "view", Link("/contracts/audit", _("Audit log"))),
+        ("audit", "view", Link("/admin/operations", _("Operation log"))),
         ("consortium", "view", Link("/secretariat/members", _("Members of the consortium"))),
         ("company", "manage", Link("/secretariat/companies", _("Contractor companies"))),
         ("consortium", "view", Link("/secretariat/onboarding/", _("Onboarding of members"))),

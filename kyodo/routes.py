@@ -16,8 +16,8 @@ from consortium.controllers import (
     SecretariatApiController,
     SecretariatController,
 )
-from kyodo.devmail import DevMailController
 from kyodo.consortium_controllers import OperatorConsortiumController
+from kyodo.devmail import DevMailController
 from kyodo.health import HealthController
 from kyodo.metrics import MetricsController
 from kyodo.pages import AccountController, PagesController
@@ -38,8 +38,8 @@ from reporting.operator_controllers import (
     OperatorTargetController,
 )
 from signing.controllers import (
-    ContractEditorController,
     ContractApiController,
+    ContractEditorController,
     ContractorController,
     ContractPagesController,
     ContractRecordsApiController,
@@ -53,6 +53,7 @@ from tenants.api import AdminApiController
 from tenants.controllers import AdminController
 from tenants.invitation_controllers import InvitationController, StaffInvitationController
 from tenants.notification_controllers import NotificationAddressController
+from tenants.oplog_controllers import OperationLogController
 
 __all__ = ["route_handlers", "template_dirs"]
 
@@ -78,6 +79,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         VerifyApiController,
         AdminController,
         AdminApiController,
+        OperationLogController,
         WebhookController,
         InvitationController,
         StaffInvitationController,
