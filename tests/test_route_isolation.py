@@ -41,7 +41,14 @@ SKIP_PREFIXES = ("/static", "/schema", "/health", "/login", "/logout", "/languag
 CONTENT_TABLES = ("contract", "contract_document", "contract_party", "contract_text_box", "contract_audit_event")
 _PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 # Path parameters whose table is not simply the parameter's name without "_id".
-_TABLE_OF_PARAM = {"document": "contract_document", "party": "contract_party", "text_box": "contract_text_box"}
+_TABLE_OF_PARAM = {
+    "document": "contract_document",
+    "party": "contract_party",
+    "text_box": "contract_text_box",
+    "endpoint": "webhook_endpoint",
+    "delivery": "webhook_delivery",
+    "address": "notification_address",
+}
 
 
 async def _member_rows(session: AsyncSession, member_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
@@ -117,7 +124,37 @@ async def _populate_member_b(session: AsyncSession, setup: TwoMembers) -> None:
     mayor = await f.title(session, b, "MAYOR", "八幡平市長", "八幡平市長 佐々木孝弘")
     await f.grant(session, signer, mayor)
     await f.ip_range(session, b, "10.98.0.0/16")
+    await _integrations_of_b(session, b, kikaku)
     await _contracts_of_b(session, setup, mayor, signer)
+
+
+async def _integrations_of_b(session: AsyncSession, b: Any, department: Any) -> None:
+    """A webhook of member B (its deliveries come with B's contracts) and a notification address."""
+    from core.settings import get_settings
+    from signing.webhooks import WebhookEndpoint, new_secret, seal_secret
+    from tenants.notification_addresses import NotificationAddress, RouteMode
+
+    session.add(
+        WebhookEndpoint(
+            member_id=b.id,
+            label="八幡平財務会計システム",
+            url="https://zaimu.hachimantai.example.jp/kyodo",
+            events=["sent", "agreed"],
+            sealed_secret=seal_secret(get_settings(), new_secret()),
+            active=True,
+            disabled_reason="",
+        )
+    )
+    session.add(
+        NotificationAddress(
+            member_id=b.id,
+            department_id=department.id,
+            email="kikaku@city.hachimantai.example.jp",
+            notices=["request_staff"],
+            mode=RouteMode.INSTEAD,
+        )
+    )
+    await session.flush()
 
 
 async def _contracts_of_b(session: AsyncSession, setup: TwoMembers, mayor: Any, signer: Any) -> None:
