@@ -38,6 +38,7 @@ from tenants.models import MemberOwned
 __all__ = [
     "Incident",
     "IncidentMember",
+    "IncidentProgress",
     "MaintenanceWindow",
     "MonthlyReport",
     "ProbeResult",
@@ -95,6 +96,19 @@ class Incident(UUIDv7AuditBase):
     symptom: Mapped[str] = mapped_column(Text, default="")
     cause: Mapped[str] = mapped_column(Text, default="")
     prevention: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(20), default="major", server_default="major")
+    """``critical`` (重大: the serious-incident report is due), ``major`` (重要) or ``minor`` (軽微)."""
+
+
+class IncidentProgress(BigIntBase):
+    """One entry of an incident's progress (経緯): what was found or done, when, by whom."""
+
+    __tablename__ = "incident_progress"
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(Text)
+    written_by: Mapped[str] = mapped_column(String(200), default="")
 
 
 class IncidentMember(MemberOwned, BigIntBase):
