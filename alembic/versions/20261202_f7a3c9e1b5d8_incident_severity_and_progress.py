@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import advanced_alchemy.types
 import sqlalchemy as sa
 from alembic import op
 
@@ -27,8 +28,8 @@ def upgrade() -> None:
     op.add_column("incident", sa.Column("severity", sa.String(length=20), server_default="major", nullable=False))
     op.create_table(
         "incident_progress",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("incident_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("incident_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("written_by", sa.String(length=200), nullable=False),
