@@ -281,6 +281,11 @@ class ContractSettings:
     """KYODO_CONTRACTOR_MAX_ATTEMPTS: wrong access passwords before a contractor's link is locked."""
     master_key: str = field(default_factory=lambda: _env("KYODO_MASTER_KEY"))
     """KYODO_MASTER_KEY: base64 of 32 bytes wrapping each member's document key (generated into the data folder)."""
+    previous_master_keys: tuple[str, ...] = field(
+        default_factory=lambda: tuple(k.strip() for k in _env("KYODO_MASTER_KEY_PREVIOUS").split(",") if k.strip()),
+        repr=False,
+    )
+    """KYODO_MASTER_KEY_PREVIOUS: comma-separated earlier master keys, still read while `kyodo keys rotate` re-wraps."""
     operation_log_years: int = field(default_factory=lambda: _env_int("KYODO_OPERATION_LOG_YEARS", 3))
     """KYODO_OPERATION_LOG_YEARS: staff operation logs older than this are purged (contract trails never)."""
 

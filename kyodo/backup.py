@@ -43,7 +43,7 @@ import psycopg
 from core.blobstore import backend_for
 from core.runtime import database_admin_url, database_url
 from core.settings import Settings
-from signing.blobs import master_key
+from signing.blobs import master_key, master_keys
 
 __all__ = [
     "BACKUP_FORMAT",
@@ -241,10 +241,12 @@ def restore_backup(settings: Settings, folder: Path) -> Manifest:
     from kyodo.migrations import grant_app_role, upgrade  # noqa: PLC0415 - Alembic is only needed here
 
     manifest = verify_backup(folder)
-    if _key_fingerprint(settings) != manifest.master_key_sha256:
+    known = {hashlib.sha256(key).hexdigest() for key in master_keys(settings)}
+    if manifest.master_key_sha256 not in known:
         raise BackupError(
             "the configured master key is not the one the backup's documents are encrypted with; "
-            "set KYODO_MASTER_KEY (or <data dir>/master_key) to the key kept with the backup"
+            "set KYODO_MASTER_KEY (or <data dir>/master_key) to the key kept with the backup, or list that key "
+            "in KYODO_MASTER_KEY_PREVIOUS and run `kyodo keys rotate` after the restore"
         )
     admin_url = database_admin_url(settings)
     with psycopg.connect(_libpq(admin_url)) as conn:

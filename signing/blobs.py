@@ -23,6 +23,7 @@ import secrets
 import uuid
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +31,15 @@ from core.blobstore import BlobBackend, backend_for
 from core.settings import Settings
 from signing.repositories.seals import DocumentKeyRepository
 
-__all__ = ["BlobNotFoundError", "BlobStore", "master_key", "sha256_hex"]
+__all__ = [
+    "BlobNotFoundError",
+    "BlobStore",
+    "master_key",
+    "master_keys",
+    "open_with_master",
+    "seal_with_master",
+    "sha256_hex",
+]
 
 _NONCE = 12
 
@@ -42,6 +51,44 @@ class BlobNotFoundError(LookupError):
 def sha256_hex(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def _decoded(configured: str, name: str) -> bytes:
+    try:
+        key = base64.b64decode(configured, validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"{name} must be the base64 of 32 bytes")
+    return key
+
+
+def master_keys(settings: Settings) -> list[bytes]:
+    """The master key, then the earlier ones still read during a rotation (``KYODO_MASTER_KEY_PREVIOUS``)."""
+    return [
+        master_key(settings),
+        *(_decoded(k, "KYODO_MASTER_KEY_PREVIOUS") for k in settings.contracts.previous_master_keys),
+    ]
+
+
+def seal_with_master(settings: Settings, plaintext: bytes, aad: bytes) -> bytes:
+    """``plaintext`` encrypted (AES-GCM, random nonce first) under the current master key."""
+    nonce = secrets.token_bytes(_NONCE)
+    return nonce + AESGCM(master_key(settings)).encrypt(nonce, plaintext, aad)
+
+
+def open_with_master(settings: Settings, sealed: bytes, aad: bytes) -> bytes:
+    """Decrypt what :func:`seal_with_master` wrote under the current or an earlier master key."""
+    return _open(master_keys(settings), sealed, aad)
+
+
+def _open(keys: list[bytes], sealed: bytes, aad: bytes) -> bytes:
+    for key in keys[:-1]:
+        try:
+            return AESGCM(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
+        except InvalidTag:
+            continue
+    return AESGCM(keys[-1]).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
 
 
 def master_key(settings: Settings) -> bytes:
@@ -73,6 +120,7 @@ class BlobStore:
         self.backend = backend or backend_for(settings)
         self.root = settings.app.data_dir / "blobs"
         self._master = AESGCM(master_key(settings))
+        self._masters = master_keys(settings)
 
     @staticmethod
     def key(member_id: uuid.UUID, sha256: str) -> str:
@@ -95,8 +143,7 @@ class BlobStore:
             await keys.add_wrapped_key_once(fresh)
             wrapped = await keys.wrapped_key()
             assert wrapped is not None
-        key = self._master.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], str(member_id).encode())
-        return AESGCM(key)
+        return AESGCM(_open(self._masters, wrapped, str(member_id).encode()))
 
     async def put(self, session: AsyncSession, member_id: uuid.UUID, data: bytes) -> str:
         """Store ``data`` (once) and return its SHA-256."""

@@ -32,7 +32,7 @@ from core.outbox import enqueue
 from core.settings import Settings
 from onboarding.environment import TEST_MAIL_NOTICE, TEST_MAIL_PREFIX
 from onboarding.models import Environment
-from signing.blobs import master_key
+from signing.blobs import master_key, open_with_master
 from signing.models import Contract
 from signing.notice_routing import install as install_notice_routing
 from signing.notice_routing import notice_mark
@@ -99,7 +99,7 @@ def _seal_link(settings: Settings, link: str) -> str:
 def open_link(settings: Settings, sealed: str) -> str:
     """Decrypt a link sealed by :func:`queue_mail`."""
     raw = base64.urlsafe_b64decode(sealed)
-    return AESGCM(master_key(settings)).decrypt(raw[:12], raw[12:], _AAD).decode()
+    return open_with_master(settings, raw, _AAD).decode()
 
 
 def queue_mail(

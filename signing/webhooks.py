@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.settings import Settings
-from signing.blobs import master_key
+from signing.blobs import master_key, open_with_master
 from signing.labels import pgettext
 from signing.models import AuditKind
 from tenants.models import MemberOwned
@@ -216,7 +216,7 @@ def seal_secret(settings: Settings, secret: str) -> str:
 def open_secret(settings: Settings, sealed: str) -> str:
     """The secret in clear (for signing only)."""
     raw = base64.b64decode(sealed)
-    return AESGCM(master_key(settings)).decrypt(raw[:12], raw[12:], _AAD).decode()
+    return open_with_master(settings, raw, _AAD).decode()
 
 
 def message_id(delivery_id: uuid.UUID) -> str:

@@ -23,6 +23,7 @@ from kyodo.cli.consortium import consortium
 from kyodo.cli.db import db
 from kyodo.cli.demo import demo, services
 from kyodo.cli.incident import incident
+from kyodo.cli.keys import keys
 from kyodo.cli.maintenance import maintenance
 from kyodo.cli.member import member
 from kyodo.cli.operators import operator
@@ -67,6 +68,7 @@ for command in (
     maintenance,
     incident,
     watch,
+    keys,
 ):
     cli.add_command(command)
 
