@@ -307,11 +307,13 @@ async def test_the_log_is_never_shown_to_another_member_the_secretariat_or_opera
     await sign_in(client, "morioka-admin")
     await api(client, "POST", "/api/v1/departments", {"code": "HIMITSU", "name": "盛岡秘密課"})
     assert "盛岡秘密課" in (await client.get("/admin/operations/")).text
+    assert 'href="/admin/operations"' in (await client.get("/app")).text
     # The auditor of the same member reads it; a drafter does not.
     await sign_in(client, "morioka-kansa")
     assert "盛岡秘密課" in (await client.get("/admin/operations/")).text
     await sign_in(client, "morioka-kian")
     assert (await client.get("/admin/operations/")).status_code == 403
+    assert 'href="/admin/operations"' not in (await client.get("/app")).text
     assert (await client.get("/admin/operations/export.csv")).status_code == 403
     # Another member's administrator sees only their own log, whatever the filters.
     await sign_in(client, "hachimantai-admin")
