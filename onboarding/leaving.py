@@ -67,8 +67,8 @@ __all__ = [
     "table_csvs",
 ]
 
-EXCLUDED_COLUMNS = frozenset({"password_hash", "key_hash"})
-"""Secrets that are never exported (they are useless elsewhere and dangerous if leaked)."""
+EXCLUDED_COLUMNS = frozenset({"password_hash", "key_hash", "token_hash", "sealed_secret"})
+"""Secrets never exported (password, key and link-token hashes, sealed webhook secrets): useless elsewhere."""
 
 
 def member_blob_dir(settings: Settings, member_id: uuid.UUID) -> Path:

@@ -59,6 +59,7 @@ async def _populate(session: AsyncSession, member: Member, settings: Settings, t
     session.add(MemberRole(member_id=member.id, name="custom:keiri", label="経理"))
     session.add(SecurityEvent(member_id=member.id, kind=SecurityEventKind.LOGIN_FAILED, subject=f"{tag}-clerk"))
     await oplog.record(session, member_id=member.id, kind=OperationKind.SIGNED_IN, who=oplog.Who(f"{tag}-clerk"))
+    await _integrations(session, member, clerk.id)
     await _concluded_contract(session, settings, member, clerk, mayor)
     await _reporting_rows(session, member)
     await record_conclusion(session, member, uuid.uuid4(), occurred_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
@@ -129,6 +130,30 @@ async def _concluded_contract(
         )
     )
     session.add(ConclusionCertificate(member_id=member.id, contract_id=contract.id, sha256=certificate, size=40))
+    await session.flush()
+
+
+async def _integrations(session: AsyncSession, member: Member, staff_id: uuid.UUID) -> None:
+    """A staff invitation, a notification address and a webhook endpoint with one delivery attempt."""
+    from signing.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+    from tenants.invitations import StaffInvitation
+    from tenants.notification_addresses import NotificationAddress
+
+    session.add(StaffInvitation(member_id=member.id, staff_id=staff_id))
+    session.add(NotificationAddress(member_id=member.id, email=f"keiyaku-{member.lg_code}@example.lg.jp"))
+    endpoint = WebhookEndpoint(
+        member_id=member.id, label="文書管理", url="https://docs.example.lg.jp/hook", sealed_secret="sealed"
+    )
+    session.add(endpoint)
+    await session.flush()
+    delivery = WebhookDelivery(member_id=member.id, endpoint_id=endpoint.id, event="contract.concluded", payload={})
+    session.add(delivery)
+    await session.flush()
+    session.add(
+        WebhookAttempt(
+            member_id=member.id, delivery_id=delivery.id, attempted_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+        )
+    )
     await session.flush()
 
 
