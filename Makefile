@@ -3,7 +3,8 @@
 #   make test   set up, then lint, type-check, check migrations and run every test
 #
 # Set-up: a virtualenv in .venv, uv (pinned) installed into it, then
-# `uv sync --frozen` from the committed uv.lock. Nothing else is installed by hand.
+# `uv sync --frozen` from the committed uv.lock, and `npm ci` from package-lock.json (axe-core for the
+# browser tests). Nothing else is installed by hand.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
@@ -26,8 +27,12 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen
 	@touch $@
 
-## setup: the virtualenv with every dependency from uv.lock
-setup: $(VENV)/.synced system-deps
+## setup: the virtualenv with every dependency from uv.lock, and the browser tests' axe-core from package-lock.json
+setup: $(VENV)/.synced system-deps node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
 
 ## system-deps: programs from the operating system that tests and sealing use
 system-deps:

@@ -17,6 +17,7 @@
 #   pango (libpango-1.0-0, libpangoft2-1.0-0)
 #                            text layout library that WeasyPrint (from uv.lock) loads
 #   promtool (prometheus)    checks deploy/prometheus/kyodo-alerts.yml in the tests
+#   npm (npm)                installs axe-core from package-lock.json for the browser tests (`npm ci`)
 # Everything else (PostgreSQL, Redis, the sealer's font, Python packages) comes from uv.lock.
 # Safe to run again: nothing is installed when every program is present.
 set -euo pipefail
@@ -32,6 +33,7 @@ command -v qpdf >/dev/null 2>&1 || missing+=(qpdf)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ -e /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || missing+=(fonts-ipaexfont-gothic)
 libs=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null || true)
 [[ $libs == *libpango-1.0.so.0* ]] || missing+=(libpango-1.0-0)

@@ -43,7 +43,7 @@ async def _draft(live: Live) -> tuple[str, str, str]:
 async def _sign_in(page: Page, live: Live) -> None:
     await page.goto(f"{live.url}/login")
     assert await accessibility_problems(page) == []
-    await page.get_by_label("職員ID").fill(DRAFTER)
+    await page.get_by_label("ログインID").fill(DRAFTER)
     await page.get_by_label("パスワード").fill(f.PASSWORD)
     await page.get_by_role("button", name="ログイン").click()
     await expect(page.get_by_role("button", name="ログアウト")).to_be_visible()

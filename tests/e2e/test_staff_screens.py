@@ -14,7 +14,7 @@ async def test_contract_screens_pass_basic_accessibility_checks(live: Live, brow
     context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
     page = await context.new_page()
     await page.goto(f"{live.url}/login")
-    await page.get_by_label("職員ID").fill(ADMIN)
+    await page.get_by_label("ログインID").fill(ADMIN)
     await page.get_by_label("パスワード").fill(f.PASSWORD)
     await page.get_by_role("button", name="ログイン").click()
     await expect(page.get_by_role("button", name="ログアウト")).to_be_visible()
