@@ -71,7 +71,8 @@ async def test_a_notice_is_signed_retried_with_the_same_id_and_resent(  # noqa: 
     stack: Stack, receiver: Receiver
 ) -> None:
     async with stack.maker() as session:
-        group = await f.consortium(session)
+        # The stack's database is shared by the folder's tests: names and codes of their own.
+        group = await f.consortium(session, name="通知試験協議会")
         a = await f.member(session, group, "032018", "盛岡市")
         b = await f.member(session, group, "032140", "八幡平市")
         await f.staff(session, a, "hook-admin-a")
