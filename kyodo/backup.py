@@ -394,31 +394,22 @@ async def _check_restored(
     settings: Settings, trust_roots: tuple[Path, ...]
 ) -> tuple[dict[str, int], list[str], str, list[str]]:
     """Counts, the audit chains and the newest sealed file of the restored database (application role)."""
-    from sqlalchemy import func, select  # noqa: PLC0415
     from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine  # noqa: PLC0415
 
     from core.scope import elevated  # noqa: PLC0415
     from core.settings import to_psycopg_url  # noqa: PLC0415
+    from reporting.repository import ReportingRepository  # noqa: PLC0415
     from signing.audit import verify_chains  # noqa: PLC0415
     from signing.blobs import BlobStore  # noqa: PLC0415
-    from signing.models import AuditEvent, Contract, SealedDocument  # noqa: PLC0415
     from signing.verification import verify_async  # noqa: PLC0415
-    from tenants.models import Member  # noqa: PLC0415
 
     engine = create_async_engine(to_psycopg_url(database_url(settings)), pool_size=1)
     try:
         async with AsyncSession(engine) as session, elevated(session):
-            counts = {
-                name: int(await session.scalar(select(func.count()).select_from(model)) or 0)
-                for name, model in (
-                    ("member", Member),
-                    ("contract", Contract),
-                    ("contract_audit_event", AuditEvent),
-                    ("contract_sealed_document", SealedDocument),
-                )
-            }
+            repo = ReportingRepository(session, None)
+            counts = await repo.restored_counts()
             chains = [f"event {p.event_id}: {p.reason}" for p in await verify_chains(session)]
-            newest = await session.scalar(select(SealedDocument).order_by(SealedDocument.created_at.desc()).limit(1))
+            newest = await repo.newest_sealed_document()
             if newest is None:
                 return counts, chains, "", []
             pdf = await BlobStore(settings).get(session, newest.member_id, newest.sha256)

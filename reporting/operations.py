@@ -13,11 +13,13 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+from core.dates import JST
 from core.db import session_scope, system_session
 from reporting.figures import compute_month
 from reporting.repository import ReportingRepository
 from reporting.services import (
     IssueRefusedError,
+    add_progress,
     issue_report,
     open_incident,
     record_recovery,
@@ -25,10 +27,20 @@ from reporting.services import (
     schedule_maintenance,
     set_notice_days,
     set_targets,
+    weekly_review,
     write_plan,
 )
 
-__all__ = ["add_incident", "add_maintenance", "add_plan", "change_targets", "close_incident", "generate"]
+__all__ = [
+    "add_incident",
+    "add_maintenance",
+    "add_plan",
+    "add_progress_entry",
+    "change_targets",
+    "close_incident",
+    "generate",
+    "review",
+]
 
 
 def _write_draft(base: Path, pdf: bytes, csv: bytes) -> None:
@@ -130,6 +142,7 @@ async def add_incident(
     symptom: str,
     lg_codes: list[str],
     first_notified_at: dt.datetime | None = None,
+    severity: str = "major",
 ) -> str:
     """Record an incident (for every member when no codes are given)."""
     members = [await _member(code) for code in lg_codes] if lg_codes else None
@@ -142,8 +155,39 @@ async def add_incident(
             first_notified_at=first_notified_at,
             symptom=symptom,
             members=members,
+            severity=severity,
         )
     return f"incident {incident.id} recorded"
+
+
+async def add_progress_entry(incident_id: uuid.UUID, *, note: str, by: str, at: dt.datetime | None = None) -> str:
+    """Write one progress entry (経緯) of an incident."""
+    async with session_scope() as session:
+        entry = await add_progress(session, incident_id, note=note, by=by, at=at)
+    return f"progress of incident {incident_id} written ({entry.at.astimezone(JST):%Y-%m-%d %H:%M})"
+
+
+SEVERITY_LABELS = {"critical": "重大", "major": "重要", "minor": "軽微"}
+
+
+async def review(days: int = 7) -> list[str]:
+    """The weekly incident review for operators: every incident open in the last ``days`` days, with its 経緯."""
+    async with system_session() as session:
+        repo = ReportingRepository(session, None)
+        lines_of = await weekly_review(session, days=days)
+        out = [f"incidents of the last {days} days: {len(lines_of)}"]
+        for line in lines_of:
+            i = line.incident
+            state = "OPEN" if line.open else f"recovered in {line.recovery_minutes} min"
+            hit = [] if i.all_members else await repo.member_names(await repo.affected_member_ids(i.id))
+            scope = "全団体" if i.all_members else "、".join(hit)
+            out.append(
+                f"[{SEVERITY_LABELS.get(i.severity, i.severity)}] {i.started_at.astimezone(JST):%Y-%m-%d %H:%M} "
+                f"{i.title} — {state} — 対象：{scope}"
+            )
+            out.append(f"    cause: {i.cause or '—'} / prevention: {i.prevention or '—'}")
+            out.extend(f"    {p.at.astimezone(JST):%m-%d %H:%M} {p.note} ({p.written_by})" for p in line.progress)
+    return out
 
 
 async def close_incident(incident_id: uuid.UUID, *, recovered_at: dt.datetime, cause: str, prevention: str) -> str:

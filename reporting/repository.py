@@ -31,6 +31,7 @@ from core.repository import MemberScopedRepository
 from reporting.models import (
     Incident,
     IncidentMember,
+    IncidentProgress,
     MaintenanceWindow,
     MonthlyReport,
     ProbeResult,
@@ -516,6 +517,16 @@ class ReportingRepository(MemberScopedRepository):
             query = query.where(Member.id.in_(list(member_ids)))
         return set(await self.session.scalars(query))
 
+    async def progress(self, incident_id: uuid.UUID) -> list[IncidentProgress]:
+        """An incident's progress entries, in time order."""
+        return list(
+            await self.session.scalars(
+                select(IncidentProgress)
+                .where(IncidentProgress.incident_id == incident_id)
+                .order_by(IncidentProgress.at, IncidentProgress.id)
+            )
+        )
+
     async def member_names(self, member_ids: Iterable[uuid.UUID]) -> list[str]:
         """Names of these members, by local government code."""
         return list(
@@ -549,6 +560,25 @@ class ReportingRepository(MemberScopedRepository):
         return set(await self.session.scalars(select(OperatorAccount.email).where(OperatorAccount.active.is_(True))))
 
     # ------------------------------------------------------------ operations
+
+    async def restored_counts(self) -> dict[str, int]:
+        """Rows of the tables a restore drill reports (use inside :func:`core.scope.elevated`)."""
+        counts = {}
+        for name, model in (
+            ("member", Member),
+            ("contract", Contract),
+            ("contract_audit_event", AuditEvent),
+            ("contract_sealed_document", SealedDocument),
+        ):
+            counts[name] = int(await self.session.scalar(select(func.count()).select_from(model)) or 0)
+        return counts
+
+    async def newest_sealed_document(self) -> SealedDocument | None:
+        """The sealed file written last, of any member (use inside :func:`core.scope.elevated`)."""
+        found: SealedDocument | None = await self.session.scalar(
+            self.scoped(SealedDocument).order_by(SealedDocument.created_at.desc()).limit(1)
+        )
+        return found
 
     async def operations(self, *, now: dt.datetime, renew_within: dt.timedelta) -> OperationsFigures:
         """What an operator alerts on, across every member (use inside :func:`core.scope.elevated`)."""

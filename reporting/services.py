@@ -24,7 +24,14 @@ from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
 from core.outbox import enqueue
 from reporting.figures import ITEMS, MemberMonth, compute_month, consortium_of
-from reporting.models import Incident, MaintenanceWindow, MonthlyReport, ReportPlan, SlaTarget
+from reporting.models import (
+    Incident,
+    IncidentProgress,
+    MaintenanceWindow,
+    MonthlyReport,
+    ReportPlan,
+    SlaTarget,
+)
 from reporting.render import ITEM_LABELS, render_csv, render_pdf, report_language
 from reporting.repository import ReportingRepository
 from tenants.models import Consortium, Member
@@ -33,10 +40,13 @@ __all__ = [
     "NOTIFY_MAINTENANCE_CANCELLED_TASK",
     "NOTIFY_MAINTENANCE_TASK",
     "OFFICE_HOURS",
+    "SEVERITIES",
     "IncidentError",
     "IssueRefusedError",
     "MaintenanceNoticeError",
+    "ReviewLine",
     "active_maintenance",
+    "add_progress",
     "cancel_maintenance",
     "in_office_hours",
     "is_office_day",
@@ -49,6 +59,7 @@ __all__ = [
     "schedule_maintenance",
     "set_targets",
     "visible_incidents",
+    "weekly_review",
     "write_plan",
 ]
 
@@ -210,6 +221,7 @@ async def open_incident(
     members: Iterable[uuid.UUID] | None = None,
     first_notified_at: dt.datetime | None = None,
     expected_recovery_at: dt.datetime | None = None,
+    severity: str = "major",
 ) -> Incident:
     """Record an incident; ``members=None`` means it affects every member.
 
@@ -217,6 +229,8 @@ async def open_incident(
         IncidentError: it was detected before it started, or names no affected member.
     """
     affected = list(members) if members is not None else None
+    if severity not in SEVERITIES:
+        raise IncidentError(_("The severity must be critical, major or minor."))
     if detected_at < started_at:
         raise IncidentError(_("An incident cannot be detected before it started."))
     if affected is not None and not affected:
@@ -231,6 +245,7 @@ async def open_incident(
         first_notified_at=first_notified_at,
         symptom=symptom,
         all_members=affected is None,
+        severity=severity,
     )
     session.add(incident)
     await session.flush()
@@ -239,6 +254,57 @@ async def open_incident(
         repo.link_incident(incident.id, member_id)
     await session.flush()
     return incident
+
+
+SEVERITIES = ("critical", "major", "minor")
+"""Incident severities: critical (重大, the serious-incident report is due), major (重要), minor (軽微)."""
+
+
+async def add_progress(
+    session: AsyncSession, incident_id: uuid.UUID, *, note: str, by: str, at: dt.datetime | None = None
+) -> IncidentProgress:
+    """Write one entry of an incident's progress (経緯).
+
+    Raises:
+        IncidentError: the note is empty, or dated before the incident started.
+    """
+    incident = await ReportingRepository(session, None).incident(incident_id)
+    if incident is None:
+        raise NotFound(_("The incident was not found."))
+    at = at or _now()
+    if not note.strip():
+        raise IncidentError(_("Please write what was found or done."))
+    if at < incident.started_at:
+        raise IncidentError(_("A progress entry cannot be before the incident started."))
+    entry = IncidentProgress(incident_id=incident_id, at=at, note=note.strip(), written_by=by)
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    """One incident in the weekly review (OPS 003)."""
+
+    incident: Incident
+    progress: list[IncidentProgress]
+    recovery_minutes: int | None
+    open: bool
+
+
+async def weekly_review(session: AsyncSession, *, days: int = 7, now: dt.datetime | None = None) -> list[ReviewLine]:
+    """Incidents open at some time in the last ``days`` days, with their progress, oldest first."""
+    now = now or _now()
+    repo = ReportingRepository(session, None)
+    lines = []
+    for incident in await repo.incidents_between(now - dt.timedelta(days=days), now):
+        minutes = (
+            None
+            if incident.recovered_at is None
+            else int((incident.recovered_at - incident.started_at).total_seconds() // 60)
+        )
+        lines.append(ReviewLine(incident, await repo.progress(incident.id), minutes, incident.recovered_at is None))
+    return lines
 
 
 async def record_recovery(

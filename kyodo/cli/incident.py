@@ -6,8 +6,10 @@ import uuid
 
 import click
 
+from core.errors import ServiceError
 from kyodo.cli.common import japan_time, run
-from reporting.operations import add_incident, close_incident
+from reporting.operations import add_incident, add_progress_entry, close_incident, review
+from reporting.services import SEVERITIES
 
 __all__ = ["incident"]
 
@@ -24,8 +26,16 @@ def incident() -> None:
 @click.option("--symptom", required=True)
 @click.option("--notified", default=None, help="ISO date-time members were first told (optional).")
 @click.option("--member", "lg_codes", multiple=True, help="Affected member (repeat); none = every member.")
+@click.option("--severity", type=click.Choice(SEVERITIES), default="major", show_default=True)
 def incident_open(
-    *, title: str, started: str, detected: str, symptom: str, notified: str | None, lg_codes: tuple[str, ...]
+    *,
+    title: str,
+    started: str,
+    detected: str,
+    symptom: str,
+    notified: str | None,
+    lg_codes: tuple[str, ...],
+    severity: str,
 ) -> None:
     """Record an incident."""
     click.echo(
@@ -37,6 +47,7 @@ def incident_open(
                 first_notified_at=japan_time(notified) if notified else None,
                 symptom=symptom,
                 lg_codes=list(lg_codes),
+                severity=severity,
             )
         )
     )
@@ -56,3 +67,24 @@ def incident_recover(incident_id: str, recovered: str, cause: str, prevention: s
             )
         )
     )
+
+
+@incident.command("progress")
+@click.argument("incident_id")
+@click.option("--note", required=True, help="What was found or done.")
+@click.option("--at", "at", default=None, help="ISO date-time (default: now).")
+@click.option("--by", default="operator", help="Who writes it.")
+def incident_progress(incident_id: str, note: str, at: str | None, by: str) -> None:
+    """Write one entry of the incident's progress (経緯)."""
+    try:
+        click.echo(run(add_progress_entry(uuid.UUID(incident_id), note=note, by=by, at=japan_time(at) if at else None)))
+    except (ServiceError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@incident.command("review")
+@click.option("--days", type=click.IntRange(1, 90), default=7, show_default=True)
+def incident_review(days: int) -> None:
+    """The weekly incident review: every incident of the last DAYS days with severity, scope and 経緯."""
+    for line in run(review(days)):
+        click.echo(line)
