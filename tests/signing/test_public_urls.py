@@ -6,13 +6,14 @@ import dataclasses
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.outbox import OutboxMessage
 from core.settings import ServerSettings, Settings
 from kyodo.app import create_app
 from signing.mail import MAIL_TASK, open_link
 from tests import factories as f
+from tests.conftest import _session_maker
 from tests.scope import system_access
 from tests.signing.conftest import Office
 
@@ -26,12 +27,15 @@ def test_staff_links_default_to_the_public_url() -> None:
     assert ServerSettings(public_url=INTERNET, staff_url=LGWAN).base_url() == INTERNET
 
 
-async def test_each_audience_gets_its_own_address(office: Office, db_session: AsyncSession, settings: Settings) -> None:
+async def test_each_audience_gets_its_own_address(
+    office: Office, db_session: AsyncSession, db_connection: AsyncConnection, settings: Settings
+) -> None:
     two_sided = dataclasses.replace(
         settings, server=dataclasses.replace(settings.server, public_url=INTERNET, staff_url=LGWAN)
     )
     api = {"Authorization": f"Bearer {office.key_a}"}
-    async with AsyncTestClient(app=create_app(two_sided)) as client:
+    app = create_app(two_sided, session_maker=_session_maker(db_connection))
+    async with AsyncTestClient(app=app) as client:
         created = await client.post(
             "/api/v1/contracts/",
             headers=api,
