@@ -277,7 +277,10 @@ class LeavingController(Controller):
         consortium_id = current_principal(request).consortium_id
         members = await consortium_members(db_session, consortium_id, status=MemberStatus.LEAVING)
         reports = await leaving.deletion_reports(db_session, consortium_id)
-        return Template("onboarding/leaving_index.html", context={"members": members, "reports": reports})
+        exports = {m.id: (await leaving.exports_of(db_session, m.id))[:1] for m in members}
+        return Template(
+            "onboarding/leaving_index.html", context={"members": members, "reports": reports, "exports": exports}
+        )
 
     @get("/reports/{report_id:uuid}/pdf")
     async def report_pdf(

@@ -429,6 +429,7 @@ async def test_the_secretariat_deletes_and_hands_over_the_sealed_report_and_sees
     token = await csrf_token(client)
     listing = await client.get("/secretariat/leaving/")
     assert 'name="requested_by"' in listing.text
+    assert export_hash in listing.text  # the export that will be named in the report
     nobody = await client.post(f"/secretariat/leaving/{b.id}/delete", data={"confirm": "032140", "_csrf_token": token})
     assert nobody.status_code == 400
     assert "依頼" in nobody.text
