@@ -292,7 +292,7 @@ class ContractEditorController(Controller):
         if isinstance(exc, NotFound):
             raise exc
         # The change was refused before anything was written; this request's session is rolled back anyway.
-        await actions.session.rollback()
+        await actions.discard()
         contract = await actions.contract(contract_id) if contract_id else None
         kept = {k: v for k, v in values.items() if k != "_csrf_token"}
         problem = Problem(exc.message, _field_of(exc.message), form, kept, status_of(exc))

@@ -175,6 +175,10 @@ class ContractActions:
 
     # ---------------------------------------------------------------- editing a draft (signing.services._editing)
 
+    async def discard(self) -> None:
+        """Undo whatever a refused action may have written, so its form can be shown again as it was."""
+        await self.session.rollback()
+
     async def edit(self, contract_id: uuid.UUID, data: DraftChanges) -> Contract:
         """Change a draft's particulars (subject, number, amount, date, counterparty, department, title)."""
         return await edit_draft(self.session, self.principal, await self.contract(contract_id), data, self.who)
