@@ -29,6 +29,7 @@ from reporting.fonts import font_for
 
 __all__ = [
     "availability_definition",
+    "draft_label",
     "format_month",
     "render_csv",
     "render_pdf",
@@ -67,6 +68,11 @@ def availability_definition() -> str:
         "incident affected this member, counted once; emergency maintenance counts as downtime. Response time "
         "is measured on the server for every screen and API request; the target applies to the 95th percentile."
     )
+
+
+def draft_label() -> str:
+    """What every page of a report not yet issued says."""
+    return _("DRAFT (not issued; the figures may still change)")
 
 
 def unmeasured_definition() -> str:
@@ -157,6 +163,23 @@ def _summary_rows(fig: MemberMonth) -> list[tuple[str, str, str, str]]:
 
 
 class _Pdf(FPDF):
+    watermark = ""
+    """Printed across every page when set (a draft: 下書き)."""
+
+    def header(self) -> None:
+        if not self.watermark:
+            return
+        x, y = self.l_margin, self.t_margin
+        self.set_font(FONT, size=11)
+        self.set_text_color(200, 0, 0)
+        self.cell(0, 6, self.watermark, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(FONT, size=60)
+        self.set_text_color(235, 190, 190)
+        with self.rotation(35, self.w / 2, self.h / 2):
+            self.text(self.w / 2 - 60, self.h / 2, self.watermark.split("（")[0].split(" (")[0])
+        self.set_text_color(0, 0, 0)
+        self.set_xy(x, y + 7)
+
     def heading(self, text: str) -> None:
         self.ln(3)
         self.set_font(FONT, size=12)
@@ -239,7 +262,8 @@ def render_pdf(
     month = format_month(fig.month, era=era)
     pdf = _Pdf(format="A4")
     pdf.set_margins(15, 15, 15)
-    pdf.add_font(FONT, fname=str(font or font_for(report_texts([fig]))))
+    pdf.watermark = draft_label() if issued_at is None else ""
+    pdf.add_font(FONT, fname=str(font or font_for([*report_texts([fig]), draft_label()])))
     # fpdf2 subsets the font again when writing; favour speed over a few bytes there.
     for added in pdf.fonts.values():
         ttfont = getattr(added, "ttfont", None)

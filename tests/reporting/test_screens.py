@@ -36,6 +36,7 @@ async def test_members_see_and_download_only_their_own_reports(
     assert pdf.status_code == 200
     assert pdf.headers["content-type"] == "application/pdf"
     assert "盛岡市 月次サービス報告書" in pdf_text(pdf.content)
+    assert "下書き" not in pdf_text(pdf.content)  # the issued report carries no draft mark
     csv = await client.get("/reports/2026-10/csv")
     assert csv.content.startswith("\ufeff".encode())
 
@@ -68,6 +69,8 @@ async def test_secretariat_rollup_shows_every_member_side_by_side(
     draft = await client.get("/secretariat/reports/032140/2026-10/draft.pdf")
     assert draft.status_code == 200
     assert "八幡平市 月次サービス報告書" in pdf_text(draft.content)
+    assert "下書き（未発行・数値は変わることがあります）" in pdf_text(draft.content)  # on every page
+    assert pdf_text(draft.content).count("下書き（未発行") == pdf_text(draft.content).count("\f")
 
 
 async def test_member_staff_cannot_open_the_rollup(client: AsyncTestClient, october: October) -> None:
