@@ -4,7 +4,8 @@
 
 runs the same extraction as ``make messages``, then sets the Japanese (and,
 where given, English) text of each message named in the file and clears the
-fuzzy marks and previous ids that ``pybabel update`` leaves. The file maps a
+fuzzy marks and previous ids that ``pybabel update`` leaves: a fuzzy guess for a
+message the file does not name is emptied, never kept. The file maps a
 msgid, or ``"context|msgid"`` for a pgettext message, either to the Japanese
 text or to ``{"ja": ..., "en": ...}``. Plural messages take a list per language.
 Messages not named keep what the catalogs already hold; ``tests/kyodo/test_i18n.py``
@@ -90,10 +91,16 @@ def apply(language: str, wanted: dict[str, Any]) -> list[str]:
             message.string = tuple(text) if isinstance(text, list) else text
         elif language == "en" and not message.string:
             message.string = tuple(message.id) if isinstance(message.id, tuple) else message.id
+    named = {_key(raw) for raw in wanted}
     for message in catalog:
-        if message.id:
-            message.flags.discard("fuzzy")
-            message.previous_id = []
+        if not message.id:
+            continue
+        msgid = message.id if isinstance(message.id, str) else message.id[0]
+        if message.fuzzy and (message.context, msgid) not in named:
+            # pybabel's guess from a similar message: never keep it as a translation.
+            message.string = ("", "") if isinstance(message.id, tuple) else ""
+        message.flags.discard("fuzzy")
+        message.previous_id = []
     with path.open("wb") as f:
         write_po(f, catalog, width=0, sort_output=True)
     return missing
