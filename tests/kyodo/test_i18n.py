@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from babel.messages.pofile import read_po
@@ -23,6 +24,43 @@ def test_every_message_has_a_japanese_translation() -> None:
     assert not missing, f"untranslated into Japanese: {missing}"
     fuzzy = sorted(m.id for m in catalog if m.id and m.fuzzy)
     assert not fuzzy, f"fuzzy (unchecked) Japanese translations: {fuzzy}"
+
+
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)[^{}]*\}")
+
+
+def _texts(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value or "")]
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_translations_keep_every_placeholder(language: str) -> None:
+    """A translation names exactly the ``{fields}`` of its message, or ``.format()`` breaks on the screen."""
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+    wrong = []
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = _texts(message.id)
+        fields = {field for text in ids for field in _FIELD.findall(text)}
+        wrong += [(ids[0], text) for text in _texts(message.string) if text and set(_FIELD.findall(text)) - fields]
+        singular = _texts(message.string)[0]
+        if singular and set(_FIELD.findall(singular)) != set(_FIELD.findall(ids[0])):
+            wrong.append((ids[0], singular))
+    assert not wrong, wrong
+
+
+def test_english_is_the_message_itself() -> None:
+    """Messages are written in English, so an English "translation" other than the message is a wrong guess."""
+    with (LOCALE_DIR / "en" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalog = read_po(fh, locale="en")
+    guessed = [
+        (_texts(m.id)[0], _texts(m.string)[0])
+        for m in catalog
+        if m.id and any(_texts(m.string)) and _texts(m.string) != _texts(m.id)
+    ]
+    assert not guessed, guessed
 
 
 async def test_pages_are_japanese_by_default(client: AsyncTestClient) -> None:
