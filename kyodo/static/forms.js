@@ -53,7 +53,9 @@
   }
 
   document.addEventListener("htmx:beforeSwap", (event) => {
-    const elt = event.detail.elt;
+    // The event is triggered on the swap target (the body); the form that sent the request is the config's.
+    const config = event.detail.requestConfig;
+    const elt = config && config.elt ? config.elt : event.detail.elt;
     const form = elt && elt.closest ? elt.closest("form[hx-boost]") : null;
     if (!form) { return; }
     const xhr = event.detail.xhr;

@@ -314,3 +314,49 @@ async def small_targets(page: Page, minimum: float = 44.0) -> list[str]:
         minimum,
     )
     return found
+
+
+# --------------------------------------------------------------------------- axe-core and screenshots
+
+AXE = PROJECT_DIR / "node_modules" / "axe-core" / "axe.min.js"
+"""axe-core from npm (package.json, package-lock.json), installed by the set-up's ``npm ci``."""
+SCREENSHOTS = PROJECT_DIR / "tests" / "e2e" / "output"
+"""Screenshots of the main screens, for people to review (ignored by git)."""
+AXE_FAILING = ("serious", "critical")
+
+
+async def axe_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations of the page as it is now (WCAG 2.1 A and AA rules).
+
+    The script is evaluated through the browser's debugging protocol, which the
+    platform's Content-Security-Policy (scripts from the site only) does not stop.
+    """
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (make setup does)")
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
+        await page.evaluate(AXE.read_text(encoding="utf-8"))
+    result: list[dict[str, Any]] = await page.evaluate(
+        """async () => {
+          const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+          const found = await window.axe.run(document, {runOnly: {type: "tag", values: tags}});
+          return found.violations.map((v) => ({
+            id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5),
+          }));
+        }"""
+    )
+    return [f"{v['id']} ({v['impact']}): {', '.join(v['nodes'])}" for v in result if v["impact"] in AXE_FAILING]
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Save the whole page as ``tests/e2e/output/<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+async def checked(page: Page, name: str) -> None:
+    """Every page a browser test visits: no serious or critical axe-core violation, and a screenshot for review."""
+    await page.wait_for_load_state("load")
+    await screenshot(page, name)
+    assert await axe_violations(page) == [], name
