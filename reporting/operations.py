@@ -15,7 +15,9 @@ from pathlib import Path
 
 from core.dates import JST
 from core.db import session_scope, system_session
+from core.i18n import gettext as _
 from reporting.figures import compute_month
+from reporting.render import render_incident_report, report_language
 from reporting.repository import ReportingRepository
 from reporting.services import (
     IssueRefusedError,
@@ -39,6 +41,7 @@ __all__ = [
     "change_targets",
     "close_incident",
     "generate",
+    "incident_report",
     "review",
 ]
 
@@ -165,6 +168,20 @@ async def add_progress_entry(incident_id: uuid.UUID, *, note: str, by: str, at: 
     async with session_scope() as session:
         entry = await add_progress(session, incident_id, note=note, by=by, at=at)
     return f"progress of incident {incident_id} written ({entry.at.astimezone(JST):%Y-%m-%d %H:%M})"
+
+
+async def incident_report(incident_id: uuid.UUID, *, locale: str = "ja") -> bytes:
+    """The serious-incident report (重大障害報告書) of an incident as a PDF."""
+    async with system_session() as session:
+        repo = ReportingRepository(session, None)
+        incident = await repo.incident(incident_id)
+        if incident is None:
+            raise LookupError(f"no incident {incident_id}")
+        hit = [] if incident.all_members else await repo.member_names(await repo.affected_member_ids(incident.id))
+        progress = await repo.progress(incident.id)
+        with report_language(locale):
+            scope = _("every member of the platform") if incident.all_members else "、".join(hit)
+            return render_incident_report(incident, progress, scope=scope)
 
 
 SEVERITY_LABELS = {"critical": "重大", "major": "重要", "minor": "軽微"}

@@ -26,12 +26,14 @@ from core.i18n import current_locale, format_date, japanese_era
 from core.i18n import gettext as _
 from reporting.figures import JST, MemberMonth
 from reporting.fonts import font_for
+from reporting.models import Incident, IncidentProgress
 
 __all__ = [
     "availability_definition",
     "draft_label",
     "format_month",
     "render_csv",
+    "render_incident_report",
     "render_pdf",
     "report_language",
     "report_texts",
@@ -504,3 +506,61 @@ def render_csv(fig: MemberMonth, *, era: bool = False) -> bytes:
         reason, plan = fig.plans.get(item, ("", ""))
         writer.writerow([_("Improvement plan"), ITEM_LABELS[item](), reason, plan, ""])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def render_incident_report(
+    incident: Incident, progress: Sequence[IncidentProgress], *, scope: str, era: bool = True
+) -> bytes:
+    """The serious-incident report (重大障害報告書, OPS 5.2.1④) of one incident as a PDF, in the report language."""
+    texts = [incident.title, incident.symptom, incident.cause, incident.prevention, scope]
+    texts += [f"{p.note} {p.written_by}" for p in progress]
+    pdf = _Pdf(format="A4")
+    pdf.set_margins(15, 15, 15)
+    pdf.add_font(FONT, fname=str(font_for(texts)))
+    pdf.set_lang(current_locale.get())
+    title = _("Serious incident report")
+    pdf.set_title(f"{title} {incident.title}")
+    pdf.set_creator("Kyodo")
+    pdf.add_page()
+    pdf.set_font(FONT, size=16)
+    pdf.cell(0, 10, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT, size=9)
+    recovery = (
+        str(math.ceil((incident.recovered_at - incident.started_at).total_seconds() / 60))
+        if incident.recovered_at is not None
+        else _("not recovered yet")
+    )
+    severity = {"critical": _("Critical"), "major": _("Major"), "minor": _("Minor")}.get(
+        incident.severity, incident.severity
+    )
+    pdf.heading(_("1. Outline"))
+    pdf.rows(
+        [_("Item"), _("Details")],
+        [
+            (_("Incident"), incident.title),
+            (_("Severity"), severity),
+            (_("Affected"), scope),
+            (_("Started"), _when(incident.started_at, era=era)),
+            (_("Detected"), _when(incident.detected_at, era=era)),
+            (_("Members first told"), _when(incident.first_notified_at, era=era)),
+            (_("Recovered"), _when(incident.recovered_at, era=era)),
+            (_("Minutes to recover"), recovery),
+        ],
+        (50, 130),
+    )
+    pdf.heading(_("2. Symptom"))
+    pdf.para(incident.symptom or "—")
+    pdf.heading(_("3. Progress"))
+    if progress:
+        pdf.rows(
+            [_("Time"), _("What was found or done"), _("By")],
+            [(_when(p.at, era=era), p.note, p.written_by or "—") for p in progress],
+            (40, 110, 30),
+        )
+    else:
+        pdf.para("—")
+    pdf.heading(_("4. Cause"))
+    pdf.para(incident.cause or "—")
+    pdf.heading(_("5. Prevention"))
+    pdf.para(incident.prevention or "—")
+    return bytes(pdf.output())

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import click
 
 from core.errors import ServiceError
 from kyodo.cli.common import japan_time, run
-from reporting.operations import add_incident, add_progress_entry, close_incident, review
+from reporting.operations import add_incident, add_progress_entry, close_incident, incident_report, review
 from reporting.services import SEVERITIES
 
 __all__ = ["incident"]
@@ -88,3 +89,17 @@ def incident_review(days: int) -> None:
     """The weekly incident review: every incident of the last DAYS days with severity, scope and 経緯."""
     for line in run(review(days)):
         click.echo(line)
+
+
+@incident.command("report")
+@click.argument("incident_id")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write.")
+@click.option("--lang", "locale", type=click.Choice(["ja", "en"]), default="ja", show_default=True)
+def incident_report_command(incident_id: str, out: Path, locale: str) -> None:
+    """The serious-incident report (重大障害報告書, OPS 5.2.1④) of an incident as a PDF."""
+    try:
+        pdf = run(incident_report(uuid.UUID(incident_id), locale=locale))
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    out.write_bytes(pdf)
+    click.echo(str(out))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import psycopg
 
 from core.settings import Settings
 from tests.reporting.test_cli import _kyodo, _seed
+from tests.reporting.test_issue import pdf_text
 
 
-def test_an_incident_with_severity_and_progress_appears_in_the_weekly_review(fresh_database: Settings) -> None:
+def test_an_incident_with_severity_and_progress_appears_in_the_weekly_review(
+    fresh_database: Settings, tmp_path: Path
+) -> None:
     _seed(fresh_database.database.admin_url)
     started = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).astimezone(dt.timezone(dt.timedelta(hours=9)))
     stamp = f"{started:%Y-%m-%dT%H:%M}"
@@ -41,3 +45,20 @@ def test_an_incident_with_severity_and_progress_appears_in_the_weekly_review(fre
     assert lines[1].startswith("[重大] ")
     assert "封緘が止まった — OPEN — 対象：盛岡市" in lines[1]
     assert any("TSA の応答なしを確認、切替を開始 (運用 太郎)" in line for line in lines)
+
+    # The serious-incident report (重大障害報告書) as a PDF, with the progress.
+    out = tmp_path / "report.pdf"
+    written = _kyodo("incident", "report", incident_id, "--out", str(out), settings=fresh_database)
+    assert written.returncode == 0, written.stderr
+    text = pdf_text(out.read_bytes())
+    for expected in (
+        "重大障害報告書",
+        "封緘が止まった",
+        "重要度",
+        "重大",
+        "影響範囲",
+        "盛岡市",
+        "3. 経緯",
+        "TSA の応答なしを確認",
+    ):
+        assert expected in text, expected
