@@ -57,6 +57,8 @@ async def test_a_clerk_goes_through_the_steps(
         "/contracts/drafts",
         subject="市道3号線舗装補修工事",
         title_id=str(office.title_a.id),
+        transaction_date="2026-12-10",
+        counterparty="岩手舗装株式会社",
         amount="1,980,000",
     )
     assert created.status_code == 303, created.text
