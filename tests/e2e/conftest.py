@@ -98,7 +98,7 @@ class Live:
         """A client of the JSON API with the member's API key (drafter role)."""
         return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30.0)
 
-    def wait_until_serving(self, timeout: float = 60.0) -> None:
+    def wait_until_serving(self, timeout: float = 150.0) -> None:
         log = self.logs / "web.log"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
