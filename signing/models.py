@@ -143,9 +143,7 @@ class Contract(MemberOwned, UUIDv7AuditBase):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     """When staff deleted the draft: its files, parties and boxes are gone, the row stays for its audit trail
     (append-only) and no list, search or page shows it any more."""
-    previous_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("contract.id", ondelete="SET NULL"), nullable=True
-    )
+    previous_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contract.id", ondelete="SET NULL"), nullable=True)
     """The declined contract this one revises (its earlier version, whose trail stays as it was)."""
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     """1 for a new contract; one more than the declined contract it revises."""

@@ -9,6 +9,7 @@ rows they may see by the services' repository.
 
 * ``_api`` — :class:`ContractApiController`, ``/api/v1/contracts``;
 * ``_pages`` — :class:`ContractPagesController`, ``/contracts``;
+* ``_editor`` — :class:`ContractEditorController`, ``/contracts/{id}/edit/…``: the contract editor in steps;
 * ``_contractor`` — :class:`ContractorController`, ``/c/{token}``;
 * ``_records`` — :class:`ContractRecordsController` and its API twin: corrections after conclusion,
   department moves;
