@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test lint typecheck migrations-check pytest bench messages clean system-deps
+.PHONY: setup demo test test-multi-host lint typecheck migrations-check pytest bench messages clean system-deps
 
 $(UV):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -57,6 +57,10 @@ migrations-check:
 
 pytest:
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+## test-multi-host: the multi-host test (network namespaces, HAProxy; needs root), about four minutes
+test-multi-host: setup
+	KYODO_TEST_MULTI_HOST=1 $(BIN)/pytest tests/deploy/test_multi_host.py -p no:xdist -q
 
 ## bench: benchmarks (not part of `make test`); each prints its figures
 bench: setup

@@ -39,6 +39,12 @@ from tenants.sessions import session_store
 __all__ = ["AdminApiController"]
 
 
+class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The department another one is merged into."""
+
+    target_id: uuid.UUID
+
+
 class DepartmentOut(msgspec.Struct):
     id: uuid.UUID
     code: str
@@ -184,6 +190,18 @@ class AdminApiController(Controller):
         """Delete an empty department (409 if it has sub-departments or staff)."""
         _p, member_id = caller_member(request)
         await member_services(db_session, member_id).departments.delete(department_id)
+
+    @post("/departments/{department_id:uuid}/merge", guards=[requires("staff", "manage")], status_code=204)
+    async def merge_department(
+        self,
+        request: Request[Any, Any, Any],
+        department_id: FromPath[uuid.UUID],
+        data: JSONBody[MergeIn],
+        db_session: NamedDependency[AsyncSession],
+    ) -> None:
+        """Merge a department into ``target_id``: its staff, sub-departments and contracts move, it is deleted."""
+        _p, member_id = caller_member(request)
+        await member_services(db_session, member_id).departments.merge(department_id, data.target_id)
 
     # ----------------------------------------------------------------- staff
 

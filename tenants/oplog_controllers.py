@@ -72,6 +72,7 @@ class OperationLogController(Controller):
     """``/admin/operations``: the member's operation log with filters, pages, CSV and the chain's verification."""
 
     path = "/admin/operations"
+    include_in_schema = False
     guards = [requires("audit", "view")]  # noqa: RUF012
 
     @get("/")

@@ -28,7 +28,7 @@ from tenants.models import Member
 from tests import factories as f
 from tests.e2e.conftest import Live
 
-EXAMPLES_PER_OPERATION = 6
+EXAMPLES_PER_OPERATION = 4
 
 
 async def _admin_key(live: Live) -> str:

@@ -228,6 +228,7 @@ async def test_declining_with_a_reason_stops_the_contract_and_tells_everyone(
     assert without_reason.status_code == 400
     declined = await client.post(f"/c/{token}/decline", data={"reason": "金額に誤りがあります", "_csrf_token": csrf})
     assert declined.status_code == 200, declined.text
+    drafter_email = office.drafter_a.email
     await system_access(db_session)
     db_session.expire_all()
     contract = await db_session.get(Contract, uuid.UUID(contract_id))
@@ -240,7 +241,7 @@ async def test_declining_with_a_reason_stops_the_contract_and_tells_everyone(
     mails = (await db_session.scalars(select(OutboxMessage).where(OutboxMessage.task_name == MAIL_TASK))).all()
     assert any("金額に誤りがあります" in m.kwargs.get("body", "") for m in mails)
     # The drafter's mail leads to the contract's page, which shows who declined and why.
-    to_drafter = [m.kwargs["body"] for m in mails if m.kwargs.get("to") == office.drafter_a.email]
+    to_drafter = [m.kwargs["body"] for m in mails if m.kwargs.get("to") == drafter_email]
     assert to_drafter, [m.kwargs.get("to") for m in mails]
     assert f"/contracts/{contract_id}" in to_drafter[-1]
     await sign_in(client, "morioka-drafter")

@@ -115,7 +115,7 @@ async def test_drafter_prepares_and_sends_on_the_screens(
         },
     )
     assert outside.status_code == 400
-    assert "ページ内に収め" in outside.text
+    assert "ページの中に置き" in outside.text
     sent = await client.post(
         f"{detail_url}/send", data={"_csrf_token": token, "confirmed": "yes"}, follow_redirects=False
     )
