@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from core.settings import to_psycopg_url
-from tenants.models import Member
+from tenants.models import Consortium, Member
 from tests import factories as f
 from tests.e2e.conftest import Live
 
@@ -35,7 +35,13 @@ async def _admin_key(live: Live) -> str:
     engine = create_async_engine(to_psycopg_url(live.settings.database.admin_url or live.settings.database.url))
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            member = (await session.scalars(select(Member).where(Member.lg_code == "032018"))).one()
+            # A member of its own: the generated requests change and delete what an administrator may,
+            # and the other browser tests share this platform's member 032018.
+            seeded = (await session.scalars(select(Member).where(Member.lg_code == "032018"))).one()
+            group = await session.get(Consortium, seeded.consortium_id)
+            assert group is not None
+            member = await f.member(session, group, "039999", "検査村")
+            await f.title(session, member, "mayor", "村長", "検査村長 検査 太郎")
             key = await f.api_key(session, member, roles=("admin", "drafter"), label="検査")
             await session.commit()
             return key
