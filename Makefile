@@ -15,6 +15,11 @@ PYTEST_WORKERS ?= 2
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
+# Byte-compiled modules: every `kyodo` command, web process and worker the tests
+# start imports the whole platform, and compiling it from source on each start
+# costs several seconds (shells that set PYTHONDONTWRITEBYTECODE would pay it each time).
+export UV_COMPILE_BYTECODE := 1
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-multi-host lint typecheck migrations-check pytest bench messages clean system-deps
 
