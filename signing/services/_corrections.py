@@ -7,11 +7,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, NotFound
 from core.i18n import gettext as _
 from core.settings import Settings
 from signing.audit import Actor, append_event
-from signing.blobs import BlobStore
 from signing.models import (
     AuditKind,
     Contract,
@@ -23,7 +22,7 @@ from signing.models import (
 )
 from signing.services._circulation import notify_next
 from signing.services._common import lock_contract, text_boxes
-from signing.services._drafts import check_upload, clean_file_name
+from signing.services._drafts import clean_file_name, swap_document_file
 
 _VALUE_REASONS = ("characters", "overflow")
 """Seal failures a corrected value fixes (the others need another file, or the operators)."""
@@ -89,29 +88,9 @@ async def replace_document(
     document = next((d for d in contract.documents if d.id == document_id), None)
     if document is None:
         raise NotFound(_("The document was not found."))
-    checked = await check_upload(settings, file_name, data)
-    for box in await text_boxes(session, contract.id):
-        if box.document_id != document.id:
-            continue
-        if box.page >= len(checked.page_sizes):
-            raise Invalid(
-                _("The new file has fewer pages than the text box “{label}” needs (page {page}).").format(
-                    label=box.label, page=box.page + 1
-                )
-            )
-        width, height = checked.page_sizes[box.page]
-        if box.x + box.width > width + 0.5 or box.y + box.height > height + 0.5:
-            raise Invalid(
-                _("The text box “{label}” (page {page}) does not fit on the new file's page.").format(
-                    label=box.label, page=box.page + 1
-                )
-            )
-    previous = document.sha256
-    document.sha256 = await BlobStore(settings).put(session, contract.member_id, data)
-    document.size = len(data)
-    document.page_sizes = checked.page_sizes
-    document.file_name = clean_file_name(file_name)
-    contract.file_names = "\n".join(d.file_name for d in contract.documents)
+    previous = await swap_document_file(
+        session, settings, contract, document, name=clean_file_name(file_name), data=data
+    )
     await append_event(
         session,
         member_id=contract.member_id,

@@ -37,6 +37,7 @@ from signing.services._common import (
     OPEN_PARTY,
     documents_of,
     require_draft,
+    text_boxes,
     valid_email,
 )
 from tenants.models import AddressBookEntry
@@ -127,6 +128,42 @@ async def check_upload(settings: Settings, name: str, data: bytes) -> CheckedPdf
         return await check_pdf_off_loop(data, name, limits=limits)
     except PdfRejectedError as exc:
         raise (TooLarge if len(data) > limits.max_bytes else Invalid)(exc.message) from exc
+
+
+async def swap_document_file(
+    session: AsyncSession, settings: Settings, contract: Contract, document: ContractDocument, *, name: str, data: bytes
+) -> str:
+    """Put another PDF in place of ``document``'s file and return the hash of the one it replaces.
+
+    The new file is checked as every upload is, and every text box placed on the
+    document must still find its page and fit on it: otherwise nothing changes.
+
+    :raises core.errors.Invalid: the PDF is refused, or a box would leave its page.
+    """
+    checked = await check_upload(settings, name, data)
+    for box in await text_boxes(session, contract.id):
+        if box.document_id != document.id:
+            continue
+        if box.page >= len(checked.page_sizes):
+            raise Invalid(
+                _("The new file has fewer pages than the text box “{label}” needs (page {page}).").format(
+                    label=box.label, page=box.page + 1
+                )
+            )
+        width, height = checked.page_sizes[box.page]
+        if box.x + box.width > width + 0.5 or box.y + box.height > height + 0.5:
+            raise Invalid(
+                _("The text box “{label}” (page {page}) does not fit on the new file's page.").format(
+                    label=box.label, page=box.page + 1
+                )
+            )
+    previous = document.sha256
+    document.sha256 = await BlobStore(settings).put(session, contract.member_id, data)
+    document.size = len(data)
+    document.page_sizes = checked.page_sizes
+    document.file_name = name
+    contract.file_names = "\n".join(d.file_name for d in contract.documents)
+    return previous
 
 
 async def add_documents(

@@ -29,7 +29,6 @@ from core.scope import Principal, ViewScope
 from core.settings import Settings
 from core.text import has_control_characters
 from signing.audit import Actor, append_event
-from signing.blobs import BlobStore
 from signing.models import (
     AuditKind,
     Contract,
@@ -48,9 +47,9 @@ from signing.services._drafts import (
     check_box_place,
     check_contractor,
     check_contractor_password,
-    check_upload,
     clean_file_name,
     create_contract,
+    swap_document_file,
 )
 from tenants.passwords import hash_password
 
@@ -529,29 +528,7 @@ async def replace_draft_document(
                 limit=settings.contracts.max_contract_mb, name=name
             ),
         )
-    checked = await check_upload(settings, name, data)
-    for box in await text_boxes(session, contract.id):
-        if box.document_id != document.id:
-            continue
-        if box.page >= len(checked.page_sizes):
-            raise Invalid(
-                _("The new file has fewer pages than the text box “{label}” needs (page {page}).").format(
-                    label=box.label, page=box.page + 1
-                )
-            )
-        width, height = checked.page_sizes[box.page]
-        if box.x + box.width > width + 0.5 or box.y + box.height > height + 0.5:
-            raise Invalid(
-                _("The text box “{label}” (page {page}) does not fit on the new file's page.").format(
-                    label=box.label, page=box.page + 1
-                )
-            )
-    previous = document.sha256
-    document.sha256 = await BlobStore(settings).put(session, contract.member_id, data)
-    document.size = len(data)
-    document.page_sizes = checked.page_sizes
-    document.file_name = name
-    contract.file_names = "\n".join(d.file_name for d in contract.documents)
+    previous = await swap_document_file(session, settings, contract, document, name=name, data=data)
     await session.flush()
     await _event(
         session,
