@@ -111,6 +111,42 @@ class Live:
             time.sleep(0.2)
         raise AssertionError(f"kyodo serve did not answer:\n{log.read_text(errors='replace')[-4000:]}")
 
+    async def contract(
+        self,
+        fields: dict[str, str],
+        file: tuple[str, bytes],
+        party: dict[str, Any],
+        box: dict[str, Any] | None = None,
+        *,
+        send: bool = True,
+    ) -> tuple[str, str]:
+        """A contract made by another system through the API, as its users' systems do: (contract id, party id).
+
+        ``fields`` are the form fields of the create call (the member's title is
+        added), ``party`` the one party, ``box`` a text box for that party on the
+        first file (page and place in PDF points, label).
+        """
+        async with self.api() as api:
+            created = await api.post(
+                "/api/v1/contracts/",
+                data={"title_id": self.title_id, **fields},
+                files=[("files", (file[0], file[1], "application/pdf"))],
+            )
+            assert created.status_code == 201, created.text
+            contract_id = str(created.json()["id"])
+            added = await api.post(f"/api/v1/contracts/{contract_id}/parties", json={"order_no": 1, **party})
+            assert added.status_code == 201, added.text
+            if box is not None:
+                placed = await api.post(
+                    f"/api/v1/contracts/{contract_id}/text-boxes",
+                    json={"document_id": created.json()["documents"][0]["id"], "party_id": added.json()["id"], **box},
+                )
+                assert placed.status_code == 201, placed.text
+            if send:
+                sent = await api.post(f"/api/v1/contracts/{contract_id}/send")
+                assert sent.status_code == 200, sent.text
+        return contract_id, str(added.json()["id"])
+
 
 async def _seed(settings: Settings) -> tuple[str, str]:
     engine = create_async_engine(to_psycopg_url(settings.database.url))

@@ -48,25 +48,14 @@ async def _signer(live: Live) -> str:
 
 
 async def _contract(live: Live, subject: str, party: dict[str, object]) -> str:
-    async with live.api() as api:
-        created = await api.post(
-            "/api/v1/contracts/",
-            data={
-                "subject": subject,
-                "title_id": live.title_id,
-                "contract_number": f"R8-{secrets.randbelow(9000) + 1000}",
-                "amount": "3300000",
-                "transaction_date": "2026-12-01",
-                "counterparty": "盛岡建設株式会社",
-            },
-            files=[("files", ("契約書.pdf", f.pdf(1), "application/pdf"))],
-        )
-        assert created.status_code == 201, created.text
-        contract_id = str(created.json()["id"])
-        added = await api.post(f"/api/v1/contracts/{contract_id}/parties", json={"order_no": 1, **party})
-        assert added.status_code == 201, added.text
-        sent = await api.post(f"/api/v1/contracts/{contract_id}/send")
-        assert sent.status_code == 200, sent.text
+    fields = {
+        "subject": subject,
+        "contract_number": f"R8-{secrets.randbelow(9000) + 1000}",
+        "amount": "3300000",
+        "transaction_date": "2026-12-01",
+        "counterparty": "盛岡建設株式会社",
+    }
+    contract_id, _party_id = await live.contract(fields, ("契約書.pdf", f.pdf(1)), party)
     return contract_id
 
 

@@ -27,49 +27,23 @@ ACCESS_PASSWORD = "tel-7749-ok"
 
 
 async def _sent_contract(live: Live) -> tuple[str, str]:
-    async with live.api() as api:
-        created = await api.post(
-            "/api/v1/contracts/",
-            data={
-                "subject": "学校給食調理業務委託契約",
-                "title_id": live.title_id,
-                "amount": "12800000",
-                "transaction_date": "2026-04-01",
-                "counterparty": "岩手建設株式会社",
-            },
-            files=[("files", ("業務委託契約書.pdf", f.pdf(2), "application/pdf"))],
-        )
-        assert created.status_code == 201, created.text
-        contract_id = created.json()["id"]
-        party = await api.post(
-            f"/api/v1/contracts/{contract_id}/parties",
-            json={
-                "order_no": 1,
-                "kind": "contractor",
-                "company": "盛岡建設株式会社",
-                "name": "盛岡 花子",
-                "email": CONTRACTOR,
-                "password": ACCESS_PASSWORD,
-            },
-        )
-        assert party.status_code == 201, party.text
-        box = await api.post(
-            f"/api/v1/contracts/{contract_id}/text-boxes",
-            json={
-                "document_id": created.json()["documents"][0]["id"],
-                "party_id": party.json()["id"],
-                "page": 1,
-                "x": 300,
-                "y": 120,
-                "width": 240,
-                "height": 28,
-                "label": "受託者 住所",
-            },
-        )
-        assert box.status_code == 201, box.text
-        sent = await api.post(f"/api/v1/contracts/{contract_id}/send")
-        assert sent.status_code == 200, sent.text
-    return contract_id, party.json()["id"]
+    return await live.contract(
+        {
+            "subject": "学校給食調理業務委託契約",
+            "amount": "12800000",
+            "transaction_date": "2026-04-01",
+            "counterparty": "岩手建設株式会社",
+        },
+        ("業務委託契約書.pdf", f.pdf(2)),
+        {
+            "kind": "contractor",
+            "company": "盛岡建設株式会社",
+            "name": "盛岡 花子",
+            "email": CONTRACTOR,
+            "password": ACCESS_PASSWORD,
+        },
+        {"page": 1, "x": 300, "y": 120, "width": 240, "height": 28, "label": "受託者 住所"},
+    )
 
 
 async def _fits_a_phone(page: Page) -> None:

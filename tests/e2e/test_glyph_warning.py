@@ -18,47 +18,23 @@ ACCESS_PASSWORD = "tel-3381-ok"
 
 
 async def _sent(live: Live) -> None:
-    async with live.api() as api:
-        created = await api.post(
-            "/api/v1/contracts/",
-            data={
-                "subject": "測量業務委託契約",
-                "title_id": live.title_id,
-                "amount": "3300000",
-                "transaction_date": "2026-04-01",
-                "counterparty": "髙﨑測量株式会社",
-            },
-            files=[("files", ("測量業務委託契約書.pdf", f.pdf(), "application/pdf"))],
-        )
-        assert created.status_code == 201, created.text
-        contract_id = created.json()["id"]
-        party = await api.post(
-            f"/api/v1/contracts/{contract_id}/parties",
-            json={
-                "order_no": 1,
-                "kind": "contractor",
-                "company": "髙﨑測量株式会社",
-                "name": "𠮷田 一郎",
-                "email": CONTRACTOR,
-                "password": ACCESS_PASSWORD,
-            },
-        )
-        assert party.status_code == 201, party.text
-        box = await api.post(
-            f"/api/v1/contracts/{contract_id}/text-boxes",
-            json={
-                "document_id": created.json()["documents"][0]["id"],
-                "party_id": party.json()["id"],
-                "page": 0,
-                "x": 72,
-                "y": 120,
-                "width": 240,
-                "height": 24,
-                "label": "受注者 氏名",
-            },
-        )
-        assert box.status_code == 201, box.text
-        assert (await api.post(f"/api/v1/contracts/{contract_id}/send")).status_code == 200
+    await live.contract(
+        {
+            "subject": "測量業務委託契約",
+            "amount": "3300000",
+            "transaction_date": "2026-04-01",
+            "counterparty": "髙﨑測量株式会社",
+        },
+        ("測量業務委託契約書.pdf", f.pdf()),
+        {
+            "kind": "contractor",
+            "company": "髙﨑測量株式会社",
+            "name": "𠮷田 一郎",
+            "email": CONTRACTOR,
+            "password": ACCESS_PASSWORD,
+        },
+        {"page": 0, "x": 72, "y": 120, "width": 240, "height": 24, "label": "受注者 氏名"},
+    )
 
 
 async def test_the_form_warns_while_typing_a_character_the_seal_cannot_print(

@@ -15,16 +15,14 @@ import psycopg
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.scope import Principal, PrincipalKind
 from core.settings import Settings, SigningSettings, to_psycopg_url
 from kyodo.backup import create_backup, restore_drill
-from signing import services as svc
-from signing.audit import Actor
-from signing.models import AuditEvent, ContractStatus, PartyKind
+from signing.models import AuditEvent, ContractStatus
 from signing.seal_service import SealerPool, SealOutcome, seal_contract
 from tests import factories as f
 from tests.kyodo.test_backup import MASTER_KEY, _with
 from tests.scope import system_access
+from tests.signing.agreed import agreed_by_its_signer
 from tests.signing.conftest import pki, pki_server, signing_settings  # noqa: F401 - the test PKI and its TSA
 from tests.signing.pdfgen import make_pdf
 
@@ -37,52 +35,16 @@ async def _agreed_contract(settings: Settings) -> tuple[async_sessionmaker[Async
     async with maker() as session:
         group = await f.consortium(session)
         member = await f.member(session, group, "032018", "盛岡市")
-        mayor = await f.title(session, member, "mayor", "市長", "盛岡市長 内舘 茂")
-        signer = await f.staff(session, member, "morioka-shocho", roles=("signer", "drafter"), name="内舘 茂")
-        await f.grant(session, signer, mayor)
-        principal = Principal(
-            kind=PrincipalKind.STAFF, id=signer.id, name=signer.name, consortium_id=group.id, member_id=member.id
-        )
-        who = Actor(actor=signer.name, email=signer.email)
-        await system_access(session)
-        contract = await svc.create_contract(
+        contract = await agreed_by_its_signer(
             session,
-            principal,
-            svc.ContractInput(
-                subject="図書館空調改修工事",
-                title_id=mayor.id,
-                amount=1_200_000,
-                transaction_date=dt.date(2026, 11, 30),
-                counterparty="岩手空調株式会社",
-            ),
-            who,
-        )
-        [document] = await svc.add_documents(session, settings, contract, [("契約書.pdf", make_pdf(1))], who)
-        party = await svc.add_party(
-            session,
-            contract,
-            svc.PartyInput(
-                order_no=1,
-                kind=PartyKind.STAFF,
-                name=signer.name,
-                email=signer.email,
-                staff_id=signer.id,
-                title_id=mayor.id,
-            ),
-            who,
-        )
-        box = await svc.add_text_box(
-            session,
-            contract,
-            svc.TextBoxInput(
-                document_id=document.id, party_id=party.id, page=0, x=72, y=100, width=260, height=24, label="記名"
-            ),
-            who,
-        )
-        await svc.send(session, settings, contract, who)
-        await session.refresh(contract, ["documents", "parties", "sealed_documents"])
-        await svc.staff_agree(
-            session, settings, contract=contract, principal=principal, values={str(box.id): "内舘 茂"}, who=who
+            settings,
+            member,
+            files=[("契約書.pdf", make_pdf(1))],
+            subject="図書館空調改修工事",
+            counterparty="岩手空調株式会社",
+            amount=1_200_000,
+            transaction_date=dt.date(2026, 11, 30),
+            value="内舘 茂",
         )
         await session.commit()
         assert contract.status is ContractStatus.SEALING

@@ -30,13 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from core.dates import JST
-from core.scope import Principal, PrincipalKind
 from core.settings import Settings, SigningSettings, to_psycopg_url
 from onboarding import stages
 from onboarding.models import DeletionReport, MemberExport
-from signing import services as svc
-from signing.audit import Actor
-from signing.models import PartyKind
 from signing.seal_service import SealerPool, SealOutcome, renew_due, seal_contract
 from signing.verification import verify_async
 from tenants.models import Member, MemberStatus, OperationKind, OperationLog
@@ -44,6 +40,7 @@ from testpki import settings_environment
 from tests import factories as f
 from tests.conftest import PROJECT_DIR, TwoMembers, csrf_token, sign_in
 from tests.scope import system_access
+from tests.signing.agreed import agreed_by_its_signer
 from tests.signing.pdfgen import make_pdf
 
 SUBJECT = "髙﨑地区庁舎清掃業務委託"
@@ -62,59 +59,21 @@ async def conclude(
     number: str,
 ) -> uuid.UUID:
     """A contract of ``member`` through circulation and sealed by the provider seal; its id."""
-    mayor = await f.title(session, member, f"mayor-{login}", "市長", f"{member.name}長 {SIGNER}")
-    signer = await f.staff(session, member, login, roles=("signer", "drafter"), name=SIGNER)
-    await f.grant(session, signer, mayor)
-    principal = Principal(
-        kind=PrincipalKind.STAFF,
-        id=signer.id,
-        name=signer.name,
-        consortium_id=member.consortium_id,
-        member_id=member.id,
-    )
-    who = Actor(actor=signer.name, email=signer.email)
-    await system_access(session)
-    contract = await svc.create_contract(
+    contract = await agreed_by_its_signer(
         session,
-        principal,
-        svc.ContractInput(
-            subject=SUBJECT,
-            title_id=mayor.id,
-            contract_number=number,
-            amount=1_980_000,
-            transaction_date=dt.date(2026, 11, 30),
-            counterparty=COUNTERPARTY,
-        ),
-        who,
-    )
-    documents = await svc.add_documents(
-        session, settings, contract, [("委託契約書.pdf", make_pdf(1)), ("仕様書.pdf", make_pdf(2))], who
-    )
-    party = await svc.add_party(
-        session,
-        contract,
-        svc.PartyInput(
-            order_no=1,
-            kind=PartyKind.STAFF,
-            name=signer.name,
-            email=signer.email,
-            staff_id=signer.id,
-            title_id=mayor.id,
-        ),
-        who,
-    )
-    box = await svc.add_text_box(
-        session,
-        contract,
-        svc.TextBoxInput(
-            document_id=documents[0].id, party_id=party.id, page=0, x=72, y=100, width=260, height=24, label="記名"
-        ),
-        who,
-    )
-    await svc.send(session, settings, contract, who)
-    await session.refresh(contract, ["documents", "parties", "sealed_documents"])
-    await svc.staff_agree(
-        session, settings, contract=contract, principal=principal, values={str(box.id): "盛岡市長"}, who=who
+        settings,
+        member,
+        files=[("委託契約書.pdf", make_pdf(1)), ("仕様書.pdf", make_pdf(2))],
+        subject=SUBJECT,
+        contract_number=number,
+        counterparty=COUNTERPARTY,
+        amount=1_980_000,
+        transaction_date=dt.date(2026, 11, 30),
+        login=login,
+        signer_name=SIGNER,
+        title_code=f"mayor-{login}",
+        formal_name=f"{member.name}長 {SIGNER}",
+        value="盛岡市長",
     )
     assert await seal_contract(session, settings, pool, contract.id) is SealOutcome.SEALED
     return contract.id

@@ -21,12 +21,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from core.outbox import OutboxMessage
-from core.scope import Principal, PrincipalKind, elevated
+from core.scope import elevated
 from core.settings import RedisSettings, Settings, SigningSettings, to_psycopg_url
 from onboarding.models import UsageEvent
 from reporting.usage import concluded_contracts
 from signing import services as svc
-from signing.audit import Actor
 from signing.blobs import BlobStore
 from signing.errors import SealingUnavailable
 from signing.models import (
@@ -35,7 +34,6 @@ from signing.models import (
     ConclusionCertificate,
     Contract,
     ContractStatus,
-    PartyKind,
     SealedDocument,
 )
 from signing.seal_service import SealerPool, SealOutcome, renew_due, seal_contract
@@ -44,6 +42,7 @@ from testpki import PKIServer, TestPKI, settings_environment
 from tests import factories as f
 from tests.conftest import WorkerProcess, start_worker
 from tests.scope import system_access
+from tests.signing.agreed import agreed_by_its_signer
 from tests.signing.conftest import pdftotext
 from tests.signing.pdfgen import make_pdf
 
@@ -68,59 +67,17 @@ async def _waiting_contract(
     async with maker() as session:
         group = await f.consortium(session)
         member = await f.member(session, group, "032018", "盛岡市")
-        mayor = await f.title(session, member, "mayor", "市長", SIGNER_TEXT)
-        signer = await f.staff(session, member, "morioka-shocho", roles=("signer", "drafter"), name="内舘 茂")
-        await f.grant(session, signer, mayor)
-        principal = Principal(
-            kind=PrincipalKind.STAFF, id=signer.id, name=signer.name, consortium_id=group.id, member_id=member.id
-        )
-        who = Actor(actor=signer.name, email=signer.email)
-        await system_access(session)
-        contract = await svc.create_contract(
-            session,
-            principal,
-            svc.ContractInput(
-                subject="図書館空調改修工事",
-                title_id=mayor.id,
-                contract_number="R8-0042",
-                amount=1_200_000,
-                transaction_date=dt.date(2026, 4, 1),
-                counterparty="岩手建設株式会社",
-            ),
-            who,
-        )
-        documents = await svc.add_documents(
+        contract = await agreed_by_its_signer(
             session,
             settings,
-            contract,
-            [(f"契約書{i}.pdf", make_pdf(2, title=f"Contract {i}")) for i in range(files)],
-            who,
-        )
-        party = await svc.add_party(
-            session,
-            contract,
-            svc.PartyInput(
-                order_no=1,
-                kind=PartyKind.STAFF,
-                name=signer.name,
-                email=signer.email,
-                staff_id=signer.id,
-                title_id=mayor.id,
-            ),
-            who,
-        )
-        box = await svc.add_text_box(
-            session,
-            contract,
-            svc.TextBoxInput(
-                document_id=documents[0].id, party_id=party.id, page=0, x=72, y=100, width=260, height=24, label="記名"
-            ),
-            who,
-        )
-        await svc.send(session, settings, contract, who)
-        await session.refresh(contract, ["documents", "parties", "sealed_documents"])
-        await svc.staff_agree(
-            session, settings, contract=contract, principal=principal, values={str(box.id): SIGNER_TEXT}, who=who
+            member,
+            files=[(f"契約書{i}.pdf", make_pdf(2, title=f"Contract {i}")) for i in range(files)],
+            subject="図書館空調改修工事",
+            contract_number="R8-0042",
+            counterparty="岩手建設株式会社",
+            amount=1_200_000,
+            transaction_date=dt.date(2026, 4, 1),
+            formal_name=SIGNER_TEXT,
         )
         await session.commit()
         assert contract.status is ContractStatus.SEALING
