@@ -13,6 +13,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +82,17 @@ class Actor:
             ip=origin.ip,
             user_agent=origin.user_agent,
         )
+
+
+_ACTOR_ID = re.compile(r"^[a-z]+:[0-9a-fA-F-]{32,36} ?")
+
+
+def actor_display_name(actor: str) -> str:
+    """The person or company in a trail's ``actor`` (``staff:<id> 内舘 茂`` → ``内舘 茂``), for documents people read.
+
+    The internal id stays in the trail itself; certificates and mails name people.
+    """
+    return _ACTOR_ID.sub("", actor, count=1).strip() or actor
 
 
 @dataclass(frozen=True)

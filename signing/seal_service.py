@@ -44,7 +44,7 @@ from core.settings import SealSettings, Settings, SigningSettings
 from onboarding.environment import is_test
 from onboarding.metering import record_conclusion
 from onboarding.models import Environment
-from signing.audit import Actor, append_event
+from signing.audit import Actor, actor_display_name, append_event
 from signing.blobs import BlobStore
 from signing.certificate import AgreementLine, CertificateData, PartyLine, SealedFileLine, render_certificate
 from signing.conclusion import announce_conclusion, failure_from_error, record_seal_failure
@@ -214,7 +214,13 @@ async def _certificate_data(
             for p in parties
         ],
         events=[
-            AgreementLine(when=e.occurred_at, what=AuditKind(e.kind), who=e.actor, email=e.email, ip=str(e.ip or ""))
+            AgreementLine(
+                when=e.occurred_at,
+                what=AuditKind(e.kind),
+                who=actor_display_name(e.actor),
+                email=e.email,
+                ip=str(e.ip or ""),
+            )
             for e in events
             if e.kind in {k.value for k in _CERTIFICATE_EVENTS}
         ],

@@ -51,7 +51,8 @@ async def agreed_by_its_signer(
         consortium_id=member.consortium_id,
         member_id=member.id,
     )
-    who = Actor(actor=signer.name, email=signer.email)
+    # The trail names staff as a signed-in request does (Actor.of_principal), with the internal id.
+    who = Actor(actor=f"{principal.kind.value}:{principal.id} {principal.name}", email=signer.email)
     await system_access(session)
     contract = await svc.create_contract(
         session,

@@ -156,6 +156,9 @@ async def test_every_file_is_sealed_with_the_agreed_text_and_verifies(
     assert SIGNER_TEXT.replace(" ", "") in texts[0].replace(" ", "")
     assert "締結証明書" in texts[1]
     assert rows[0].sha256 in texts[1].replace("\n", "")
+    # Its record of agreements names the signer, never the internal id of the trail.
+    assert "内舘" in texts[1]
+    assert "staff:" not in texts[1]
 
 
 async def test_tsa_down_leaves_the_contract_waiting_and_stores_nothing(
