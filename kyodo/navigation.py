@@ -42,7 +42,7 @@ def start_links(principal: Principal) -> list[Link]:
     """Links to every screen the person may use."""
     candidates: list[tuple[str, str, Link]] = [
         ("contract", "view", Link("/contracts", _("Contracts"))),
-        ("contract", "draft", Link("/contracts/new", _("New contract"))),
+        ("contract", "draft", Link("/contracts/drafts/new", _("New contract"))),
         ("staff", "view", Link("/admin/staff", _("Staff and departments"))),
         ("staff", "manage", Link("/admin/departments", _("Departments"))),
         ("title", "manage", Link("/admin/titles", _("Contract titles"))),

@@ -181,11 +181,9 @@ class ContractPagesController(Controller):
         return download_response(await actions.export_trail(trail))
 
     @get("/new", guards=[requires("contract", "draft")])
-    async def new(self, *, actions: NamedDependency[svc.ContractActions]) -> Template:
-        """The form of a new contract."""
-        return Template(
-            "signing/new.html", context={"titles": await actions.titles(), "limits": actions.settings.contracts}
-        )
+    async def new(self) -> Redirect:
+        """A new contract starts in the step editor (links and bookmarks to this address keep working)."""
+        return Redirect("/contracts/drafts/new")
 
     @post("/", guards=[requires("contract", "draft")], request_max_body_size=UPLOAD_LIMIT)
     async def create(self, *, data: FormData, actions: NamedDependency[svc.ContractActions]) -> Redirect:

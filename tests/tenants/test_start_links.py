@@ -35,7 +35,7 @@ async def test_links_follow_permissions(
     for href in admin:
         assert (await client.get(href)).status_code == 200, href
     await sign_in(client, "morioka-keiyaku")
-    assert await _links(client) == {"/address-book", "/contracts", "/contracts/new"}
+    assert await _links(client) == {"/address-book", "/contracts", "/contracts/drafts/new"}
     await sign_in(client, "morioka-etsuran")
     assert await _links(client) == {"/contracts"}
     await sign_in(client, "jimukyoku")
