@@ -22,7 +22,7 @@ from signing.seal_service import SealerPool, SealOutcome, seal_contract
 from tests import factories as f
 from tests.kyodo.test_backup import MASTER_KEY, _with
 from tests.scope import system_access
-from tests.signing.agreed import agreed_by_its_signer
+from tests.signing.concluded import agreed_by_its_signer
 from tests.signing.conftest import pki, pki_server, signing_settings  # noqa: F401 - the test PKI and its TSA
 from tests.signing.pdfgen import make_pdf
 

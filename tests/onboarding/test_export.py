@@ -40,7 +40,7 @@ from testpki import settings_environment
 from tests import factories as f
 from tests.conftest import PROJECT_DIR, TwoMembers, csrf_token, sign_in
 from tests.scope import system_access
-from tests.signing.agreed import agreed_by_its_signer
+from tests.signing.concluded import agreed_by_its_signer
 from tests.signing.pdfgen import make_pdf
 
 SUBJECT = "髙﨑地区庁舎清掃業務委託"

@@ -1,4 +1,4 @@
-"""Concluded contracts for tests of what comes after conclusion (corrections, the portal).
+"""Contracts at the end of circulation, for tests of sealing and what comes after it.
 
 Made through the workflow functions and sealed by the real sealing service
 (loopback TSA/OCSP), so their sealed files and certificates are real.
@@ -7,6 +7,7 @@ Made through the workflow functions and sealed by the real sealing service
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,4 +90,81 @@ async def concluded(
     return contract
 
 
-__all__ = ["concluded", "principal_of"]
+async def agreed_by_its_signer(
+    session: AsyncSession,
+    settings: Settings,
+    member: Member,
+    *,
+    files: Sequence[tuple[str, bytes]],
+    subject: str,
+    counterparty: str,
+    amount: int,
+    transaction_date: dt.date,
+    contract_number: str = "",
+    login: str = "morioka-shocho",
+    signer_name: str = "内舘 茂",
+    title_code: str = "mayor",
+    formal_name: str = "盛岡市長 内舘 茂",
+    value: str | None = None,
+) -> Contract:
+    """A contract agreed by one staff signer, ``signer_name`` under ``formal_name``: 封緘待ち, ready for a real seal.
+
+    Its box on the first file holds ``value``; the caller commits, and seals when it
+    needs a sealed contract.
+    """
+    mayor = await f.title(session, member, title_code, "市長", formal_name)
+    signer = await f.staff(session, member, login, roles=("signer", "drafter"), name=signer_name)
+    await f.grant(session, signer, mayor)
+    principal = principal_of(signer, member)
+    # The trail names staff as a signed-in request does (Actor.of_principal), with the internal id.
+    who = Actor(actor=f"{principal.kind.value}:{principal.id} {principal.name}", email=signer.email)
+    await system_access(session)
+    contract = await svc.create_contract(
+        session,
+        principal,
+        svc.ContractInput(
+            subject=subject,
+            title_id=mayor.id,
+            contract_number=contract_number,
+            amount=amount,
+            transaction_date=transaction_date,
+            counterparty=counterparty,
+        ),
+        who,
+    )
+    documents = await svc.add_documents(session, settings, contract, list(files), who)
+    party = await svc.add_party(
+        session,
+        contract,
+        svc.PartyInput(
+            order_no=1,
+            kind=PartyKind.STAFF,
+            name=signer.name,
+            email=signer.email,
+            staff_id=signer.id,
+            title_id=mayor.id,
+        ),
+        who,
+    )
+    box = await svc.add_text_box(
+        session,
+        contract,
+        svc.TextBoxInput(
+            document_id=documents[0].id, party_id=party.id, page=0, x=72, y=100, width=260, height=24, label="記名"
+        ),
+        who,
+    )
+    await svc.send(session, settings, contract, who)
+    await session.refresh(contract, ["documents", "parties", "sealed_documents"])
+    await svc.staff_agree(
+        session,
+        settings,
+        contract=contract,
+        principal=principal,
+        values={str(box.id): value if value is not None else formal_name},
+        who=who,
+    )
+    return contract
+
+
+__all__ = ["agreed_by_its_signer", "concluded", "principal_of"]

@@ -42,7 +42,7 @@ from testpki import PKIServer, TestPKI, settings_environment
 from tests import factories as f
 from tests.conftest import WorkerProcess, start_worker
 from tests.scope import system_access
-from tests.signing.agreed import agreed_by_its_signer
+from tests.signing.concluded import agreed_by_its_signer
 from tests.signing.conftest import pdftotext
 from tests.signing.pdfgen import make_pdf
 
