@@ -65,6 +65,14 @@ def gettext(message: str) -> str:
     return translations(current_locale.get()).gettext(message)
 
 
+def pgettext(context: str, message: str) -> str:
+    """Translate ``message`` as meant in ``context`` (one English word, two meanings: "Name" of a person or a team).
+
+    Both must be literal strings where it is called, or the catalogs' extraction misses them.
+    """
+    return translations(current_locale.get()).pgettext(context, message)
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     """Translate with a plural form chosen by ``n``."""
     return translations(current_locale.get()).ngettext(singular, plural, n)

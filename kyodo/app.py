@@ -65,6 +65,7 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = i18n.gettext
+    env.globals["pgettext"] = i18n.pgettext
     env.globals["format_date"] = i18n.format_date
     env.globals["current_language"] = i18n.current_locale.get
     env.globals["start_links"] = navigation.start_links

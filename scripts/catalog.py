@@ -89,7 +89,7 @@ def apply(language: str, wanted: dict[str, Any]) -> list[str]:
             continue
         if text is not None:
             message.string = tuple(text) if isinstance(text, list) else text
-        elif language == "en" and not message.string:
+        elif language == "en" and (not message.string or message.fuzzy):
             message.string = tuple(message.id) if isinstance(message.id, tuple) else message.id
     named = {_key(raw) for raw in wanted}
     for message in catalog:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from core.i18n import current_locale, translations
+from core.i18n import current_locale, pgettext
 from core.i18n import gettext as _
 from signing.models import AuditKind, ContractStatus, PartyStatus
 
@@ -33,14 +33,6 @@ __all__ = [
     "search_terms_text",
     "speaking",
 ]
-
-
-def pgettext(context: str, message: str) -> str:
-    """Translate ``message`` as meant in ``context`` into the current language.
-
-    Both must be literal strings where it is called, or the catalogs' extraction misses them.
-    """
-    return translations(current_locale.get()).pgettext(context, message)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bs4 import BeautifulSoup, Tag
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,10 +37,21 @@ async def fresh(session: AsyncSession, row: Any) -> Any:
     return row
 
 
+def tag_at(page: BeautifulSoup | str, selector: str) -> Tag:
+    """The element ``selector`` finds in ``page`` (parsed, or its HTML); the test fails when there is none."""
+    soup = page if isinstance(page, BeautifulSoup) else BeautifulSoup(page, "html.parser")
+    found = soup.select_one(selector)
+    assert found is not None, f"nothing matches {selector}"
+    return found
+
+
+def text_at(page: BeautifulSoup | str, selector: str) -> str:
+    """The text a person reads in the element ``selector`` finds (words of nested elements joined by spaces)."""
+    return tag_at(page, selector).get_text(" ").strip()
+
+
 def shown_once(html: str) -> list[str]:
     """The values a "shown only once" page displays (password, API key …)."""
-    from bs4 import BeautifulSoup
-
     return [tag.get_text() for tag in BeautifulSoup(html, "html.parser").select("[data-secret]")]
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Forbidden, Locked, ServiceError
 from core.i18n import gettext as _
+from core.i18n import pgettext
 from signing import services as svc
 from signing.controllers._common import (
     UrlForm,
@@ -62,7 +63,12 @@ class ContractorController(Controller):
         *,
         values: dict[str, str] | None = None,
         problems: dict[str, str] | None = None,
+        opened: str = "",
+        form: dict[str, str] | None = None,
+        form_error: str = "",
     ) -> dict[str, Any]:
+        """The contract page's context; ``opened`` names the decline or forward form to show unfolded, with ``form``
+        as typed and ``form_error`` above it."""
         boxes = await link.boxes()
         return {
             "party": link.party,
@@ -77,7 +83,44 @@ class ContractorController(Controller):
             "can_answer": link.can_answer,
             "can_download": link.can_download,
             "sender": await mail_sender(link.session, link.contract.id),
+            "opened": opened,
+            "form": form or {},
+            "form_error": form_error,
         }
+
+    async def _confirmation(
+        self,
+        link: svc.ContractorLink,
+        token: str,
+        *,
+        step: str,
+        heading: str,
+        what: list[str],
+        entries: list[tuple[str, str]],
+        fields: dict[str, str],
+        button: str,
+        destructive: bool = False,
+    ) -> Template:
+        """The question before an answer that cannot be withdrawn; its buttons post the same fields again.
+
+        "Yes" adds ``confirmed=yes``; "back" adds ``confirmed=edit`` and brings the
+        form back as typed, so nothing entered is lost either way.
+        """
+        return Template(
+            "signing/contractor_confirm.html",
+            context={
+                "party": link.party,
+                "contract": link.contract,
+                "sender": await mail_sender(link.session, link.contract.id),
+                "heading": heading,
+                "what": what,
+                "entries": entries,
+                "fields": fields,
+                "action": f"/c/{token}/{step}",
+                "button": button,
+                "destructive": destructive,
+            },
+        )
 
     @get("/{token:str}")
     async def open_link(
@@ -170,15 +213,35 @@ class ContractorController(Controller):
         db_session: NamedDependency[AsyncSession],
         state: State,
     ) -> Template:
-        """Fill the boxes and agree; a value the seal could not print brings the form back, as typed."""
+        """Fill the boxes and agree once the party confirmed; a value that cannot be agreed brings back the form."""
         link = await self._gated(request, db_session, state, token)
+        link.require_turn()
         values = box_values(data)
-        problems = await value_problems(await link.boxes(), values)
-        if problems:
+        problems = await link.answer_problems(values)
+        answer = data.get("confirmed", "")
+        if problems or answer == "edit":
             return Template(
                 "signing/contractor.html",
                 context=await self._page(link, token, values=values, problems=problems),
-                status_code=400,
+                status_code=400 if problems else 200,
+            )
+        if answer != "yes":
+            labels = {str(b.id): b.label for b in await link.boxes()}
+            return await self._confirmation(
+                link,
+                token,
+                step="agree",
+                heading=_("Do you agree to this contract?"),
+                what=[
+                    _("Your agreement is recorded with the date and time and cannot be withdrawn afterwards."),
+                    _(
+                        "When every party has agreed, the contract is sealed with the electronic signature and you "
+                        "receive an e-mail with a link to download it."
+                    ),
+                ],
+                entries=[(labels[k], v) for k, v in values.items() if k in labels and v.strip()],
+                fields={f"box_{k}": v for k, v in values.items()},
+                button=pgettext("contractor confirmation", "Agree"),
             )
         await link.agree(values)
         return Template("signing/done.html", context={"message": _("Thank you. Your agreement has been recorded.")})
@@ -212,9 +275,41 @@ class ContractorController(Controller):
         db_session: NamedDependency[AsyncSession],
         state: State,
     ) -> Template:
-        """Decline with a reason."""
+        """Decline with a reason, once the party confirmed; without a reason the form comes back saying so."""
         link = await self._gated(request, db_session, state, token)
-        await link.decline(data.get("reason", ""))
+        link.require_turn()
+        reason = data.get("reason", "").strip()
+        answer = data.get("confirmed", "")
+        if not reason or answer == "edit":
+            return Template(
+                "signing/contractor.html",
+                context=await self._page(
+                    link,
+                    token,
+                    opened="decline",
+                    form={"reason": reason},
+                    form_error="" if reason else _("Please tell the organisation why you decline."),
+                ),
+                status_code=200 if reason else 400,
+            )
+        if answer != "yes":
+            return await self._confirmation(
+                link,
+                token,
+                step="decline",
+                heading=_("Do you decline this contract?"),
+                what=[
+                    _(
+                        "The contract stops here: the organisation is told your reason and nobody else is asked to "
+                        "answer. This cannot be undone; the organisation may send you a corrected contract."
+                    ),
+                ],
+                entries=[(_("Reason"), reason)],
+                fields={"reason": reason},
+                button=pgettext("contractor confirmation", "Decline"),
+                destructive=True,
+            )
+        await link.decline(reason)
         return Template(
             "signing/done.html", context={"message": _("You declined. The organisation has been informed.")}
         )
@@ -229,9 +324,45 @@ class ContractorController(Controller):
         db_session: NamedDependency[AsyncSession],
         state: State,
     ) -> Template:
-        """Hand the request to another person of the company."""
+        """Hand the request to another person of the company, once the party confirmed whom."""
         link = await self._gated(request, db_session, state, token)
-        new = await link.forward(svc.ForwardInput(name=data.get("name", ""), email=data.get("email", "")))
+        link.require_turn()
+        person = svc.ForwardInput(name=data.get("name", "").strip(), email=data.get("email", "").strip())
+        problem = link.forward_problem(person)
+        answer = data.get("confirmed", "")
+        if problem or answer == "edit":
+            return Template(
+                "signing/contractor.html",
+                context=await self._page(
+                    link,
+                    token,
+                    opened="forward",
+                    form={"name": person.name, "email": person.email},
+                    form_error=problem or "",
+                ),
+                status_code=400 if problem else 200,
+            )
+        if answer != "yes":
+            return await self._confirmation(
+                link,
+                token,
+                step="forward",
+                heading=_("Forward this request to {name}?").format(name=person.name),
+                what=[
+                    _(
+                        "{name} receives their own link by e-mail and answers instead of you. "
+                        "This link then stops working for you."
+                    ).format(name=person.name),
+                    _(
+                        "They need the same access password: pass it on to them by phone or in person, "
+                        "never in the same e-mail."
+                    ),
+                ],
+                entries=[(_("Name"), person.name), (_("E-mail"), person.email)],
+                fields={"name": person.name, "email": person.email},
+                button=pgettext("contractor confirmation", "Forward"),
+            )
+        new = await link.forward(person)
         return Template(
             "signing/done.html",
             context={

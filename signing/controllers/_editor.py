@@ -25,6 +25,7 @@ from litestar.response import Redirect, Template
 
 from core.errors import Invalid, NotFound, ServiceError
 from core.i18n import gettext as _
+from core.i18n import pgettext
 from core.web import status_of
 from policy.guards import requires, requires_member_staff
 from signing import labels
@@ -40,7 +41,6 @@ from signing.controllers._common import (
     provide_actions,
     uploads,
 )
-from signing.labels import pgettext
 from signing.models import Contract, ContractDocument, ContractStatus, PartyKind, TextBox
 
 PT_PER_MM = 72 / 25.4

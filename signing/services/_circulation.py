@@ -185,7 +185,8 @@ async def cancel(session: AsyncSession, settings: Settings, contract: Contract, 
     return contract
 
 
-def _require_turn(contract: Contract, party: Party) -> None:
+def require_turn(contract: Contract, party: Party) -> None:
+    """Refuse, saying why, when it is not ``party``'s turn to agree, decline or forward."""
     if contract.status is ContractStatus.CANCELLED:
         raise Conflict(_("This request was cancelled by the organisation."))
     if party.status is PartyStatus.AGREED:
@@ -209,7 +210,7 @@ async def agree(
 ) -> None:
     """Fill the party's boxes and agree; the next parties are notified, or the contract completes."""
     await lock_contract(session, contract)
-    _require_turn(contract, party)
+    require_turn(contract, party)
     boxes = [b for b in await text_boxes(session, contract.id) if b.party_id == party.id]
     missing = [b.label for b in boxes if b.required and not (values.get(str(b.id)) or "").strip()]
     if missing:
@@ -270,7 +271,7 @@ async def decline(
 ) -> None:
     """Decline with a reason: the contract stops, the staff and earlier parties are told."""
     await lock_contract(session, contract)
-    _require_turn(contract, party)
+    require_turn(contract, party)
     if not reason.strip():
         raise Invalid(_("Please tell the organisation why you decline."))
     party.status = PartyStatus.DECLINED
@@ -298,6 +299,17 @@ async def decline(
     await session.flush()
 
 
+def forward_problem(party: Party, name: str, email: str) -> str | None:
+    """Why ``party`` cannot hand the request to ``name`` <``email``>, or None."""
+    if party.kind is not PartyKind.CONTRACTOR:
+        return _("Only contractors can forward a request.")
+    if not name.strip() or not valid_email(email.strip()):
+        return _("Please enter the name and a valid e-mail address of the person.")
+    if email.strip().lower() == party.email.lower():
+        return _("Please enter the e-mail address of another person.")
+    return None
+
+
 async def forward(
     session: AsyncSession,
     settings: Settings,
@@ -314,14 +326,11 @@ async def forward(
     it to the company); staff may set another one before they open the link.
     """
     await lock_contract(session, contract)
-    _require_turn(contract, party)
-    if party.kind is not PartyKind.CONTRACTOR:
-        raise Invalid(_("Only contractors can forward a request."))
+    require_turn(contract, party)
+    problem = forward_problem(party, name, email)
+    if problem:
+        raise Invalid(problem)
     email = email.strip()
-    if not name.strip() or not valid_email(email):
-        raise Invalid(_("Please enter the name and a valid e-mail address of the person."))
-    if email.lower() == party.email.lower():
-        raise Invalid(_("Please enter the e-mail address of another person."))
     new = Party(
         member_id=contract.member_id,
         contract_id=contract.id,

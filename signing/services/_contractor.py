@@ -24,9 +24,10 @@ from signing.models import (
     TextBox,
 )
 from signing.repositories import ContractRepository
-from signing.services._circulation import agree, decline, forward
+from signing.services._circulation import agree, decline, forward, forward_problem, require_turn
 from signing.services._common import documents_of, get_contract, now, text_boxes, token_digest
 from signing.services._downloads import Download, certificate_download, document_download, page_preview_png
+from signing.services._values import value_problems
 from tenants.auth import record_security_event
 from tenants.models import SecurityEventKind
 from tenants.passwords import verify_access_code
@@ -206,6 +207,28 @@ class ContractorLink:
     async def boxes(self) -> list[TextBox]:
         """The text boxes this party fills."""
         return [b for b in await text_boxes(self.session, self.contract.id) if b.party_id == self.party.id]
+
+    def require_turn(self) -> None:
+        """Refuse, saying why, when this party may not answer now (cancelled, already answered, not its turn)."""
+        require_turn(self.contract, self.party)
+
+    async def answer_problems(self, values: dict[str, str]) -> dict[str, str]:
+        """Box id → why the typed value cannot be agreed: a required box left empty, or what the seal cannot print.
+
+        The checks :meth:`agree` makes, asked before the confirmation so that the
+        party corrects the form, never a page of its own.
+        """
+        boxes = await self.boxes()
+        problems = {
+            str(b.id): _("Please fill in this box.")
+            for b in boxes
+            if b.required and not (values.get(str(b.id)) or "").strip()
+        }
+        return {**problems, **await value_problems(boxes, values)}
+
+    def forward_problem(self, data: ForwardInput) -> str | None:
+        """Why the request cannot be handed to that person, or None."""
+        return forward_problem(self.party, data.name, data.email)
 
     async def check_password(self, password: str) -> bool:
         """Check the access password; failures and lock-outs are committed whatever the answer says."""

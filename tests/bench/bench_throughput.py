@@ -443,7 +443,9 @@ async def _contractor(run: Run, client: httpx.AsyncClient, address: str, since: 
     page = await _check(await client.get(f"/c/{token}"), 200, "contract page")
     t = run.record("contractor contract page", t)
     values = {f"box_{box}": "株式会社ベンチ 代表取締役 負荷 太郎" for box in BOX.findall(page.text)}
-    await _check(await client.post(f"/c/{token}/agree", data={**values, "_csrf_token": csrf}), 200, "agree")
+    await _check(
+        await client.post(f"/c/{token}/agree", data={**values, "_csrf_token": csrf, "confirmed": "yes"}), 200, "agree"
+    )
     return run.record("contractor agrees", t)
 
 

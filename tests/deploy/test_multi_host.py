@@ -514,7 +514,7 @@ class Contracts:
             )
             assert gate.status_code in (200, 303), gate.text[-2000:]
 
-            agreed = self._again(lambda: page.post(f"/c/{token}/agree", data={"_csrf_token": csrf}))
+            agreed = self._again(lambda: page.post(f"/c/{token}/agree", data={"_csrf_token": csrf, "confirmed": "yes"}))
             assert agreed.status_code == 200, agreed.text[-2000:]
 
     def circulate(self, index: int) -> None:

@@ -89,6 +89,14 @@ async def test_a_contractor_answers_on_a_phone(live_worker: WorkerProcess, live:
 
     await page.get_by_label("受託者 住所").fill("岩手県盛岡市内丸12番2号 盛岡建設株式会社")
     await page.get_by_role("button", name="この契約に同意する").tap()
+    # Asked once more, with what was typed; going back keeps it.
+    await expect(page.get_by_role("heading", level=1)).to_have_text("この契約に同意しますか")
+    await expect(page.locator("#confirm-entries")).to_contain_text("岩手県盛岡市内丸12番2号 盛岡建設株式会社")
+    await _fits_a_phone(page)
+    await page.get_by_role("button", name="入力画面に戻る").tap()
+    await expect(page.get_by_label("受託者 住所")).to_have_value("岩手県盛岡市内丸12番2号 盛岡建設株式会社")
+    await page.get_by_role("button", name="この契約に同意する").tap()
+    await page.get_by_role("button", name="同意する", exact=True).tap()
     await expect(page.get_by_role("status")).to_contain_text("同意を記録しました")
     await _fits_a_phone(page)
     await context.close()

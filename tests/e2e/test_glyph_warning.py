@@ -65,5 +65,6 @@ async def test_the_form_warns_while_typing_a_character_the_seal_cannot_print(
     assert await (await answer.value).json() == {"problems": {}}
     await expect(warning).to_have_text("")
     await page.get_by_role("button", name="この契約に同意する").tap()
+    await page.get_by_role("button", name="同意する", exact=True).tap()
     await expect(page.get_by_role("status")).to_contain_text("同意を記録しました")
     await context.close()

@@ -76,7 +76,7 @@ async def _contractor_agrees(client: AsyncTestClient, token: str, password: str,
     page = await client.get(f"/c/{token}")
     assert "この契約に同意する" in page.text, page.text
     values = {f"box_{box_id}": "岩手建設株式会社 代表取締役 岩手 一郎" for box_id in BOX.findall(page.text)}
-    agreed = await client.post(f"/c/{token}/agree", data={**values, "_csrf_token": csrf})
+    agreed = await client.post(f"/c/{token}/agree", data={**values, "_csrf_token": csrf, "confirmed": "yes"})
     assert agreed.status_code == 200, agreed.text
     assert "同意を記録しました" in agreed.text
 
@@ -190,7 +190,7 @@ async def _forward_then_agree(client: AsyncTestClient, circulation: Circulation,
     await client.post(f"/c/{token}/password", data={"password": "pass-3-word", "_csrf_token": csrf})
     forwarded = await client.post(
         f"/c/{token}/forward",
-        data={"name": "転送先 花子", "email": "hanako@example.co.jp", "_csrf_token": csrf},
+        data={"name": "転送先 花子", "email": "hanako@example.co.jp", "_csrf_token": csrf, "confirmed": "yes"},
     )
     assert forwarded.status_code == 200, forwarded.text
     dead = await client.get(f"/c/{token}")

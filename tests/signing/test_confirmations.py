@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from signing.models import Contract, ContractStatus, Party, PartyKind, PartyStatus
 from tests import factories as f
 from tests.conftest import sign_in
-from tests.helpers import form
+from tests.helpers import form, text_at
 from tests.scope import system_access
 from tests.signing.conftest import Office
 
@@ -55,12 +55,6 @@ async def _draft(client: AsyncTestClient, office: Office) -> str:
     return contract_id
 
 
-def _text(soup: BeautifulSoup, selector: str) -> str:
-    found = soup.select_one(selector)
-    assert found is not None, selector
-    return found.get_text(" ")
-
-
 async def _status(session: AsyncSession, contract_id: str) -> ContractStatus:
     await system_access(session)
     session.expire_all()
@@ -94,7 +88,7 @@ async def test_send_and_cancel_ask_first_and_say_what_was_done(
     question = BeautifulSoup(asked.text, "html.parser")
     assert question.h1 is not None
     assert "道路補修工事請負契約" in question.h1.get_text()
-    who = _text(question, "#confirm-who")
+    who = text_at(question, "#confirm-who")
     assert "first@iwate-kensetsu.jp" in who
     assert "second@iwate-kensetsu.jp" in who
     assert "岩手建設 担当1" in question.get_text()  # mailed now
@@ -116,8 +110,8 @@ async def test_send_and_cancel_ask_first_and_say_what_was_done(
     asked = await form(client, f"/contracts/{contract_id}/cancel")
     assert asked.status_code == 200
     question = BeautifulSoup(asked.text, "html.parser")
-    assert "first@iwate-kensetsu.jp" in _text(question, "#confirm-who")  # told by mail
-    assert "second@iwate-kensetsu.jp" not in _text(question, "#confirm-who")  # never asked
+    assert "first@iwate-kensetsu.jp" in text_at(question, "#confirm-who")  # told by mail
+    assert "second@iwate-kensetsu.jp" not in text_at(question, "#confirm-who")  # never asked
     button = question.select_one("#confirm-button")
     assert button is not None
     assert "button-danger" in button["class"]
@@ -141,13 +135,13 @@ async def test_a_signer_sees_the_title_before_concluding(
     await db_session.flush()
     await sign_in(client, "morioka-signer0")
     page = BeautifulSoup((await client.get(f"/contracts/{contract_id}")).text, "html.parser")
-    assert "盛岡市長 内舘 茂" in _text(page, "#my-title")
-    assert "市長" in _text(page, f'form[action="/contracts/{contract_id}/sign"] button')
+    assert "盛岡市長 内舘 茂" in text_at(page, "#my-title")
+    assert "市長" in text_at(page, f'form[action="/contracts/{contract_id}/sign"] button')
 
     asked = await form(client, f"/contracts/{contract_id}/sign")
     assert asked.status_code == 200
     question = BeautifulSoup(asked.text, "html.parser")
-    assert "盛岡市長 内舘 茂" in _text(question, "#confirm-who")
+    assert "盛岡市長 内舘 茂" in text_at(question, "#confirm-who")
     mine = next(p for p in contract.parties if p.kind is PartyKind.STAFF)
     assert (await _party_status(db_session, mine.id)) is PartyStatus.NOTIFIED  # not agreed yet
     signed = await form(client, f"/contracts/{contract_id}/sign", confirmed="yes")

@@ -22,7 +22,7 @@ from signing.models import AuditEvent, AuditKind, Contract, ContractStatus, Part
 from tenants.models import SecurityEvent, SecurityEventKind
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
-from tests.helpers import stored_blobs
+from tests.helpers import stored_blobs, tag_at, text_at
 from tests.scope import system_access
 from tests.signing.conftest import Office
 
@@ -111,14 +111,15 @@ async def test_link_used_after_forwarding(
     token = (await _links(db_session, settings))["first@example.co.jp"]
     csrf = await _open(client, token)
     forwarded = await client.post(
-        f"/c/{token}/forward", data={"name": "同僚", "email": "colleague@example.co.jp", "_csrf_token": csrf}
+        f"/c/{token}/forward",
+        data={"name": "同僚", "email": "colleague@example.co.jp", "_csrf_token": csrf, "confirmed": "yes"},
     )
     assert forwarded.status_code == 200
     assert "同じもの" in forwarded.text
     before = await _snapshot(db_session, settings)
     for response in (
         await client.get(f"/c/{token}"),
-        await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf}),
+        await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf, "confirmed": "yes"}),
         await client.post(f"/c/{token}/password", data={"password": "secret-pw", "_csrf_token": csrf}),
     ):
         assert response.status_code == 404
@@ -128,13 +129,42 @@ async def test_link_used_after_forwarding(
     await _open(client, (await _links(db_session, settings))["colleague@example.co.jp"])
 
 
+async def test_agreeing_asks_first_and_going_back_keeps_what_was_typed(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+) -> None:
+    await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    csrf = await _open(client, token)
+    before = await _snapshot(db_session, settings)
+    asked = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})
+    assert asked.status_code == 200
+    question = BeautifulSoup(asked.text, "html.parser")
+    assert text_at(question, "h1") == "この契約に同意しますか"
+    assert "取り消すことはできません" in question.get_text()
+    assert text_at(question, "#confirm-button") == "同意する"
+    assert "盛岡" in text_at(question, "#who-asks"), "the confirmation says who asks"
+    back = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf, "confirmed": "edit"})
+    assert tag_at(back.text, "#answer-form")
+    # Forwarding asks too, and names the person before anything is sent.
+    fw = {"name": "同僚 花子", "email": "colleague@example.co.jp", "_csrf_token": csrf}
+    forward_question = BeautifulSoup((await client.post(f"/c/{token}/forward", data=fw)).text, "html.parser")
+    assert "同僚 花子" in text_at(forward_question, "h1")
+    assert "colleague@example.co.jp" in text_at(forward_question, "#confirm-entries")
+    forward_back = await client.post(f"/c/{token}/forward", data={**fw, "confirmed": "edit"})
+    kept = BeautifulSoup(forward_back.text, "html.parser")
+    assert tag_at(kept, "details#forward-details[open] #fw-email")["value"] == "colleague@example.co.jp"
+    assert await _snapshot(db_session, settings) == before, "asking and going back change nothing"
+    assert (await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf, "confirmed": "yes"})).status_code == 200
+    assert await _snapshot(db_session, settings) != before
+
+
 async def test_agreeing_twice(client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings):
     await _sent(client, office)
     token = (await _links(db_session, settings))["first@example.co.jp"]
     csrf = await _open(client, token)
-    assert (await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})).status_code == 200
+    assert (await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf, "confirmed": "yes"})).status_code == 200
     before = await _snapshot(db_session, settings)
-    again = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})
+    again = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf, "confirmed": "yes"})
     assert again.status_code == 409
     assert "すでに同意済みです" in again.text
     assert await _snapshot(db_session, settings) == before
@@ -152,7 +182,7 @@ async def test_agreeing_after_cancel(
     # Cancelling twice is harmless.
     assert (await client.post(f"/api/v1/contracts/{contract_id}/cancel", headers=api)).status_code == 200
     before = await _snapshot(db_session, settings)
-    response = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})
+    response = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf, "confirmed": "yes"})
     assert response.status_code == 410
     assert "取り消されました" in response.text
     assert await _snapshot(db_session, settings) == before
@@ -184,7 +214,7 @@ async def test_pages_need_the_password(client: AsyncTestClient, office: Office, 
     await _sent(client, office)
     token = (await _links(db_session, settings))["first@example.co.jp"]
     csrf = await csrf_token(client)
-    response = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})
+    response = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf, "confirmed": "yes"})
     assert response.status_code == 403
     assert "アクセスパスワード" in response.text
     second = (await _links(db_session, settings)).get("second@example.co.jp")
@@ -222,13 +252,30 @@ async def test_declining_with_a_reason_stops_the_contract_and_tells_everyone(
     assert sent is not None
     sent.created_by_id = office.drafter_a.id  # drafted on the screens by 起案 太郎
     await db_session.flush()
+    drafter_email = office.drafter_a.email
     token = (await _links(db_session, settings))["first@example.co.jp"]
     csrf = await _open(client, token)
     without_reason = await client.post(f"/c/{token}/decline", data={"reason": "", "_csrf_token": csrf})
     assert without_reason.status_code == 400
-    declined = await client.post(f"/c/{token}/decline", data={"reason": "金額に誤りがあります", "_csrf_token": csrf})
+    # The refusal is said on the contract page, above the decline form, which stays unfolded.
+    refused = BeautifulSoup(without_reason.text, "html.parser")
+    assert tag_at(refused, "details#decline-details[open] #decline-error")
+    assert "理由" in text_at(refused, "#decline-error")
+    before = await _snapshot(db_session, settings)
+    asked = await client.post(f"/c/{token}/decline", data={"reason": "金額に誤りがあります", "_csrf_token": csrf})
+    question = BeautifulSoup(asked.text, "html.parser")
+    assert text_at(question, "h1") == "この契約を差し戻しますか"
+    assert "金額に誤りがあります" in text_at(question, "#confirm-entries")
+    assert text_at(question, "#confirm-button") == "差し戻す"
+    assert await _snapshot(db_session, settings) == before, "asking changes nothing"
+    back = await client.post(
+        f"/c/{token}/decline", data={"reason": "金額に誤りがあります", "_csrf_token": csrf, "confirmed": "edit"}
+    )
+    assert text_at(back.text, "#reason") == "金額に誤りがあります"
+    declined = await client.post(
+        f"/c/{token}/decline", data={"reason": "金額に誤りがあります", "_csrf_token": csrf, "confirmed": "yes"}
+    )
     assert declined.status_code == 200, declined.text
-    drafter_email = office.drafter_a.email
     await system_access(db_session)
     db_session.expire_all()
     contract = await db_session.get(Contract, uuid.UUID(contract_id))
@@ -251,7 +298,7 @@ async def test_declining_with_a_reason_stops_the_contract_and_tells_everyone(
     assert "金額に誤りがあります" in declined_box.get_text()
     # The second party is never asked, and the link cannot agree any more.
     assert "second@example.co.jp" not in await _links(db_session, settings)
-    again = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})
+    again = await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf, "confirmed": "yes"})
     assert again.status_code in (400, 404, 409)
 
 

@@ -105,7 +105,8 @@ async def test_a_character_the_seal_cannot_print_is_refused_on_the_form(
     assert "封緘に使うフォントにないため使えません" in problems[name_box]
 
     refused = await client.post(
-        f"/c/{token}/agree", data={f"box_{name_box}": value, f"box_{small_box}": "印", "_csrf_token": csrf}
+        f"/c/{token}/agree",
+        data={f"box_{name_box}": value, f"box_{small_box}": "印", "_csrf_token": csrf, "confirmed": "yes"},
     )
     assert refused.status_code == 400
     assert named in refused.text
@@ -135,7 +136,8 @@ async def test_a_value_longer_than_its_box_is_refused(
     )
     assert "「印」が長すぎて枠に収まりません" in checked.json()["problems"][small_box]
     refused = await client.post(
-        f"/c/{token}/agree", data={f"box_{name_box}": "髙﨑 花子", f"box_{small_box}": long_value, "_csrf_token": csrf}
+        f"/c/{token}/agree",
+        data={f"box_{name_box}": "髙﨑 花子", f"box_{small_box}": long_value, "_csrf_token": csrf, "confirmed": "yes"},
     )
     assert refused.status_code == 400
     assert "「印」が長すぎて枠に収まりません" in refused.text
@@ -175,7 +177,8 @@ async def test_takahashi_and_yamazaki_variants_are_accepted_and_sealed(
     )
     assert checked.json() == {"problems": {}}
     agreed = await client.post(
-        f"/c/{token}/agree", data={f"box_{name_box}": "髙﨑 花子", f"box_{small_box}": "印", "_csrf_token": csrf}
+        f"/c/{token}/agree",
+        data={f"box_{name_box}": "髙﨑 花子", f"box_{small_box}": "印", "_csrf_token": csrf, "confirmed": "yes"},
     )
     assert agreed.status_code == 200, agreed.text
     pool = SealerPool(signing_settings)

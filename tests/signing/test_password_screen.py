@@ -116,7 +116,7 @@ async def _the_contractor_needs_the_new_password(client: AsyncTestClient, token:
     assert "この契約に同意する" in (await client.get(f"/c/{token}")).text
 
     # Once the contractor answered, there is nothing to reset.
-    assert (await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf})).status_code == 200
+    assert (await client.post(f"/c/{token}/agree", data={"_csrf_token": csrf, "confirmed": "yes"})).status_code == 200
     late = await client.post(link, data={"password": "another-one", "_csrf_token": csrf})
     assert late.status_code == 409
     assert "回答済み" in late.text
