@@ -24,6 +24,7 @@ from consortium.services import (
 from core.errors import Invalid
 from core.forms import Form, field
 from core.i18n import gettext as _
+from core.web import Confirmation
 from policy.guards import caller_member, current_principal, requires, requires_secretariat
 from tenants.models import ContractorCompany, ContractorContact, MemberKind, MemberStatus
 
@@ -399,17 +400,17 @@ class AddressBookController(Controller):
         if field(data, "confirmed") != "yes":
             line = next(e for e in await service.entries() if e.entry.id == entry.id)
             who = f"{line.company.name} {line.contact.name} <{line.contact.email}>"
-            question = {
-                "heading": _("Delete {name} from the address book?").format(name=line.contact.name),
-                "what": [
+            question = Confirmation(
+                heading=_("Delete {name} from the address book?").format(name=line.contact.name),
+                what=[
                     _("The entry is removed from your organisation's address book only."),
                     _("Contracts already sent to this person are not changed."),
                 ],
-                "who": [who],
-                "who_heading": _("Entry"),
-                "button": _("Delete from the address book"),
-                "destructive": True,
-            }
+                who=[who],
+                who_heading=_("Entry"),
+                button=_("Delete from the address book"),
+                destructive=True,
+            )
             return Template(
                 "confirm.html",
                 context={

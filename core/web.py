@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass, field
 
 from litestar.types import Scope
 
 from core.errors import Conflict, Forbidden, Gone, Locked, NotFound, ServiceError, TooLarge, Unavailable
 
-__all__ = ["client_ip", "status_of"]
+__all__ = ["Confirmation", "client_ip", "status_of"]
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The question of a confirmation page (``confirm.html``), asked before an action that cannot be undone."""
+
+    heading: str
+    what: list[str]
+    """What happens, sentence by sentence."""
+    who: list[str] = field(default_factory=list)
+    """The people or entries concerned (those mailed, the title signed under, the entry deleted)."""
+    who_heading: str = ""
+    button: str = ""
+    destructive: bool = False
 
 
 def client_ip(scope: Scope) -> str | None:

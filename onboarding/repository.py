@@ -139,6 +139,18 @@ class OnboardingRepository(_OneMember):
 
     # ----------------------------------------------------------------- every member-owned table
 
+    async def count_test_data(self, tables: Iterable[str]) -> dict[str, int]:
+        """How many ``environment = 'test'`` rows of the member each of ``tables`` holds (what a promotion deletes)."""
+        member_id = self._member()
+        counted: dict[str, int] = {}
+        for name in sorted(set(tables)):
+            result = await self.session.execute(
+                text(f"SELECT count(*) FROM \"{name}\" WHERE member_id = :m AND environment = 'test'"),  # noqa: S608 - names from metadata
+                {"m": member_id},
+            )
+            counted[name] = int(result.scalar_one())
+        return counted
+
     async def delete_test_data(self, tables: Iterable[str]) -> dict[str, int]:
         """Delete the member's ``environment = 'test'`` rows of ``tables`` (children first); table → rows."""
         member_id = self._member()

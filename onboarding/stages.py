@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.dates import today_jst
 from core.db import complete_metadata
 from core.errors import Invalid, NotFound
+from core.i18n import format_date
 from core.i18n import gettext as _
 from core.scope import elevated
+from core.web import Confirmation
 from onboarding.models import CHECKLIST_ITEMS, ChecklistItem, StageChange
 from onboarding.repository import OnboardingRepository
 from tenants.models import Member, MemberStatus
@@ -39,6 +41,7 @@ __all__ = [
     "consortium_progress",
     "promote_to_live",
     "record_trial_run",
+    "stage_question",
     "test_data_tables",
     "tick",
     "transition",
@@ -84,6 +87,82 @@ async def promote_to_live(session: AsyncSession, member_id: uuid.UUID) -> dict[s
     return cleared
 
 
+def _reachable(member: Member, to: MemberStatus) -> MemberStatus:
+    """The member's current stage, when ``to`` can be reached from it; :class:`InvalidTransition` otherwise."""
+    current = MemberStatus(member.status)
+    if to not in TRANSITIONS[current]:
+        raise InvalidTransition(
+            _("A member cannot move from “{current}” to “{to}”.").format(
+                current=stage_label(current), to=stage_label(to)
+            )
+        )
+    return current
+
+
+RECOMMENDED_TRIAL_RUNS = 5
+"""Trial runs a member is advised to make before going live (the screen says "about five")."""
+
+
+async def stage_question(
+    session: AsyncSession, member: Member, to: MemberStatus, *, effective_on: dt.date | None = None
+) -> Confirmation:
+    """What moving ``member`` to ``to`` will do, asked on the screens before :func:`transition` runs.
+
+    Refuses (:class:`InvalidTransition`) exactly when the move itself would.
+    """
+    current = _reachable(member, to)
+    day = effective_on or today_jst()
+    what = [
+        _("{member} moves from “{current}” to “{to}” from {day}.").format(
+            member=member.name, current=stage_label(current), to=stage_label(to), day=format_date(day, era=True)
+        )
+    ]
+    destructive = False
+    if to is MemberStatus.LIVE and current is MemberStatus.TRIAL:
+        destructive = True
+        repository = OnboardingRepository(session, member.id)
+        async with elevated(session):
+            counted = await repository.count_test_data(test_data_tables())
+            runs = await repository.trial_run_count()
+        contracts = counted.pop("contract", 0)
+        what.append(
+            _(
+                "The test data is deleted and cannot be restored: {contracts} test contracts and {rows} other test "
+                "records. Departments, staff, titles, roles, the address book and IP ranges stay as they are."
+            ).format(contracts=contracts, rows=sum(counted.values()))
+        )
+        if member.go_live_on is None:
+            what.append(
+                _("The service starts on {day}: the monthly report and the invoices count from this day.").format(
+                    day=format_date(day, era=True)
+                )
+            )
+        if runs < RECOMMENDED_TRIAL_RUNS:
+            what.append(
+                _("Only {runs} trial runs were made; about {recommended} are advised before going live.").format(
+                    runs=runs, recommended=RECOMMENDED_TRIAL_RUNS
+                )
+            )
+    elif to is MemberStatus.SANDBOX and current is MemberStatus.TRIAL:
+        what.append(_("The member goes back to setting up; its test contracts stay."))
+    elif to is MemberStatus.LEAVING:
+        destructive = True
+        what.append(
+            _(
+                "The member starts leaving. Its staff keep working until its data is deleted, which is a separate "
+                "step on the leaving screen."
+            )
+        )
+    elif to is MemberStatus.LIVE and current is MemberStatus.LEAVING:
+        what.append(_("The member stays: leaving is withdrawn and nothing is deleted."))
+    return Confirmation(
+        heading=_("Move {member} to “{to}”?").format(member=member.name, to=stage_label(to)),
+        what=what,
+        button=_("Change the stage"),
+        destructive=destructive,
+    )
+
+
 async def transition(
     session: AsyncSession,
     member: Member,
@@ -98,13 +177,7 @@ async def transition(
     Raises:
         InvalidTransition: ``to`` is not reachable from the current stage.
     """
-    current = MemberStatus(member.status)
-    if to not in TRANSITIONS[current]:
-        raise InvalidTransition(
-            _("A member cannot move from “{current}” to “{to}”.").format(
-                current=stage_label(current), to=stage_label(to)
-            )
-        )
+    current = _reachable(member, to)
     detail: dict[str, object] = {}
     if to is MemberStatus.LIVE and current is MemberStatus.TRIAL:
         async with elevated(session):

@@ -106,21 +106,40 @@ class OnboardingController(Controller):
         data: FormData,
         db_session: NamedDependency[AsyncSession],
     ) -> Template | Redirect:
-        """Move the member to the next stage (promotion to live keeps every setting)."""
+        """Move the member to the next stage once the secretariat confirmed (promotion to live keeps every setting)."""
         principal = current_principal(request)
         member = await consortium_member(db_session, principal.consortium_id, member_id)
         try:
             target = MemberStatus(data.get("to", ""))
         except ValueError:
             raise Invalid(_("Choose a stage.")) from None
+        answer = data.get("confirmed", "")
+        if answer == "no":
+            return await _member_row(request, db_session, principal, member)
+        effective_on = form_date(data.get("effective_on", ""))
         try:
+            if answer != "yes":
+                question = await stages.stage_question(db_session, member, target, effective_on=effective_on)
+                fields = {
+                    "to": target.value,
+                    "effective_on": data.get("effective_on", ""),
+                    "note": data.get("note", ""),
+                }
+                if is_htmx(request):
+                    return Template(
+                        "onboarding/stage_confirm.html", context={"c": question, "member": member, "fields": fields}
+                    )
+                return Template(
+                    "confirm.html",
+                    context={
+                        "c": question,
+                        "action": f"/secretariat/onboarding/{member.id}/stage",
+                        "fields": fields,
+                        "back": "/secretariat/onboarding",
+                    },
+                )
             await stages.transition(
-                db_session,
-                member,
-                target,
-                by=actor(principal),
-                effective_on=form_date(data.get("effective_on", "")),
-                note=data.get("note", ""),
+                db_session, member, target, by=actor(principal), effective_on=effective_on, note=data.get("note", "")
             )
         except stages.InvalidTransition as exc:
             # The refusal is shown inside the member's part of the page.

@@ -9,12 +9,12 @@ the person confirms (the JSON API acts at once: its caller has decided already).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import gettext as _
 from core.scope import Principal
+from core.web import Confirmation
 from signing.models import Contract, Party, PartyKind, PartyStatus
 from signing.repositories import ContractRepository
 from tenants.models import ContractTitle
@@ -28,20 +28,6 @@ class ContractStep(enum.StrEnum):
     SEND = "send"
     CANCEL = "cancel"
     SIGN = "sign"
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """The question of a confirmation page."""
-
-    heading: str
-    what: list[str]
-    """What happens, sentence by sentence."""
-    who: list[str] = field(default_factory=list)
-    """The people concerned (those mailed, or the title signed under)."""
-    who_heading: str = ""
-    button: str = ""
-    destructive: bool = False
 
 
 async def signer_title(session: AsyncSession, principal: Principal, contract: Contract) -> ContractTitle | None:

@@ -38,6 +38,7 @@ from tenants.models import (
 )
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in
+from tests.helpers import text_at
 
 SETTINGS_TABLES = (Department, Staff, ContractTitle, TitleGrant, IpRange, AddressBookEntry, ApiKey, MemberRole)
 
@@ -181,7 +182,12 @@ async def test_secretariat_ticks_checklist_and_moves_stages_with_htmx(
     assert row.select_one(".done-on").get_text() == "2026年10月5日"  # type: ignore[union-attr]
     assert "本庁舎で実施（32名）" in row.get_text()
 
-    moved = await client.post(f"/secretariat/onboarding/{b.id}/stage", data={"to": "trial"}, headers=htmx)
+    asked = await client.post(f"/secretariat/onboarding/{b.id}/stage", data={"to": "trial"}, headers=htmx)
+    assert "試行" in text_at(asked.text, f"#member-{b.id} h2"), "the stage changes only once confirmed"
+    assert (await _stored(db_session, b)).status is MemberStatus.SANDBOX
+    moved = await client.post(
+        f"/secretariat/onboarding/{b.id}/stage", data={"to": "trial", "confirmed": "yes"}, headers=htmx
+    )
     assert moved.status_code == 200
     assert BeautifulSoup(moved.text, "html.parser").select_one(".stage").get_text() == "試行"  # type: ignore[union-attr]
     refused = await client.post(f"/secretariat/onboarding/{b.id}/stage", data={"to": "left"}, headers=htmx)
@@ -206,6 +212,41 @@ async def test_secretariat_ticks_checklist_and_moves_stages_with_htmx(
         follow_redirects=False,
     )
     assert plain.status_code == 303
+
+
+async def test_promotion_on_the_screen_says_what_it_deletes_and_when_the_service_starts(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    b = two_members.b
+    b.status = MemberStatus.TRIAL
+    b.go_live_on = None
+    await db_session.flush()
+    for _ in range(2):
+        await record_conclusion(db_session, b, uuid.uuid4())
+    await sign_in(client, "jimukyoku")
+    htmx = {"HX-Request": "true", "X-CSRFToken": await csrf_token(client)}
+    url = f"/secretariat/onboarding/{b.id}/stage"
+    move = {"to": "live", "effective_on": "2026-12-10", "note": "試行5件完了"}
+
+    asked = await client.post(url, data=move, headers=htmx)
+    assert asked.status_code == 200
+    question = text_at(asked.text, f"#member-{b.id}")
+    assert f"{b.name}を「本番」に移しますか" in question
+    assert "削除" in question
+    assert "令和8年12月10日" in question, "the go-live day the report and invoices count from"
+    assert "試行は2回" in question, "fewer trial runs than advised"
+    assert (await _stored(db_session, b)).status is MemberStatus.TRIAL, "asking changes nothing"
+    assert await _history(db_session, b) == []
+
+    back = await client.post(url, data={**move, "confirmed": "no"}, headers=htmx)
+    assert text_at(back.text, f"#member-{b.id} .stage") == "試行"
+    assert await _history(db_session, b) == []
+
+    done = await client.post(url, data={**move, "confirmed": "yes"}, headers=htmx)
+    assert text_at(done.text, f"#member-{b.id} .stage") == "本番"
+    stored = await _stored(db_session, b)
+    assert (stored.status, stored.go_live_on) == (MemberStatus.LIVE, dt.date(2026, 12, 10))
+    assert [(h.to_status, h.note) for h in await _history(db_session, b)] == [(MemberStatus.LIVE, "試行5件完了")]
 
 
 async def test_onboarding_screen_is_the_secretariats_own_consortium_only(
