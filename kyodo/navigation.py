@@ -51,6 +51,7 @@ def start_links(principal: Principal) -> list[Link]:
         ("apikey", "manage", Link("/admin/api-keys", _("API keys"))),
         ("webhook", "manage", Link("/admin/webhooks", _("Webhooks"))),
         ("staff", "manage", Link("/admin/notification-addresses/", _("Notification addresses"))),
+        ("staff", "manage", Link("/admin/contact", _("Contact for contractors"))),
         ("member", "import", Link("/admin/import/", _("Bulk staff registration"))),
         ("member", "export", Link("/admin/export/", _("Export all data"))),
         ("addressbook", "view", Link("/address-book", _("Address book"))),

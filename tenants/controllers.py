@@ -26,8 +26,10 @@ from policy.services import RoleService
 from tenants.invitation_service import InvitationService
 from tenants.models import StaffStatus, ViewScope
 from tenants.services import (
+    CONTACT_LIMIT,
     UNSET,
     ApiKeyIn,
+    Contacts,
     DepartmentIn,
     DepartmentPatch,
     IpRangeIn,
@@ -65,11 +67,61 @@ def _secret(title: str, lines: list[tuple[str, str]], back: str) -> Template:
     return Template("admin/secret.html", context={"title": title, "lines": lines, "back": back})
 
 
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def _contact_context(
+    contacts: Contacts, *, member: str | None = None, typed: dict[uuid.UUID, str] | None = None
+) -> dict[str, Any]:
+    """The contact page: the lines as stored, or as typed when the form comes back refused."""
+    typed = typed or {}
+    return {
+        "member": contacts.member,
+        "member_contact": contacts.member.contact if member is None else member,
+        "departments": [(d, typed.get(d.id, d.contact)) for d in contacts.departments],
+        "limit": CONTACT_LIMIT,
+        "error": "",
+    }
+
+
 class AdminController(Controller):
     """Screens of the member administrator (everything under ``/admin``)."""
 
     path = "/admin"
     include_in_schema = False
+
+    # ----------------------------------------------------------------- contacts
+
+    @get("/contact", guards=[requires("staff", "manage")])
+    async def contact(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        """Whom contractors are told to call: the member's line and each department's."""
+        _p, member_id = caller_member(request)
+        contacts = await member_services(db_session, member_id).contacts.current()
+        return Template("admin/contact.html", context=_contact_context(contacts))
+
+    @post("/contact", guards=[requires("staff", "manage")])
+    async def change_contact(
+        self, request: Request[Any, Any, Any], data: Form, db_session: NamedDependency[AsyncSession]
+    ) -> Template | Redirect:
+        """Save the contact lines; a refused line comes back on the form with everything as typed."""
+        _p, member_id = caller_member(request)
+        service = member_services(db_session, member_id).contacts
+        typed = {
+            department_id: field(data, key)
+            for key in data
+            if key.startswith("department_") and (department_id := _uuid_or_none(key.removeprefix("department_")))
+        }
+        try:
+            await service.change(field(data, "member_contact"), typed)
+        except Invalid as exc:
+            context = _contact_context(await service.current(), member=field(data, "member_contact"), typed=typed)
+            context["error"] = exc.message
+            return Template("admin/contact.html", context=context, status_code=400)
+        return Redirect("/admin/contact?done=saved", status_code=303)
 
     # ----------------------------------------------------------------- departments
 

@@ -1,4 +1,4 @@
-"""Member administration: departments, staff, contract titles and grants, IP ranges, API keys.
+"""Member administration: departments, staff, contract titles and grants, IP ranges, API keys, contacts.
 
 Every service works inside one member: it is built with the member's id and
 reads through the member's :class:`~tenants.repository.TenantRepository`
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenants.services._accounts import change_own_password
 from tenants.services._api_keys import ApiKeyEntry, ApiKeyIn, ApiKeyService
 from tenants.services._common import UNSET, generate_password
+from tenants.services._contact import CONTACT_LIMIT, Contacts, ContactService
 from tenants.services._departments import (
     DepartmentIn,
     DepartmentNode,
@@ -41,10 +42,13 @@ from tenants.services._staff import (
 from tenants.services._titles import TitleEntry, TitleIn, TitlePatch, TitleService
 
 __all__ = [
+    "CONTACT_LIMIT",
     "UNSET",
     "ApiKeyEntry",
     "ApiKeyIn",
     "ApiKeyService",
+    "ContactService",
+    "Contacts",
     "DepartmentIn",
     "DepartmentNode",
     "DepartmentPatch",
@@ -78,6 +82,7 @@ class MemberServices:
     titles: TitleService
     ip_ranges: IpRangeService
     api_keys: ApiKeyService
+    contacts: ContactService
 
 
 def member_services(session: AsyncSession, member_id: uuid.UUID) -> MemberServices:
@@ -88,4 +93,5 @@ def member_services(session: AsyncSession, member_id: uuid.UUID) -> MemberServic
         titles=TitleService(session, member_id),
         ip_ranges=IpRangeService(session, member_id),
         api_keys=ApiKeyService(session, member_id),
+        contacts=ContactService(session, member_id),
     )

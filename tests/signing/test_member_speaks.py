@@ -7,12 +7,16 @@ import uuid
 
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import MailSettings, Settings
 from signing.mail import deliver, mail_sender
 from signing.models import Contract
+from tenants.models import Department, OperationLog
 from tests import factories as f
+from tests.conftest import sign_in
+from tests.helpers import form, tag_at, text_at
 from tests.scope import system_access
 from tests.signing.conftest import Mailbox, Office
 from tests.signing.test_contractor_errors import _links, _open, _sent
@@ -68,3 +72,54 @@ async def test_mail_is_signed_by_the_member_with_a_contact(
     assert "198,000円" in text
     assert office.drafter_a.email in text
     assert "回答期限" in text
+
+
+async def test_the_administrator_sets_whom_contractors_call_on_a_screen(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+) -> None:
+    contract_id = await _sent(client, office)
+    keiyaku = await f.department(db_session, office.members.a, "keiyaku", "契約課")
+    other = await f.department(db_session, office.members.b, "soumu", "総務課")
+    keiyaku_id, other_id = keiyaku.id, other.id
+    await system_access(db_session)
+    contract = await db_session.get(Contract, uuid.UUID(contract_id))
+    assert contract is not None
+    contract.department_id = keiyaku_id
+    await db_session.flush()
+    await sign_in(client, "morioka-admin")
+    page = await client.get("/admin/contact")
+    assert page.status_code == 200
+    assert tag_at(page.text, f"label[for='department-{keiyaku_id}']")
+
+    # A line break (a header injected into the footer) is refused on the form, nothing lost, nothing stored.
+    typed = {"member_contact": "盛岡市 総務課 019-651-4111", f"department_{keiyaku_id}": "契約課\r\nBcc: x@example.jp"}
+    refused = await form(client, "/admin/contact", **typed)
+    assert refused.status_code == 400
+    assert "1行" in text_at(refused.text, "#contact-error")
+    assert tag_at(refused.text, "#member-contact")["value"] == "盛岡市 総務課 019-651-4111"
+    await system_access(db_session)
+    db_session.expire_all()
+    assert (await db_session.get(Department, keiyaku_id)).contact == ""  # type: ignore[union-attr]
+
+    # Saved: another member's department named in the form is left alone.
+    saved = await form(
+        client,
+        "/admin/contact",
+        member_contact="盛岡市 総務課 019-651-4111",
+        **{f"department_{keiyaku_id}": "契約課 019-651-4112（平日 8:30〜17:15）", f"department_{other_id}": "乗っ取り"},
+    )
+    assert saved.status_code == 303
+    assert "保存しました" in text_at((await client.get(saved.headers["location"])).text, "#flash")
+    await system_access(db_session)
+    db_session.expire_all()
+    assert (await db_session.get(Department, other_id)).contact == ""  # type: ignore[union-attr]
+    logged = (await db_session.scalars(select(OperationLog.target).where(OperationLog.kind == "changed"))).all()
+    assert any("契約課" in t for t in logged), logged
+
+    # The contractor's page names the department's line.
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    await _open(client, token)
+    assert "019-651-4112" in text_at((await client.get(f"/c/{token}")).text, "#who-asks-contact")
+    sender = await mail_sender(db_session, uuid.UUID(contract_id))
+    assert sender is not None
+    assert sender.contact == "契約課 019-651-4112（平日 8:30〜17:15）"

@@ -45,6 +45,7 @@ async def test_member_administration_screens(
         f"/admin/staff/{person.id}",
         "/admin/titles",
         "/admin/ip-ranges",
+        "/admin/contact",
         "/admin/api-keys",
         "/admin/roles",
         "/address-book",
