@@ -45,25 +45,31 @@ from core.dates import JST
 from core.db import complete_metadata
 from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
+from core.outbox import enqueue
 from core.scope import elevated
 from core.settings import Settings
-from onboarding.models import DeletionReport, MemberExport, StageChange
+from onboarding.models import DeletionReport, DeletionRequest, DeletionStatus, MemberExport, StageChange
 from onboarding.repository import OnboardingRepository, member_tables_in_fk_order
 from policy.services import policy_changed
 from tenants.models import Member, MemberStatus
 
 __all__ = [
+    "DELETION_TASK",
     "EXCLUDED_COLUMNS",
     "TABLE_KINDS",
     "DeletionRefused",
     "ReportSealer",
     "backups_until",
+    "carry_out_deletion",
     "delete_member",
     "deletion_report",
     "deletion_reports",
+    "deletion_requests",
     "exports_of",
+    "fail_deletion",
     "member_blob_dir",
     "record_export",
+    "request_deletion",
     "table_csvs",
 ]
 
@@ -187,6 +193,120 @@ class DeletionRefused(Invalid):
     """The member may not be deleted (yet), or the deletion was not confirmed."""
 
 
+DELETION_TASK = "signing.delete_leaving_member"
+"""The worker task that carries out a :class:`~onboarding.models.DeletionRequest` (it seals the report)."""
+
+
+def _check_deletable(member: Member, confirm: str | None) -> None:
+    if confirm is not None and confirm.strip() != member.lg_code:
+        raise DeletionRefused(
+            _("Type the member's local government code ({code}) to confirm the deletion.").format(code=member.lg_code)
+        )
+    if MemberStatus(member.status) is not MemberStatus.LEAVING:
+        raise DeletionRefused(_("A member's data can be deleted only in the “leaving” stage. Change its stage first."))
+
+
+async def _newest_export_hash(session: AsyncSession, member_id: uuid.UUID) -> str:
+    exports = await exports_of(session, member_id)
+    return exports[0].sha256 if exports else ""
+
+
+async def request_deletion(
+    session: AsyncSession, member: Member, *, by: str, confirm: str, requested_by: str
+) -> DeletionRequest:
+    """Record the secretariat's confirmed deletion of ``member``; a worker carries it out after the commit.
+
+    The checks are those of :func:`delete_member` (code typed again, ``leaving``
+    stage) plus who asked. A member with a request still queued gets that one
+    back: a second click, or two secretariat staff at once, delete once.
+
+    Raises:
+        DeletionRefused: the code typed does not match, the member is not
+            leaving, or who asked is missing.
+    """
+    _check_deletable(member, confirm)
+    if not requested_by.strip():
+        raise DeletionRefused(
+            _("Enter who asked for the deletion (the member's request), to be printed in the report.")
+        )
+    await session.execute(select(Member.id).where(Member.id == member.id).with_for_update())
+    queued = await session.scalar(
+        select(DeletionRequest).where(
+            DeletionRequest.member_ref_id == member.id, DeletionRequest.status == DeletionStatus.QUEUED.value
+        )
+    )
+    if queued is not None:
+        return queued
+    request = DeletionRequest(
+        consortium_id=member.consortium_id,
+        member_ref_id=member.id,
+        status=DeletionStatus.QUEUED.value,
+        requested_by=requested_by.strip()[:300],
+        confirmed_by=by,
+        export_sha256=await _newest_export_hash(session, member.id),
+    )
+    session.add(request)
+    await session.flush()
+    enqueue(session, DELETION_TASK, request_id=str(request.id))
+    return request
+
+
+async def carry_out_deletion(
+    session: AsyncSession, settings: Settings, request_id: uuid.UUID, *, seal_report: ReportSealer
+) -> DeletionRequest | None:
+    """The worker's part: delete the requested member and keep the sealed report; safe to run twice.
+
+    The request row is locked, so two deliveries of the task never delete twice;
+    a request already done or failed is left as it is. A member that stopped
+    leaving in the meantime is not deleted (the request fails, saying why).
+    Sealing errors propagate: the transaction rolls back, nothing is deleted,
+    and the task retries.
+    """
+    request = await session.scalar(select(DeletionRequest).where(DeletionRequest.id == request_id).with_for_update())
+    if request is None or request.status != DeletionStatus.QUEUED.value:
+        return request
+    member = await session.scalar(select(Member).where(Member.id == request.member_ref_id).with_for_update())
+    assert member is not None, "a requested member's row stays"
+    try:
+        report = await delete_member(
+            session,
+            member,
+            settings,
+            by=request.confirmed_by,
+            export_sha256=request.export_sha256,
+            requested_by=request.requested_by,
+            seal_report=seal_report,
+        )
+    except DeletionRefused as exc:
+        request.status = DeletionStatus.FAILED.value
+        request.error = exc.message
+    else:
+        request.status = DeletionStatus.DONE.value
+        request.report_id = report.id
+    request.finished_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    return request
+
+
+async def fail_deletion(session: AsyncSession, request_id: uuid.UUID, message: str) -> None:
+    """Give up a queued request (its report could not be sealed after every retry); nothing was deleted."""
+    request = await session.scalar(select(DeletionRequest).where(DeletionRequest.id == request_id).with_for_update())
+    if request is not None and request.status == DeletionStatus.QUEUED.value:
+        request.status = DeletionStatus.FAILED.value
+        request.error = message
+        request.finished_at = dt.datetime.now(dt.UTC)
+
+
+async def deletion_requests(session: AsyncSession, consortium_id: uuid.UUID) -> dict[uuid.UUID, DeletionRequest]:
+    """Member id → its newest deletion request, for the consortium's leaving screen."""
+    rows = await session.scalars(
+        select(DeletionRequest)
+        .where(DeletionRequest.consortium_id == consortium_id)
+        .order_by(DeletionRequest.created_at)
+    )
+    return {r.member_ref_id: r for r in rows}
+
+
 async def delete_member(
     session: AsyncSession,
     member: Member,
@@ -210,17 +330,9 @@ async def delete_member(
         DeletionRefused: the code typed does not match, or the member is not in
             the ``leaving`` stage.
     """
-    if confirm is not None and confirm.strip() != member.lg_code:
-        raise DeletionRefused(
-            _("Type the member's local government code ({code}) to confirm the deletion.").format(code=member.lg_code)
-        )
-    if MemberStatus(member.status) is not MemberStatus.LEAVING:
-        raise DeletionRefused(
-            "構成団体のデータを削除できるのは「脱退手続中」の段階だけです。先に段階を変更してください。"
-        )
+    _check_deletable(member, confirm)
     if not export_sha256:
-        exports = await exports_of(session, member.id)
-        export_sha256 = exports[0].sha256 if exports else ""
+        export_sha256 = await _newest_export_hash(session, member.id)
     async with elevated(session):
         counts = await OnboardingRepository(session, member.id).delete_everything()
     backend = backend_for(settings)

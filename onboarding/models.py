@@ -49,6 +49,8 @@ __all__ = [
     "ChecklistItem",
     "ConsortiumBilling",
     "DeletionReport",
+    "DeletionRequest",
+    "DeletionStatus",
     "Environment",
     "ImportStatus",
     "Invoice",
@@ -321,6 +323,49 @@ class DeletionReport(UUIDv7AuditBase):
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     """The deletion report as a PDF sealed by the platform, handed to the member."""
     pdf_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class DeletionStatus(enum.StrEnum):
+    """Where a requested deletion of a leaving member stands."""
+
+    QUEUED = "queued"
+    """Confirmed by the secretariat; a worker deletes and seals the report."""
+    DONE = "done"
+    FAILED = "failed"
+    """Nothing was deleted (the report could not be sealed, or the member is no longer leaving)."""
+
+
+class DeletionRequest(UUIDv7AuditBase):
+    """The secretariat confirmed the deletion of a leaving member; a worker carries it out (DAT-3).
+
+    Deleting every row and stored file and sealing the report is long work, so
+    it never runs in the web request. At most one request per member is open
+    (queued) at a time: a second click finds the first.
+    """
+
+    __tablename__ = "deletion_request"
+    __table_args__ = (
+        Index(
+            "uq_deletion_request_open",
+            "member_ref_id",
+            unique=True,
+            postgresql_where="status = 'queued'",
+        ),
+    )
+
+    consortium_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consortium.id", ondelete="RESTRICT"), index=True)
+    member_ref_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=DeletionStatus.QUEUED.value)
+    requested_by: Mapped[str] = mapped_column(String(300))
+    """Who asked for the deletion (the member's request), printed in the report."""
+    confirmed_by: Mapped[str] = mapped_column(String(200))
+    """The secretariat's person (or operator) who confirmed it."""
+    export_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    report_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("deletion_report.id", ondelete="RESTRICT"), nullable=True
+    )
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class MemberExport(UUIDv7AuditBase):

@@ -46,6 +46,7 @@ import io
 import json
 import os
 import re
+import uuid
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -84,7 +85,9 @@ __all__ = [
     "Unmappable",
     "deletion_report_sealer",
     "export_options",
+    "give_up_deletion",
     "render_deletion_report",
+    "run_deletion_request",
     "run_member_delete",
     "run_member_export",
     "write_export",
@@ -753,6 +756,28 @@ def deletion_report_sealer(settings: Settings) -> leaving.ReportSealer:
             )
 
     return seal
+
+
+async def run_deletion_request(settings: Settings, request_id: uuid.UUID) -> str:
+    """The worker's deletion of a leaving member the secretariat confirmed; the outcome's status.
+
+    Sealing errors propagate (nothing is deleted; the task retries).
+    """
+    async with system_session(settings) as session:
+        request = await leaving.carry_out_deletion(
+            session, settings, request_id, seal_report=deletion_report_sealer(settings)
+        )
+        return request.status if request is not None else "missing"
+
+
+async def give_up_deletion(settings: Settings, request_id: uuid.UUID) -> None:
+    """Mark a deletion failed after every retry; nothing of the member was deleted."""
+    async with system_session(settings) as session:
+        await leaving.fail_deletion(
+            session,
+            request_id,
+            _("The deletion report could not be sealed, so nothing was deleted. Try again later."),
+        )
 
 
 # --------------------------------------------------------------------------- operator commands

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.dates import today_jst
 from core.errors import Invalid
-from core.i18n import gettext as _
 from core.settings import Settings
 from core.web import client_ip
 from onboarding import leaving
@@ -30,7 +29,6 @@ from onboarding.controllers.forms import HTML_ERRORS, FormData, actor
 from onboarding.members import consortium_member, own_member
 from policy.guards import current_principal, requires, requires_member_staff, requires_secretariat
 from signing import exit as member_exit
-from signing.errors import SigningError
 from tenants import oplog
 
 __all__ = ["DeletionController", "MemberExportController"]
@@ -100,7 +98,7 @@ class MemberExportController(Controller):
 
 
 class DeletionController(Controller):
-    """The secretariat deletes a leaving member's data; the report is sealed (DAT-3)."""
+    """The secretariat confirms a leaving member's deletion; a worker deletes and seals the report (DAT-3)."""
 
     path = "/secretariat/leaving"
     guards = [requires_secretariat, requires("consortium", "manage")]  # noqa: RUF012
@@ -116,24 +114,14 @@ class DeletionController(Controller):
         db_session: NamedDependency[AsyncSession],
         state: State,
     ) -> Redirect:
-        """Delete everything of the member after the code is typed again; the sealed report is kept."""
+        """Confirm the deletion (the code typed again, who asked); a worker deletes and seals the report."""
         principal = current_principal(request)
         member = await consortium_member(db_session, principal.consortium_id, member_id)
-        requested_by = data.get("requested_by", "").strip()
-        if not requested_by:
-            raise Invalid(_("Enter who asked for the deletion (the member's request), to be printed in the report."))
-        try:
-            await leaving.delete_member(
-                db_session,
-                member,
-                state.settings,
-                by=actor(principal),
-                confirm=data.get("confirm", ""),
-                requested_by=requested_by,
-                seal_report=member_exit.deletion_report_sealer(state.settings),
-            )
-        except SigningError as exc:
-            raise Invalid(
-                _("The deletion report could not be sealed, so nothing was deleted. Try again later.")
-            ) from exc
+        await leaving.request_deletion(
+            db_session,
+            member,
+            by=actor(principal),
+            confirm=data.get("confirm", ""),
+            requested_by=data.get("requested_by", ""),
+        )
         return Redirect(path="/secretariat/leaving", status_code=303)

@@ -17,19 +17,23 @@ from typing import Any
 import psycopg
 import redis
 from celery import Task, shared_task
+from sqlalchemy.exc import OperationalError
 
 from core.asyncrun import run_async
 from core.db import session_scope, system_session
 from core.runtime import database_admin_url, database_url, redis_url
 from core.scope import elevated
 from core.settings import get_settings
+from onboarding.leaving import DELETION_TASK
 from signing.audit import Actor, append_event
+from signing.errors import SigningError
+from signing.exit import give_up_deletion, run_deletion_request
 from signing.mail import MAIL_TASK, deliver, sender_of_mail
 from signing.models import AuditKind
 from signing.services import remind
 from tenants import oplog
 
-__all__ = ["purge_operation_logs", "send_mail", "send_reminders"]
+__all__ = ["delete_leaving_member", "purge_operation_logs", "send_mail", "send_reminders"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,25 @@ def _record_failure(contract_id: str, member_id: str, to: str, reason: str) -> N
             )
 
     run_async(_record())
+
+
+@shared_task(name=DELETION_TASK, bind=True, ignore_result=True, max_retries=6)
+def delete_leaving_member(self: Task[Any, Any], request_id: str) -> str:
+    """Delete a leaving member's data and seal the report, as the secretariat confirmed (DAT-3).
+
+    Safe to run twice (the request row is locked and a finished one is left
+    alone). While the TSA or the database is unreachable nothing is deleted and
+    the task retries with backoff; after the last retry the request is marked
+    failed, so the secretariat's screen says so instead of waiting for ever.
+    """
+    settings = get_settings()
+    try:
+        return run_async(run_deletion_request(settings, uuid.UUID(request_id)))
+    except (SigningError, OperationalError, psycopg.OperationalError) as exc:
+        if self.request.retries >= (self.max_retries or 0):
+            run_async(give_up_deletion(settings, uuid.UUID(request_id)))
+            return "failed"
+        raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
 
 
 @shared_task(name=MAIL_TASK, bind=True, ignore_result=True, max_retries=10)

@@ -311,7 +311,13 @@ def task_sender(settings: Settings) -> Celery:
     return Celery("test-sender", broker=settings.redis.url, backend=settings.redis.url)
 
 
-def start_worker(settings: Settings, tmp_path: Path, name: str = "test", timeout: float = 90.0) -> WorkerProcess:
+def start_worker(
+    settings: Settings,
+    tmp_path: Path,
+    name: str = "test",
+    timeout: float = 90.0,
+    extra_env: dict[str, str] | None = None,
+) -> WorkerProcess:
     """Start a worker for ``settings`` and wait (up to ``timeout`` seconds) until it reports alive.
 
     A worker's imports take a few seconds alone but tens of seconds on a 2-core
@@ -326,6 +332,7 @@ def start_worker(settings: Settings, tmp_path: Path, name: str = "test", timeout
         KYODO_DATA_DIR=str(settings.app.data_dir),
         KYODO_WORKER_HEARTBEAT_SECONDS=str(settings.worker.heartbeat_seconds),
     )
+    env.update(extra_env or {})  # e.g. the platform's seal (testpki.settings_environment)
     worker = WorkerProcess(env, f"{name}-{uuid.uuid4().hex[:6]}", tmp_path / f"{name}-worker.log")
     worker.start()
     try:

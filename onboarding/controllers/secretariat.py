@@ -297,8 +297,10 @@ class LeavingController(Controller):
         members = await consortium_members(db_session, consortium_id, status=MemberStatus.LEAVING)
         reports = await leaving.deletion_reports(db_session, consortium_id)
         exports = {m.id: (await leaving.exports_of(db_session, m.id))[:1] for m in members}
+        requests = await leaving.deletion_requests(db_session, consortium_id)
         return Template(
-            "onboarding/leaving_index.html", context={"members": members, "reports": reports, "exports": exports}
+            "onboarding/leaving_index.html",
+            context={"members": members, "reports": reports, "exports": exports, "requests": requests},
         )
 
     @get("/reports/{report_id:uuid}/pdf")

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from core.outbox import OutboxMessage
 from core.settings import Settings, SigningSettings
 from testpki import PKIServer, TestPKI
 from tests.signing.conftest import free_port
@@ -41,3 +43,29 @@ async def sealing_client(
     app = create_app(dataclasses.replace(settings, seal_key=seal), session_maker=_maker(db_connection))
     async with AsyncTestClient(app=app) as client:
         yield client
+
+
+async def worker_deletes(session: AsyncSession, settings: Settings, seal: SigningSettings, member_id: Any) -> Any:
+    """What the deletion worker does with the member's queued deletion, here in this test's own transaction.
+
+    The screen only records the confirmed request and its task in the outbox
+    (checked here); a worker process cannot see a test's uncommitted rows, so
+    the worker's own function runs in-process. The real worker is exercised by
+    ``test_a_real_worker_deletes_and_seals_the_report``.
+    """
+    from onboarding.leaving import DELETION_TASK, carry_out_deletion
+    from onboarding.models import DeletionRequest, DeletionStatus
+    from signing.exit import deletion_report_sealer
+    from tests.scope import system_access
+
+    await system_access(session)
+    request = await session.scalar(
+        select(DeletionRequest).where(
+            DeletionRequest.member_ref_id == member_id, DeletionRequest.status == DeletionStatus.QUEUED.value
+        )
+    )
+    assert request is not None, "the confirmed deletion is queued"
+    tasks = await session.scalars(select(OutboxMessage).where(OutboxMessage.task_name == DELETION_TASK))
+    assert [m.kwargs for m in tasks] == [{"request_id": str(request.id)}]
+    sealed = dataclasses.replace(settings, seal_key=seal)
+    return await carry_out_deletion(session, sealed, request.id, seal_report=deletion_report_sealer(sealed))

@@ -39,6 +39,7 @@ from tenants.models import Member, MemberStatus, OperationKind, OperationLog
 from testpki import settings_environment
 from tests import factories as f
 from tests.conftest import PROJECT_DIR, TwoMembers, csrf_token, sign_in
+from tests.onboarding.conftest import worker_deletes
 from tests.scope import system_access
 from tests.signing.concluded import agreed_by_its_signer
 from tests.signing.pdfgen import make_pdf
@@ -373,6 +374,7 @@ async def test_the_secretariat_deletes_and_hands_over_the_sealed_report_and_sees
     sealing_client: AsyncTestClient[Litestar],
     leaving_b: TwoMembers,
     db_session: AsyncSession,
+    settings: Settings,
     seal: SigningSettings,
 ) -> None:
     client = sealing_client
@@ -397,6 +399,8 @@ async def test_the_secretariat_deletes_and_hands_over_the_sealed_report_and_sees
         data={"confirm": "032140", "requested_by": "八幡平市 総務課長 岩手 花子", "_csrf_token": token},
     )
     assert done.status_code == 200
+    await worker_deletes(db_session, settings, seal, b.id)
+    done = await client.get("/secretariat/leaving/")
     report = (await db_session.scalars(select(DeletionReport).where(DeletionReport.member_ref_id == b.id))).one()
     assert report.export_sha256 == export_hash
     assert report.requested_by == "八幡平市 総務課長 岩手 花子"

@@ -6,12 +6,14 @@ The export's readable contents (decrypted PDFs, CSV in both encodings, encryptio
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -20,16 +22,19 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import undefer
 
 from core.db import metadata
+from core.outbox import relay_pending
 from core.scope import elevated, for_member, member_owned_tables
 from core.settings import Settings, SigningSettings, to_psycopg_url
 from onboarding import stages
-from onboarding.leaving import member_blob_dir
+from onboarding.leaving import member_blob_dir, request_deletion
 from onboarding.metering import record_conclusion
-from onboarding.models import DeletionReport, StaffImport
+from onboarding.models import DeletionReport, DeletionRequest, DeletionStatus, StaffImport
 from onboarding.staff_import import preview
 from policy.models import MemberRole
+from signing.verification import verify_async
 from tenants import oplog
 from tenants.models import (
     AddressBookEntry,
@@ -42,7 +47,9 @@ from tenants.models import (
 )
 from testpki import settings_environment
 from tests import factories as f
-from tests.conftest import PROJECT_DIR, TwoMembers, csrf_token, sign_in
+from tests.conftest import PROJECT_DIR, TwoMembers, csrf_token, sign_in, start_worker, task_sender
+from tests.helpers import text_at
+from tests.onboarding.conftest import worker_deletes
 
 
 async def _populate(session: AsyncSession, member: Member, settings: Settings, tag: str) -> None:
@@ -350,7 +357,11 @@ async def test_member_administrator_exports_only_their_own_data(
 
 
 async def test_secretariat_deletes_a_leaving_member_of_its_own_consortium(
-    sealing_client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+    sealing_client: AsyncTestClient,
+    db_session: AsyncSession,
+    two_members: TwoMembers,
+    settings: Settings,
+    seal: SigningSettings,
 ) -> None:
     client = sealing_client
     b = two_members.b
@@ -386,11 +397,68 @@ async def test_secretariat_deletes_a_leaving_member_of_its_own_consortium(
     )
     assert live.status_code == 400
     assert "脱退手続中" in live.text
-    done = await client.post(
-        f"/secretariat/leaving/{b.id}/delete",
-        data={"confirm": "032140", "requested_by": "八幡平市長", "_csrf_token": token},
-    )
-    assert done.status_code == 200
-    assert "八幡平市 (032140)" in done.text  # the deletion report
+    confirmed = {"confirm": "032140", "requested_by": "八幡平市長", "_csrf_token": token}
+    queued = await client.post(f"/secretariat/leaving/{b.id}/delete", data=confirmed)
+    assert queued.status_code == 200
+    assert "削除しています" in text_at(queued.text, f"#deletion-queued-{b.id}"), "the page says it is under way"
+    assert (await _counts(db_session, b.id))["department"] == 1, "nothing is deleted in the request"
+    again = await client.post(f"/secretariat/leaving/{b.id}/delete", data=confirmed)
+    assert again.status_code == 200, "a second click finds the first request"
+    request = await worker_deletes(db_session, settings, seal, b.id)  # one request, one task
+    assert request.status == "done"
+    done = await client.get("/secretariat/leaving/")
+    assert "八幡平市 (032140)" in text_at(done.text, "#reports")  # the deletion report
     assert set((await _counts(db_session, b.id)).values()) == {0}
     assert (await _counts(db_session, two_members.a.id))["staff"] == 1
+
+
+async def test_a_real_worker_deletes_and_seals_the_report(
+    fresh_database: Settings, seal: SigningSettings, tmp_path: Path
+) -> None:
+    settings = fresh_database
+    engine = create_async_engine(to_psycopg_url(settings.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    worker = start_worker(settings, tmp_path, name="deletion", extra_env=settings_environment(seal))
+    try:
+        async with maker() as session:
+            group = await f.consortium(session)
+            b = await f.member(session, group, "032140", "八幡平市")
+            await _populate(session, b, settings, "hachimantai")
+            await stages.transition(session, b, MemberStatus.LEAVING, by="事務局")
+            await session.commit()
+        async with maker() as session, elevated(session):
+            member = await session.get(Member, b.id)
+            assert member is not None
+            request = await request_deletion(
+                session, member, by="事務局 岩手 次郎", confirm="032140", requested_by="八幡平市長 佐々木 孝弘"
+            )
+            await session.commit()
+        assert member_blob_dir(settings, b.id).exists(), "nothing deleted before the worker runs"
+        async with maker() as session:
+            assert await relay_pending(session, app=task_sender(settings)) >= 1  # with the mails _populate queued
+            await session.commit()
+
+        deadline = time.monotonic() + 180
+        status = DeletionStatus.QUEUED.value
+        while time.monotonic() < deadline and status == DeletionStatus.QUEUED.value:
+            await asyncio.sleep(0.5)
+            async with maker() as session:
+                stored = await session.get(DeletionRequest, request.id)
+                assert stored is not None
+                status, report_id = stored.status, stored.report_id
+        assert status == DeletionStatus.DONE.value, worker.log_path.read_text()[-3000:]
+
+        async with maker() as session:
+            assert set((await _counts(session, b.id)).values()) == {0}
+            report = await session.scalar(
+                select(DeletionReport).where(DeletionReport.id == report_id).options(undefer(DeletionReport.pdf))
+            )
+            assert report is not None
+            assert (report.requested_by, report.deleted_by) == ("八幡平市長 佐々木 孝弘", "事務局 岩手 次郎")
+            assert report.pdf is not None
+        assert not member_blob_dir(settings, b.id).exists()
+        verified = await verify_async(report.pdf, trust_roots=seal.trust_root_paths)
+        assert verified.ok, verified.problems
+    finally:
+        worker.stop()
+        await engine.dispose()
