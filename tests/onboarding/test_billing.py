@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from core.dates import JST, today_jst
+from core.i18n import format_date
 from core.scope import elevated
 from core.settings import Settings, to_psycopg_url
 from onboarding import billing, stages
@@ -163,6 +164,25 @@ async def test_consolidated_invoice_numbered_without_gaps_and_immutable(
             )
 
 
+def _pdf_text(pdf: bytes) -> str:
+    shown = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True)
+    return shown.stdout.decode()
+
+
+def _amount_after(label: str, text: str) -> str:
+    """The amount printed on the line of ``label`` in the PDF's text."""
+    line = next(x for x in text.splitlines() if label in x)
+    return line.split(label, 1)[1].split()[0]
+
+
+def _expected_due(issued_on: dt.date) -> dt.date:
+    """支払期限 of an October invoice: 30 November, or the end of the month after a later issue day."""
+    if issued_on <= dt.date(2026, 11, 30):
+        return dt.date(2026, 11, 30)
+    following = (issued_on.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return (following + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
 async def test_test_environment_usage_is_never_billed(db_session: AsyncSession, two_members: TwoMembers) -> None:
     c = await _scenario(db_session, two_members)
     async with elevated(db_session):
@@ -171,6 +191,46 @@ async def test_test_environment_usage_is_never_billed(db_session: AsyncSession, 
     assert {e.environment.value for e in events} == {"test"}
     charges = await billing.compute_month(db_session, two_members.consortium.id, OCTOBER)
     assert c.id not in {x.member.id for x in charges}
+
+
+async def _assert_qualified_documents(client: AsyncTestClient, morioka: Invoice, due: str) -> None:
+    """Morioka's October invoice, downloaded as PDF and CSV, is a qualified invoice with the same number."""
+    pdf = await client.get(f"/secretariat/billing/invoices/{morioka.id}/pdf")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    assert 'filename="invoice-000001.pdf"' in pdf.headers["content-disposition"]
+    shown = _pdf_text(pdf.content)
+    assert "盛岡市 御中" in shown
+    assert "請求書（適格請求書）" in shown
+    assert "請求番号: 000001" in shown
+    assert "共同電子契約サービス株式会社（デモ）" in shown
+    assert "〒100-0000 東京都千代田区霞が関0丁目0番0号（デモ）" in shown
+    assert "登録番号: T7123456789012" in shown
+    assert "取引年月: 令和8年10月分" in shown
+    assert f"お支払期限: {due}" in shown
+    assert "お振込先: デモ銀行 本店営業部 普通 1234567 キョウドウデンシケイヤクサービス（カ" in shown
+    # Per rate (every line of the service is 10 %): 47,238, tax floor(4,723.8) = 4,723; total 51,961.
+    assert _amount_after("10%対象 小計（税抜）", shown) == "47,238円"
+    assert _amount_after("消費税（10%）", shown) == "4,723円"
+    assert _amount_after("合計（税込）", shown) == "51,961円"
+    assert "8%対象" not in shown  # no reduced-rate line, no reduced-rate total
+    assert "1円未満の端数を切り捨て" in shown
+
+    download = await client.get(f"/secretariat/billing/invoices/{morioka.id}/csv")
+    assert 'filename="invoice-000001.csv"' in download.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
+    assert {r["請求番号"] for r in rows} == {"000001"}
+    assert {r["登録番号"] for r in rows} == {"T7123456789012"}
+    assert {r["支払期限"] for r in rows} == {_expected_due(morioka.issued_on).isoformat()}
+    assert {r["振込先"] for r in rows} == {"デモ銀行 本店営業部 普通 1234567 キョウドウデンシケイヤクサービス（カ"}
+    assert [(r["内容"], r["金額"], r["税率"]) for r in rows if not r["団体"]] == [
+        ("10%対象 小計", "47238", "10%"),
+        ("消費税（10%）", "4723", "10%"),
+        ("小計", "47238", ""),
+        ("消費税", "4723", ""),
+        ("合計", "51961", ""),
+    ]
+    assert {r["税率"] for r in rows if r["団体"]} == {"10%"}
 
 
 async def test_secretariat_issues_and_downloads_invoices(
@@ -187,17 +247,19 @@ async def test_secretariat_issues_and_downloads_invoices(
     assert run.status_code == 200
     invoices = (await db_session.scalars(select(Invoice).order_by(Invoice.number))).all()
     assert [(i.number, i.payer_name) for i in invoices] == [(1, "盛岡市"), (2, "八幡平市")]
-    pdf = await client.get(f"/secretariat/billing/invoices/{invoices[0].id}/pdf")
-    assert pdf.status_code == 200
-    assert pdf.content.startswith(b"%PDF")
-    shown = subprocess.run(["pdftotext", "-", "-"], input=pdf.content, capture_output=True, check=True).stdout.decode()
-    assert "盛岡市 御中" in shown
-    assert "51,961円" in shown  # 47,238 + 4,723
-    assert "1円未満の端数を切り捨て" in shown
-    text = (await client.get(f"/secretariat/billing/invoices/{invoices[0].id}/csv")).content.decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text)))
-    assert rows[-1][5:] == ["合計", "", "", "51961"]
-    assert rows[-2][5:] == ["消費税", "", "", "4723"]
+    morioka = invoices[0]
+    # The issuer as the settings say (the demo's), due at the end of the month after October,
+    # or, issued after that day, at the end of the month after the day it was issued.
+    assert morioka.registration_number == "T7123456789012"
+    assert morioka.due_on == _expected_due(morioka.issued_on)
+    due = format_date(_expected_due(morioka.issued_on), era=True, locale="ja")
+    listing = await client.get("/secretariat/billing/")
+    assert "T7123456789012" in listing.text
+    assert "<td>000001</td>" in listing.text
+    assert "<td>000002</td>" in listing.text
+    assert due in listing.text
+
+    await _assert_qualified_documents(client, morioka, due)
 
     # Another consortium's secretariat sees none of it.
     other = await f.consortium(db_session, "群馬県電子契約共同利用", slug="gunma")
