@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import os
@@ -15,7 +16,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker, create_async_engine
 
 from core.dates import JST, today_jst
 from core.i18n import format_date
@@ -27,7 +28,7 @@ from onboarding.metering import record_conclusion
 from onboarding.models import Invoice, InvoiceKind, InvoiceLine, UsageEvent
 from tenants.models import Member, MemberStatus
 from tests import factories as f
-from tests.conftest import PROJECT_DIR, TwoMembers, csrf_token, sign_in
+from tests.conftest import PROJECT_DIR, TwoMembers, _session_maker, csrf_token, sign_in
 from tests.onboarding.test_leaving import _kyodo
 
 OCTOBER = dt.date(2026, 10, 1)  # 31 days
@@ -497,4 +498,28 @@ async def test_nothing_is_issued_without_a_registration_number(
     assert "登録番号（KYODO_INVOICE_REGISTRATION_NUMBER）が設定されていません" in refused.value.message
     assert "振込先口座が揃っていません" in refused.value.message
     assert "KYODO_INVOICE_BANK_NAME" in refused.value.message
+    assert await db_session.scalar(select(func.count()).select_from(Invoice)) == 0
+
+
+async def test_the_secretariat_sees_why_invoices_cannot_be_issued(
+    db_session: AsyncSession, db_connection: AsyncConnection, settings: Settings, two_members: TwoMembers
+) -> None:
+    from kyodo.app import create_app
+
+    await _scenario(db_session, two_members)
+    unregistered = dataclasses.replace(
+        settings, invoice=dataclasses.replace(settings.invoice, registration_number="T7123456789013")
+    )
+    app = create_app(unregistered, session_maker=_session_maker(db_connection))
+    async with AsyncTestClient(app=app) as client:
+        await sign_in(client, "jimukyoku")
+        page = await client.get("/secretariat/billing/")
+        assert "登録番号「T7123456789013」は正しくありません" in page.text
+        run = await client.post(
+            "/secretariat/billing/run", data={"month": "2026-10", "_csrf_token": await csrf_token(client)}
+        )
+        assert run.status_code == 400
+        assert "請求書は発行できません" in run.text
+        assert "検査用数字が合いません" in run.text
+        assert "Traceback" not in run.text
     assert await db_session.scalar(select(func.count()).select_from(Invoice)) == 0
