@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = [
+    "DEMO_INVOICE_ENVIRONMENT",
     "AlertSettings",
     "AppSettings",
     "BackupSettings",
@@ -22,6 +23,7 @@ __all__ = [
     "ContractSettings",
     "DatabaseSettings",
     "IntegrationSettings",
+    "InvoiceSettings",
     "KeySource",
     "MailSettings",
     "RedisSettings",
@@ -482,6 +484,48 @@ class IntegrationSettings:
 
 
 @dataclass(frozen=True)
+class InvoiceSettings:
+    """The provider as issuer of qualified invoices (適格請求書, 消費税法 57条の4).
+
+    The provider's fixed identity: set once per deployment, copied onto every invoice
+    when it is issued (a later change never alters an issued invoice). Issuing is
+    refused while the registration number or the bank account is missing.
+    """
+
+    issuer_name: str = field(default_factory=lambda: _env("KYODO_INVOICE_ISSUER_NAME"))
+    """KYODO_INVOICE_ISSUER_NAME: the provider's name as registered (e.g. 株式会社〇〇)."""
+    issuer_address: str = field(default_factory=lambda: _env("KYODO_INVOICE_ISSUER_ADDRESS"))
+    """KYODO_INVOICE_ISSUER_ADDRESS: the provider's address printed under its name."""
+    registration_number: str = field(default_factory=lambda: _env("KYODO_INVOICE_REGISTRATION_NUMBER"))
+    """KYODO_INVOICE_REGISTRATION_NUMBER: 適格請求書発行事業者の登録番号, T and 13 digits (T1234567890123)."""
+    bank_name: str = field(default_factory=lambda: _env("KYODO_INVOICE_BANK_NAME"))
+    """KYODO_INVOICE_BANK_NAME: bank of the account payments go to (振込先)."""
+    bank_branch: str = field(default_factory=lambda: _env("KYODO_INVOICE_BANK_BRANCH"))
+    """KYODO_INVOICE_BANK_BRANCH: its branch."""
+    bank_account_type: str = field(default_factory=lambda: _env("KYODO_INVOICE_BANK_ACCOUNT_TYPE", "普通"))
+    """KYODO_INVOICE_BANK_ACCOUNT_TYPE: 普通 or 当座."""
+    bank_account_number: str = field(default_factory=lambda: _env("KYODO_INVOICE_BANK_ACCOUNT_NUMBER"))
+    """KYODO_INVOICE_BANK_ACCOUNT_NUMBER: the account number (7 digits)."""
+    bank_account_holder: str = field(default_factory=lambda: _env("KYODO_INVOICE_BANK_ACCOUNT_HOLDER"))
+    """KYODO_INVOICE_BANK_ACCOUNT_HOLDER: the account holder in kana, as the bank shows it."""
+    due_months: int = field(default_factory=lambda: _env_int("KYODO_INVOICE_DUE_MONTHS", 1))
+    """KYODO_INVOICE_DUE_MONTHS: payment is due at the end of this many months after the billed month (1: 翌月末)."""
+
+
+DEMO_INVOICE_ENVIRONMENT: dict[str, str] = {
+    "KYODO_INVOICE_ISSUER_NAME": "共同電子契約サービス株式会社（デモ）",
+    "KYODO_INVOICE_ISSUER_ADDRESS": "〒100-0000 東京都千代田区霞が関0丁目0番0号（デモ）",
+    "KYODO_INVOICE_REGISTRATION_NUMBER": "T7123456789012",
+    "KYODO_INVOICE_BANK_NAME": "デモ銀行",
+    "KYODO_INVOICE_BANK_BRANCH": "本店営業部",
+    "KYODO_INVOICE_BANK_ACCOUNT_TYPE": "普通",
+    "KYODO_INVOICE_BANK_ACCOUNT_NUMBER": "1234567",
+    "KYODO_INVOICE_BANK_ACCOUNT_HOLDER": "キョウドウデンシケイヤクサービス（カ",
+}
+"""What `kyodo demo` sets when a variable is unset: a fictitious issuer, so the demo can issue invoices."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings, grouped by concern."""
 
@@ -500,6 +544,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     blobs: BlobSettings = field(default_factory=BlobSettings)
     integrations: IntegrationSettings = field(default_factory=IntegrationSettings)
+    invoice: InvoiceSettings = field(default_factory=InvoiceSettings)
 
 
 def to_psycopg_url(url: str) -> str:

@@ -16,8 +16,10 @@ What a month costs (all amounts in integer yen, before tax)
       happened. The first *included* ones (the allowance of the version in force on
       the member's last billed day of the month) are free; each further one costs the
       extra price of the version in force on the day it was concluded.
-    * **Consumption tax 10 %, per invoice**: ``tax = floor(subtotal × 10 ÷ 100)``
-      (fractions below one yen are truncated once per invoice, not per line).
+    * **Consumption tax per rate, per invoice**: every line carries its rate (10 %, or
+      8 % for a reduced-rate item); for each rate ``tax = floor(subtotal of the rate ×
+      rate ÷ 100)``, fractions below one yen truncated once per rate and invoice, never
+      per line (消費税法施行令 70条の10).
 
 Invoices
     Issued on the 1st for the previous month by Celery beat (Asia/Tokyo), or on
@@ -28,14 +30,26 @@ Invoices
     issuing the same month again issues nothing new. Issued invoices are never
     changed (the database refuses UPDATE/DELETE to the application); a correction
     is a credit note reversing the invoice, after which the month may be issued again.
+
+Qualified invoices (適格請求書, 消費税法 57条の4)
+    The issuer is the provider, configured once (``KYODO_INVOICE_*``,
+    :class:`core.settings.InvoiceSettings`): name, address, registration number
+    (T and 13 digits, check digit verified) and the bank account payments go to.
+    Issuing is refused with a plain message while one of them is missing or wrong.
+    What was printed is copied onto the invoice row, with the payment due date (end of
+    the ``due_months``-th month after the billed month) and the totals per rate, so a
+    later change of the settings never alters an issued invoice. Every screen,
+    document and command shows the number as :func:`invoice_number` formats it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
@@ -48,6 +62,7 @@ from core.errors import Invalid, NotFound
 from core.i18n import format_date
 from core.i18n import gettext as _
 from core.scope import elevated
+from core.settings import InvoiceSettings, get_settings
 from onboarding.environment import TEST_STATUSES
 from onboarding.members import consortium_members
 from onboarding.models import (
@@ -62,19 +77,27 @@ from onboarding.repository import OnboardingRepository
 from tenants.models import Consortium, Member, MemberStatus
 
 __all__ = [
+    "ACCOUNT_TYPES",
     "LATEST_END",
+    "REDUCED_TAX_RATE_PERCENT",
     "TAX_RATE_PERCENT",
     "AgreementError",
     "BillingOverview",
     "Charge",
+    "IssuerIncomplete",
     "add_agreement_version",
+    "check_issuer",
     "compute_month",
+    "due_date",
     "invoice_lines",
+    "invoice_number",
     "invoice_of",
     "issue_credit_note",
     "issue_month",
     "latest_end_of",
     "overview",
+    "rate_totals",
+    "registration_number_problem",
     "set_payer",
     "tax_for",
 ]
@@ -82,19 +105,165 @@ __all__ = [
 LATEST_END = dt.date(2031, 3, 31)
 """Agreements of the first consortium may be extended up to this day (GUN-13(6)); each consortium keeps its own."""
 TAX_RATE_PERCENT = 10
+"""The standard consumption tax rate (標準税率); every line of the service is at this rate."""
+REDUCED_TAX_RATE_PERCENT = 8
+"""The reduced rate (軽減税率), shown separately when a line has it."""
+ACCOUNT_TYPES = ("普通", "当座")
 
 
 class AgreementError(Invalid):
     """An agreement version that may not be made (message in the user's language)."""
 
 
+class IssuerIncomplete(Invalid):
+    """The provider's invoice settings lack what a qualified invoice must show."""
+
+
 def _floor(value: Decimal) -> Decimal:
     return value.to_integral_value(rounding=ROUND_FLOOR)
 
 
-def tax_for(subtotal: Decimal) -> Decimal:
-    """Consumption tax of an invoice: 10 %, fractions below one yen truncated."""
-    return _floor(subtotal * TAX_RATE_PERCENT / 100)
+def tax_for(subtotal: Decimal, rate: int = TAX_RATE_PERCENT) -> Decimal:
+    """Consumption tax of an invoice's lines at one ``rate``: fractions below one yen truncated (towards zero)."""
+    if subtotal < 0:
+        return -tax_for(-subtotal, rate)
+    return _floor(subtotal * rate / 100)
+
+
+def rate_totals(lines: Iterable[tuple[int, Decimal]]) -> list[dict[str, int]]:
+    """Subtotal and tax per rate of ``(rate, amount)`` lines, highest rate first: one rounding per rate."""
+    by_rate: dict[int, Decimal] = defaultdict(Decimal)
+    for rate, amount in lines:
+        by_rate[rate] += amount
+    return [
+        {"rate": rate, "subtotal": int(by_rate[rate]), "tax": int(tax_for(by_rate[rate], rate))}
+        for rate in sorted(by_rate, reverse=True)
+    ]
+
+
+def invoice_number(invoice: Invoice | int) -> str:
+    """The invoice's number as every screen, PDF, CSV and command shows it: ``000001``."""
+    number = invoice if isinstance(invoice, int) else invoice.number
+    return f"{number:06d}"
+
+
+# --------------------------------------------------------------------------- the issuer
+
+
+_REGISTRATION = re.compile(r"T(\d{13})")
+
+
+def _fold(text: str) -> str:
+    """Full-width letters and digits folded, spaces and hyphens dropped: what people paste from a notice."""
+    return re.sub(r"[\s\-‐－ー]", "", unicodedata.normalize("NFKC", text)).upper()
+
+
+def registration_number_problem(value: str) -> str | None:
+    """What is wrong with a registration number (適格請求書発行事業者登録番号), or None.
+
+    T and 13 digits; the first digit is the check digit of the 法人番号 (or of the
+    number given to a sole proprietor): ``9 − (Σ Pn × Qn mod 9)`` over the other 12
+    digits, Pn the n-th digit from the right, Qn 1 for odd n and 2 for even n.
+    """
+    m = _REGISTRATION.fullmatch(_fold(value))
+    if m is None:
+        return _("The registration number “{value}” is not T followed by 13 digits (e.g. T1234567890123).").format(
+            value=value
+        )
+    digits = m[1]
+    weighted = sum(int(d) * (1 if n % 2 else 2) for n, d in enumerate(reversed(digits[1:]), start=1))
+    if int(digits[0]) != 9 - weighted % 9:
+        return _(
+            "The registration number “{value}” does not add up (its check digit, the digit after T, is wrong): "
+            "compare it with the notice of registration."
+        ).format(value=value)
+    return None
+
+
+@dataclass(frozen=True)
+class _Issuer:
+    """The provider as printed on an invoice, checked."""
+
+    name: str
+    address: str
+    registration_number: str
+    bank_name: str
+    bank_branch: str
+    bank_account_type: str
+    bank_account_number: str
+    bank_account_holder: str
+    due_months: int
+
+
+def check_issuer(settings: InvoiceSettings, *, bank: bool = True) -> _Issuer:
+    """The issuer from the settings, or :class:`IssuerIncomplete` naming everything missing or wrong.
+
+    ``bank=False`` for a credit note, which asks for no payment.
+    """
+    problems: list[str] = []
+    if not settings.issuer_name.strip():
+        problems.append(_("The issuer's name (KYODO_INVOICE_ISSUER_NAME) is not set."))
+    if not settings.registration_number.strip():
+        problems.append(_("The registration number (KYODO_INVOICE_REGISTRATION_NUMBER) is not set."))
+    elif problem := registration_number_problem(settings.registration_number):
+        problems.append(problem)
+    account_type = settings.bank_account_type.strip()
+    number = unicodedata.normalize("NFKC", settings.bank_account_number).strip()
+    if bank:
+        missing = [
+            name
+            for name, value in (
+                ("KYODO_INVOICE_BANK_NAME", settings.bank_name),
+                ("KYODO_INVOICE_BANK_BRANCH", settings.bank_branch),
+                ("KYODO_INVOICE_BANK_ACCOUNT_NUMBER", number),
+                ("KYODO_INVOICE_BANK_ACCOUNT_HOLDER", settings.bank_account_holder),
+            )
+            if not value.strip()
+        ]
+        if missing:
+            problems.append(
+                _("The bank account payments go to is not complete: {names} not set.").format(names=", ".join(missing))
+            )
+        if account_type not in ACCOUNT_TYPES:
+            problems.append(_("The account type (KYODO_INVOICE_BANK_ACCOUNT_TYPE) must be 普通 or 当座."))
+        if number and not re.fullmatch(r"\d{1,8}", number):
+            problems.append(_("The account number (KYODO_INVOICE_BANK_ACCOUNT_NUMBER) must be at most 8 digits."))
+        if settings.due_months < 1:
+            problems.append(_("KYODO_INVOICE_DUE_MONTHS must be 1 or more."))
+    if problems:
+        raise IssuerIncomplete(
+            _("Invoices cannot be issued until the provider's invoice settings are complete: {problems}").format(
+                problems=" ".join(problems)
+            )
+        )
+    return _Issuer(
+        name=settings.issuer_name.strip(),
+        address=settings.issuer_address.strip(),
+        registration_number=_fold(settings.registration_number),
+        bank_name=settings.bank_name.strip() if bank else "",
+        bank_branch=settings.bank_branch.strip() if bank else "",
+        bank_account_type=account_type if bank else "",
+        bank_account_number=number if bank else "",
+        bank_account_holder=settings.bank_account_holder.strip() if bank else "",
+        due_months=settings.due_months,
+    )
+
+
+def _add_months(first: dt.date, months: int) -> dt.date:
+    index = first.year * 12 + first.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def due_date(month: dt.date, issued_on: dt.date, months: int = 1) -> dt.date:
+    """支払期限: the end of the ``months``-th month after the billed ``month`` (1: 翌月末).
+
+    An invoice issued after that day (a late run, or one issued again after a credit
+    note) is due at the end of the month after the one it is issued in.
+    """
+    due = month_end(_add_months(month, months))
+    if due < issued_on:
+        due = month_end(_add_months(issued_on.replace(day=1), 1))
+    return due
 
 
 async def latest_end_of(session: AsyncSession, consortium_id: uuid.UUID | None) -> dt.date:
@@ -211,6 +380,7 @@ class Charge:
     quantity: int
     unit_price: Decimal
     amount: Decimal
+    tax_rate: int = TAX_RATE_PERCENT
 
 
 def _in_force(versions: list[ServiceAgreement], day: dt.date) -> ServiceAgreement | None:
@@ -346,12 +516,21 @@ async def _credited_ids(session: AsyncSession, consortium_id: uuid.UUID) -> set[
 
 
 async def issue_month(
-    session: AsyncSession, consortium_id: uuid.UUID, month: dt.date, *, by: str, issued_on: dt.date | None = None
+    session: AsyncSession,
+    consortium_id: uuid.UUID,
+    month: dt.date,
+    *,
+    by: str,
+    issued_on: dt.date | None = None,
+    issuer: InvoiceSettings | None = None,
 ) -> list[Invoice]:
     """Issue the invoices of ``month`` that are not issued yet; returns the new ones.
 
+    ``issuer``: the provider's invoice settings (default: this process's).
+
     Raises:
         Invalid: the month has not ended yet (its usage is billed once it is over).
+        IssuerIncomplete: the registration number, the bank account or the issuer's name is missing or wrong.
     """
     if not month_is_over(month, issued_on):
         raise Invalid(
@@ -359,6 +538,7 @@ async def issue_month(
                 month=f"{month:%Y-%m}", day=(month_end(month) + dt.timedelta(days=1)).isoformat()
             )
         )
+    checked = check_issuer(issuer or get_settings().invoice)
     billing = await _billing_row(session, consortium_id)  # locked: one issuer at a time
     charges = await compute_month(session, consortium_id, month)
     payer_of: dict[uuid.UUID, Member] = {}
@@ -386,7 +566,17 @@ async def issue_month(
             continue
         payer = next(m for m in payer_of.values() if m.id == payer_id)
         issued.append(
-            await _issue(session, billing, payer, month, lines, kind=InvoiceKind.INVOICE, by=by, issued_on=issued_on)
+            await _issue(
+                session,
+                billing,
+                payer,
+                month,
+                lines,
+                kind=InvoiceKind.INVOICE,
+                by=by,
+                issued_on=issued_on,
+                issuer=checked,
+            )
         )
     return issued
 
@@ -401,11 +591,14 @@ async def _issue(
     kind: InvoiceKind,
     by: str,
     issued_on: dt.date | None,
+    issuer: _Issuer,
     reverses: Invoice | None = None,
     note: str = "",
 ) -> Invoice:
     subtotal = sum((c.amount for c in charges), Decimal(0))
-    tax = tax_for(subtotal) if subtotal >= 0 else -tax_for(-subtotal)
+    per_rate = rate_totals((c.tax_rate, c.amount) for c in charges)
+    tax = Decimal(sum(r["tax"] for r in per_rate))
+    day = issued_on or dt.datetime.now(JST).date()
     billing.last_invoice_number += 1
     invoice = Invoice(
         id=uuid.uuid4(),
@@ -419,9 +612,19 @@ async def _issue(
         subtotal=subtotal,
         tax=tax,
         total=subtotal + tax,
-        issued_on=issued_on or dt.datetime.now(JST).date(),
+        issued_on=day,
         issued_by=by,
         note=note,
+        rate_totals=per_rate,
+        due_on=due_date(month, day, issuer.due_months) if kind is InvoiceKind.INVOICE else None,
+        issuer_name=issuer.name,
+        issuer_address=issuer.address,
+        registration_number=issuer.registration_number,
+        bank_name=issuer.bank_name,
+        bank_branch=issuer.bank_branch,
+        bank_account_type=issuer.bank_account_type,
+        bank_account_number=issuer.bank_account_number,
+        bank_account_holder=issuer.bank_account_holder,
     )
     session.add(invoice)
     session.add_all(
@@ -434,6 +637,7 @@ async def _issue(
             quantity=c.quantity,
             unit_price=c.unit_price,
             amount=c.amount,
+            tax_rate=c.tax_rate,
         )
         for i, c in enumerate(charges, start=1)
     )
@@ -441,11 +645,18 @@ async def _issue(
     return invoice
 
 
-async def issue_credit_note(session: AsyncSession, invoice_id: uuid.UUID, *, by: str, note: str) -> Invoice:
-    """Reverse an issued invoice with a credit note (the invoice itself is never changed)."""
+async def issue_credit_note(
+    session: AsyncSession, invoice_id: uuid.UUID, *, by: str, note: str, issuer: InvoiceSettings | None = None
+) -> Invoice:
+    """Reverse an issued invoice with a credit note (the invoice itself is never changed).
+
+    The credit note (適格返還請求書) names the issuer and its registration number as the
+    settings are now; it asks for no payment, so no bank account or due date.
+    """
     invoice = await session.get(Invoice, invoice_id)
     if invoice is None or invoice.kind is not InvoiceKind.INVOICE:
         raise AgreementError(_("Only an invoice can be credited."))
+    checked = check_issuer(issuer or get_settings().invoice, bank=False)
     billing = await _billing_row(session, invoice.consortium_id)
     if invoice.id in await _credited_ids(session, invoice.consortium_id):
         raise AgreementError(_("This invoice has already been credited."))
@@ -457,7 +668,9 @@ async def issue_credit_note(session: AsyncSession, invoice_id: uuid.UUID, *, by:
         for m in (await session.scalars(select(Member).where(Member.id.in_([x.member_ref_id for x in lines])))).all()
     }
     charges = [
-        Charge(members[x.member_ref_id], x.description, -x.quantity, Decimal(x.unit_price), -Decimal(x.amount))
+        Charge(
+            members[x.member_ref_id], x.description, -x.quantity, Decimal(x.unit_price), -Decimal(x.amount), x.tax_rate
+        )
         for x in lines
     ]
     return await _issue(
@@ -469,6 +682,7 @@ async def issue_credit_note(session: AsyncSession, invoice_id: uuid.UUID, *, by:
         kind=InvoiceKind.CREDIT_NOTE,
         by=by,
         issued_on=None,
+        issuer=checked,
         reverses=invoice,
         note=note,
     )

@@ -277,6 +277,20 @@ class Invoice(UUIDv7AuditBase):
     issued_on: Mapped[dt.date] = mapped_column(Date)
     issued_by: Mapped[str] = mapped_column(String(200))
     note: Mapped[str] = mapped_column(Text, default="")
+    rate_totals: Mapped[list[dict[str, int]]] = mapped_column(JSONB, default=list, server_default="[]")
+    """Per tax rate, as printed: ``[{"rate": 10, "subtotal": 69528, "tax": 6952}, …]`` (one rounding per rate)."""
+    due_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    """支払期限 (none on a credit note, and on invoices issued before qualified invoices)."""
+    # The issuer as printed on the invoice (copied from the settings when it was issued).
+    issuer_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    issuer_address: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    registration_number: Mapped[str] = mapped_column(String(14), default="", server_default="")
+    """適格請求書発行事業者の登録番号 (T and 13 digits)."""
+    bank_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    bank_branch: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    bank_account_type: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    bank_account_number: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    bank_account_holder: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class InvoiceLine(UUIDv7AuditBase):
@@ -293,6 +307,8 @@ class InvoiceLine(UUIDv7AuditBase):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 0))
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 0))
+    tax_rate: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    """Consumption tax rate of the line in percent: 10, or 8 for a reduced-rate item (軽減税率)."""
 
 
 # --------------------------------------------------------------------------- leaving

@@ -55,7 +55,7 @@ async def run_billing(settings: Settings, month: dt.date) -> list[Invoice]:
         ids = (await session.scalars(select(Consortium.id))).all()
     for consortium_id in ids:
         async with session_scope(settings) as session:
-            issued.extend(await issue_month(session, consortium_id, month, by=operator()))
+            issued.extend(await issue_month(session, consortium_id, month, by=operator(), issuer=settings.invoice))
     return issued
 
 

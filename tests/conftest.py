@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 
 from core.settings import (
+    DEMO_INVOICE_ENVIRONMENT,
     AppSettings,
     DatabaseSettings,
     RedisSettings,
@@ -146,6 +147,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["KYODO_SIGN_IN_PER_MINUTE"] = "0"
     os.environ["KYODO_LINK_PER_MINUTE"] = "0"
     os.environ["KYODO_API_PER_MINUTE"] = "0"
+    # The demo's fictitious issuer, so invoices can be issued (tests of a missing one override it).
+    for name, value in DEMO_INVOICE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -8,6 +8,7 @@ from core.dates import parse_month
 from core.errors import ServiceError
 from core.settings import get_settings
 from kyodo.cli.common import run
+from onboarding.billing import invoice_number
 from onboarding.operations import run_billing
 
 __all__ = ["billing"]
@@ -31,5 +32,5 @@ def billing_run(month: str) -> None:
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     for invoice in issued:
-        click.echo(f"{invoice.number:06d}  {invoice.payer_name}  {int(invoice.total):,} 円")
+        click.echo(f"{invoice_number(invoice)}  {invoice.payer_name}  {int(invoice.total):,} 円")
     click.echo(f"[kyodo] {len(issued)} invoice(s) issued for {first:%Y-%m}")

@@ -10,7 +10,7 @@ import threading
 import click
 
 from consortium.demo import DEMO_PASSWORD, seed_database
-from core.settings import get_settings
+from core.settings import DEMO_INVOICE_ENVIRONMENT, get_settings
 from kyodo.cli.common import run
 from kyodo.migrations import upgrade
 from kyodo.supervisor import Supervisor, embedded_pki, embedded_services
@@ -24,7 +24,10 @@ def demo(port: int | None) -> None:
     """Everything on this machine: database, Redis, migrations, demo data, web, worker, beat."""
     if port is not None:
         os.environ["KYODO_PORT"] = str(port)
-        get_settings.cache_clear()
+    # A fictitious issuer for the demo's invoices, unless one is configured (the web, worker and beat inherit it).
+    for name, value in DEMO_INVOICE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    get_settings.cache_clear()
     settings = get_settings()
     click.echo(f"[kyodo] data folder: {settings.app.data_dir}")
     with embedded_services(settings) as running, embedded_pki(settings) as signing_env:

@@ -19,6 +19,7 @@ from core.dates import parse_month, today_jst
 from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import Principal
+from core.settings import Settings
 from core.web import status_of
 from onboarding import billing, leaving, stages
 from onboarding.controllers.forms import HTML_ERRORS, FormData, actor, form_date, is_htmx, money
@@ -150,6 +151,11 @@ class OnboardingController(Controller):
 # --------------------------------------------------------------------------- agreements and invoices
 
 
+def _settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 class BillingController(Controller):
     """Agreements and invoices of every member, for the secretariat (ONB-3)."""
 
@@ -160,8 +166,13 @@ class BillingController(Controller):
 
     @get("/")
     async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
-        """Agreement versions, the paying member, invoices and the run form."""
+        """Agreement versions, the paying member, invoices, the issuer printed on them and the run form."""
         overview = await billing.overview(db_session, current_principal(request).consortium_id)
+        issuer, issuer_problem = None, ""
+        try:
+            issuer = billing.check_issuer(_settings(request).invoice)
+        except billing.IssuerIncomplete as exc:
+            issuer_problem = exc.message
         return Template(
             "onboarding/billing_index.html",
             context={
@@ -170,6 +181,9 @@ class BillingController(Controller):
                 "invoices": overview.invoices,
                 "payer_id": overview.payer_id,
                 "InvoiceKind": InvoiceKind,
+                "invoice_number": billing.invoice_number,
+                "issuer": issuer,
+                "issuer_problem": issuer_problem,
                 "latest_end": await billing.latest_end_of(db_session, current_principal(request).consortium_id),
             },
         )
@@ -230,7 +244,9 @@ class BillingController(Controller):
             month = parse_month(data.get("month", ""))
         except ValueError:
             raise Invalid(_("Enter the month as YYYY-MM.")) from None
-        await billing.issue_month(db_session, principal.consortium_id, month, by=actor(principal))
+        await billing.issue_month(
+            db_session, principal.consortium_id, month, by=actor(principal), issuer=_settings(request).invoice
+        )
         return Redirect(path="/secretariat/billing", status_code=303)
 
     @post("/invoices/{invoice_id:uuid}/credit", status_code=303)
@@ -244,7 +260,9 @@ class BillingController(Controller):
         """Reverse an invoice with a credit note."""
         principal = current_principal(request)
         invoice = await billing.invoice_of(db_session, principal.consortium_id, invoice_id)
-        await billing.issue_credit_note(db_session, invoice.id, by=actor(principal), note=data.get("note", ""))
+        await billing.issue_credit_note(
+            db_session, invoice.id, by=actor(principal), note=data.get("note", ""), issuer=_settings(request).invoice
+        )
         return Redirect(path="/secretariat/billing", status_code=303)
 
     @get("/invoices/{invoice_id:uuid}/pdf")
@@ -258,9 +276,9 @@ class BillingController(Controller):
         invoice = await billing.invoice_of(db_session, current_principal(request).consortium_id, invoice_id)
         lines = await billing.invoice_lines(db_session, invoice)
         return Response(
-            invoice_pdf(invoice, lines, issuer=_("Kyodo service provider")),
+            invoice_pdf(invoice, lines),
             media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="invoice-{invoice.number:06d}.pdf"'},
+            headers={"Content-Disposition": f'attachment; filename="invoice-{billing.invoice_number(invoice)}.pdf"'},
         )
 
     @get("/invoices/{invoice_id:uuid}/csv")
@@ -275,7 +293,7 @@ class BillingController(Controller):
         return Response(
             invoice_csv(invoice, await billing.invoice_lines(db_session, invoice)),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="invoice-{invoice.number:06d}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="invoice-{billing.invoice_number(invoice)}.csv"'},
         )
 
 
