@@ -82,6 +82,7 @@ async def test_operators_write_releases_and_security_measures_that_the_report_pr
     assert late.status_code == 400
     assert "すでに発行済み" in late.text
     assert (await _post(client, f"{BASE}/security", {"detected": "別の内容"})).status_code == 400
+    await system_access(db_session)
     kept = await db_session.scalar(select(ReportRelease).where(ReportRelease.change == "署名検証画面の表示を改善"))
     assert kept is not None
     assert (await _post(client, f"{BASE}/releases/{kept.id}/delete", {})).status_code == 400
