@@ -118,6 +118,7 @@ async def test_an_administrator_reports_an_incident_the_operators_are_mailed_and
     assert "申告を受け付けました" in mine.text
     assert "申告受付" in mine.text
     assert "019-651-4111" in mine.text
+    assert "令和" in mine.text  # dates in the Japanese era
 
     # The operators are mailed with everything the administrator wrote.
     assert await deliver_queued_mail(db_session, settings, port) == 1
