@@ -165,3 +165,32 @@ async def test_only_administrators_report_and_no_member_sees_another_members_rep
     assert "契約一覧を開くとエラー画面になる" not in listing.text
     assert (await client.get(sent.headers["location"])).status_code == 404
     assert "契約一覧を開くとエラー画面になる" not in (await client.get("/status")).text
+
+
+async def test_a_report_the_operator_closes_as_no_failure_counts_nowhere_and_the_member_sees_why(
+    client: AsyncTestClient, db_session: AsyncSession, two_members: TwoMembers
+) -> None:
+    await f.operator(db_session)
+    await sign_in(client, "morioka-admin")
+    sent = await _post(client, "/incident-reports/", _form(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)))
+    assert sent.status_code == 303
+    await sign_in(client, "kyodo-unyo")
+    await system_access(db_session)
+    incident = await db_session.scalar(select(Incident))
+    assert incident is not None
+    closed = await _post(
+        client,
+        f"/operator/incidents/{incident.id}/triage",
+        {"title": incident.title, "status": "dismissed", "severity": "minor", "scope": "some", "members": ["032018"]},
+    )
+    assert closed.status_code == 303
+    noted = await _post(
+        client, f"/operator/incidents/{incident.id}/progress", {"note": "ブラウザの古いキャッシュが原因でした"}
+    )
+    assert noted.status_code == 303
+    assert await _incidents_counted(db_session) == 0
+    await sign_in(client, "morioka-admin")
+    page = await client.get(sent.headers["location"])
+    assert "対応終了（サービスの障害に該当せず）" in page.text
+    assert "ブラウザの古いキャッシュが原因でした" in page.text
+    assert "契約一覧を開くとエラー画面になる" not in (await client.get("/status")).text
