@@ -75,6 +75,7 @@ def start_links(principal: Principal) -> list[Link]:
         candidates.append(("report", "view", Link("/secretariat/reports", _("Service levels of the members"))))
     else:
         candidates.append(("report", "view", Link("/reports", _("Monthly service reports"))))
+        candidates.append(("incident", "report", Link("/incident-reports/", _("Report an incident"))))
     return [link for obj, act, link in candidates if principal.can(obj, act)]
 
 

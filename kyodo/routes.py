@@ -30,7 +30,12 @@ from onboarding.controllers import (
 )
 from onboarding.invitation_controllers import ImportInvitationController
 from policy.controllers import RoleApiController, RoleController
-from reporting.controllers import MemberReportController, SecretariatReportController, StatusController
+from reporting.controllers import (
+    MemberIncidentController,
+    MemberReportController,
+    SecretariatReportController,
+    StatusController,
+)
 from reporting.operator_controllers import (
     OperatorIncidentController,
     OperatorMaintenanceController,
@@ -100,6 +105,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         DeletionController,
         StatusController,
         MemberReportController,
+        MemberIncidentController,
         SecretariatReportController,
         OperatorReportController,
         OperatorIncidentController,

@@ -51,6 +51,7 @@ MEMBER_PERMISSIONS: dict[Permission, str] = {
     P("member:import"): "職員を一括登録する",
     P("member:export"): "団体の全データを一括エクスポートする",
     P("report:view"): "月次サービス報告書（稼働率・障害・セキュリティ）を閲覧する",
+    P("incident:report"): "障害を運用事業者へ申告し、その対応状況を見る",
 }
 """Every permission that can be held in a member's domain, with its Japanese label."""
 

@@ -13,26 +13,37 @@ import io
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import spreadsheet
+from core.forms import Form, field
 from core.i18n import current_locale
 from core.i18n import gettext as _
 from core.scope import Principal
 from policy.guards import caller_member, current_principal, requires, requires_member_staff, requires_secretariat
 from reporting.figures import JST, parse_month
+from reporting.notify import URGENCY_LABELS
+from reporting.operator_controllers.common import FormError, local_time, settings_of
 from reporting.render import DOWNLOADER_LABELS, ITEM_LABELS
 from reporting.repository import ReportingRepository
 from reporting.rollup import MemberUsage, consortium_rollup, member_draft, usage_between
-from reporting.services import active_maintenance, render, visible_incidents
+from reporting.services import (
+    URGENCIES,
+    IncidentError,
+    active_maintenance,
+    incident_state_label,
+    render,
+    report_incident,
+    visible_incidents,
+)
 from reporting.tasks import previous_month
 
-__all__ = ["MemberReportController", "SecretariatReportController", "StatusController"]
+__all__ = ["MemberIncidentController", "MemberReportController", "SecretariatReportController", "StatusController"]
 
 MonthQuery = Annotated[str | None, QueryParameter(name="month", pattern=r"^\d{4}-\d{2}$", required=False)]
 DateQuery = Annotated[dt.date | None, QueryParameter(required=False)]
@@ -143,6 +154,92 @@ class MemberReportController(Controller):
         if fmt == "pdf":
             return _download(report.pdf, f"{name}.pdf", "application/pdf")
         return _download(report.csv, f"{name}.csv", "text/csv; charset=utf-8")
+
+
+class MemberIncidentController(Controller):
+    """A member's administrators report an incident (障害申告) and follow what the operators do about it."""
+
+    path = "/incident-reports"
+    include_in_schema = False
+    guards = [requires_member_staff, requires("incident", "report")]  # noqa: RUF012 - Litestar's declaration style
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        *,
+        form: dict[str, Any] | None = None,
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        principal, member_id = caller_member(request)
+        reports = await ReportingRepository(session, member_id).incident_reports(member_id)
+        return Template(
+            "reporting/member_incidents.html",
+            context={
+                "reports": reports,
+                "principal": principal,
+                "form": form or {},
+                "error": error,
+                "urgencies": [(u, URGENCY_LABELS[u]()) for u in URGENCIES],
+                "state": incident_state_label,
+            },
+            status_code=status_code,
+        )
+
+    @get("/")
+    async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        """The member's reported incidents with their status, and the form to report one."""
+        return await self._page(request, db_session)
+
+    @post("/", status_code=303)
+    async def submit(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], data: Form
+    ) -> Redirect | Template:
+        """Report an incident: it reaches the operators' incident list at once, and they are mailed."""
+        principal, _member = caller_member(request)
+        try:
+            since = local_time(data, "since", _("since when it happens"))
+            report = await report_incident(
+                db_session,
+                settings_of(request),
+                principal,
+                what=field(data, "what"),
+                since=since,
+                affected=field(data, "affected"),
+                urgency=field(data, "urgency"),
+                phone=field(data, "phone"),
+            )
+        except (FormError, IncidentError) as exc:
+            return await self._page(request, db_session, form=data, error=str(exc), status_code=400)
+        return Redirect(f"/incident-reports/{report.id}?done=reported", status_code=303)
+
+    @get("/{incident_report_id:uuid}")
+    async def detail(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        incident_report_id: FromPath[uuid.UUID],
+    ) -> Template:
+        """One reported incident: what was reported, its status and the operators' progress entries."""
+        principal, member_id = caller_member(request)
+        repo = ReportingRepository(db_session, member_id)
+        found = await repo.incident_report(member_id, incident_report_id)
+        if found is None:
+            raise NotFoundException()
+        report, incident = found
+        return Template(
+            "reporting/member_incident.html",
+            context={
+                "report": report,
+                "incident": incident,
+                "progress": await repo.progress(incident.id),
+                "state": incident_state_label(incident),
+                "urgency": URGENCY_LABELS.get(report.urgency, lambda: report.urgency)(),
+                "just_reported": request.query_params.get("done") == "reported",
+                "principal": principal,
+            },
+        )
 
 
 class SecretariatReportController(Controller):

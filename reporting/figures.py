@@ -52,6 +52,8 @@ __all__ = [
     "IncidentLine",
     "MaintenanceLine",
     "MemberMonth",
+    "ReleaseLine",
+    "SecurityMeasures",
     "Targets",
     "compute_month",
     "consortium_ids",
@@ -111,6 +113,24 @@ class MaintenanceLine:
 
 
 @dataclass
+class ReleaseLine:
+    """A release or change of the month (NII-9(3))."""
+
+    released_on: dt.date
+    change: str
+    impact: str
+
+
+@dataclass
+class SecurityMeasures:
+    """The month's security measures (SAP-10(1)): what was detected, what was done, what is planned."""
+
+    detected: str
+    done: str
+    planned: str
+
+
+@dataclass
 class DayFigures:
     """One day of the charts."""
 
@@ -156,6 +176,10 @@ class MemberMonth:
     """Downloads of concluded contracts and certificates: staff, contractor, api → count (NII-25)."""
     unmeasured_minutes: int = 0
     """Minutes of the window (outside excluded maintenance) with no probe result: counted as downtime."""
+    releases: list[ReleaseLine] = field(default_factory=list)
+    """Releases and changes of the month, written by the operator (NII-9(3))."""
+    security_measures: SecurityMeasures | None = None
+    """Security measures of the month, written by the operator (SAP-10(1)); None when none were written."""
 
     @property
     def missed(self) -> list[str]:
@@ -270,7 +294,8 @@ async def _platform(
     now: dt.datetime,
     probe_seconds: float,
 ) -> _Platform:
-    incidents = await repo.incidents_between(start, end)
+    # A member's report counts once an operator confirmed it as a failure of the service.
+    incidents = [i for i in await repo.incidents_between(start, end) if i.status == "confirmed"]
     return _Platform(
         await repo.failed_probe_minutes(start, end),
         await _unmeasured(repo, start, end, now=now, probe_seconds=probe_seconds),
@@ -477,6 +502,8 @@ async def compute_month(
     latency = await repo.latency_by_day(ids, start, end, bins=BIN_COUNT)
     security = await repo.security_counts(ids, start, end)
     plans = await repo.plans(ids, month)
+    releases = await repo.releases(ids, month)
+    measures = await repo.security_measures(ids, month)
     result = []
     for member in members:
         figures = _member_month(
@@ -487,6 +514,10 @@ async def compute_month(
         figures.downloads = (await repo.downloads([member.id], window))[member.id]
         figures.security = security[member.id]
         figures.plans = plans.get(member.id, {})
+        figures.releases = [ReleaseLine(r.released_on, r.change, r.impact) for r in releases.get(member.id, [])]
+        written = measures.get(member.id)
+        if written is not None:
+            figures.security_measures = SecurityMeasures(written.detected, written.done, written.planned)
         result.append(figures)
     return result
 

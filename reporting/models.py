@@ -39,10 +39,13 @@ __all__ = [
     "Incident",
     "IncidentMember",
     "IncidentProgress",
+    "IncidentReport",
     "MaintenanceWindow",
     "MonthlyReport",
     "ProbeResult",
     "ReportPlan",
+    "ReportRelease",
+    "ReportSecurity",
     "RequestMinute",
     "SlaTarget",
 ]
@@ -98,6 +101,10 @@ class Incident(UUIDv7AuditBase):
     prevention: Mapped[str] = mapped_column(Text, default="")
     severity: Mapped[str] = mapped_column(String(20), default="major", server_default="major")
     """``critical`` (重大: the serious-incident report is due), ``major`` (重要) or ``minor`` (軽微)."""
+    status: Mapped[str] = mapped_column(String(20), default="confirmed", server_default="confirmed")
+    """``reported`` (申告受付: a member reported it, an operator has not triaged it yet), ``confirmed``
+    (a failure of the service: counted in reports, shown on the status page) or ``dismissed`` (not a
+    failure of the service). Whether it is over is :attr:`recovered_at`."""
 
 
 class IncidentProgress(BigIntBase):
@@ -109,6 +116,31 @@ class IncidentProgress(BigIntBase):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str] = mapped_column(Text)
     written_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class IncidentReport(MemberOwned, UUIDv7AuditBase):
+    """What a member's administrator reported (障害申告): who, when, what they see, how to reach them.
+
+    Member-owned: only the reporting member (and the operators) read it. The
+    incident it opened is :attr:`incident_id`.
+    """
+
+    __tablename__ = "incident_report"
+    __table_args__ = (UniqueConstraint("member_id", "incident_id"),)
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    """The administrator who reported it (kept if the staff record goes)."""
+    reported_by: Mapped[str] = mapped_column(String(200))
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    what: Mapped[str] = mapped_column(Text)
+    """What happened, in the reporter's words."""
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    affected: Mapped[str] = mapped_column(Text, default="")
+    """Which screens or contracts are affected."""
+    urgency: Mapped[str] = mapped_column(String(20))
+    """How urgent in the reporter's view: ``high``, ``normal`` or ``low``."""
+    phone: Mapped[str] = mapped_column(String(40))
 
 
 class IncidentMember(MemberOwned, BigIntBase):
@@ -165,6 +197,34 @@ class ReportPlan(MemberOwned, UUIDv7AuditBase):
     """availability, recovery or response."""
     reason: Mapped[str] = mapped_column(Text)
     plan: Mapped[str] = mapped_column(Text)
+    written_by: Mapped[str] = mapped_column(String(200))
+
+
+class ReportRelease(MemberOwned, UUIDv7AuditBase):
+    """A release or change of the service made in a month (NII-9(3)), written by an operator before issuing."""
+
+    __tablename__ = "report_release"
+    __table_args__ = (Index("ix_report_release_member_month", "member_id", "month"),)
+
+    month: Mapped[dt.date] = mapped_column(Date)
+    released_on: Mapped[dt.date] = mapped_column(Date)
+    change: Mapped[str] = mapped_column(Text)
+    """What changed."""
+    impact: Mapped[str] = mapped_column(Text, default="")
+    """What it means for the member (screens, operations, none)."""
+    written_by: Mapped[str] = mapped_column(String(200))
+
+
+class ReportSecurity(MemberOwned, UUIDv7AuditBase):
+    """Security measures of a month (SAP-10(1)): what was detected, done and planned; written before issuing."""
+
+    __tablename__ = "report_security"
+    __table_args__ = (UniqueConstraint("member_id", "month"),)
+
+    month: Mapped[dt.date] = mapped_column(Date)
+    detected: Mapped[str] = mapped_column(Text, default="")
+    done: Mapped[str] = mapped_column(Text, default="")
+    planned: Mapped[str] = mapped_column(Text, default="")
     written_by: Mapped[str] = mapped_column(String(200))
 
 

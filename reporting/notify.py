@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,17 +21,27 @@ from core.i18n import gettext as _
 from core.scope import elevated
 from core.settings import Settings
 from reporting.figures import JST
-from reporting.models import Incident, MaintenanceWindow
+from reporting.models import Incident, IncidentReport, MaintenanceWindow
 from reporting.render import report_language
 from reporting.repository import ReportingRepository
 from signing.mail import queue_mail
 
 __all__ = [
+    "URGENCY_LABELS",
     "notify_incident",
     "notify_maintenance",
     "notify_maintenance_cancelled",
+    "notify_operators_of_incident_report",
     "notify_operators_of_waiting_reports",
 ]
+
+
+URGENCY_LABELS: dict[str, Callable[[], str]] = {
+    "high": lambda: _("High: work has stopped"),
+    "normal": lambda: _("Normal: work is hindered"),
+    "low": lambda: _("Low: it can wait"),
+}
+"""How urgent a reporting administrator finds it, as screens and mails say it."""
 
 
 def _when(at: dt.datetime) -> str:
@@ -185,3 +195,33 @@ async def notify_operators_of_waiting_reports(
             "are written:\n\n{lines}\n\nWrite them here: {url}/operator/reports?month={month}"
         ).format(lines="\n".join(waiting), url=settings.server.staff_base_url(), month=month.isoformat()[:7])
     return _queue_all(session, settings, sorted(set(operators)), subject, body)
+
+
+async def notify_operators_of_incident_report(
+    session: AsyncSession, settings: Settings, report: IncidentReport, incident: Incident, member_name: str
+) -> int:
+    """Tell every active operator that a member reported an incident, with everything the reporter wrote."""
+    operators = await ReportingRepository(session, None).operator_emails()
+    with report_language("ja"):
+        urgency = URGENCY_LABELS.get(report.urgency, lambda: report.urgency)()
+        subject = _("[Kyodo] Incident reported by {member} (urgency: {urgency})").format(
+            member=member_name, urgency=urgency
+        )
+        body = _(
+            "{member} reported an incident. Please triage it: set the severity, the members affected and write "
+            "the progress.\n\nReported by: {who} at {when}\nWhat happened: {what}\nSince: {since}\n"
+            "Screens or contracts affected: {affected}\nUrgency: {urgency}\nTelephone: {phone}\n\n"
+            "Triage: {url}/operator/incidents/{incident_id}"
+        ).format(
+            member=member_name,
+            who=report.reported_by,
+            when=_when(report.reported_at),
+            what=report.what,
+            since=_when(report.since),
+            affected=report.affected or "—",
+            urgency=urgency,
+            phone=report.phone,
+            url=settings.server.staff_base_url(),
+            incident_id=incident.id,
+        )
+    return _queue_all(session, settings, sorted(operators), subject, body)

@@ -32,6 +32,7 @@ __all__ = [
     "availability_definition",
     "draft_label",
     "format_month",
+    "not_applicable",
     "render_csv",
     "render_incident_report",
     "render_pdf",
@@ -297,6 +298,8 @@ def render_pdf(
     _response(pdf, fig)
     _usage_and_security(pdf, fig)
     _plans(pdf, fig)
+    _releases(pdf, fig, era=era)
+    _security_measures(pdf, fig)
     return bytes(pdf.output())
 
 
@@ -445,6 +448,40 @@ def _plans(pdf: _Pdf, fig: MemberMonth) -> None:
         pdf.para(_("Every target was met this month."))
 
 
+def not_applicable() -> str:
+    """What an empty section of a report says (it is printed, never left out)."""
+    return _("Not applicable.")
+
+
+def _releases(pdf: _Pdf, fig: MemberMonth, *, era: bool) -> None:
+    pdf.heading(_("9. Releases and changes"))
+    if fig.releases:
+        pdf.rows(
+            [_("Date"), _("What was changed"), _("Impact")],
+            [(format_date(r.released_on, era=era), r.change, r.impact or "—") for r in fig.releases],
+            (35, 85, 60),
+        )
+    else:
+        pdf.para(not_applicable())
+
+
+def _security_measures(pdf: _Pdf, fig: MemberMonth) -> None:
+    pdf.heading(_("10. Security measures"))
+    measures = fig.security_measures
+    if measures is None:
+        pdf.para(not_applicable())
+        return
+    pdf.rows(
+        [_("Item"), _("Details")],
+        [
+            (_("What was detected"), measures.detected or not_applicable()),
+            (_("What was done"), measures.done or not_applicable()),
+            (_("What is planned"), measures.planned or not_applicable()),
+        ],
+        (45, 135),
+    )
+
+
 def render_csv(fig: MemberMonth, *, era: bool = False) -> bytes:
     """The report's figures as CSV rows (section, item, value, target, result), UTF-8 with BOM."""
     out = io.StringIO()
@@ -505,6 +542,15 @@ def render_csv(fig: MemberMonth, *, era: bool = False) -> bytes:
     for item in fig.missed:
         reason, plan = fig.plans.get(item, ("", ""))
         writer.writerow([_("Improvement plan"), ITEM_LABELS[item](), reason, plan, ""])
+    for release in fig.releases:
+        writer.writerow(
+            [_("Releases and changes"), format_date(release.released_on, era=era), release.change, release.impact, ""]
+        )
+    if fig.security_measures is not None:
+        section = _("Security measures")
+        writer.writerow([section, _("What was detected"), fig.security_measures.detected, "", ""])
+        writer.writerow([section, _("What was done"), fig.security_measures.done, "", ""])
+        writer.writerow([section, _("What is planned"), fig.security_measures.planned, "", ""])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

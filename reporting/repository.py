@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, func, or_, select, text
+from sqlalchemy import ColumnElement, Integer, case, delete, func, or_, select, text
 
 from core.outbox import OutboxMessage
 from core.repository import MemberScopedRepository
@@ -32,10 +32,13 @@ from reporting.models import (
     Incident,
     IncidentMember,
     IncidentProgress,
+    IncidentReport,
     MaintenanceWindow,
     MonthlyReport,
     ProbeResult,
     ReportPlan,
+    ReportRelease,
+    ReportSecurity,
     RequestMinute,
     SlaTarget,
 )
@@ -323,7 +326,11 @@ class ReportingRepository(MemberScopedRepository):
         return list(
             await self.session.scalars(
                 select(Incident)
-                .where(concerns, or_(Incident.recovered_at.is_(None), Incident.recovered_at >= since))
+                .where(
+                    concerns,
+                    Incident.status == "confirmed",
+                    or_(Incident.recovered_at.is_(None), Incident.recovered_at >= since),
+                )
                 .order_by(Incident.started_at.desc())
             )
         )
@@ -361,6 +368,55 @@ class ReportingRepository(MemberScopedRepository):
     def link_incident(self, incident_id: uuid.UUID, member_id: uuid.UUID) -> None:
         """Record that an incident affects a member."""
         self.add(IncidentMember(incident_id=incident_id, member_id=member_id))
+
+    async def unlink_incident(self, incident_id: uuid.UUID, keep: Iterable[uuid.UUID]) -> None:
+        """Forget the members an incident is linked to, except those in ``keep`` (use inside elevated)."""
+        await self.session.execute(
+            delete(IncidentMember).where(
+                IncidentMember.incident_id == incident_id, IncidentMember.member_id.not_in(list(keep))
+            )
+        )
+
+    # ------------------------------------------------------------ incidents reported by members
+
+    async def incident_reports(self, member_id: uuid.UUID) -> list[tuple[IncidentReport, Incident]]:
+        """The member's reported incidents with the incident each opened, newest first."""
+        rows = await self.session.execute(
+            self.scoped(IncidentReport)
+            .where(IncidentReport.member_id == member_id)
+            .add_columns(Incident)
+            .join(Incident, Incident.id == IncidentReport.incident_id)
+            .order_by(IncidentReport.reported_at.desc())
+        )
+        return [(report, incident) for report, incident in rows.tuples()]
+
+    async def incident_report(
+        self, member_id: uuid.UUID, report_id: uuid.UUID
+    ) -> tuple[IncidentReport, Incident] | None:
+        """One of the member's reported incidents (None when it is another member's or does not exist)."""
+        row = (
+            await self.session.execute(
+                self.scoped(IncidentReport)
+                .where(IncidentReport.member_id == member_id, IncidentReport.id == report_id)
+                .add_columns(Incident)
+                .join(Incident, Incident.id == IncidentReport.incident_id)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    async def reports_of_incidents(
+        self, incident_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[IncidentReport, str]]:
+        """Incident → the member's report that opened it and the member's name (use inside elevated)."""
+        if not incident_ids:
+            return {}
+        rows = await self.session.execute(
+            self.scoped(IncidentReport)
+            .where(IncidentReport.incident_id.in_(list(incident_ids)))
+            .add_columns(Member.name)
+            .join(Member, Member.id == IncidentReport.member_id)
+        )
+        return {report.incident_id: (report, name) for report, name in rows.tuples()}
 
     # ------------------------------------------------------------ maintenance
 
@@ -457,6 +513,36 @@ class ReportingRepository(MemberScopedRepository):
                 ReportPlan.member_id == member_id, ReportPlan.month == month, ReportPlan.item == item
             )
         )
+
+    async def releases(self, member_ids: Sequence[uuid.UUID], month: dt.date) -> dict[uuid.UUID, list[ReportRelease]]:
+        """Member → releases and changes written for ``month``, by date."""
+        out: dict[uuid.UUID, list[ReportRelease]] = defaultdict(list)
+        for row in await self.all(
+            self.scoped(ReportRelease)
+            .where(ReportRelease.member_id.in_(member_ids), ReportRelease.month == month)
+            .order_by(ReportRelease.released_on, ReportRelease.created_at)
+        ):
+            out[row.member_id].append(row)
+        return out
+
+    async def release(self, member_id: uuid.UUID, release_id: uuid.UUID) -> ReportRelease | None:
+        """One release entry of the member, if any."""
+        return await self.first(
+            self.scoped(ReportRelease).where(ReportRelease.member_id == member_id, ReportRelease.id == release_id)
+        )
+
+    async def remove(self, row: object) -> None:
+        """Delete a row of the member's (a draft section entry)."""
+        await self.session.delete(row)
+
+    async def security_measures(
+        self, member_ids: Sequence[uuid.UUID], month: dt.date
+    ) -> dict[uuid.UUID, ReportSecurity]:
+        """Member → the security measures written for ``month``."""
+        rows = await self.all(
+            self.scoped(ReportSecurity).where(ReportSecurity.member_id.in_(member_ids), ReportSecurity.month == month)
+        )
+        return {row.member_id: row for row in rows}
 
     async def report(self, member_id: uuid.UUID, month: dt.date) -> MonthlyReport | None:
         """The member's issued report of ``month``, if any."""

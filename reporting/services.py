@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,44 +24,58 @@ from core.dates import JST, month_end, month_is_over
 from core.errors import Conflict, Invalid, NotFound
 from core.i18n import gettext as _
 from core.outbox import enqueue
+from core.scope import Principal
+from core.settings import Settings
 from reporting.figures import ITEMS, MemberMonth, compute_month, consortium_of
 from reporting.models import (
     Incident,
     IncidentProgress,
+    IncidentReport,
     MaintenanceWindow,
     MonthlyReport,
     ReportPlan,
+    ReportRelease,
+    ReportSecurity,
     SlaTarget,
 )
+from reporting.notify import notify_operators_of_incident_report
 from reporting.render import ITEM_LABELS, render_csv, render_pdf, report_language
 from reporting.repository import ReportingRepository
 from tenants.models import Consortium, Member
 
 __all__ = [
+    "INCIDENT_STATUSES",
     "NOTIFY_MAINTENANCE_CANCELLED_TASK",
     "NOTIFY_MAINTENANCE_TASK",
     "OFFICE_HOURS",
     "SEVERITIES",
+    "URGENCIES",
     "IncidentError",
     "IssueRefusedError",
     "MaintenanceNoticeError",
     "ReviewLine",
     "active_maintenance",
     "add_progress",
+    "add_release",
     "cancel_maintenance",
     "in_office_hours",
+    "incident_state_label",
     "is_office_day",
     "issue_month",
     "issue_report",
     "members_of",
     "open_incident",
     "record_recovery",
+    "remove_release",
     "render",
+    "report_incident",
     "schedule_maintenance",
     "set_targets",
+    "triage_incident",
     "visible_incidents",
     "weekly_review",
     "write_plan",
+    "write_security_measures",
 ]
 
 NOTIFY_MAINTENANCE_TASK = "reporting.notify_maintenance"
@@ -259,6 +274,134 @@ async def open_incident(
 SEVERITIES = ("critical", "major", "minor")
 """Incident severities: critical (重大, the serious-incident report is due), major (重要), minor (軽微)."""
 
+INCIDENT_STATUSES = ("reported", "confirmed", "dismissed")
+"""reported (申告受付: reported by a member, not triaged yet), confirmed (a failure of the service), dismissed."""
+
+URGENCIES = ("high", "normal", "low")
+"""How urgent a member's administrator finds what they report."""
+
+_PHONE = re.compile(r"^\+?[0-9][0-9()\- ]{8,18}[0-9]$")
+
+
+def _summary(text: str, limit: int = 60) -> str:
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+async def report_incident(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    *,
+    what: str,
+    since: dt.datetime | None,
+    affected: str,
+    urgency: str,
+    phone: str,
+    now: dt.datetime | None = None,
+) -> IncidentReport:
+    """A member's administrator reports an incident (障害申告): it opens an incident marked 申告受付.
+
+    The incident concerns the reporting member only and counts nowhere until an
+    operator confirms it (:func:`triage_incident`). Every active operator is mailed
+    through the outbox in the same transaction.
+
+    Raises:
+        IncidentError: a field is missing or cannot be right (what happened, since when, urgency, phone).
+    """
+    now = now or _now()
+    member_id = principal.member_id
+    if member_id is None:
+        raise IncidentError(_("Only a member's staff can report an incident."))
+    what, affected, phone = what.strip(), affected.strip(), phone.strip()
+    if not what:
+        raise IncidentError(_("Please write what happened."))
+    if since is None:
+        raise IncidentError(_("Please enter since when it happens."))
+    if since > now + dt.timedelta(minutes=5):
+        raise IncidentError(_("The start cannot be in the future."))
+    if urgency not in URGENCIES:
+        raise IncidentError(_("Please choose how urgent it is."))
+    if not _PHONE.match(phone):
+        raise IncidentError(_("Please enter a telephone number we can call back (digits and hyphens)."))
+    repo = ReportingRepository(session, member_id)
+    member_name = principal.member_name or (await repo.member_names([member_id]) or [""])[0]
+    incident = Incident(
+        title=_("Reported by {member}: {summary}").format(member=member_name, summary=_summary(what)),
+        started_at=since,
+        detected_at=max(now, since),
+        symptom=what,
+        all_members=False,
+        severity="major",
+        status="reported",
+    )
+    session.add(incident)
+    await session.flush()
+    repo.link_incident(incident.id, member_id)
+    report = IncidentReport(
+        member_id=member_id,
+        incident_id=incident.id,
+        staff_id=principal.id,
+        reported_by=principal.name,
+        reported_at=now,
+        what=what,
+        since=since,
+        affected=affected,
+        urgency=urgency,
+        phone=phone,
+    )
+    repo.add(report)
+    await session.flush()
+    await notify_operators_of_incident_report(session, settings, report, incident, member_name)
+    return report
+
+
+def incident_state_label(incident: Incident) -> str:
+    """Where an incident stands, as members and operators read it (申告受付, 対応中, 復旧, …)."""
+    if incident.status == "reported":
+        return _("Report received")
+    if incident.status == "dismissed":
+        return _("Closed: not a failure of the service")
+    return _("Recovered") if incident.recovered_at is not None else _("Being handled")
+
+
+async def triage_incident(
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    *,
+    status: str,
+    severity: str,
+    title: str,
+    members: Iterable[uuid.UUID] | None,
+) -> Incident:
+    """An operator's triage: confirm (or dismiss) an incident, set its severity, title and the members it affects.
+
+    ``members=None`` means every member. The session must be elevated (operators).
+
+    Raises:
+        IncidentError: unknown status or severity, an empty title, or no affected member.
+    """
+    incident = await ReportingRepository(session, None).incident_one(incident_id)
+    affected = list(members) if members is not None else None
+    if status not in INCIDENT_STATUSES:
+        raise IncidentError(_("Please choose the status of the incident."))
+    if severity not in SEVERITIES:
+        raise IncidentError(_("The severity must be critical, major or minor."))
+    if not title.strip():
+        raise IncidentError(_("Please enter {field}.").format(field=_("what failed")))
+    if affected is not None and not affected:
+        raise IncidentError(_("Choose the affected members, or all members."))
+    incident.status, incident.severity, incident.title = status, severity, title.strip()[:200]
+    incident.all_members = affected is None
+    repo = ReportingRepository(session, None)
+    linked = set(await repo.affected_member_ids(incident_id))
+    await repo.unlink_incident(incident_id, affected or [])
+    for member_id in affected or []:
+        if member_id not in linked:
+            repo.link_incident(incident_id, member_id)
+    await session.flush()
+    return incident
+
 
 async def add_progress(
     session: AsyncSession, incident_id: uuid.UUID, *, note: str, by: str, at: dt.datetime | None = None
@@ -377,6 +520,91 @@ async def write_plan(
         repo.add(row)
     else:
         row.reason, row.plan, row.written_by = reason, plan, by
+    await session.flush()
+    return row
+
+
+async def _refuse_if_issued(repo: ReportingRepository, member_id: uuid.UUID, month: dt.date) -> None:
+    if await repo.report(member_id, month):
+        raise IssueRefusedError(_("The report of this month is already issued; it cannot change."))
+
+
+async def add_release(
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    month: dt.date,
+    *,
+    released_on: dt.date | None,
+    change: str,
+    impact: str,
+    by: str,
+) -> ReportRelease:
+    """Add a release or change of ``month`` to the member's report (NII-9(3)); refused once issued."""
+    repo = ReportingRepository(session, member_id)
+    await _refuse_if_issued(repo, member_id, month)
+    if released_on is None:
+        raise IssueRefusedError(_("Please enter the date of the release or change."))
+    if (released_on.year, released_on.month) != (month.year, month.month):
+        raise IssueRefusedError(
+            _("The release date must lie in the month of the report ({month}).").format(month=f"{month:%Y-%m}")
+        )
+    if not change.strip():
+        raise IssueRefusedError(_("Please write what changed."))
+    row = ReportRelease(
+        member_id=member_id,
+        month=month,
+        released_on=released_on,
+        change=change.strip(),
+        impact=impact.strip(),
+        written_by=by,
+    )
+    repo.add(row)
+    await session.flush()
+    return row
+
+
+async def remove_release(session: AsyncSession, member_id: uuid.UUID, month: dt.date, release_id: uuid.UUID) -> None:
+    """Remove a release entry written by mistake; refused once the report is issued."""
+    repo = ReportingRepository(session, member_id)
+    await _refuse_if_issued(repo, member_id, month)
+    row = await repo.release(member_id, release_id)
+    if row is None or row.month != month:
+        raise NotFound(_("The entry was not found."))
+    await repo.remove(row)
+    await session.flush()
+
+
+async def write_security_measures(
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    month: dt.date,
+    *,
+    detected: str,
+    done: str,
+    planned: str,
+    by: str,
+) -> ReportSecurity | None:
+    """The month's security measures (SAP-10(1)), replacing an earlier draft; all empty removes them.
+
+    Raises:
+        IssueRefusedError: the report of the month is already issued.
+    """
+    repo = ReportingRepository(session, member_id)
+    await _refuse_if_issued(repo, member_id, month)
+    detected, done, planned = detected.strip(), done.strip(), planned.strip()
+    row = (await repo.security_measures([member_id], month)).get(member_id)
+    if not (detected or done or planned):
+        if row is not None:
+            await repo.remove(row)
+            await session.flush()
+        return None
+    if row is None:
+        row = ReportSecurity(
+            member_id=member_id, month=month, detected=detected, done=done, planned=planned, written_by=by
+        )
+        repo.add(row)
+    else:
+        row.detected, row.done, row.planned, row.written_by = detected, done, planned, by
     await session.flush()
     return row
 

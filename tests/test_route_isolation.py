@@ -48,6 +48,7 @@ _TABLE_OF_PARAM = {
     "endpoint": "webhook_endpoint",
     "delivery": "webhook_delivery",
     "address": "notification_address",
+    "release": "report_release",
 }
 
 
@@ -125,6 +126,7 @@ async def _populate_member_b(session: AsyncSession, setup: TwoMembers) -> None:
     await f.grant(session, signer, mayor)
     await f.ip_range(session, b, "10.98.0.0/16")
     await _integrations_of_b(session, b, kikaku)
+    await _incident_report_of_b(session, setup)
     await _contracts_of_b(session, setup, mayor, signer)
 
 
@@ -155,6 +157,44 @@ async def _integrations_of_b(session: AsyncSession, b: Any, department: Any) -> 
         )
     )
     await session.flush()
+
+
+async def _incident_report_of_b(session: AsyncSession, setup: TwoMembers) -> None:
+    """An incident reported by member B's administrator (障害申告), and a draft section of B's monthly report."""
+    from core.scope import Principal, PrincipalKind
+    from core.settings import get_settings
+    from reporting.services import add_release, report_incident
+
+    await system_access(session)
+    admin = setup.admin_b
+    principal = Principal(
+        kind=PrincipalKind.STAFF,
+        id=admin.id,
+        name="八幡平 管理者",
+        consortium_id=setup.consortium.id,
+        member_id=setup.b.id,
+        member_name=setup.b.name,
+    )
+    await report_incident(
+        session,
+        get_settings(),
+        principal,
+        what="八幡平市の起案画面で保存できない",
+        since=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+        affected="八幡平市庁舎清掃業務委託の下書き",
+        urgency="high",
+        phone="0195-74-2111",
+    )
+    last_month = (dt.datetime.now(dt.UTC).date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    await add_release(
+        session,
+        setup.b.id,
+        last_month,
+        released_on=last_month,
+        change="八幡平市向けの帳票様式を更新",
+        impact="八幡平市の契約書様式のみ",
+        by="運用 太郎",
+    )
 
 
 async def _contracts_of_b(session: AsyncSession, setup: TwoMembers, mayor: Any, signer: Any) -> None:

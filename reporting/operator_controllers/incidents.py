@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -15,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.forms import Form, field, field_list
 from core.i18n import gettext as _
-from policy.guards import requires, requires_operator
+from policy.guards import current_principal, requires, requires_operator
 from reporting.figures import JST
 from reporting.models import Incident
-from reporting.notify import notify_incident
+from reporting.notify import URGENCY_LABELS, notify_incident
 from reporting.operator_controllers.common import (
     HISTORY_DAYS,
     FormError,
@@ -27,10 +28,20 @@ from reporting.operator_controllers.common import (
 )
 from reporting.repository import ReportingRepository
 from reporting.services import (
+    SEVERITIES,
     IncidentError,
+    add_progress,
+    incident_state_label,
     open_incident,
     record_recovery,
+    triage_incident,
 )
+
+SEVERITY_LABELS: dict[str, Callable[[], str]] = {
+    "critical": lambda: _("Critical"),
+    "major": lambda: _("Major"),
+    "minor": lambda: _("Minor"),
+}
 
 __all__ = ["OperatorIncidentController"]
 
@@ -60,6 +71,9 @@ class OperatorIncidentController(Controller):
                 "incidents": incidents,
                 "members": members,
                 "affected": await _affected_names(session, incidents),
+                "reports": await repo.reports_of_incidents([i.id for i in incidents]),
+                "state": incident_state_label,
+                "severity_labels": {k: v() for k, v in SEVERITY_LABELS.items()},
                 "form": form or {},
                 "error": error,
                 "jst": JST,
@@ -121,14 +135,25 @@ class OperatorIncidentController(Controller):
         error: str | None = None,
         status_code: int = 200,
     ) -> Template:
-        incident = await ReportingRepository(session, None).incident(incident_id)
+        repo = ReportingRepository(session, None)
+        incident = await repo.incident(incident_id)
         if incident is None:
             raise NotFoundException()
+        reported = (await repo.reports_of_incidents([incident.id])).get(incident.id)
+        linked = set(await repo.affected_member_ids(incident.id))
         return Template(
             "reporting/operator_incident.html",
             context={
                 "incident": incident,
                 "affected": (await _affected_names(session, [incident])).get(incident.id, []),
+                "report": reported[0] if reported else None,
+                "reporter": reported[1] if reported else "",
+                "urgency": URGENCY_LABELS.get(reported[0].urgency, lambda: "")() if reported else "",
+                "progress": await repo.progress(incident.id),
+                "members": await repo.members(),
+                "linked": {m.lg_code for m in await repo.members(member_ids=linked)} if linked else set(),
+                "state": incident_state_label(incident),
+                "severities": [(k, SEVERITY_LABELS[k]()) for k in SEVERITIES],
                 "form": form or {},
                 "error": error,
                 "jst": JST,
@@ -162,6 +187,50 @@ class OperatorIncidentController(Controller):
         if field(data, "notify"):
             await notify_incident(operator_session, settings_of(request), incident, recovered=True)
         return Redirect(f"/operator/incidents/{incident.id}", status_code=303)
+
+    @post("/{incident_id:uuid}/triage", status_code=303)
+    async def triage(
+        self, operator_session: NamedDependency[AsyncSession], incident_id: FromPath[uuid.UUID], data: Form
+    ) -> Redirect | Template:
+        """Triage: confirm or dismiss, set the severity, the title and the members affected."""
+        repo = ReportingRepository(operator_session, None)
+        if await repo.incident(incident_id) is None:
+            raise NotFoundException()
+        try:
+            members: list[uuid.UUID] | None = None
+            if field(data, "scope") != "all":
+                members = await repo.member_ids_by_codes(field_list(data, "members"))
+            await triage_incident(
+                operator_session,
+                incident_id,
+                status=field(data, "status"),
+                severity=field(data, "severity"),
+                title=field(data, "title"),
+                members=members,
+            )
+        except IncidentError as exc:
+            return await self._detail(operator_session, incident_id, form=data, error=str(exc), status_code=400)
+        return Redirect(f"/operator/incidents/{incident_id}", status_code=303)
+
+    @post("/{incident_id:uuid}/progress", status_code=303)
+    async def progress(
+        self,
+        request: Request[Any, Any, Any],
+        operator_session: NamedDependency[AsyncSession],
+        incident_id: FromPath[uuid.UUID],
+        data: Form,
+    ) -> Redirect | Template:
+        """Write a progress entry (経緯); the reporting member sees it on its screen."""
+        if await ReportingRepository(operator_session, None).incident(incident_id) is None:
+            raise NotFoundException()
+        try:
+            at = local_time(data, "at", _("the time"), required=False)
+            await add_progress(
+                operator_session, incident_id, note=field(data, "note"), by=current_principal(request).name, at=at
+            )
+        except (FormError, IncidentError) as exc:
+            return await self._detail(operator_session, incident_id, form=data, error=str(exc), status_code=400)
+        return Redirect(f"/operator/incidents/{incident_id}#progress", status_code=303)
 
 
 async def _affected_names(session: AsyncSession, incidents: list[Incident]) -> dict[uuid.UUID, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -28,10 +29,13 @@ from reporting.render import ITEM_LABELS
 from reporting.repository import ReportingRepository
 from reporting.services import (
     IssueRefusedError,
+    add_release,
     issue_month,
     issue_report,
+    remove_release,
     render,
     write_plan,
+    write_security_measures,
 )
 from tenants.models import Member
 
@@ -54,11 +58,15 @@ class OperatorReportController(Controller):
         *,
         error: str | None = None,
         notice: str | None = None,
+        form: dict[str, Any] | None = None,
+        form_of: str = "",
         status_code: int = 200,
     ) -> Template:
         consortia, consortium = await pick_consortium(session, slug)
         figures = await compute_month(session, consortium.id, month)
-        issued = await ReportingRepository(session, None).issued_at([f.member_id for f in figures], month)
+        repo = ReportingRepository(session, None)
+        ids = [f.member_id for f in figures]
+        issued = await repo.issued_at(ids, month)
         return Template(
             "reporting/operator_reports.html",
             context={
@@ -68,9 +76,13 @@ class OperatorReportController(Controller):
                 "month_text": month.isoformat()[:7],
                 "rows": figures,
                 "issued": issued,
+                "releases": await repo.releases(ids, month),
+                "security": await repo.security_measures(ids, month),
                 "item_labels": {item: label() for item, label in ITEM_LABELS.items()},
                 "error": error,
                 "notice": notice,
+                "form": form or {},
+                "form_of": form_of,
                 "principal": current_principal(request),
                 "jst": JST,
             },
@@ -152,6 +164,101 @@ class OperatorReportController(Controller):
         except IssueRefusedError as exc:
             return await self._page(operator_session, request, slug, first, error=str(exc), status_code=400)
         return Redirect(f"/operator/reports/?consortium={slug}&month={month}#m-{lg_code}", status_code=303)
+
+    @post("/{lg_code:str}/{month:str}/releases", status_code=303)
+    async def release(
+        self,
+        request: Request[Any, Any, Any],
+        operator_session: NamedDependency[AsyncSession],
+        data: Form,
+        lg_code: FromPath[str],
+        month: FromPath[str],
+    ) -> Redirect | Template:
+        """Add a release or change of the month to the member's report (NII-9(3))."""
+        first = month_of(month)
+        member = await self._member(operator_session, lg_code)
+        member_id, slug = member.id, await self._slug(operator_session, member)
+        try:
+            try:
+                day = dt.date.fromisoformat(field(data, "released_on")) if field(data, "released_on") else None
+            except ValueError:
+                raise IssueRefusedError(_("Please enter the date of the release or change.")) from None
+            await add_release(
+                operator_session,
+                member_id,
+                first,
+                released_on=day,
+                change=field(data, "change"),
+                impact=field(data, "impact"),
+                by=current_principal(request).name,
+            )
+        except IssueRefusedError as exc:
+            return await self._page(
+                operator_session,
+                request,
+                slug,
+                first,
+                error=str(exc),
+                form=data,
+                form_of=f"release-{lg_code}",
+                status_code=400,
+            )
+        return Redirect(f"/operator/reports/?consortium={slug}&month={month}#releases-{lg_code}", status_code=303)
+
+    @post("/{lg_code:str}/{month:str}/releases/{release_id:uuid}/delete", status_code=303)
+    async def delete_release(
+        self,
+        request: Request[Any, Any, Any],
+        operator_session: NamedDependency[AsyncSession],
+        lg_code: FromPath[str],
+        month: FromPath[str],
+        release_id: FromPath[uuid.UUID],
+    ) -> Redirect | Template:
+        """Remove a release entry written by mistake (not once the report is issued)."""
+        first = month_of(month)
+        member = await self._member(operator_session, lg_code)
+        member_id, slug = member.id, await self._slug(operator_session, member)
+        try:
+            await remove_release(operator_session, member_id, first, release_id)
+        except IssueRefusedError as exc:
+            return await self._page(operator_session, request, slug, first, error=str(exc), status_code=400)
+        return Redirect(f"/operator/reports/?consortium={slug}&month={month}#releases-{lg_code}", status_code=303)
+
+    @post("/{lg_code:str}/{month:str}/security", status_code=303)
+    async def security_measures(
+        self,
+        request: Request[Any, Any, Any],
+        operator_session: NamedDependency[AsyncSession],
+        data: Form,
+        lg_code: FromPath[str],
+        month: FromPath[str],
+    ) -> Redirect | Template:
+        """Write the month's security measures (SAP-10(1)): detected, done, planned."""
+        first = month_of(month)
+        member = await self._member(operator_session, lg_code)
+        member_id, slug = member.id, await self._slug(operator_session, member)
+        try:
+            await write_security_measures(
+                operator_session,
+                member_id,
+                first,
+                detected=field(data, "detected"),
+                done=field(data, "done"),
+                planned=field(data, "planned"),
+                by=current_principal(request).name,
+            )
+        except IssueRefusedError as exc:
+            return await self._page(
+                operator_session,
+                request,
+                slug,
+                first,
+                error=str(exc),
+                form=data,
+                form_of=f"security-{lg_code}",
+                status_code=400,
+            )
+        return Redirect(f"/operator/reports/?consortium={slug}&month={month}#security-{lg_code}", status_code=303)
 
     @post("/{lg_code:str}/{month:str}/issue", guards=[requires("report", "issue")], status_code=303)
     async def issue_one(

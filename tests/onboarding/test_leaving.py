@@ -165,14 +165,45 @@ async def _integrations(session: AsyncSession, member: Member, staff_id: uuid.UU
 
 
 async def _reporting_rows(session: AsyncSession, member: Member) -> None:
-    """Telemetry, an incident, a plan and an issued monthly report of the member."""
-    from reporting.models import Incident, IncidentMember, MonthlyReport, ReportPlan, RequestMinute
+    """Telemetry, an incident and the member's report of one, a plan, report sections and an issued monthly report."""
+    from reporting.models import (
+        Incident,
+        IncidentMember,
+        IncidentReport,
+        MonthlyReport,
+        ReportPlan,
+        ReportRelease,
+        ReportSecurity,
+        RequestMinute,
+    )
 
     at = dt.datetime(2026, 10, 5, 10, 0, tzinfo=dt.UTC)
     incident = Incident(title=f"{member.name} 応答遅延", started_at=at, detected_at=at, all_members=False)
     session.add(incident)
     await session.flush()
     session.add(IncidentMember(member_id=member.id, incident_id=incident.id))
+    session.add(
+        IncidentReport(
+            member_id=member.id,
+            incident_id=incident.id,
+            reported_by="管理者",
+            reported_at=at,
+            what="画面が遅い",
+            since=at,
+            affected="契約一覧",
+            urgency="normal",
+            phone="019-000-0000",
+        )
+    )
+    month = dt.date(2026, 10, 1)
+    session.add(
+        ReportRelease(
+            member_id=member.id, month=month, released_on=month, change="様式更新", impact="", written_by="運用"
+        )
+    )
+    session.add(
+        ReportSecurity(member_id=member.id, month=month, detected="試行", done="遮断", planned="", written_by="運用")
+    )
     session.add(
         RequestMinute(
             member_id=member.id, minute=at, requests=3, server_errors=0, latency_ms_sum=90, histogram=[3] + [0] * 17
