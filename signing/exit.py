@@ -9,6 +9,7 @@ there (Adobe Acrobat Reader, ``pdfsig``)::
     contracts.csv               one line per contract (metadata, status, dates)
     parties.csv                 one line per party of each contract
     files.csv                   every PDF of the archive: kind, version, SHA-256
+    corrections.csv             every correction of a concluded contract's search keys (before, after, why)
     audit_trail.csv             the audit trail of every contract with its hash chain
     contracts/0001/original/…   the uploaded files
     contracts/0001/sealed/…     every sealed version (PAdES, timestamped)
@@ -74,6 +75,7 @@ from signing.labels import audit_kind_label, contract_status_label, party_status
 from signing.models import AuditEvent, Contract, ContractDocument, PartyKind
 from signing.repositories.exit import ExitRepository
 from signing.sealing import Sealer
+from signing.services import particulars_labels
 from tenants import oplog
 from tenants.models import Member, OperationKind
 
@@ -223,6 +225,14 @@ def _when(value: dt.datetime | None) -> str:
     return value.astimezone(JST).isoformat(timespec="seconds") if value else ""
 
 
+def _when_stored(value: object) -> str:
+    """A moment kept as ISO text in a JSON column, in Japan time like every other column."""
+    try:
+        return _when(dt.datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value or "")
+
+
 def _day(value: dt.date | None) -> str:
     return value.isoformat() if value else ""
 
@@ -291,6 +301,8 @@ PARTY_COLUMNS = (
     "回答日時",
     "辞退の理由",
 )
+CORRECTION_COLUMNS = ("契約ID", "契約番号", "訂正日時", "訂正者", "理由", "項目", "訂正前", "訂正後")
+"""corrections.csv: one line per corrected search key of a concluded contract (電子帳簿保存法: the history)."""
 FILE_COLUMNS = ("契約ID", "契約番号", "種類", "版", "元のファイル名", "アーカイブ内のパス", "SHA-256", "バイト数")
 TRAIL_COLUMNS = (
     "連番",
@@ -467,6 +479,10 @@ async def _write(  # noqa: PLR0915 - one archive, written in order
                     ),
                 ),
             )
+            await archive.add(
+                "corrections.csv",
+                csvs.render("corrections.csv", CORRECTION_COLUMNS, _correction_rows(contracts, numbers)),
+            )
             await archive.add("files.csv", csvs.render("files.csv", FILE_COLUMNS, file_rows))
             trail = await repo.trail()
             await archive.add(
@@ -544,6 +560,26 @@ def _contract_rows(
         ]
 
 
+def _correction_rows(contracts: Sequence[Contract], numbers: dict[Any, str]) -> Iterable[list[object]]:
+    """Every correction of every contract, oldest first, one line per field: before and after as corrected."""
+    labels = particulars_labels()
+    for c in contracts:
+        for correction in c.corrections or []:
+            changes = correction.get("changes")
+            for name, change in (changes if isinstance(changes, dict) else {}).items():
+                before, after = (change.get("before"), change.get("after")) if isinstance(change, dict) else ("", "")
+                yield [
+                    c.id,
+                    numbers.get(c.id, ""),
+                    _when_stored(correction.get("at")),
+                    correction.get("by", ""),
+                    correction.get("reason", ""),
+                    labels.get(name, name),
+                    "" if before is None else before,
+                    "" if after is None else after,
+                ]
+
+
 def _trail_rows(trail: Sequence[AuditEvent], numbers: dict[Any, str]) -> Iterable[list[object]]:
     for e in trail:
         yield [
@@ -577,6 +613,7 @@ def _readme(member: Member, options: ExportOptions, outcome: ExportOutcome, sett
         "  README.txt           この説明",
         "  contracts.csv        契約の一覧（1行 = 1契約）",
         "  parties.csv          各契約の当事者（1行 = 1当事者）",
+        "  corrections.csv      締結後に訂正した検索項目の履歴（1行 = 1項目の訂正、訂正前と訂正後）",
         "  files.csv            このアーカイブに入っているすべてのPDF（種類・版・SHA-256）",
         "  audit_trail.csv      各契約の監査記録（操作の履歴とハッシュ）",
         "  contracts/0001/ …    契約ごとのフォルダ（番号は contracts.csv の「フォルダ」列）",
@@ -593,7 +630,8 @@ def _readme(member: Member, options: ExportOptions, outcome: ExportOutcome, sett
         "  manifest.json        同じ内容を機械で読める形で（ファイル名・SHA-256・バイト数・件数）",
         "",
         "■ CSV の文字コード",
-        f"  contracts.csv、parties.csv、files.csv、audit_trail.csv は {encoding} です。日時は日本時間（ISO 8601）、",
+        f"  contracts.csv、parties.csv、corrections.csv、files.csv、audit_trail.csv は {encoding} です。"
+        "日時は日本時間（ISO 8601）、",
         "  audit_trail.csv の日時はハッシュ計算と同じ UTC です。tables/ は常に UTF-8 です。",
     ]
     if options.encoding == "cp932":
@@ -609,6 +647,8 @@ def _readme(member: Member, options: ExportOptions, outcome: ExportOutcome, sett
         "  contracts.csv: " + "、".join(CONTRACT_COLUMNS),
         "    状態は画面と同じ名前です（下書き・回覧中・封緘待ち・締結済み・辞退・取消し など）。",
         "  parties.csv: " + "、".join(PARTY_COLUMNS),
+        "  corrections.csv: " + "、".join(CORRECTION_COLUMNS),
+        "    訂正のたびに理由とともに記録され、同じ内容が audit_trail.csv の「訂正」の行にもあります。",
         "  files.csv: " + "、".join(FILE_COLUMNS),
         "    種類: 原本 = アップロードされたファイル、締結済み（封緘版）= 電子署名とタイムスタンプ付きのファイル、",
         "    締結証明書 = 当事者・合意の記録・各ファイルの SHA-256 を記載し封緘した証明書。",

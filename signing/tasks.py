@@ -142,8 +142,9 @@ def send_reminders() -> int:
 def purge_operation_logs() -> int:
     """Delete staff operation logs older than KYODO_OPERATION_LOG_YEARS.
 
-    Only rows that concern no contract (searches, exports) go; the trail of a
-    contract is kept as long as the contract. The staff operation log of
+    Only rows that concern no contract (searches, exports) go, with the
+    contractors' portal sign-ins of that age; the trail of a contract is kept as
+    long as the contract. The staff operation log of
     :mod:`tenants.oplog` is purged too, leaving a checkpoint in each chain.
     Both tables are append-only for the application role, so this runs as the
     schema owner.
@@ -154,6 +155,8 @@ def purge_operation_logs() -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         cur = conn.execute("DELETE FROM contract_audit_event WHERE contract_id IS NULL AND occurred_at < %s", (cutoff,))
         deleted = cur.rowcount
-    log.info("purged %s operation log rows older than %s", deleted, cutoff.date())
+        # The contractors' portal sign-ins are its access log (who asked, from where, when used): kept as long.
+        deleted += conn.execute("DELETE FROM portal_sign_in WHERE created_at < %s", (cutoff,)).rowcount
+    log.info("purged %s operation log and portal sign-in rows older than %s", deleted, cutoff.date())
     # The staff operation log (sign-ins, administration, imports) keeps its chains verifiable.
     return deleted + oplog.purge_expired(settings)

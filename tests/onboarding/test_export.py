@@ -33,6 +33,7 @@ from core.dates import JST
 from core.settings import Settings, SigningSettings, to_psycopg_url
 from onboarding import stages
 from onboarding.models import DeletionReport, MemberExport
+from signing.models import Contract
 from signing.seal_service import SealerPool, SealOutcome, renew_due, seal_contract
 from signing.verification import verify_async
 from tenants.models import Member, MemberStatus, OperationKind, OperationLog
@@ -296,11 +297,38 @@ async def leaving_b(
     return two_members
 
 
+async def _correct_amount(client: AsyncTestClient[Litestar], session: AsyncSession, number: str) -> None:
+    """The administrator corrects the amount of a concluded contract on its page, with a reason."""
+    await system_access(session)
+    contract = await session.scalar(select(Contract).where(Contract.contract_number == number))
+    assert contract is not None
+    corrected = await client.post(
+        f"/contracts/{contract.id}/corrections",
+        data={
+            "_csrf_token": await csrf_token(client),
+            "transaction_date": "R8.4.10",
+            "amount": "1320000",
+            "counterparty": "岩手建設株式会社",
+            "contract_number": number,
+            "reason": "変更契約の締結による",
+        },
+        follow_redirects=False,
+    )
+    assert corrected.status_code == 303, corrected.text
+
+
+def _corrected_amount(z: zipfile.ZipFile) -> dict[str, str]:
+    """The line of corrections.csv for the corrected amount (README names the file)."""
+    assert "corrections.csv" in z.read("README.txt").decode("utf-8-sig")
+    corrections = list(csv.DictReader(io.StringIO(z.read("corrections.csv").decode("utf-8-sig"))))
+    return next(r for r in corrections if r["項目"] == "金額")
+
+
 async def _export(client: AsyncTestClient[Litestar], **form: str) -> Any:
     return await client.post("/admin/export/", data={"_csrf_token": await csrf_token(client), **form})
 
 
-async def test_the_administrator_downloads_a_readable_export_of_their_own_member_only(
+async def test_the_administrator_downloads_a_readable_export_of_their_own_member_only(  # noqa: PLR0915 - one story
     sealing_client: AsyncTestClient[Litestar],
     concluded: TwoMembers,
     db_session: AsyncSession,
@@ -309,6 +337,7 @@ async def test_the_administrator_downloads_a_readable_export_of_their_own_member
 ) -> None:
     client = sealing_client
     await sign_in(client, "morioka-admin")
+    await _correct_amount(client, db_session, "R8-0042")  # the export keeps the history, before and after
     page = await client.get("/admin/export/")
     assert page.status_code == 200
     assert 'name="passphrase"' in page.text
@@ -322,6 +351,9 @@ async def test_the_administrator_downloads_a_readable_export_of_their_own_member
         assert "R8-0042" in text
         assert "H8-0007" not in text
         assert "hachimantai" not in z.read("tables/staff.csv").decode("utf-8-sig")
+        amount = _corrected_amount(z)
+        assert (amount["契約番号"], amount["訂正後"], amount["理由"]) == ("R8-0042", "1320000", "変更契約の締結による")
+        assert amount["訂正日時"].endswith("+09:00")
     assert not list((settings.app.data_dir / "exports").glob("*.zip"))  # nothing left on the server once sent
 
     # CP932 and a passphrase, chosen on the screen.

@@ -13,7 +13,7 @@ from core.outbox import OutboxMessage
 from core.settings import Settings, to_psycopg_url
 from signing.audit import Actor, append_event
 from signing.mail import MAIL_TASK
-from signing.models import AuditEvent, AuditKind
+from signing.models import AuditEvent, AuditKind, PortalSignIn
 from signing.services import remind
 from tests import factories as f
 from tests.scope import system_access
@@ -61,6 +61,12 @@ async def test_purge_keeps_contract_trails(fresh_database: Settings, monkeypatch
         conn.execute(
             "UPDATE contract_audit_event SET occurred_at = now() - interval '4 years' WHERE actor = 'staff:old'"
         )
+        for email, age in (("old@example.co.jp", "4 years"), ("new@example.co.jp", "1 day")):
+            conn.execute(
+                "INSERT INTO portal_sign_in (id, email, token_hash, expires_at, user_agent, mailed, created_at, "
+                "updated_at) VALUES (gen_random_uuid(), %s, md5(%s), now(), '', true, now() - %s::interval, now())",
+                (email, email, age),
+            )
     monkeypatch.setenv("KYODO_DATABASE_URL", fresh_database.database.url)
     monkeypatch.setenv("KYODO_DATABASE_ADMIN_URL", fresh_database.database.admin_url)
     from core.settings import get_settings
@@ -68,10 +74,11 @@ async def test_purge_keeps_contract_trails(fresh_database: Settings, monkeypatch
 
     get_settings.cache_clear()
     try:
-        assert purge_operation_logs() == 1
+        assert purge_operation_logs() == 2  # the old search/export entry and the old portal sign-in
     finally:
         get_settings.cache_clear()
     async with maker() as session:
         await system_access(session)
         assert await session.scalar(select(func.count()).select_from(AuditEvent)) == 1
+        assert (await session.scalars(select(PortalSignIn.email))).all() == ["new@example.co.jp"]
     await engine.dispose()
