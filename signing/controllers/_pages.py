@@ -90,6 +90,41 @@ def _actor_name(actor: str) -> str:
     return rest if ":" in kind and rest else actor
 
 
+async def _detail_page(
+    actions: svc.ContractActions,
+    contract_id: uuid.UUID,
+    *,
+    values: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
+) -> Template:
+    """The contract page; ``values`` and ``problems`` bring the signer's boxes back as typed, saying what is wrong."""
+    view = await actions.view(contract_id)
+    return Template(
+        "signing/detail.html",
+        context={
+            "contract": view.contract,
+            "boxes": view.boxes,
+            "signers": view.signers,
+            "book": view.address_book,
+            "labels": labels.contract_status_labels(),
+            "party_labels": labels.party_status_labels(),
+            "principal": actions.principal,
+            "my_turn": view.my_turn,
+            "my_boxes": view.my_boxes,
+            "my_values": values or {},
+            "my_problems": problems or {},
+            "seal_failure": labels.failure_message(view.contract.seal_failure),
+            "correctable_box": view.correctable_box,
+            "undelivered": view.undelivered,
+            "undelivered_label": labels.undelivered_party_label(),
+            "my_title": await svc.signer_title(actions.session, actions.principal, view.contract)
+            if view.my_turn
+            else None,
+        },
+        status_code=400 if problems else 200,
+    )
+
+
 class ContractPagesController(Controller):
     """Staff screens: list and search, CSV, new contract, detail, parties, boxes, send, cancel, sign."""
 
@@ -196,28 +231,7 @@ class ContractPagesController(Controller):
         self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
     ) -> Template:
         """A contract: documents with page previews, parties, text boxes, actions."""
-        view = await actions.view(contract_id)
-        return Template(
-            "signing/detail.html",
-            context={
-                "contract": view.contract,
-                "boxes": view.boxes,
-                "signers": view.signers,
-                "book": view.address_book,
-                "labels": labels.contract_status_labels(),
-                "party_labels": labels.party_status_labels(),
-                "principal": actions.principal,
-                "my_turn": view.my_turn,
-                "my_boxes": view.my_boxes,
-                "seal_failure": labels.failure_message(view.contract.seal_failure),
-                "correctable_box": view.correctable_box,
-                "undelivered": view.undelivered,
-                "undelivered_label": labels.undelivered_party_label(),
-                "my_title": await svc.signer_title(actions.session, actions.principal, view.contract)
-                if view.my_turn
-                else None,
-            },
-        )
+        return await _detail_page(actions, contract_id)
 
     @post(
         "/{contract_id:uuid}/documents/{document_id:uuid}/replace",
@@ -334,10 +348,27 @@ class ContractPagesController(Controller):
     async def sign(
         self, *, contract_id: FromPath[uuid.UUID], data: UrlForm, actions: NamedDependency[svc.ContractActions]
     ) -> Redirect | Template:
-        """Agree as a member signer, under the title granted, once the signer has seen the title."""
+        """Agree as a member signer, under the title granted, once the signer has seen the title.
+
+        A value that cannot be agreed (a required box left empty, a character the
+        seal cannot print, text too long for its box) brings the page back with
+        the boxes as typed and the problem under each, before any confirmation.
+        """
         if not confirmed(data):
+            values = box_values(data)
+            problems = await actions.sign_problems(contract_id, values)
+            if problems:
+                return await _detail_page(actions, contract_id, values=values, problems=problems)
             return await confirm_page(actions, contract_id, svc.ContractStep.SIGN, data)
         return _back((await actions.sign(contract_id, box_values(data))).id, done="signed")
+
+    @post("/{contract_id:uuid}/check", guards=[requires("contract", "sign")], status_code=200)
+    async def check(
+        self, *, contract_id: FromPath[uuid.UUID], data: UrlForm, actions: NamedDependency[svc.ContractActions]
+    ) -> Response[dict[str, dict[str, str]]]:
+        """While the signer types: box id → why its value cannot be sealed (the check made on concluding)."""
+        problems = await actions.sign_problems(contract_id, box_values(data), live=True)
+        return Response({"problems": problems}, headers={"Cache-Control": "no-store"})
 
     @get("/{contract_id:uuid}/documents/{document_id:uuid}/pages/{page:int}", guards=[requires("contract", "view")])
     async def preview(

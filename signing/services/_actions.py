@@ -61,6 +61,7 @@ from signing.services._editing import (
 )
 from signing.services._exports import to_csv, trail_csv
 from signing.services._search import SearchPage, TrailPage, search, trail
+from signing.services._values import answer_problems, value_problems
 from tenants.models import AddressBookEntry, ContractTitle, Staff
 
 
@@ -278,6 +279,18 @@ class ContractActions:
             self.session, self.settings, contract=contract, principal=self.principal, values=values, who=self.who
         )
         return contract
+
+    async def sign_problems(
+        self, contract_id: uuid.UUID, values: dict[str, str], *, live: bool = False
+    ) -> dict[str, str]:
+        """Box id → why a value the signer typed cannot be agreed; ``live``: only what the seal cannot print.
+
+        ``live`` is the check while typing (an empty box is not yet a problem).
+        """
+        view = await self.view(contract_id)
+        if live:
+            return await value_problems(view.my_boxes, values)
+        return await answer_problems(view.my_boxes, values)
 
     async def replace_document(
         self, contract_id: uuid.UUID, document_id: uuid.UUID, file: UploadedFile | None

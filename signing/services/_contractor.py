@@ -27,7 +27,7 @@ from signing.repositories import ContractRepository
 from signing.services._circulation import agree, decline, forward, forward_problem, require_turn
 from signing.services._common import documents_of, get_contract, now, text_boxes, token_digest
 from signing.services._downloads import Download, certificate_download, document_download, page_preview_png
-from signing.services._values import value_problems
+from signing.services._values import answer_problems
 from tenants.auth import record_security_event
 from tenants.models import SecurityEventKind
 from tenants.passwords import verify_access_code
@@ -213,18 +213,8 @@ class ContractorLink:
         require_turn(self.contract, self.party)
 
     async def answer_problems(self, values: dict[str, str]) -> dict[str, str]:
-        """Box id → why the typed value cannot be agreed: a required box left empty, or what the seal cannot print.
-
-        The checks :meth:`agree` makes, asked before the confirmation so that the
-        party corrects the form, never a page of its own.
-        """
-        boxes = await self.boxes()
-        problems = {
-            str(b.id): _("Please fill in this box.")
-            for b in boxes
-            if b.required and not (values.get(str(b.id)) or "").strip()
-        }
-        return {**problems, **await value_problems(boxes, values)}
+        """Box id → why the typed value cannot be agreed (see :func:`signing.services._values.answer_problems`)."""
+        return await answer_problems(await self.boxes(), values)
 
     def forward_problem(self, data: ForwardInput) -> str | None:
         """Why the request cannot be handed to that person, or None."""

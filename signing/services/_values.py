@@ -67,6 +67,21 @@ async def value_problems(boxes: Iterable[TextBox], values: Mapping[str, str]) ->
     return problems
 
 
+async def answer_problems(boxes: Iterable[TextBox], values: Mapping[str, str]) -> dict[str, str]:
+    """Box id → why the typed value cannot be agreed: a required box left empty, or what the seal cannot print.
+
+    The checks agreeing makes, asked before the confirmation so that the person
+    corrects the form, never a page of its own (contractors and staff signers alike).
+    """
+    boxes = list(boxes)
+    empty = {
+        str(b.id): _("Please fill in this box.")
+        for b in boxes
+        if b.required and not (values.get(str(b.id)) or "").strip()
+    }
+    return {**empty, **await value_problems(boxes, values)}
+
+
 async def check_values(boxes: Iterable[TextBox], values: Mapping[str, str]) -> None:
     """Refuse values the seal could not print.
 

@@ -8,10 +8,10 @@ from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signing.models import Contract, ContractStatus, Party, PartyKind, PartyStatus
+from signing.models import Contract, ContractStatus, Party, PartyKind, PartyStatus, TextBox
 from tests import factories as f
-from tests.conftest import sign_in
-from tests.helpers import form, text_at
+from tests.conftest import csrf_token, sign_in
+from tests.helpers import form, tag_at, text_at
 from tests.scope import system_access
 from tests.signing.conftest import Office
 
@@ -170,3 +170,58 @@ async def test_deleting_from_the_address_book_asks_whom(
     other = await f.address_book_entry(db_session, office.members.b, "八幡平商事", "八幡 花子", "hanako@hachiman.jp")
     assert (await form(client, f"/address-book/{other.id}/delete")).status_code == 404
     assert (await form(client, f"/address-book/{other.id}/delete", confirmed="yes")).status_code == 404
+
+
+async def test_a_signer_who_types_what_the_seal_cannot_print_is_told_on_the_contract_page(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession
+) -> None:
+    contract_id = await _draft(client, office)
+    await system_access(db_session)
+    contract = await db_session.get(Contract, uuid.UUID(contract_id))
+    assert contract is not None
+    await db_session.refresh(contract, ["parties", "documents"])
+    mine = next(p for p in contract.parties if p.kind is PartyKind.STAFF)
+    box = await client.post(
+        f"/api/v1/contracts/{contract_id}/text-boxes",
+        headers={"Authorization": f"Bearer {office.key_a}"},
+        json={
+            "document_id": str(contract.documents[0].id),
+            "party_id": str(mine.id),
+            "page": 0,
+            "x": 72,
+            "y": 100,
+            "width": 220,
+            "height": 20,
+            "label": "担当者名",
+        },
+    )
+    assert box.status_code == 201, box.text
+    box_id = box.json()["id"]
+    contract.status = ContractStatus.CIRCULATING
+    for party in contract.parties:
+        party.status = PartyStatus.AGREED if party.kind is PartyKind.CONTRACTOR else PartyStatus.NOTIFIED
+    await db_session.flush()
+    await sign_in(client, "morioka-signer0")
+
+    # While typing, the page's check names the character; concluding with it brings the page back as typed.
+    checked = await client.post(
+        f"/contracts/{contract_id}/check",
+        data={f"box_{box_id}": "𠮷田 太郎"},
+        headers={"x-csrftoken": await csrf_token(client)},
+    )
+    assert "𠮷" in checked.json()["problems"][box_id]
+    refused = await form(client, f"/contracts/{contract_id}/sign", **{f"box_{box_id}": "𠮷田 太郎"})
+    assert refused.status_code == 400
+    assert "𠮷" in text_at(refused.text, f"#sbox-{box_id}-problem")
+    assert tag_at(refused.text, f"#sbox-{box_id}")["value"] == "𠮷田 太郎"
+    assert (await _party_status(db_session, mine.id)) is PartyStatus.NOTIFIED
+
+    asked = await form(client, f"/contracts/{contract_id}/sign", **{f"box_{box_id}": "吉田 太郎"})
+    assert "盛岡市長 内舘 茂" in text_at(asked.text, "#confirm-who")
+    signed = await form(client, f"/contracts/{contract_id}/sign", confirmed="yes", **{f"box_{box_id}": "吉田 太郎"})
+    assert signed.status_code == 303, signed.text
+    assert (await _party_status(db_session, mine.id)) is PartyStatus.AGREED
+    db_session.expire_all()
+    stored = await db_session.get(TextBox, uuid.UUID(box_id))
+    assert stored is not None
+    assert stored.value == "吉田 太郎"

@@ -126,6 +126,7 @@ async def test_staff_of_member_b_cannot_reach_member_a(client: AsyncTestClient, 
         await client.post(f"{base}/send", data={"_csrf_token": token}),
         await client.post(f"{base}/cancel", data={"_csrf_token": token}),
         await client.post(f"{base}/sign", data={"_csrf_token": token}),
+        await client.post(f"{base}/check", data={"_csrf_token": token}),
         await client.post(
             f"{base}/parties",
             data={"_csrf_token": token, "kind": "contractor", "order_no": "1", "name": "x", "email": "x@example.jp"},
