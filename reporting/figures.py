@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.dates import JST, month_period, parse_month
@@ -222,6 +223,16 @@ class MemberMonth:
         data = convert(asdict(self))
         data["missed"] = self.missed
         return dict(data)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MemberMonth:
+        """The figures kept with an issued report, as they were issued (:meth:`to_json` read back).
+
+        Fields added after a report was issued take their defaults; ``missed`` is
+        derived again from the figures it was derived from.
+        """
+        fields = {k: ("Infinity" if v == "inf" else v) for k, v in data.items() if k != "missed"}
+        return msgspec.convert(fields, cls, strict=False)
 
 
 def _minute(at: dt.datetime) -> int:
@@ -520,6 +531,24 @@ async def compute_month(
             figures.security_measures = SecurityMeasures(written.detected, written.done, written.planned)
         result.append(figures)
     return result
+
+
+async def month_as_reported(
+    session: AsyncSession, consortium_id: uuid.UUID, month: dt.date, *, member_ids: list[uuid.UUID] | None = None
+) -> tuple[list[MemberMonth], dict[uuid.UUID, dt.datetime]]:
+    """Every member's figures of ``month``: an issued report's as issued, the others as computed now.
+
+    An issued report never changes, so a screen that shows it next to 発行済み must
+    say what it says, even when measurements or incidents recorded later would
+    compute other figures. Returns the figures and member → when issued.
+    """
+    figures = await compute_month(session, consortium_id, month, member_ids=member_ids)
+    repository = ReportingRepository(session, None)
+    issued = await repository.issued_figures([f.member_id for f in figures], month)
+    return (
+        [MemberMonth.from_json(issued[f.member_id][1]) if f.member_id in issued else f for f in figures],
+        {member_id: at for member_id, (at, _data) in issued.items()},
+    )
 
 
 async def consortium_of(session: AsyncSession, member_id: uuid.UUID) -> uuid.UUID:

@@ -569,6 +569,17 @@ class ReportingRepository(MemberScopedRepository):
         )
         return dict(rows.tuples().all())
 
+    async def issued_figures(
+        self, member_ids: Sequence[uuid.UUID], month: dt.date
+    ) -> dict[uuid.UUID, tuple[dt.datetime, dict[str, Any]]]:
+        """Member → (when issued, the figures kept with the report) of ``month``, for members with an issued one."""
+        rows = await self.session.execute(
+            self.scoped(MonthlyReport)
+            .where(MonthlyReport.month == month, MonthlyReport.member_id.in_(member_ids))
+            .with_only_columns(MonthlyReport.member_id, MonthlyReport.issued_at, MonthlyReport.figures)
+        )
+        return {member_id: (at, dict(figures)) for member_id, at, figures in rows.tuples().all()}
+
     async def issued_member_ids(self, month: dt.date) -> set[uuid.UUID]:
         """Members whose report of ``month`` is issued."""
         rows = await self.session.scalars(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.scope import elevated
-from reporting.figures import JST, MemberMonth, compute_month
+from reporting.figures import JST, MemberMonth, compute_month, month_as_reported
 from reporting.repository import ReportingRepository
 from reporting.usage import concluded_contracts, downloads
 
@@ -31,10 +31,9 @@ class RollupRow:
 
 
 async def consortium_rollup(session: AsyncSession, consortium_id: uuid.UUID, month: dt.date) -> list[RollupRow]:
-    """Every member of ``consortium_id`` in service in ``month``: figures and whether the report is issued."""
+    """Every member of ``consortium_id`` in service in ``month``: figures (as issued, once issued) and when issued."""
     async with elevated(session):
-        figures = await compute_month(session, consortium_id, month)
-        issued = await ReportingRepository(session, None).issued_at([f.member_id for f in figures], month)
+        figures, issued = await month_as_reported(session, consortium_id, month)
     return [RollupRow(f, issued.get(f.member_id)) for f in figures]
 
 

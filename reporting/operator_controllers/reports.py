@@ -17,7 +17,7 @@ from core.forms import Form, field
 from core.i18n import current_locale
 from core.i18n import gettext as _
 from policy.guards import current_principal, requires, requires_operator
-from reporting.figures import ITEMS, JST, compute_month
+from reporting.figures import ITEMS, JST, compute_month, month_as_reported
 from reporting.operator_controllers.common import (
     ConsortiumQuery,
     MonthQuery,
@@ -63,10 +63,9 @@ class OperatorReportController(Controller):
         status_code: int = 200,
     ) -> Template:
         consortia, consortium = await pick_consortium(session, slug)
-        figures = await compute_month(session, consortium.id, month)
+        figures, issued = await month_as_reported(session, consortium.id, month)
         repo = ReportingRepository(session, None)
         ids = [f.member_id for f in figures]
-        issued = await repo.issued_at(ids, month)
         return Template(
             "reporting/operator_reports.html",
             context={

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reporting.services import issue_report, write_plan
+from reporting.figures import compute_month
+from reporting.services import issue_report, open_incident, record_recovery, write_plan
 from tests import factories as f
 from tests.conftest import sign_in
 from tests.reporting.conftest import JST, OCTOBER, October, jst
@@ -71,6 +73,38 @@ async def test_secretariat_rollup_shows_every_member_side_by_side(
     assert "八幡平市 月次サービス報告書" in pdf_text(draft.content)
     assert "下書き（未発行・数値は変わることがあります）" in pdf_text(draft.content)  # on every page
     assert pdf_text(draft.content).count("下書き（未発行") == pdf_text(draft.content).count("\f")
+
+
+async def test_an_issued_report_is_shown_as_issued_even_when_later_records_would_compute_otherwise(
+    client: AsyncTestClient, db_session: AsyncSession, october: October
+) -> None:
+    await _issue_a(db_session, october)
+    # An incident of October recorded after the report was issued: recomputed, 盛岡市's availability would drop.
+    late = await open_incident(
+        db_session,
+        title="後から記録された障害",
+        started_at=jst(25, 10),
+        detected_at=jst(25, 10, 5),
+        first_notified_at=jst(25, 10, 10),
+        symptom="画面が遅い",
+        members=[october.members.a.id],
+    )
+    await record_recovery(db_session, late.id, recovered_at=jst(25, 13), cause="負荷", prevention="増設")
+    assert (await compute_month(db_session, october.members.consortium.id, OCTOBER))[0].availability_percent != Decimal(
+        "99.723"
+    )
+
+    await sign_in(client, "jimukyoku")
+    rollup = await client.get("/secretariat/reports", params={"month": "2026-10"})
+    assert "99.723 %" in rollup.text, "the secretariat reads the issued figure"
+    assert "99.856 %" in rollup.text  # 八幡平市, not issued: as computed
+
+    await f.operator(db_session)
+    await sign_in(client, "kyodo-unyo")
+    screen = await client.get("/operator/reports/", params={"month": "2026-10"})
+    section = screen.text[screen.text.index('id="m-032018"') : screen.text.index('id="m-032140"')]
+    assert "発行済み" in section
+    assert "99.723 %" in section, "the operator reads what the member received"
 
 
 async def test_member_staff_cannot_open_the_rollup(client: AsyncTestClient, october: October) -> None:
