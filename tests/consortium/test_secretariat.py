@@ -21,7 +21,7 @@ from core.scope import elevated
 from tenants.models import ContractorCompany, ContractorContact, Member, MemberStatus, Staff
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
-from tests.helpers import api, form, replace_given_password, shown_once
+from tests.helpers import api, form, replace_given_password, shown_once, text_at
 
 
 @asynccontextmanager
@@ -219,6 +219,7 @@ async def test_companies_with_checked_corporate_numbers_and_contacts(
     assert contact.json()["email"] == "eigyo@morioka-kensetsu.co.jp"
     page = await client.get("/secretariat/companies")
     assert "8400001000001" in page.text
+    assert text_at(page.text, "thead th") == "会社名", "a company's name, not a person's (氏名)"
     assert "営業 一郎" in page.text
     assert "個人事業 岩手設備" in page.text
     async with _database(db_session) as fresh:

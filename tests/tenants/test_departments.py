@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenants.models import Department
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
-from tests.helpers import api, form
+from tests.helpers import api, form, text_at
 from tests.scope import system_access
 
 
@@ -30,6 +30,7 @@ async def test_admin_builds_a_nested_department_tree(
     await form(client, "/admin/departments", code="110", name="総務課", parent_id=str(top.id))
     page = await client.get("/admin/departments")
     assert page.status_code == 200
+    assert text_at(page.text, "label[for='new-name']") == "所属名", "a department's name, not a person's (氏名)"
     assert "総務部" in page.text
     assert "総務課" in page.text
     child = (await _departments(db_session, two_members.a.id))["110"]

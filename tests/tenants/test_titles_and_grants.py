@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenants.models import ContractTitle, TitleGrant
 from tests import factories as f
 from tests.conftest import TwoMembers, sign_in
-from tests.helpers import api, form
+from tests.helpers import api, form, text_at
 from tests.scope import system_access
 
 
@@ -34,6 +34,7 @@ async def test_any_number_of_titles_in_order(client: AsyncTestClient, two_member
     assert [t["name"] for t in listed] == ["市長", "教育長", "上下水道事業管理者", "病院事業管理者"]
     page = await client.get("/admin/titles")
     assert "盛岡市長 内舘 茂" in page.text
+    assert text_at(page.text, "label[for='n-name']") == "名称", "a title's name, not a person's (氏名)"
     duplicate = await form(client, "/admin/titles", code="mayor", name="x", formal_name="x")
     assert duplicate.status_code == 409
     assert "コード mayor は別の契約名義で使われています" in duplicate.text
