@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.i18n import gettext as _
+from core.i18n import pgettext
 from core.scope import Principal
 from policy.permissions import ROLE_LABELS
-from signing.labels import pgettext
 from signing.services import ToDo
 
 __all__ = ["Link", "role_label", "start_links", "todo_empty", "todo_heading"]
@@ -41,7 +41,7 @@ def role_label(role: str) -> str:
 def start_links(principal: Principal) -> list[Link]:
     """Links to every screen the person may use."""
     candidates: list[tuple[str, str, Link]] = [
-        ("contract", "view", Link("/contracts", _("Contracts"))),
+        ("contract", "view", Link("/contracts", pgettext("contract list", "Contracts"))),
         ("contract", "draft", Link("/contracts/drafts/new", _("New contract"))),
         ("staff", "view", Link("/admin/staff", _("Staff and departments"))),
         ("staff", "manage", Link("/admin/departments", _("Departments"))),

@@ -22,7 +22,7 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from core import spreadsheet
-from core.i18n import current_locale, format_date, japanese_era
+from core.i18n import current_locale, format_date, japanese_era, pgettext
 from core.i18n import gettext as _
 from reporting.figures import JST, MemberMonth
 from reporting.fonts import font_for
@@ -414,10 +414,14 @@ def _usage_and_security(pdf: _Pdf, fig: MemberMonth) -> None:
     pdf.para(_("Contracts concluded this month: {count}").format(count=fig.contracts_total))
     if fig.contracts_by_department:
         pdf.rows(
-            [_("Department"), _("Contracts")], [(n or "—", str(c)) for n, c in fig.contracts_by_department], (120, 60)
+            [_("Department"), pgettext("count", "Contracts concluded")],
+            [(n or "—", str(c)) for n, c in fig.contracts_by_department],
+            (120, 60),
         )
         pdf.rows(
-            [_("Contract title"), _("Contracts")], [(n or "—", str(c)) for n, c in fig.contracts_by_title], (120, 60)
+            [_("Contract title"), pgettext("count", "Contracts concluded")],
+            [(n or "—", str(c)) for n, c in fig.contracts_by_title],
+            (120, 60),
         )
     pdf.para(_("Downloads of concluded contracts and certificates: {count}").format(count=sum(fig.downloads.values())))
     pdf.rows(
