@@ -8,11 +8,12 @@ names) refuse control characters for the same reason.
 
 from __future__ import annotations
 
+import secrets
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
-__all__ = ["has_control_characters", "normalized_email"]
+__all__ = ["SPOKEN_ALPHABET", "has_control_characters", "normalized_email", "readable_secret"]
 
 
 def has_control_characters(text: str) -> bool:
@@ -29,3 +30,12 @@ def normalized_email(text: str) -> str | None:
         return validate_email(candidate, check_deliverability=False).normalized
     except EmailNotValidError:
         return None
+
+
+SPOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+"""Letters and digits that cannot be mistaken for each other when read out or copied from paper (no l/1, o/0, i)."""
+
+
+def readable_secret(length: int) -> str:
+    """A random secret of ``length`` characters of :data:`SPOKEN_ALPHABET` (about 4.95 bits each)."""
+    return "".join(secrets.choice(SPOKEN_ALPHABET) for _i in range(length))

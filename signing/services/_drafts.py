@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from core.i18n import gettext as _
 from core.scope import Principal, ViewScope
 from core.settings import Settings
-from core.text import has_control_characters
+from core.text import has_control_characters, readable_secret
 from onboarding.environment import environment_of
 from signing.audit import Actor, append_event
 from signing.blobs import BlobStore
@@ -452,10 +451,6 @@ async def address_book(session: AsyncSession, member_id: uuid.UUID) -> list[tupl
     return await ContractRepository(session, member_id).address_book()
 
 
-_SPOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-"""Letters and digits that cannot be mistaken for each other when read out on the phone (no l/1, o/0, i)."""
-
-
 def suggested_password(length: int = 10) -> str:
     """An access password staff may give a contractor: easy to read out, longer than the minimum."""
-    return "".join(secrets.choice(_SPOKEN_ALPHABET) for _i in range(max(length, MIN_CONTRACTOR_PASSWORD)))
+    return readable_secret(max(length, MIN_CONTRACTOR_PASSWORD))

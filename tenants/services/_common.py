@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -14,7 +13,7 @@ from core.db import MemberOwned
 from core.errors import Invalid, NotFound
 from core.i18n import gettext as _
 from core.scope import Principal
-from core.text import normalized_email
+from core.text import normalized_email, readable_secret
 from policy.services import RoleService
 from tenants import oplog
 from tenants.models import OperationKind
@@ -50,8 +49,12 @@ def valid_email(value: str | None) -> str:
 
 
 def generate_password() -> str:
-    """A random initial password (shown once to the administrator, never stored in clear)."""
-    return secrets.token_urlsafe(12)
+    """A random initial password (shown once to the administrator, never stored in clear).
+
+    Sixteen characters without look-alikes (no l/1, o/0, i: read off a screen or
+    paper without mistakes), about 79 bits.
+    """
+    return readable_secret(16)
 
 
 def check_password(password: str) -> str:

@@ -54,6 +54,7 @@ async def test_create_with_generated_password_shown_once_and_usable(
     assert created.status_code == 200
     password = shown_once(created.text)[-1]
     assert len(password) >= 10
+    assert not set(password) & set("0Oo1lIi-_"), "no characters mistaken for each other when copied from the screen"
     assert "一度だけ表示" in created.text
     staff = await _staff(db_session, "morioka-new")
     assert password not in (staff.password_hash or "")
