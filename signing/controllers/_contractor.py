@@ -165,7 +165,10 @@ class ContractorController(Controller):
             message = (
                 _("This link is locked after too many wrong passwords. Please contact the person in charge.")
                 if link.party.locked
-                else _("The password is not correct. Please check what the person in charge told you.")
+                else _(
+                    "The password is not correct. Please check what the person in charge told you. "
+                    "After {n} more wrong passwords this link is locked."
+                ).format(n=link.attempts_left)
             )
             return Template(
                 "signing/gate.html",

@@ -220,6 +220,11 @@ class ContractorLink:
         """Why the request cannot be handed to that person, or None."""
         return forward_problem(self.party, data.name, data.email)
 
+    @property
+    def attempts_left(self) -> int:
+        """Wrong passwords this link still takes before it locks (as the last check left it)."""
+        return max(0, self.settings.contracts.contractor_max_attempts - (self.party.failed_attempts or 0))
+
     async def check_password(self, password: str) -> bool:
         """Check the access password; failures and lock-outs are committed whatever the answer says."""
         ok = await check_contractor_password(

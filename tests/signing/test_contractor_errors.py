@@ -201,6 +201,8 @@ async def test_five_wrong_passwords_lock_the_link(
     for attempt in range(5):
         response = await client.post(f"/c/{token}/password", data={"password": "nope", "_csrf_token": csrf})
         assert response.status_code == (423 if attempt == 4 else 400)
+        if attempt < 4:
+            assert f"あと{4 - attempt}回間違えると" in text_at(response.text, "#gate-error"), "told before the lock"
     assert "ロックされました" in response.text
     right = await client.post(f"/c/{token}/password", data={"password": "secret-pw", "_csrf_token": csrf})
     assert right.status_code == 423
