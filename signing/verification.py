@@ -121,6 +121,8 @@ class SignatureReport:
     """Earliest time the signature is proven to have existed."""
     problems: tuple[str, ...]
     ok: bool
+    signer_name: str = ""
+    """Who signed, as a person reads it: the certificate's common name and organisation (e.g. the TSA's name)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,8 +198,19 @@ def _signature_ts_time(sig: EmbeddedPdfSignature) -> datetime | None:
     return None
 
 
+def _readable_name(cert: x509.Certificate) -> str:
+    """``Common name (Organisation)``: what a person recognises, not the X.500 string."""
+    subject = cert.subject.native
+    common = str(subject.get("common_name") or "")
+    organisation = str(subject.get("organization_name") or "")
+    if organisation and organisation not in common:
+        return f"{common}（{organisation}）" if common else organisation
+    return common or cert.subject.human_friendly
+
+
 def _subject_fields(cert: x509.Certificate) -> dict[str, str]:
     return {
+        "signer_name": _readable_name(cert),
         "signer_subject": cert.subject.human_friendly,
         "signer_issuer": cert.issuer.human_friendly,
         "signer_serial": format(cert.serial_number, "x"),

@@ -7,7 +7,8 @@ answer does not depend on any server being up years from now.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import datetime as dt
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 import anyio
@@ -30,6 +31,52 @@ __all__ = ["VerificationController", "VerifyApiController"]
 MAX_VERIFY_BYTES = get_settings().contracts.max_verify_mb * 1024 * 1024
 """Read once at start-up: Litestar fixes a route's body limit when the route is declared."""
 """Largest PDF accepted for verification (a contract's files are at most 50 MB)."""
+
+
+@dataclass(frozen=True)
+class SignatureRow:
+    """One line of the verification table, in words a person reads (the JSON API keeps the raw report)."""
+
+    kind: str
+    signer: str
+    time: dt.datetime | None
+    covers: str
+    long_term: str
+    ok: bool
+    problems: tuple[str, ...]
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def signature_rows(report: VerificationReport) -> list[SignatureRow]:
+    """The report's signatures and timestamps as the page shows them: names, Japan time, what is covered."""
+    covers = {
+        "entire_file": _("The whole file"),
+        "entire_revision": _("The whole document as sealed (later additions: validation data and timestamps only)"),
+        "partial": _("Part of the file only"),
+    }
+    rows = []
+    for sig in report.signatures:
+        if sig.kind != "signature":
+            long_term = "—"
+        elif sig.ltv == "OK":
+            long_term = _("Verifiable for the long term")
+        else:
+            long_term = _("Not verifiable for the long term ({reason})").format(reason=sig.ltv_message or sig.ltv or "")
+        rows.append(
+            SignatureRow(
+                kind=_("Seal (signature)") if sig.kind == "signature" else _("Document timestamp"),
+                signer=sig.signer_name or sig.signer_subject,
+                time=_moment(sig.timestamp_time or sig.signing_time),
+                covers=covers.get(sig.coverage, sig.coverage),
+                long_term=long_term,
+                ok=sig.ok,
+                problems=sig.problems,
+            )
+        )
+    return rows
 
 
 def _signing_settings(state: State) -> SigningSettings:
@@ -76,7 +123,10 @@ class VerificationController(Controller):
                 "signing/verify.html", context={"report": None, "record": None, "error": exc.detail}, status_code=400
             )
         record = await find_record(db_session, report.sha256)
-        return Template("signing/verify.html", context={"report": report, "record": record, "error": None})
+        return Template(
+            "signing/verify.html",
+            context={"report": report, "rows": signature_rows(report), "record": record, "error": None},
+        )
 
 
 class VerifyApiController(Controller):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from kyodo.app import create_app
 from signing.sealing import Sealer, TextBoxFill
 from testpki import TestPKI
 from tests.conftest import _session_maker, csrf_token
+from tests.helpers import text_at
 from tests.signing.pdfgen import make_pdf
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -58,6 +60,13 @@ async def test_public_page_confirms_an_intact_seal(verify_client: AsyncTestClien
     assert page.status_code == 200
     assert "署名は有効で、封緘後に文書は変更されていません" in page.text
     assert "Kyodo Test Provider Seal" in page.text
+    # The table is read by people: names, Japan time, what is covered in words.
+    table = text_at(page.text, "table")
+    for raw in ("entire_revision", "Common Name", "+00:00", "OK"):
+        assert raw not in table, raw
+    assert "封緘時点の文書全体" in table
+    assert "長期にわたり検証できます" in table
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}|令和\d+年", table), table
 
 
 async def test_public_page_reports_a_changed_byte(verify_client: AsyncTestClient, sealed_pdf: bytes) -> None:
