@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -94,6 +95,8 @@ async def test_banner_shows_announced_maintenance(
     empty = await client.get("/status/banner")
     assert empty.status_code == 200
     assert "<p>" not in empty.text
+    # Truly empty, so the strip's style (.maintenance-banner:not(:empty)) does not draw an empty yellow bar.
+    assert re.search(r'<div id="maintenance-banner" class="maintenance-banner"></div>', empty.text), empty.text
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=16)
     await schedule_maintenance(
         db_session,
