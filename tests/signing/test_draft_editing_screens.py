@@ -14,7 +14,7 @@ from signing.controllers import ContractEditorController
 from signing.models import Contract, ContractStatus, Party, TextBox
 from tests import factories as f
 from tests.conftest import csrf_token, sign_in
-from tests.helpers import form
+from tests.helpers import form, text_at
 from tests.scope import system_access
 from tests.signing.conftest import Office
 
@@ -64,6 +64,8 @@ async def test_a_clerk_goes_through_the_steps(
     assert created.status_code == 303, created.text
     base = created.headers["location"].removesuffix("/files")
     contract_id = uuid.UUID(base.split("/")[2])
+    # How the amount was read is said beside it.
+    assert "1,980,000円として登録しています" in text_at((await client.get(f"{base}/details")).text, "#amount-hint")
 
     # Step 2: a refused PDF is named on the same page; a good one is added.
     token = await csrf_token(client)
