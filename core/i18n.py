@@ -22,10 +22,14 @@ from babel.messages.pofile import read_po
 from core.dates import JST
 
 __all__ = [
+    "CALENDARS",
+    "CALENDAR_COOKIE",
     "JST",
     "LOCALES",
     "LOCALE_COOKIE",
+    "current_calendar",
     "current_locale",
+    "era_by_default",
     "format_date",
     "format_local_time",
     "gettext",
@@ -33,6 +37,7 @@ __all__ = [
     "japanese_era",
     "ngettext",
     "parse_date",
+    "pgettext",
     "translations",
 ]
 
@@ -43,6 +48,22 @@ LOCALE_COOKIE = "kyodo_lang"
 """Cookie that keeps the language a user chose."""
 
 current_locale: ContextVar[str] = ContextVar("kyodo_locale", default="ja")
+
+CALENDAR_COOKIE = "kyodo_calendar"
+CALENDARS = ("era", "western")
+"""How years are written on screens: 和暦 (令和8年) or 西暦 (2026年)."""
+current_calendar: ContextVar[str] = ContextVar("kyodo_calendar", default="")
+"""The person's choice for this request; empty: the language's own (和暦 in Japanese, ISO dates in English)."""
+
+
+def era_by_default() -> bool:
+    """Whether dates are written with the Japanese era where a caller did not say (the person's choice)."""
+    chosen = current_calendar.get()
+    if chosen in CALENDARS:
+        return chosen == "era"
+    return current_locale.get() == "ja"
+
+
 """The language of the request (or mail, or report) being produced."""
 
 
@@ -127,11 +148,17 @@ def parse_date(text: str) -> dt.date:
     raise ValueError(f"{text!r} is not a date")
 
 
-def format_date(day: dt.date | dt.datetime, *, era: bool = False, locale: str | None = None) -> str:
-    """A date as people write it: 2025年4月1日 / 令和7年4月1日 (元年 for year 1) / 2025-04-01."""
+def format_date(day: dt.date | dt.datetime, *, era: bool | None = None, locale: str | None = None) -> str:
+    """A date as people write it: 令和7年4月1日 (元年 for year 1) / 2025年4月1日 / 2025-04-01.
+
+    ``era=None`` follows the person's choice (:func:`era_by_default`): 令和 on Japanese
+    screens unless they chose 西暦.
+    """
     if isinstance(day, dt.datetime):
         day = day.date()
     lang = locale or current_locale.get()
+    if era is None:
+        era = era_by_default() if locale is None else lang == "ja"
     if lang == "ja":
         if era:
             name, year = japanese_era(day)
@@ -145,7 +172,7 @@ def format_date(day: dt.date | dt.datetime, *, era: bool = False, locale: str | 
     return day.isoformat()
 
 
-def format_local_time(moment: dt.datetime | None, *, era: bool = False) -> str:
+def format_local_time(moment: dt.datetime | None, *, era: bool | None = None) -> str:
     """A moment in Japan time as people write it: 2026年11月22日 09:30 (empty for None)."""
     if moment is None:
         return ""

@@ -68,6 +68,7 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env.globals["pgettext"] = i18n.pgettext
     env.globals["format_date"] = i18n.format_date
     env.globals["current_language"] = i18n.current_locale.get
+    env.globals["era_by_default"] = i18n.era_by_default
     env.globals["start_links"] = navigation.start_links
     env.filters["role_label"] = navigation.role_label
     env.filters["local_time"] = i18n.format_local_time

@@ -36,7 +36,7 @@ CSRF_COOKIE = "kyodo_csrf"
 CSRF_HEADER = "x-csrftoken"
 PUBLIC_PREFIXES = ("/health/", "/static/", "/schema", "/favicon", "/verify", "/metrics")
 """Paths that never need or look at a caller."""
-SIGN_IN_PATHS = ("/login", "/logout", "/language")
+SIGN_IN_PATHS = ("/login", "/logout", "/language", "/calendar")
 """Paths that must work whatever the current session (to sign in as someone else)."""
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 PASSWORD_CHANGE_PATH = "/account/password"  # noqa: S105 - a path, not a password

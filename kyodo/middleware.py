@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from core.i18n import LOCALE_COOKIE, LOCALES, current_locale
+from core.i18n import CALENDAR_COOKIE, CALENDARS, LOCALE_COOKIE, LOCALES, current_calendar, current_locale
 
 __all__ = ["locale_middleware", "request_id", "request_id_middleware", "security_headers_middleware"]
 
@@ -41,7 +41,7 @@ def _cookie(scope: Scope, name: str) -> str | None:
 
 
 def locale_middleware(app: ASGIApp, default_locale: str = "ja") -> ASGIApp:
-    """Set the request's language: the user's cookie, else the platform default (Japanese)."""
+    """Set the request's language and calendar: the user's cookies, else Japanese with 令和."""
     default = default_locale if default_locale in LOCALES else "ja"
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -50,9 +50,12 @@ def locale_middleware(app: ASGIApp, default_locale: str = "ja") -> ASGIApp:
             return
         chosen = _cookie(scope, LOCALE_COOKIE)
         token = current_locale.set(chosen if chosen in LOCALES else default)
+        calendar = _cookie(scope, CALENDAR_COOKIE)
+        calendar_token = current_calendar.set(calendar if calendar in CALENDARS else "")
         try:
             await app(scope, receive, send)
         finally:
+            current_calendar.reset(calendar_token)
             current_locale.reset(token)
 
     return middleware

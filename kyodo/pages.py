@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.dates import JST
 from core.errors import Invalid
-from core.i18n import LOCALE_COOKIE, LOCALES
+from core.i18n import CALENDAR_COOKIE, CALENDARS, LOCALE_COOKIE, LOCALES
 from core.i18n import gettext as _
 from core.scope import PrincipalKind
 from core.settings import Settings
@@ -42,7 +42,7 @@ def safe_next(target: str | None) -> str:
 
 
 class PagesController(Controller):
-    """Top page and the language switch."""
+    """Top page and the language and calendar switches."""
 
     include_in_schema = False
 
@@ -59,15 +59,27 @@ class PagesController(Controller):
         lang = data.get("lang", "")
         response = Redirect(path=safe_next(data.get("next")), status_code=303)
         if lang in LOCALES:
-            response.set_cookie(
-                LOCALE_COOKIE,
-                lang,
-                max_age=365 * 24 * 3600,
-                httponly=True,
-                samesite="lax",
-                secure=state.settings.security.secure_cookies,
-            )
+            _remember(response, LOCALE_COOKIE, lang, state)
         return response
+
+    @post("/calendar", status_code=303)
+    async def set_calendar(self, data: FormData, state: State) -> Redirect:
+        """Remember whether years are written 令和 (era) or 西暦 (western), and go back where the user was."""
+        response = Redirect(path=safe_next(data.get("next")), status_code=303)
+        if (calendar := data.get("calendar", "")) in CALENDARS:
+            _remember(response, CALENDAR_COOKIE, calendar, state)
+        return response
+
+
+def _remember(response: Redirect, name: str, value: str, state: State) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=state.settings.security.secure_cookies,
+    )
 
 
 def _failure_message(failure: LoginFailure, locked_until: dt.datetime | None) -> str:

@@ -35,7 +35,7 @@ from tests.scope import system_access
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 # Paths that do not belong to a member: public, probes and sign-in.
-SKIP_PREFIXES = ("/static", "/schema", "/health", "/login", "/logout", "/language")
+SKIP_PREFIXES = ("/static", "/schema", "/health", "/login", "/logout", "/language", "/calendar")
 # Words that are contract content (documents, parties, text boxes): the
 # secretariat must never read them.
 CONTENT_TABLES = ("contract", "contract_document", "contract_party", "contract_text_box", "contract_audit_event")

@@ -10,8 +10,9 @@ from babel.messages.pofile import read_po
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 
-from core.i18n import LOCALE_DIR, current_locale, format_date, japanese_era
-from tests.conftest import csrf_token
+from core.i18n import LOCALE_DIR, current_calendar, current_locale, format_date, japanese_era
+from tests.conftest import TwoMembers, csrf_token, sign_in
+from tests.helpers import tag_at, text_at
 
 
 def test_every_message_has_a_japanese_translation() -> None:
@@ -125,7 +126,8 @@ def test_japanese_era_dates(day: dt.date, expected: str) -> None:
 
 
 def test_western_dates_in_both_languages() -> None:
-    assert format_date(dt.date(2025, 4, 1), locale="ja") == "2025年4月1日"
+    assert format_date(dt.date(2025, 4, 1), era=False, locale="ja") == "2025年4月1日"
+    assert format_date(dt.date(2025, 4, 1), locale="ja") == "令和7年4月1日", "Japanese is written with the era"
     assert format_date(dt.date(2025, 4, 1), locale="en") == "2025-04-01"
     assert format_date(dt.date(2025, 4, 1), era=True, locale="en") == "2025-04-01 (Reiwa 7)"
 
@@ -137,3 +139,25 @@ def test_era_follows_the_current_language() -> None:
     finally:
         current_locale.reset(token)
     assert japanese_era(dt.date(2026, 1, 5)) == ("令和", 8)
+
+
+async def test_screens_write_the_era_unless_the_person_chose_western_years(
+    client: AsyncTestClient, two_members: TwoMembers
+) -> None:
+    assert format_date(dt.date(2026, 12, 2)) == "令和8年12月2日"
+    chosen = current_calendar.set("western")
+    try:
+        assert format_date(dt.date(2026, 12, 2)) == "2026年12月2日"
+    finally:
+        current_calendar.reset(chosen)
+    await sign_in(client, "morioka-admin")  # the sign-in is the operation log's first line, dated
+    token = await csrf_token(client)
+    assert "令和" in text_at((await client.get("/admin/operations")).text, "table")
+    await client.post("/calendar", data={"calendar": "western", "next": "/admin/operations", "_csrf_token": token})
+    page = await client.get("/admin/operations")
+    assert tag_at(page.text, "#calendar-switch button[value=western][aria-current=true]")
+    assert "令和" not in text_at(page.text, "table")
+    assert re.search(r"20\d\d年\d{1,2}月\d{1,2}日", text_at(page.text, "table"))
+    await client.post("/calendar", data={"calendar": "era", "next": "/", "_csrf_token": token})
+    again = await client.get("/admin/operations")
+    assert tag_at(again.text, "#calendar-switch button[value=era][aria-current=true]")

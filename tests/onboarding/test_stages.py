@@ -179,7 +179,7 @@ async def test_secretariat_ticks_checklist_and_moves_stages_with_htmx(
     assert part.find("html") is None  # a partial, not a page
     row = part.select_one("tr.item-staff_briefing")
     assert row is not None
-    assert row.select_one(".done-on").get_text() == "2026年10月5日"  # type: ignore[union-attr]
+    assert row.select_one(".done-on").get_text() == "令和8年10月5日"  # type: ignore[union-attr]
     assert "本庁舎で実施（32名）" in row.get_text()
 
     asked = await client.post(f"/secretariat/onboarding/{b.id}/stage", data={"to": "trial"}, headers=htmx)

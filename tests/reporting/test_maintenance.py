@@ -84,7 +84,7 @@ async def test_announcement_mail_reaches_staff_and_contractors_once(
     message = box.messages[0]
     assert message["Subject"] == "【共同】保守作業のお知らせ：データベース更新"
     body = message.get_content()
-    assert "2026年11月21日 09:00" in body
+    assert "令和8年11月21日 09:00" in body
     assert "閉庁日の夜間に実施します。" in body
 
 
