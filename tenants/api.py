@@ -23,6 +23,7 @@ from tenants.models import ContractTitle, Department, IpRange, Staff, StaffStatu
 from tenants.services import (
     ApiKeyEntry,
     ApiKeyIn,
+    Contacts,
     DepartmentIn,
     DepartmentPatch,
     IpRangeIn,
@@ -37,6 +38,32 @@ from tenants.services import (
 from tenants.sessions import session_store
 
 __all__ = ["AdminApiController"]
+
+
+class ContactsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Whom contractors call: the member's line and, by department id, the departments' (others stay)."""
+
+    member_contact: str = ""
+    departments: dict[uuid.UUID, str] = msgspec.field(default_factory=dict)
+
+
+class DepartmentContactOut(msgspec.Struct):
+    id: uuid.UUID
+    code: str
+    name: str
+    contact: str
+
+
+class ContactsOut(msgspec.Struct):
+    member_contact: str
+    departments: list[DepartmentContactOut]
+
+    @classmethod
+    def of(cls, contacts: Contacts) -> ContactsOut:
+        return cls(
+            member_contact=contacts.member.contact,
+            departments=[DepartmentContactOut(d.id, d.code, d.name, d.contact) for d in contacts.departments],
+        )
 
 
 class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -149,6 +176,26 @@ class AdminApiController(Controller):
 
     path = "/api/v1"
     tags = ["administration"]  # noqa: RUF012
+
+    # ----------------------------------------------------------------- contacts
+
+    @get("/contact", guards=[requires("staff", "view")])
+    async def contacts(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> ContactsOut:
+        """Whom contractors are told to call: the member's contact line and each department's."""
+        _p, member_id = caller_member(request)
+        return ContactsOut.of(await member_services(db_session, member_id).contacts.current())
+
+    @put("/contact", guards=[requires("staff", "manage")])
+    async def change_contacts(
+        self, request: Request[Any, Any, Any], data: JSONBody[ContactsIn], db_session: NamedDependency[AsyncSession]
+    ) -> ContactsOut:
+        """Set the member's contact line and the given departments' (one line each, at most 300 characters).
+
+        A line that is refused (a line break, too long) changes nothing and answers 400.
+        """
+        _p, member_id = caller_member(request)
+        service = member_services(db_session, member_id).contacts
+        return ContactsOut.of(await service.change(data.member_contact, data.departments))
 
     # ----------------------------------------------------------------- departments
 

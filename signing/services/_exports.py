@@ -47,7 +47,7 @@ async def to_csv(session: AsyncSession, principal: Principal, filters: SearchFil
                 c.counterparty,
                 contract_status_label(c.status),
                 " / ".join(c.file_names.splitlines()),
-                c.created_at.isoformat(timespec="seconds"),
+                c.created_at.astimezone(JST).isoformat(timespec="seconds"),
                 _corrections_text(c.corrections),
             ]
         )

@@ -16,7 +16,7 @@ from signing.models import Contract
 from tenants.models import Department, OperationLog
 from tests import factories as f
 from tests.conftest import sign_in
-from tests.helpers import form, tag_at, text_at
+from tests.helpers import api, form, tag_at, text_at
 from tests.scope import system_access
 from tests.signing.conftest import Mailbox, Office
 from tests.signing.test_contractor_errors import _links, _open, _sent
@@ -115,6 +115,15 @@ async def test_the_administrator_sets_whom_contractors_call_on_a_screen(
     assert (await db_session.get(Department, other_id)).contact == ""  # type: ignore[union-attr]
     logged = (await db_session.scalars(select(OperationLog.target).where(OperationLog.kind == "changed"))).all()
     assert any("契約課" in t for t in logged), logged
+
+    # The JSON API reads and changes the same lines, through the same service.
+    listed = (await api(client, "GET", "/api/v1/contact")).json()
+    assert listed["member_contact"] == "盛岡市 総務課 019-651-4111"
+    assert {d["name"]: d["contact"] for d in listed["departments"]}["契約課"].startswith("契約課 019-651-4112")
+    assert "総務課" not in {d["name"] for d in listed["departments"]}, "another member's department"
+    broken = await api(client, "PUT", "/api/v1/contact", {"member_contact": "改行\nあり"})
+    assert broken.status_code == 400
+    assert "1行" in broken.json()["detail"]
 
     # The contractor's page names the department's line.
     token = (await _links(db_session, settings))["first@example.co.jp"]

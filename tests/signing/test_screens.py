@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv as csv_module
+import io
 import re
 
 from bs4 import BeautifulSoup
@@ -170,6 +172,8 @@ async def test_search_combines_keys_and_exports_csv(client: AsyncTestClient, off
     text = csv.content.decode("utf-8-sig")
     assert len([line for line in text.splitlines() if "道路補修" in line]) == 2
     assert "学校給食" not in text
+    row = next(r for r in csv_module.DictReader(io.StringIO(text)) if "道路補修" in r["件名"])
+    assert row["作成日時"].endswith("+09:00"), "times in Japan time, as people read them"
 
 
 async def test_openapi_documents_the_contracts_api(client: AsyncTestClient) -> None:
