@@ -159,15 +159,13 @@ def purge_operation_logs() -> int:
     log.info("purged %s operation log rows older than %s", deleted, cutoff.date())
     # The staff operation log (sign-ins, administration, imports) keeps its chains verifiable.
     deleted += oplog.purge_expired(settings)
-    run_async(purge_idempotency_keys(settings))
+    purge_idempotency_keys(settings)
     return deleted
 
 
-async def purge_idempotency_keys(settings: Settings, now: dt.datetime | None = None) -> int:
+def purge_idempotency_keys(settings: Settings, now: dt.datetime | None = None) -> int:
     """Delete the JSON API's idempotency keys older than 24 hours (run with the daily purge)."""
     cutoff = (now or dt.datetime.now(dt.UTC)) - IDEMPOTENCY_KEEP
-    async with session_scope(settings) as session, elevated(session):
-        purged = await purge_keys(session, cutoff)
-        await session.flush()
+    purged = purge_keys(settings, cutoff)
     log.info("purged %s idempotency keys older than %s", purged, cutoff)
     return purged

@@ -235,11 +235,11 @@ async def test_parallel_retries_with_one_key_create_one_contract(
 
     # The daily purge removes keys older than a day, and only those.
     async with _system_session(platform.settings) as session:
-        assert await purge_idempotency_keys(platform.settings) == 0
+        assert purge_idempotency_keys(platform.settings) == 0
         await session.execute(
             update(IdempotencyKey).values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=25))
         )
         await session.commit()
-    assert await purge_idempotency_keys(platform.settings) == 1
+    assert purge_idempotency_keys(platform.settings) == 1
     async with _system_session(platform.settings) as session:
         assert await session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
