@@ -19,6 +19,7 @@ __all__ = [
     "ServiceError",
     "TooLarge",
     "Unavailable",
+    "Unprocessable",
 ]
 
 
@@ -41,6 +42,10 @@ class Invalid(ServiceError):
 
 class TooLarge(Invalid):
     """The input is over a size limit (a file, a number of pages or rows)."""
+
+
+class Unprocessable(Invalid):
+    """Well-formed but not acceptable as it stands, e.g. an idempotency key reused for another request (422)."""
 
 
 class Conflict(ServiceError):

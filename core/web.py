@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from litestar.types import Scope
 
-from core.errors import Conflict, Forbidden, Gone, Locked, NotFound, ServiceError, TooLarge, Unavailable
+from core.errors import Conflict, Forbidden, Gone, Locked, NotFound, ServiceError, TooLarge, Unavailable, Unprocessable
 
 __all__ = ["Confirmation", "client_ip", "status_of"]
 
@@ -39,6 +39,7 @@ def client_ip(scope: Scope) -> str | None:
 
 _STATUS: tuple[tuple[type[ServiceError], int], ...] = (
     (TooLarge, 413),
+    (Unprocessable, 422),
     (Conflict, 409),
     (NotFound, 404),
     (Gone, 410),

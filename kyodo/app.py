@@ -177,6 +177,8 @@ def create_app(
                 "Authenticate with a member's API key: `Authorization: Bearer kyd_…`."
             ),
             path="/schema",
+            # Each operation's description is its handler's docstring (the published interface, NII-6(3)).
+            use_handler_docstrings=True,
             render_plugins=[ScalarRenderPlugin()],
             components=Components(
                 security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", bearer_format="kyd_…")}

@@ -11,6 +11,7 @@ import policy.models as policy_models
 import reporting.models as reporting_models
 import signing.models as signing_models
 import signing.webhooks as webhook_models
+import tenants.idempotency as idempotency_models
 import tenants.invitations as invitation_models
 import tenants.models as tenant_models
 import tenants.notification_addresses as notice_models
@@ -22,6 +23,7 @@ __all__ = ["DOMAIN_MODEL_MODULES", "OutboxMessage", "metadata"]
 DOMAIN_MODEL_MODULES = (
     tenant_models,
     invitation_models,
+    idempotency_models,
     notice_models,
     policy_models,
     onboarding_models,

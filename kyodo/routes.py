@@ -53,11 +53,15 @@ from signing.controllers import (
 )
 from signing.exit_controllers import DeletionController, MemberExportController
 from signing.verify_controllers import VerificationController, VerifyApiController
-from signing.webhook_controllers import WebhookController
+from signing.webhook_controllers import WebhookApiController, WebhookController
 from tenants.api import AdminApiController
 from tenants.controllers import AdminController
-from tenants.invitation_controllers import InvitationController, StaffInvitationController
-from tenants.notification_controllers import NotificationAddressController
+from tenants.invitation_controllers import (
+    InvitationController,
+    StaffInvitationApiController,
+    StaffInvitationController,
+)
+from tenants.notification_controllers import NotificationAddressApiController, NotificationAddressController
 from tenants.oplog_controllers import OperationLogController
 
 __all__ = ["route_handlers", "template_dirs"]
@@ -86,10 +90,13 @@ def route_handlers() -> list[ControllerRouterHandler]:
         AdminApiController,
         OperationLogController,
         WebhookController,
+        WebhookApiController,
         InvitationController,
         StaffInvitationController,
+        StaffInvitationApiController,
         ImportInvitationController,
         NotificationAddressController,
+        NotificationAddressApiController,
         RoleController,
         RoleApiController,
         SecretariatController,

@@ -23,7 +23,7 @@ from core.asyncrun import run_async
 from core.db import session_scope, system_session
 from core.runtime import database_admin_url, database_url, redis_url
 from core.scope import elevated
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from onboarding.leaving import DELETION_TASK
 from signing.audit import Actor, append_event
 from signing.errors import SigningError
@@ -32,6 +32,8 @@ from signing.mail import MAIL_TASK, deliver, sender_of_mail
 from signing.models import AuditKind
 from signing.services import remind
 from tenants import oplog
+from tenants.idempotency import KEEP as IDEMPOTENCY_KEEP
+from tenants.repositories.idempotency import purge_keys
 
 __all__ = ["delete_leaving_member", "purge_operation_logs", "send_mail", "send_reminders"]
 
@@ -147,7 +149,7 @@ def purge_operation_logs() -> int:
     long as the contract. The staff operation log of
     :mod:`tenants.oplog` is purged too, leaving a checkpoint in each chain.
     Both tables are append-only for the application role, so this runs as the
-    schema owner.
+    schema owner. The JSON API's idempotency keys older than 24 hours go too.
     """
     settings = get_settings()
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=365 * settings.contracts.operation_log_years)
@@ -159,4 +161,14 @@ def purge_operation_logs() -> int:
         deleted += conn.execute("DELETE FROM portal_sign_in WHERE created_at < %s", (cutoff,)).rowcount
     log.info("purged %s operation log and portal sign-in rows older than %s", deleted, cutoff.date())
     # The staff operation log (sign-ins, administration, imports) keeps its chains verifiable.
-    return deleted + oplog.purge_expired(settings)
+    deleted += oplog.purge_expired(settings)
+    purge_idempotency_keys(settings)
+    return deleted
+
+
+def purge_idempotency_keys(settings: Settings, now: dt.datetime | None = None) -> int:
+    """Delete the JSON API's idempotency keys older than 24 hours (run with the daily purge)."""
+    cutoff = (now or dt.datetime.now(dt.UTC)) - IDEMPOTENCY_KEEP
+    purged = purge_keys(settings, cutoff)
+    log.info("purged %s idempotency keys older than %s", purged, cutoff)
+    return purged

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import Example
 from litestar.params import Body, BodyKwarg, FromPath, FromQuery, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import ServiceError
 from policy.guards import requires, requires_member_staff
@@ -34,6 +35,7 @@ from signing.schemas import (
     PartyOut,
     TextBoxOut,
 )
+from tenants.idempotent import IdempotencyKeyHeader, idempotent
 
 
 def _json(*examples: tuple[str, object]) -> BodyKwarg:
@@ -98,10 +100,25 @@ class ContractApiController(Controller):
     exception_handlers = {ServiceError: error_response}  # noqa: RUF012
 
     @post("/", guards=[requires("contract", "draft")], request_max_body_size=UPLOAD_LIMIT, status_code=201)
-    async def create(self, *, data: FormData, actions: NamedDependency[svc.ContractActions]) -> ContractOut:
+    async def create(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        data: FormData,
+        actions: NamedDependency[svc.ContractActions],
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[ContractOut]:
         """Create a draft (multipart: subject, title_id, contract_number, amount, transaction_date, counterparty,
-        department_id, and one or more ``files``)."""
-        return ContractOut.of(await actions.create(contract_input(data), await uploads(data)))
+        department_id, and one or more ``files``).
+
+        With an ``Idempotency-Key`` a retry returns the first answer (the same contract) and creates nothing.
+        """
+
+        async def work() -> ContractOut:
+            return ContractOut.of(await actions.create(contract_input(data), await uploads(data)))
+
+        return await idempotent(request, db_session, idempotency_key, work, body=data)
 
     @get("/", guards=[requires("contract", "view")])
     async def list_contracts(
@@ -142,23 +159,40 @@ class ContractApiController(Controller):
         status_code=201,
     )
     async def upload(
-        self, *, contract_id: FromPath[uuid.UUID], data: FormData, actions: NamedDependency[svc.ContractActions]
-    ) -> list[DocumentOut]:
-        """Add PDFs (multipart ``files``) to a draft."""
-        added = await actions.add_documents(contract_id, await uploads(data))
-        return [DocumentOut.of(d) for d in added]
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        data: FormData,
+        actions: NamedDependency[svc.ContractActions],
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[list[DocumentOut]]:
+        """Add PDFs (multipart ``files``) to a draft; an ``Idempotency-Key`` keeps a retry from adding them twice."""
+
+        async def work() -> list[DocumentOut]:
+            return [DocumentOut.of(d) for d in await actions.add_documents(contract_id, await uploads(data))]
+
+        return await idempotent(request, db_session, idempotency_key, work, body=data)
 
     @post("/{contract_id:uuid}/parties", guards=[requires("contract", "draft")], status_code=201)
     async def add_party(
         self,
         *,
+        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         data: JSONBody[svc.PartyInput],
         actions: NamedDependency[svc.ContractActions],
-    ) -> PartyOut:
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[PartyOut]:
         """Add a party; the same ``order_no`` means in parallel; ``address_book_entry_id`` takes a contractor
-        from the member's address book."""
-        return PartyOut.of(await actions.add_party(contract_id, data))
+        from the member's address book. An ``Idempotency-Key`` keeps a retry from adding the party twice."""
+
+        async def work() -> PartyOut:
+            return PartyOut.of(await actions.add_party(contract_id, data))
+
+        return await idempotent(request, db_session, idempotency_key, work, body=data)
 
     @patch("/{contract_id:uuid}", guards=[requires("contract", "draft")])
     async def edit(
@@ -179,17 +213,43 @@ class ContractApiController(Controller):
 
     @post("/{contract_id:uuid}/copy", guards=[requires("contract", "draft")], status_code=201)
     async def copy(
-        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
-    ) -> ContractOut:
-        """A new draft from any contract: particulars, the original files, parties (without access passwords), boxes."""
-        return ContractOut.of(await actions.copy(contract_id))
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        actions: NamedDependency[svc.ContractActions],
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[ContractOut]:
+        """A new draft from any contract: particulars, the original files, parties (without access passwords), boxes.
+
+        With an ``Idempotency-Key`` a retry returns the same copy.
+        """
+
+        async def work() -> ContractOut:
+            return ContractOut.of(await actions.copy(contract_id))
+
+        return await idempotent(request, db_session, idempotency_key, work)
 
     @post("/{contract_id:uuid}/revise", guards=[requires("contract", "draft")], status_code=201)
     async def revise(
-        self, *, contract_id: FromPath[uuid.UUID], actions: NamedDependency[svc.ContractActions]
-    ) -> ContractOut:
-        """After a decline: a new version as a draft (``previous_id`` names the declined one), to change and send."""
-        return ContractOut.of(await actions.revise(contract_id))
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[uuid.UUID],
+        actions: NamedDependency[svc.ContractActions],
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[ContractOut]:
+        """After a decline: a new version as a draft (``previous_id`` names the declined one), to change and send.
+
+        With an ``Idempotency-Key`` a retry returns the same new version.
+        """
+
+        async def work() -> ContractOut:
+            return ContractOut.of(await actions.revise(contract_id))
+
+        return await idempotent(request, db_session, idempotency_key, work)
 
     @get("/{contract_id:uuid}/audit-trail", guards=[requires("audit", "view")])
     async def audit_trail(
@@ -330,12 +390,20 @@ class ContractApiController(Controller):
     async def add_box(
         self,
         *,
+        request: Request[Any, Any, Any],
         contract_id: FromPath[uuid.UUID],
         data: JSONBody[svc.TextBoxInput],
         actions: NamedDependency[svc.ContractActions],
-    ) -> TextBoxOut:
-        """Place a text box (PDF points, origin bottom-left, zero-based page)."""
-        return TextBoxOut.of(await actions.add_text_box(contract_id, data))
+        db_session: NamedDependency[AsyncSession],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[TextBoxOut]:
+        """Place a text box (PDF points, origin bottom-left, zero-based page); an ``Idempotency-Key`` keeps a retry
+        from placing it twice."""
+
+        async def work() -> TextBoxOut:
+            return TextBoxOut.of(await actions.add_text_box(contract_id, data))
+
+        return await idempotent(request, db_session, idempotency_key, work, body=data)
 
     @post("/{contract_id:uuid}/send", guards=[requires("contract", "send")], status_code=200)
     async def send(

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLER_MODULES = ("tenants/controllers.py", "tenants/api.py", "policy/controllers.py")
+HANDLER_MODULES = (
+    "tenants/controllers.py",
+    "tenants/api.py",
+    "policy/controllers.py",
+    "tenants/invitation_controllers.py",
+    "tenants/notification_controllers.py",
+    "signing/webhook_controllers.py",
+    "signing/controllers/_api.py",
+)
 SESSION_CALLS = {"execute", "scalar", "scalars", "get", "add", "delete", "commit", "rollback", "flush"}
 
 
