@@ -43,6 +43,7 @@ from reporting.operator_controllers import (
     OperatorTargetController,
 )
 from signing.controllers import (
+    BulkSendingController,
     ContractApiController,
     ContractEditorController,
     ContractorController,
@@ -75,6 +76,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ContractApiController,
         ContractPagesController,
         ContractEditorController,
+        BulkSendingController,
         ContractorController,
         ContractRecordsController,
         ContractRecordsApiController,
