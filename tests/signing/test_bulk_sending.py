@@ -8,29 +8,35 @@ password, shown once to the clerk who sent them.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.outbox import OutboxMessage
+from core.outbox import OutboxMessage, relay_pending
 from core.scope import Principal, PrincipalKind, elevated
-from core.settings import MailSettings, Settings
+from core.settings import MailSettings, Settings, to_psycopg_url
+from kyodo.app import create_app
 from signing import services as svc
 from signing.audit import Actor
 from signing.mail import MAIL_TASK, deliver
 from signing.models import AuditEvent, Contract, ContractStatus, Party, PartyKind
 from tenants.passwords import verify_access_code
 from tests import factories as f
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import TwoMembers, csrf_token, sign_in, start_worker, task_sender
 from tests.helpers import shown_once
 from tests.scope import system_access
-from tests.signing.conftest import Mailbox, Office
+from tests.signing.conftest import Mailbox, Office, make_office
 
 SUBJECT = "令和8年度 複写機保守 単価契約"
 HEADER_JA = "会社名,担当者名,メールアドレス,金額,契約番号,件名,取引年月日\r\n"
@@ -343,3 +349,138 @@ async def test_another_member_or_clerk_reaches_neither_the_draft_nor_the_passwor
 
     await sign_in(client, "morioka-drafter")
     assert len(shown_once((await client.get(result_url)).text)) == 3  # still there for the clerk who sent them
+
+
+REFUSED = "refused@example.co.jp"
+_REFUSE_SQL = (
+    """
+    CREATE FUNCTION test_refuse_party() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.email = 'refused@example.co.jp' THEN
+        RAISE EXCEPTION 'the database refuses this party' USING ERRCODE = 'check_violation';
+      END IF;
+      RETURN NEW;
+    END $$
+    """,
+    "CREATE TRIGGER test_refuse_party BEFORE INSERT OR UPDATE ON contract_party "
+    "FOR EACH ROW EXECUTE FUNCTION test_refuse_party()",
+)
+
+
+def _rows(n: int, *, refused_line: int) -> bytes:
+    lines = [HEADER_JA]
+    for i in range(2, n + 2):
+        email = REFUSED if i == refused_line else f"company{i}@example.co.jp"
+        lines.append(f"第{i}商事株式会社,担当 {i}郎,{email},{i * 1000},盛総第{i}号,（{i}）,令和8年4月1日\r\n")
+    return "".join(lines).encode("cp932")
+
+
+async def _send_file(client: AsyncTestClient, draft_id: uuid.UUID, body: bytes) -> str:
+    previewed = await upload(client, draft_id, body)
+    assert previewed.status_code == 200, previewed.text
+    sent = await client.post(
+        f"/contracts/{draft_id}/bulk/send",
+        data={"_csrf_token": await csrf_token(client), "preview_id": preview_id(previewed.text), "confirm": "on"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    return str(sent.headers["location"])
+
+
+async def _committed_draft(maker: Any) -> Contract:
+    """Two members, member A's office and its prepared draft, committed (the worker must see them)."""
+    async with maker() as session:
+        group = await f.consortium(session)
+        a = await f.member(session, group, "032018", "盛岡市")
+        b = await f.member(session, group, "032140", "八幡平市")
+        two = TwoMembers(
+            consortium=group,
+            a=a,
+            b=b,
+            admin_a=await f.staff(session, a, "morioka-admin"),
+            admin_b=await f.staff(session, b, "hachimantai-admin"),
+            secretariat=await f.secretariat(session, group, "jimukyoku"),
+        )
+        draft = await prepare_draft(session, await make_office(session, two))
+        await session.commit()
+    return draft
+
+
+async def _what_is_stored(maker: Any) -> dict[str, int]:
+    """Contracts in all (the draft and those sent), those in circulation, parties with the refused address."""
+    async with maker() as session:
+        await system_access(session)
+        return {
+            "contracts": int(await session.scalar(select(func.count()).select_from(Contract)) or 0),
+            "circulating": int(
+                await session.scalar(select(func.count()).where(Contract.status == ContractStatus.CIRCULATING)) or 0
+            ),
+            "refused parties": int(await session.scalar(select(func.count()).where(Party.email == REFUSED)) or 0),
+        }
+
+
+async def _outbox_and_trail_text(maker: Any) -> str:
+    """Everything the outbox (task arguments, mails) and the audit trail hold, as text."""
+    async with maker() as session:
+        await system_access(session)
+        outbox = (await session.scalars(select(OutboxMessage.kwargs))).all()
+        trail = (await session.scalars(select(AuditEvent.detail))).all()
+    return repr(outbox) + repr(trail)
+
+
+async def test_a_row_the_database_refuses_leaves_nothing_and_a_large_batch_runs_in_a_worker(
+    fresh_database: Settings, tmp_path: Path, smtp_server: tuple[Mailbox, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each row is all or nothing, in the request (3 rows) and in a real worker (21 rows, with progress)."""
+    _box, port = smtp_server
+    monkeypatch.setenv("KYODO_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("KYODO_SMTP_PORT", str(port))
+    with psycopg.connect(fresh_database.database.admin_url, autocommit=True) as owner:
+        for statement in _REFUSE_SQL:  # a row the database refuses when it is written, as a constraint would
+            owner.execute(statement)
+    engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    worker = start_worker(fresh_database, tmp_path, name="bulk")
+    try:
+        draft = await _committed_draft(maker)
+        async with AsyncTestClient(app=create_app(fresh_database)) as client:
+            await sign_in(client, "morioka-drafter")
+
+            # In the request: the refused row is listed with why; the other two are sent.
+            small = await client.get(await _send_file(client, draft.id, _rows(3, refused_line=3)))
+            assert "2件の契約を送信しました。送信できなかった行：1件。" in small.text
+            failed = BeautifulSoup(small.text, "html.parser").select("#failed-rows tbody tr")
+            assert len(failed) == 1
+            assert REFUSED in failed[0].get_text()
+            assert "何も残っていません" in failed[0].get_text()
+            assert len(shown_once(small.text)) == 2
+
+            # In a worker: more than BULK_BACKGROUND_ROWS rows, progress shown until done.
+            url = await _send_file(client, draft.id, _rows(21, refused_line=10))
+            first = await client.get(url)
+            assert 'id="bulk-progress"' in first.text
+            assert shown_once(first.text) == []
+            deadline = time.monotonic() + 180
+            sender = task_sender(fresh_database)
+            while True:
+                async with maker() as session:  # what beat does every few seconds: hand the outbox to the workers
+                    await relay_pending(session, app=sender)
+                    await session.commit()
+                progress = await client.get(f"{url}/progress")
+                assert progress.status_code == 200
+                if progress.headers.get("hx-refresh") == "true":
+                    break
+                assert time.monotonic() < deadline, progress.text
+                await asyncio.sleep(1)
+            large = await client.get(url)
+            assert "20件の契約を送信しました。送信できなかった行：1件。" in large.text
+            passwords = shown_once(large.text)
+            assert len(set(passwords)) == 20
+            assert shown_once((await client.get(url)).text) == []
+
+        assert await _what_is_stored(maker) == {"contracts": 23, "circulating": 22, "refused parties": 0}
+        stored = await _outbox_and_trail_text(maker)
+        assert not [p for p in passwords if p in stored]  # no password in clear in PostgreSQL
+    finally:
+        worker.stop()
+        await engine.dispose()
