@@ -94,15 +94,19 @@ class BulkSendingController(Controller):
             result = await bulk.preview(contract_id, await upload.read())
         except ServiceError as exc:
             return await self._start_page(bulk, contract_id, error=exc.message, status=status_of(exc))
+        return self._preview_page(result, upload.filename or "")
+
+    def _preview_page(self, result: svc.BulkPreview, file_name: str, *, confirm_error: str = "") -> Template:
         return Template(
             "signing/bulk/preview.html",
             context={
                 "result": result,
                 "contract": result.draft,
-                "file_name": upload.filename or "",
+                "file_name": file_name,
                 "background_rows": svc.BULK_BACKGROUND_ROWS,
+                "confirm_error": confirm_error,
             },
-            status_code=200 if result.sendable else 422,
+            status_code=400 if confirm_error else 200 if result.sendable else 422,
         )
 
     @post("/{contract_id:uuid}/bulk/send", guards=_GUARDS)
@@ -111,10 +115,17 @@ class BulkSendingController(Controller):
     ) -> Redirect | Template:
         """Create and send one contract per row; then the result page."""
         await bulk.draft(contract_id)
+        preview_id = str(data.get("preview_id") or "")
+        if data.get("confirm") != "on":
+            checked = await bulk.checked(contract_id, preview_id)
+            if checked is not None:  # the same rows again, the reason beside the box to tick
+                return self._preview_page(
+                    checked, "", confirm_error=_("Please confirm that you have checked what will be sent.")
+                )
         try:
             if data.get("confirm") != "on":
                 raise Invalid(_("Please confirm that you have checked what will be sent."))
-            batch_id = await bulk.start(contract_id, str(data.get("preview_id") or ""))
+            batch_id = await bulk.start(contract_id, preview_id)
         except ServiceError as exc:
             return await self._start_page(bulk, contract_id, error=exc.message, status=status_of(exc))
         return Redirect(path=f"/contracts/bulk/{batch_id}", status_code=303)

@@ -780,6 +780,18 @@ class BulkSending:
             raise TooLarge(_("The file is larger than {limit} MB.").format(limit=self.settings.contracts.max_import_mb))
         return await preview(self.session, self.redis, self.principal, draft_id, data)
 
+    async def checked(self, draft_id: uuid.UUID, preview_id: str) -> BulkPreview | None:
+        """The checked file ``preview_id`` again (to show it once more), or None when it is gone."""
+        draft, placeholder = await self.draft(draft_id)
+        assert self.principal.member_id is not None
+        key = _key("preview", self.principal.member_id, preview_id)
+        raw = await self.redis.get(key) if preview_id.isalnum() else None
+        checked = json.loads(raw) if raw else None
+        if not checked or checked["draft_id"] != str(draft.id) or checked["staff_id"] != str(self.principal.id):
+            return None
+        rows = [BulkRow.of_json(r) for r in checked["rows"]]
+        return BulkPreview(draft=draft, placeholder=placeholder, rows=rows, problems=[], preview_id=preview_id)
+
     async def start(self, draft_id: uuid.UUID, preview_id: str) -> str:
         """Send the checked file; the batch's id."""
         return await start(

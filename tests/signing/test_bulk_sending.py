@@ -205,7 +205,8 @@ async def test_a_cp932_file_is_previewed_then_sent_with_one_password_each_shown_
         follow_redirects=False,
     )
     assert refused.status_code == 400
-    assert "確認" in refused.text
+    assert "確認" in BeautifulSoup(refused.text, "html.parser").select_one("#confirm-error").get_text()  # type: ignore[union-attr]
+    assert "髙橋 一郎" in refused.text  # the same rows again, ready to tick and send
     assert await counts(db_session) == before
 
     sent = await client.post(
