@@ -338,11 +338,29 @@ async def test_another_member_or_clerk_reaches_neither_the_draft_nor_the_passwor
         follow_redirects=False,
     )
     result_url = sent.headers["location"]
+    made = await counts(db_session)
+    twice = await client.post(  # a second click on "send" sends nothing more
+        f"/contracts/{draft.id}/bulk/send",
+        data={"_csrf_token": await csrf_token(client), "preview_id": preview_id(previewed.text), "confirm": "on"},
+        follow_redirects=False,
+    )
+    assert twice.status_code == 400
+    assert "もう一度アップロード" in twice.text
+    assert await counts(db_session) == made
 
     await sign_in(client, "hachimantai-drafter")
+    before = await counts(db_session)
     assert (await client.get(f"/contracts/{draft.id}/bulk")).status_code == 404
     assert (await upload(client, draft.id, CP932_ROWS.encode("cp932"))).status_code == 404
+    sent_by_b = await client.post(
+        f"/contracts/{draft.id}/bulk/send",
+        data={"_csrf_token": await csrf_token(client), "preview_id": "0" * 32, "confirm": "on"},
+        follow_redirects=False,
+    )
+    assert sent_by_b.status_code == 404
     assert (await client.get(result_url)).status_code == 404
+    assert (await client.get(f"{result_url}/progress")).status_code == 404
+    assert await counts(db_session) == before
     await sign_in(client, "morioka-drafter2")  # the same member, another clerk: the passwords are not theirs
     assert (await client.get(result_url)).status_code == 404
     await sign_in(client, "morioka-viewer")
