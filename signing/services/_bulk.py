@@ -62,6 +62,7 @@ from onboarding.staff_csv import ImportRejected, decode
 from signing.audit import Actor, append_event
 from signing.blobs import open_with_master, seal_with_master
 from signing.models import AuditKind, Contract, ContractStatus, Party, PartyKind, TextBox
+from signing.repositories import ContractRepository
 from signing.services._circulation import send
 from signing.services._common import documents_of, get_contract, valid_email
 from signing.services._drafts import suggested_password
@@ -631,22 +632,25 @@ async def run_batch(
     for row in (BulkRow.of_json(r) for r in state["rows"]):
         if row.line in done:
             continue
-        if row.line not in passwords:
-            await _record(redis, state, row.line, {"ok": False, "error": _expired()})
-            continue
         try:
             async with open_session(member_id) as session:
-                contract = await send_row(
-                    session,
-                    settings,
-                    principal,
-                    who,
-                    draft_id=uuid.UUID(state["draft_id"]),
-                    row=row,
-                    password=passwords[row.line],
-                    batch_id=batch_id,
-                )
-                result = _sent(contract)
+                made = await ContractRepository(session, member_id).bulk_sent(batch_id, row.line)
+                if made is not None:  # sent by an earlier run that stopped before recording it
+                    result = _sent(made)
+                elif row.line not in passwords:
+                    result = {"ok": False, "error": _expired()}
+                else:
+                    contract = await send_row(
+                        session,
+                        settings,
+                        principal,
+                        who,
+                        draft_id=uuid.UUID(state["draft_id"]),
+                        row=row,
+                        password=passwords[row.line],
+                        batch_id=batch_id,
+                    )
+                    result = _sent(contract)
         except Exception as exc:  # noqa: BLE001 - any failure of a row is that row's, recorded with why
             result = {"ok": False, "error": _failure(exc)}
         await _record(redis, state, row.line, result)
