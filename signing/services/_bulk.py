@@ -692,7 +692,9 @@ class BatchView:
     passwords_shown: bool
     """The passwords are on this page (its first view since the batch finished)."""
     passwords_gone: bool
-    """The batch is finished and the passwords were shown before (or waited too long)."""
+    """The batch is finished and its passwords are no longer there (shown before, or they waited too long)."""
+    passwords_shown_before: bool = False
+    """They were shown on an earlier view (else they waited longer than :data:`SECRETS_SECONDS`)."""
 
     @property
     def processed(self) -> int:
@@ -749,6 +751,9 @@ async def batch_view(
             )
         )
     shown = any(r.password for r in rows)
+    if shown:
+        state["passwords_shown_at"] = dt.datetime.now(dt.UTC).isoformat()
+        await _put_state(redis, state)
     return BatchView(
         id=batch_id,
         draft_id=state["draft_id"],
@@ -757,6 +762,7 @@ async def batch_view(
         rows=rows,
         passwords_shown=shown,
         passwords_gone=done and not shown and any(r.ok for r in rows),
+        passwords_shown_before=bool(state.get("passwords_shown_at")),
     )
 
 

@@ -521,3 +521,18 @@ async def test_a_row_the_database_refuses_leaves_nothing_and_a_large_batch_runs_
     finally:
         worker.stop()
         await engine.dispose()
+
+
+async def test_passwords_not_looked_at_in_time_are_gone_and_the_page_says_so(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+) -> None:
+    draft = await prepare_draft(db_session, office)
+    await sign_in(client, "morioka-drafter")
+    url = await _send_file(client, draft.id, CP932_ROWS.encode("cp932"))
+    batch = url.rsplit("/", 1)[-1]
+    # What Redis does when the key's hour is over.
+    redis.Redis.from_url(settings.redis.url).delete(f"kyodo:bulk:secrets:{draft.member_id}:{batch}")
+    page = await client.get(url)
+    assert shown_once(page.text) == []
+    assert "1時間以内に表示されなかった" in page.text
+    assert "3件の契約を送信しました" in page.text
