@@ -39,6 +39,7 @@ TASK_MODULES = [
     "signing.tasks",
     "signing.seal_tasks",
     "signing.webhook_tasks",
+    "signing.bulk_tasks",
 ]
 """Modules whose tasks every worker loads."""
 

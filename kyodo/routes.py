@@ -43,6 +43,7 @@ from reporting.operator_controllers import (
     OperatorTargetController,
 )
 from signing.controllers import (
+    BulkSendingController,
     ContractApiController,
     ContractEditorController,
     ContractorController,
@@ -79,6 +80,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ContractApiController,
         ContractPagesController,
         ContractEditorController,
+        BulkSendingController,
         ContractorController,
         ContractRecordsController,
         ContractRecordsApiController,

@@ -14,12 +14,14 @@ rows they may see by the services' repository.
 * ``_records`` — :class:`ContractRecordsController` and its API twin: corrections after conclusion,
   department moves;
 * ``_portal`` — :class:`PortalController`, ``/portal``: a contractor's concluded contracts, across members;
+* ``_bulk`` — :class:`BulkSendingController`, ``/contracts/{id}/bulk``: one draft sent to the rows of a CSV file;
 * ``_common`` — request parsing, the actions dependency, errors and downloads.
 """
 
 from __future__ import annotations
 
 from signing.controllers._api import ContractApiController
+from signing.controllers._bulk import BulkSendingController
 from signing.controllers._contractor import GATE_COOKIE, ContractorController
 from signing.controllers._editor import ContractEditorController
 from signing.controllers._pages import ContractPagesController
@@ -28,6 +30,7 @@ from signing.controllers._records import ContractRecordsApiController, ContractR
 
 __all__ = [
     "GATE_COOKIE",
+    "BulkSendingController",
     "ContractApiController",
     "ContractEditorController",
     "ContractPagesController",

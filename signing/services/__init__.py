@@ -24,6 +24,7 @@ The private modules hold one concern each:
 * ``_search`` and ``_exports`` — search, the audit trail's pages, CSV exports;
 * ``_todo`` — the start page's to-do list of a member's staff;
 * ``_confirm`` — what the screens ask before sending, cancelling and concluding;
+* ``_bulk`` — bulk sending: one prepared draft to the counterparties of a CSV file;
 * ``_actions`` — :class:`ContractActions`.
 """
 
@@ -32,6 +33,11 @@ from __future__ import annotations
 from core.dates import JST
 from signing.repositories import SearchFilters, TrailFilters
 from signing.services._actions import ContractActions, ContractView, PasswordInput, UploadedFile
+from signing.services._bulk import BACKGROUND_ROWS as BULK_BACKGROUND_ROWS
+from signing.services._bulk import COLUMNS as BULK_COLUMNS
+from signing.services._bulk import MAX_ROWS as BULK_MAX_ROWS
+from signing.services._bulk import BatchView, BulkPreview, BulkRow, BulkSending, placeholder_of
+from signing.services._bulk import column_label as bulk_column_label
 from signing.services._circulation import (
     agree,
     cancel,
@@ -112,11 +118,18 @@ from signing.services._todo import ToDo, ToDoItem, ToDoList, ToDoSection, to_do
 from signing.services._values import check_values, value_problem, value_problems
 
 __all__ = [
+    "BULK_BACKGROUND_ROWS",
+    "BULK_COLUMNS",
+    "BULK_MAX_ROWS",
     "CLEARABLE",
     "JST",
     "MIN_CONTRACTOR_PASSWORD",
     "SEAL_TASK",
     "TRAIL_EXPORT_LIMIT",
+    "BatchView",
+    "BulkPreview",
+    "BulkRow",
+    "BulkSending",
     "Confirmation",
     "ContractActions",
     "ContractInput",
@@ -150,6 +163,7 @@ __all__ = [
     "add_text_box",
     "address_book",
     "agree",
+    "bulk_column_label",
     "cancel",
     "certificate_download",
     "check_contractor_password",
@@ -180,6 +194,7 @@ __all__ = [
     "particulars_labels",
     "party_by_token",
     "party_link",
+    "placeholder_of",
     "remind",
     "remove_document",
     "remove_party",

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.scope import for_member
 from kyodo.routes import route_handlers
 from signing.controllers import (
+    BulkSendingController,
     ContractApiController,
     ContractorController,
     ContractPagesController,
@@ -233,7 +234,7 @@ def test_every_contract_route_is_covered_here() -> None:
 
 
 def test_every_record_and_portal_route_is_covered() -> None:
-    """Routes of the record and portal controllers, each with the test that walks it as another member."""
+    """Routes of the record, bulk-sending and portal controllers, each with the test that walks it as another member."""
     covered = {
         ContractRecordsController: {
             "/{contract_id:uuid}/record",  # cross-member: test_metadata, test_reorganisation
@@ -243,6 +244,14 @@ def test_every_record_and_portal_route_is_covered() -> None:
         ContractRecordsApiController: {
             "/{contract_id:uuid}/corrections",  # cross-member: test_metadata
             "/{contract_id:uuid}/department",  # cross-member: test_reorganisation
+        },
+        # cross-member and another clerk: test_bulk_sending.test_another_member_or_clerk_reaches_neither_…
+        BulkSendingController: {
+            "/{contract_id:uuid}/bulk",
+            "/{contract_id:uuid}/bulk/preview",
+            "/{contract_id:uuid}/bulk/send",
+            "/bulk/{batch_id:str}",
+            "/bulk/{batch_id:str}/progress",
         },
         # Not a member's: an address's own contracts only (test_portal, other addresses and forged cookies).
         PortalController: {
