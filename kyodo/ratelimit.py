@@ -58,7 +58,10 @@ def _is_link(request: Request[Any, Any, Any]) -> bool:
 
 
 def _is_api_key(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("authorization", "").lower().startswith("bearer ")
+    """A request that presents an API key, in either header the API accepts (``Bearer`` or ``X-API-Key``)."""
+    return request.headers.get("authorization", "").lower().startswith("bearer ") or bool(
+        request.headers.get("x-api-key", "").strip()
+    )
 
 
 def rate_limit_configs(settings: Settings) -> list[RateLimitConfig]:

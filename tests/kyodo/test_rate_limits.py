@@ -118,4 +118,13 @@ async def test_api_keys_are_limited_per_address(
         assert 429 not in answers[:3], answers
         assert answers[3] == 429
         assert (await client.get("/health/live", headers={PEER_HEADER: guesser})).status_code == 200
+        # The other header the API accepts is counted the same way.
+        other = "198.51.100.252"
+        by_header = [
+            (
+                await client.get("/api/v1/contracts/", headers={PEER_HEADER: other, "X-API-Key": f"kyd_guess_{i}"})
+            ).status_code
+            for i in range(4)
+        ]
+        assert by_header[3] == 429, by_header
     _clear(settings)
