@@ -61,7 +61,7 @@ migrations-check:
 	$(BIN)/kyodo db check
 
 pytest:
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=25
 
 ## test-multi-host: the multi-host test (network namespaces, HAProxy; needs root), about four minutes
 test-multi-host: setup

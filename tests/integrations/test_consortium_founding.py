@@ -103,7 +103,7 @@ def test_the_command_line_founds_a_consortium_and_adds_members(
                     end_date=dt.date(2033, 3, 31), monthly_fee=Decimal(30000), included_contracts=10,
                     extra_contract_price=Decimal(500), by="test",
                 )  # fmt: skip
-                with pytest.raises(billing.AgreementError, match="2033"):
+                with pytest.raises(billing.AgreementError, match="令和15年3月31日"):
                     await billing.add_agreement_version(
                         session, maebashi, effective_from=dt.date(2027, 5, 1), start_date=dt.date(2027, 4, 1),
                         end_date=dt.date(2033, 4, 1), monthly_fee=Decimal(30000), included_contracts=10,

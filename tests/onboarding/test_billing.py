@@ -153,7 +153,7 @@ async def test_consolidated_invoice_numbered_without_gaps_and_immutable(
             end_date=dt.date(2031, 3, 31), monthly_fee=Decimal(1), included_contracts=0,
             extra_contract_price=Decimal(1), by="test",
         )  # fmt: skip
-    with pytest.raises(billing.AgreementError, match="2031"):
+    with pytest.raises(billing.AgreementError, match="令和13年3月31日"):
         await billing.add_agreement_version(
             db_session, two_members.a, effective_from=dt.date(2026, 12, 1), start_date=dt.date(2026, 4, 1),
             end_date=dt.date(2031, 4, 1), monthly_fee=Decimal(1), included_contracts=0,

@@ -36,6 +36,7 @@ from onboarding.staff_import import preview
 from policy.models import MemberRole
 from signing.verification import verify_async
 from tenants import oplog
+from tenants.idempotency import IdempotencyKey
 from tenants.models import (
     AddressBookEntry,
     ApiKey,
@@ -137,6 +138,11 @@ async def _concluded_contract(
         )
     )
     session.add(ConclusionCertificate(member_id=member.id, contract_id=contract.id, sha256=certificate, size=40))
+    session.add(
+        IdempotencyKey(
+            member_id=member.id, caller=f"staff:{clerk.id}", key="create-1", fingerprint="0" * 64, status_code=201
+        )
+    )
     await session.flush()
 
 
