@@ -342,25 +342,14 @@ async def test_billing_run_command_issues_once(fresh_database: Settings) -> None
                 extra_contract_price=Decimal(1000), by="test",
             )  # fmt: skip
             await session.commit()
-        # Without a registration number, or with a wrong one, or without the bank account: a plain refusal.
-        for unset, said in (
-            (
-                {"KYODO_INVOICE_REGISTRATION_NUMBER": ""},
-                "登録番号（KYODO_INVOICE_REGISTRATION_NUMBER）が設定されていません",
-            ),
-            ({"KYODO_INVOICE_REGISTRATION_NUMBER": "T8123456789012"}, "検査用数字が合いません"),
-            ({"KYODO_INVOICE_REGISTRATION_NUMBER": "8123456789012"}, "T と13桁の数字"),
-            (
-                {"KYODO_INVOICE_BANK_ACCOUNT_NUMBER": ""},
-                "振込先口座が揃っていません。KYODO_INVOICE_BANK_ACCOUNT_NUMBER",
-            ),
-            ({"KYODO_INVOICE_BANK_ACCOUNT_TYPE": "貯蓄"}, "「普通」か「当座」"),
-        ):
-            refused = _kyodo_with(fresh_database, unset, "billing", "run", "--month", "2026-10")
-            assert refused.returncode == 1, refused.stdout
-            assert "請求書は発行できません" in refused.stderr
-            assert said in refused.stderr, refused.stderr
-            assert "Traceback" not in refused.stderr
+        # Without a registration number: a plain refusal from the command (the other cases: test_issuer_settings_…).
+        refused = _kyodo_with(
+            fresh_database, {"KYODO_INVOICE_REGISTRATION_NUMBER": ""}, "billing", "run", "--month", "2026-10"
+        )
+        assert refused.returncode == 1, refused.stdout
+        assert "請求書は発行できません" in refused.stderr
+        assert "登録番号（KYODO_INVOICE_REGISTRATION_NUMBER）が設定されていません" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
         first = _kyodo(fresh_database, "billing", "run", "--month", "2026-10")
         assert first.returncode == 0, first.stderr
         # 50,000 + tax 5,000 = 55,000
@@ -382,6 +371,26 @@ async def test_billing_run_command_issues_once(fresh_database: Settings) -> None
 
 
 # --------------------------------------------------------------------------- qualified invoices
+
+
+@pytest.mark.parametrize(
+    ("unset", "said"),
+    [
+        ({"KYODO_INVOICE_REGISTRATION_NUMBER": "T8123456789012"}, "検査用数字が合いません"),
+        ({"KYODO_INVOICE_REGISTRATION_NUMBER": "8123456789012"}, "T と13桁の数字"),
+        ({"KYODO_INVOICE_BANK_ACCOUNT_NUMBER": ""}, "振込先口座が揃っていません。KYODO_INVOICE_BANK_ACCOUNT_NUMBER"),
+        ({"KYODO_INVOICE_BANK_ACCOUNT_TYPE": "貯蓄"}, "「普通」か「当座」"),
+    ],
+)
+def test_issuer_settings_that_cannot_make_a_qualified_invoice_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, unset: dict[str, str], said: str
+) -> None:
+    for name, value in unset.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(billing.IssuerIncomplete) as refused:
+        billing.check_issuer(InvoiceSettings())
+    assert "請求書は発行できません" in refused.value.message
+    assert said in refused.value.message, refused.value.message
 
 
 def test_registration_numbers_are_checked() -> None:
