@@ -107,7 +107,8 @@ def running_seaweedfs(folder: Path, timeout: float = 60.0) -> Iterator[ObjectSto
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:
-                process.wait(15)
+                # weed takes its time over a graceful stop; its folder is thrown away anyway.
+                process.wait(3)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
