@@ -50,6 +50,7 @@ from signing.controllers import (
     ContractPagesController,
     ContractRecordsApiController,
     ContractRecordsController,
+    FinanceCsvController,
     PortalController,
 )
 from signing.exit_controllers import DeletionController, MemberExportController
@@ -81,6 +82,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ContractPagesController,
         ContractEditorController,
         BulkSendingController,
+        FinanceCsvController,
         ContractorController,
         ContractRecordsController,
         ContractRecordsApiController,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from signing.labels import failure_message
 from signing.models import AuditEvent, Contract, ContractDocument, Party, SealedDocument, TextBox
+from signing.services import FinanceImport, FinanceRow
 
 __all__ = [
     "AuditEventOut",
@@ -22,6 +23,9 @@ __all__ = [
     "ContractPage",
     "ContractStatusOut",
     "DocumentOut",
+    "FinanceImportOut",
+    "FinanceProblemOut",
+    "FinanceRowOut",
     "PartyOut",
     "TextBoxOut",
 ]
@@ -246,3 +250,75 @@ class AuditTrailOut:
     page: int
     per_page: int
     has_next: bool
+
+
+@dataclass
+class FinanceProblemOut:
+    """A problem of the file as a whole: its line (0: the file, 1: the header row) and what is wrong, in Japanese."""
+
+    line: int
+    message: str
+
+
+@dataclass
+class FinanceRowOut:
+    """A row of the finance CSV as checked: ``action`` is ``create``, ``update``, ``unchanged`` or ``error``."""
+
+    line: int
+    action: str
+    contract_id: uuid.UUID | None
+    contract_number: str
+    subject: str
+    amount: int | None
+    transaction_date: dt.date | None
+    counterparty: str
+    department: str
+    changed: list[str]
+    """The particulars the row changes (their names in the caller's language)."""
+    problems: list[str]
+
+    @classmethod
+    def of(cls, row: FinanceRow) -> FinanceRowOut:
+        return cls(
+            line=row.line,
+            action=row.action if not row.problems else "error",
+            contract_id=row.contract_id,
+            contract_number=row.contract_number,
+            subject=row.subject,
+            amount=row.amount,
+            transaction_date=row.transaction_date,
+            counterparty=row.counterparty,
+            department=row.department,
+            changed=list(row.changed),
+            problems=list(row.problems),
+        )
+
+
+@dataclass
+class FinanceImportOut:
+    """What an import of the finance CSV did, or (``dry_run``) would do; ``applied`` only when rows were written.
+
+    Any problem, in the file or in one row, means nothing was written.
+    """
+
+    dry_run: bool
+    applied: bool
+    encoding: str
+    created: int
+    updated: int
+    unchanged: int
+    problems: list[FinanceProblemOut]
+    rows: list[FinanceRowOut]
+
+    @classmethod
+    def of(cls, result: FinanceImport, *, dry_run: bool) -> FinanceImportOut:
+        return cls(
+            dry_run=dry_run,
+            applied=result.applied,
+            encoding=result.encoding,
+            created=result.count("create"),
+            updated=result.count("update"),
+            unchanged=result.count("unchanged"),
+            problems=[FinanceProblemOut(line, message) for line, message in result.problems],
+            rows=[FinanceRowOut.of(r) for r in result.rows],
+        )

@@ -15,6 +15,8 @@ rows they may see by the services' repository.
   department moves;
 * ``_portal`` — :class:`PortalController`, ``/portal``: a contractor's concluded contracts, across members;
 * ``_bulk`` — :class:`BulkSendingController`, ``/contracts/{id}/bulk``: one draft sent to the rows of a CSV file;
+* ``_finance`` — :class:`FinanceCsvController`, ``/contracts/finance/…``: the finance system's CSV, export and
+  import;
 * ``_common`` — request parsing, the actions dependency, errors and downloads.
 """
 
@@ -24,6 +26,7 @@ from signing.controllers._api import ContractApiController
 from signing.controllers._bulk import BulkSendingController
 from signing.controllers._contractor import GATE_COOKIE, ContractorController
 from signing.controllers._editor import ContractEditorController
+from signing.controllers._finance import FinanceCsvController
 from signing.controllers._pages import ContractPagesController
 from signing.controllers._portal import PortalController
 from signing.controllers._records import ContractRecordsApiController, ContractRecordsController
@@ -37,5 +40,6 @@ __all__ = [
     "ContractRecordsApiController",
     "ContractRecordsController",
     "ContractorController",
+    "FinanceCsvController",
     "PortalController",
 ]

@@ -6,13 +6,16 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, BodyKwarg, FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import ServiceError
+from core.errors import Invalid, ServiceError
+from core.i18n import gettext as _
 from policy.guards import requires, requires_member_staff
 from signing import services as svc
 from signing.controllers._common import (
@@ -32,6 +35,7 @@ from signing.schemas import (
     ContractPage,
     ContractStatusOut,
     DocumentOut,
+    FinanceImportOut,
     PartyOut,
     TextBoxOut,
 )
@@ -90,6 +94,15 @@ TextBoxChangesBody = Annotated[
 ]
 
 
+_FINANCE_EXAMPLE = (
+    "\ufeff契約番号,件名,金額,取引年月日,相手方,所属,状態,作成日時,送信日時,締結日時,"
+    "締結文書SHA-256,締結証明書SHA-256,契約ID\r\n"
+    "盛岡道第12号,市道3号線舗装補修工事,13200000,2026-04-01,髙橋建設株式会社,道路管理課,締結済み,"
+    "2026-03-25T09:12:03+09:00,2026-03-26T10:00:41+09:00,2026-03-30T15:20:09+09:00,"
+    "9f2c…e01a,4b7d…c3f2,0193a2b4-0000-7000-8000-000000000001\r\n"
+)
+
+
 class ContractApiController(Controller):
     """Contracts for other systems of a member (API key), JSON."""
 
@@ -137,6 +150,56 @@ class ContractApiController(Controller):
             per_page=result.per_page,
             has_next=result.has_next,
         )
+
+    @get(
+        "/export.csv",
+        guards=[requires("contract", "view")],
+        media_type="text/csv; charset=utf-8",
+        responses={
+            200: ResponseSpec(
+                data_container=str,
+                media_type="text/csv",
+                description="The finance CSV (UTF-8 with BOM)",
+                examples=[Example(summary="One concluded contract", value=_FINANCE_EXAMPLE)],
+            )
+        },
+    )
+    async def export_finance(
+        self, *, actions: NamedDependency[svc.ContractActions], filters: NamedDependency[svc.SearchFilters]
+    ) -> Response[bytes]:
+        """The contracts of the list (same search keys) as the finance system's CSV, UTF-8 with BOM.
+
+        Columns (fixed Japanese headers): 契約番号, 件名, 金額 (yen, plain number), 取引年月日 (YYYY-MM-DD),
+        相手方, 所属 (department name), 状態, 作成日時, 送信日時, 締結日時 (ISO 8601, Japan time),
+        締結文書SHA-256 (each document's newest sealed PDF, space-separated, in the documents' order),
+        締結証明書SHA-256 (the newest certificate of conclusion), 契約ID. The hashes are those of the files the
+        download routes hand out once the contract is concluded. The export is recorded in the audit trail.
+        """
+        return download_response(await actions.finance_export(filters))
+
+    @post("/import", guards=[requires("contract", "view"), requires("contract", "draft")], status_code=200)
+    async def import_finance(
+        self,
+        *,
+        data: FormData,
+        actions: NamedDependency[svc.ContractActions],
+        dry_run: FromQuery[bool] = False,
+    ) -> Response[FinanceImportOut]:
+        """Import the finance CSV (multipart ``file``; UTF-8, with or without BOM, or CP932): all rows or none.
+
+        The same columns as ``GET /api/v1/contracts/export.csv``. A row names its contract by 契約ID or, when that is
+        empty, by 契約番号; a row naming no contract of the caller makes a new draft (under the member's first
+        contract title), a draft's row sets its particulars, and a row of a contract past the draft must say what
+        the contract holds (``unchanged``). 状態 and the hashes are read-only (a different value is an error), the
+        times are ignored. With ``dry_run=true`` nothing is written and the answer says what the import would do.
+        Any problem: ``422`` with every problem by line, and nothing is written.
+        """
+        upload = data.get("file")
+        if not isinstance(upload, UploadFile):
+            raise Invalid(_("Please choose a CSV file."))
+        result = await actions.finance_import(await upload.read(), dry_run=dry_run)
+        status = 200 if result.importable else 422
+        return Response(FinanceImportOut.of(result, dry_run=dry_run), status_code=status)
 
     @get("/{contract_id:uuid}", guards=[requires("contract", "view")])
     async def get_one(

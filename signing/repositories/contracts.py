@@ -384,6 +384,58 @@ class ContractRepository(MemberScopedRepository):
         async for contract in result:
             yield contract
 
+    # ------------------------------------------------------------------ the finance system's CSV
+
+    async def visible_by_ids(self, principal: Principal, ids: Sequence[uuid.UUID]) -> Sequence[Contract]:
+        """The contracts of ``ids`` the caller may see (others are simply missing)."""
+        if not ids:
+            return []
+        return await self.all(self.visible(principal).where(Contract.id.in_(ids)))
+
+    async def visible_by_numbers(self, principal: Principal, numbers: Sequence[str]) -> Sequence[Contract]:
+        """The contracts the caller may see whose contract number is one of ``numbers``, oldest first."""
+        if not numbers:
+            return []
+        return await self.all(
+            self.visible(principal).where(Contract.contract_number.in_(numbers)).order_by(Contract.created_at)
+        )
+
+    async def delivered_hashes(
+        self, contract_ids: Sequence[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, list[str]], dict[uuid.UUID, str]]:
+        """SHA-256 of what a download hands out once concluded: each document's newest sealed file (in the
+        documents' order) and the newest certificate of conclusion, by contract."""
+        if not contract_ids:
+            return {}, {}
+        rows = await self.session.execute(
+            self.scoped(SealedDocument)
+            .with_only_columns(
+                SealedDocument.contract_id, SealedDocument.document_id, SealedDocument.version, SealedDocument.sha256
+            )
+            .join(ContractDocument, ContractDocument.id == SealedDocument.document_id)
+            .where(SealedDocument.contract_id.in_(contract_ids))
+            .order_by(SealedDocument.contract_id, ContractDocument.position, SealedDocument.version)
+        )
+        newest: dict[uuid.UUID, dict[uuid.UUID, str]] = {}
+        for contract_id, document_id, _version, sha256 in rows:
+            newest.setdefault(contract_id, {})[document_id] = sha256  # ordered by version: the last one wins
+        certificates: dict[uuid.UUID, str] = {}
+        for row in await self.all(
+            self.scoped(ConclusionCertificate)
+            .where(ConclusionCertificate.contract_id.in_(contract_ids))
+            .order_by(ConclusionCertificate.contract_id, ConclusionCertificate.version)
+        ):
+            certificates[row.contract_id] = row.sha256
+        return {k: list(v.values()) for k, v in newest.items()}, certificates
+
+    async def change_marker(self, principal: Principal) -> str:
+        """Changes whenever a contract the caller may see is made or changed (how many, and the newest change)."""
+        visible = self.visible(principal).subquery()
+        row = (
+            await self.session.execute(select(func.count(), func.max(visible.c.updated_at)).select_from(visible))
+        ).one()
+        return f"{row[0]}:{row[1].isoformat() if row[1] else ''}"
+
     # ------------------------------------------------------------------ audit trail
 
     async def lock_chain(self, chain: str) -> None:

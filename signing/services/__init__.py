@@ -22,6 +22,7 @@ The private modules hold one concern each:
 * ``_metadata`` — particulars required before sending, corrected after conclusion, department moves;
 * ``_downloads`` — documents, the certificate, page previews, each download audited;
 * ``_search`` and ``_exports`` — search, the audit trail's pages, CSV exports;
+* ``_finance`` — the CSV of contract data for the finance system, exported and imported;
 * ``_todo`` — the start page's to-do list of a member's staff;
 * ``_confirm`` — what the screens ask before sending, cancelling and concluding;
 * ``_bulk`` — bulk sending: one prepared draft to the counterparties of a CSV file;
@@ -106,6 +107,11 @@ from signing.services._editing import (
     steps,
 )
 from signing.services._exports import TRAIL_EXPORT_LIMIT, to_csv, trail_csv
+from signing.services._finance import COLUMNS as FINANCE_COLUMNS
+from signing.services._finance import HEADERS as FINANCE_HEADERS
+from signing.services._finance import MAX_IMPORT_BYTES as FINANCE_MAX_BYTES
+from signing.services._finance import MAX_IMPORT_ROWS as FINANCE_MAX_ROWS
+from signing.services._finance import FinanceImport, FinanceRow, RowAction, finance_csv, finance_import
 from signing.services._metadata import (
     ContractRecords,
     Particulars,
@@ -122,6 +128,10 @@ __all__ = [
     "BULK_COLUMNS",
     "BULK_MAX_ROWS",
     "CLEARABLE",
+    "FINANCE_COLUMNS",
+    "FINANCE_HEADERS",
+    "FINANCE_MAX_BYTES",
+    "FINANCE_MAX_ROWS",
     "JST",
     "MIN_CONTRACTOR_PASSWORD",
     "SEAL_TASK",
@@ -139,6 +149,8 @@ __all__ = [
     "ContractorLink",
     "Download",
     "DraftChanges",
+    "FinanceImport",
+    "FinanceRow",
     "ForwardInput",
     "Particulars",
     "PartyChanges",
@@ -146,6 +158,7 @@ __all__ = [
     "PartyMove",
     "PartyOrder",
     "PasswordInput",
+    "RowAction",
     "SearchFilters",
     "SearchPage",
     "TextBoxChanges",
@@ -180,6 +193,8 @@ __all__ = [
     "edit_draft",
     "edit_party",
     "edit_text_box",
+    "finance_csv",
+    "finance_import",
     "forward",
     "gate_cookie_value",
     "get_contract",

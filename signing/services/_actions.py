@@ -60,6 +60,7 @@ from signing.services._editing import (
     revise_declined,
 )
 from signing.services._exports import to_csv, trail_csv
+from signing.services._finance import FinanceImport, finance_csv, finance_import
 from signing.services._search import SearchPage, TrailPage, search, trail
 from signing.services._values import answer_problems, value_problems
 from tenants.models import AddressBookEntry, ContractTitle, Staff
@@ -385,6 +386,25 @@ class ContractActions:
             detail={"terms": filters.terms()},
         )
         return Download(body, "contracts.csv", media_type="text/csv; charset=utf-8")
+
+    async def finance_export(self, filters: SearchFilters) -> Download:
+        """The search result in the finance system's columns, hashes included (UTF-8, BOM); recorded in the trail."""
+        body = await finance_csv(self.session, self.principal, filters)
+        await append_event(
+            self.session,
+            member_id=self.member_id,
+            contract_id=None,
+            kind=AuditKind.EXPORTED,
+            who=self.who,
+            detail={"finance": True, "terms": filters.terms()},
+        )
+        return Download(body, "contracts-finance.csv", media_type="text/csv; charset=utf-8")
+
+    async def finance_import(self, data: bytes, *, dry_run: bool, fingerprint: str = "") -> FinanceImport:
+        """Check a finance CSV and, unless ``dry_run``, make and change the drafts it says: every row or none."""
+        return await finance_import(
+            self.session, self.principal, self.who, data, dry_run=dry_run, fingerprint=fingerprint
+        )
 
     # ---------------------------------------------------------------- the audit trail
 

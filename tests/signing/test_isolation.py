@@ -20,6 +20,7 @@ from signing.controllers import (
     ContractPagesController,
     ContractRecordsApiController,
     ContractRecordsController,
+    FinanceCsvController,
     PortalController,
 )
 from signing.models import Contract
@@ -221,6 +222,9 @@ def test_every_contract_route_is_covered_here() -> None:
             "/{contract_id:uuid}/parties/order",
             "/{contract_id:uuid}/parties/{party_id:uuid}",
             "/{contract_id:uuid}/text-boxes/{text_box_id:uuid}",
+            # cross-member: test_finance_csv.test_another_member_neither_sees_nor_touches_the_contracts
+            "/export.csv",
+            "/import",
         },
     }
     assert ContractApiController in route_handlers()
@@ -253,6 +257,8 @@ def test_every_record_and_portal_route_is_covered() -> None:
             "/bulk/{batch_id:str}",
             "/bulk/{batch_id:str}/progress",
         },
+        # cross-member: test_finance_csv.test_another_member_neither_sees_nor_touches_the_contracts
+        FinanceCsvController: {"/export.csv", "/import", "/import/preview"},
         # Not a member's: an address's own contracts only (test_portal, other addresses and forged cookies).
         PortalController: {
             "",
