@@ -1,16 +1,19 @@
 """Transactional outbox: work that must not be lost is written with the data it is about.
 
 A service calls :func:`enqueue` inside its transaction; the row commits or rolls
-back with everything else. The relay (after each commit, and every few seconds
-from beat for anything left behind, e.g. Redis was down) hands rows to Celery and
-marks them sent. Delivery is at least once, so every task fed from here must be
-safe to run twice (tasks take ids, re-fetch, and check state before acting).
+back with everything else. The relay hands rows to Celery and marks them sent:
+right after each commit (in a web process on its own event loop, see
+:class:`InlineRelay`; elsewhere through a relay task a worker runs) and every few
+seconds from beat for anything left behind (e.g. Redis was down). Delivery is at
+least once, so every task fed from here must be safe to run twice (tasks take
+ids, re-fetch, and check state before acting).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,12 +21,14 @@ from advanced_alchemy.base import BigIntBase
 from celery import Celery, current_app
 from sqlalchemy import DateTime, Index, Integer, String, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.uow import after_commit
 
-__all__ = ["OutboxMessage", "enqueue", "relay_pending", "set_relay_kick"]
+__all__ = ["InlineRelay", "OutboxMessage", "enqueue", "relay_pending", "set_relay_here", "set_relay_kick"]
+
+log = logging.getLogger(__name__)
 
 
 class OutboxMessage(BigIntBase):
@@ -42,6 +47,7 @@ class OutboxMessage(BigIntBase):
 
 class _Relay:
     kick: Callable[[], None] | None = None
+    here: Callable[[], None] | None = None
 
 
 def set_relay_kick(kick: Callable[[], None] | None) -> None:
@@ -49,7 +55,19 @@ def set_relay_kick(kick: Callable[[], None] | None) -> None:
     _Relay.kick = kick
 
 
+def set_relay_here(relay: Callable[[], None] | None) -> None:
+    """Relay in this process after each commit (an :class:`InlineRelay`), instead of kicking a relay task.
+
+    Set by a web process for as long as it serves; None goes back to the kick.
+    """
+    _Relay.here = relay
+
+
 def _kick_soon() -> Awaitable[None] | None:
+    here = _Relay.here
+    if here is not None:
+        here()
+        return None
     kick = _Relay.kick
     if kick is None:
         return None
@@ -60,6 +78,66 @@ def _kick_soon() -> Awaitable[None] | None:
         return None
     # Publishing to the broker blocks (and waits out a timeout when Redis is down): not on the event loop.
     return asyncio.to_thread(kick)
+
+
+class InlineRelay:
+    """Relays the outbox on one event loop (a web process's), one pass at a time.
+
+    Called after a commit from any thread or loop; the pass always runs on the loop
+    the relay was made on, with that loop's sessions. Commits during a pass ask for
+    one more pass instead of starting a second one, so a burst of requests costs a
+    few relay passes, not one per request, and never a pile of database connections.
+    Compared with a relay task this saves a worker hop per message: the mail or seal
+    task is on the broker the moment the request that asked for it has committed.
+    A pass that fails (database or Redis away) is logged and left to beat.
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], app: Celery, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._sessions = sessions
+        self._app = app
+        self._loop = loop
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self.passes = 0
+        """Passes run so far (for tests and diagnostics)."""
+
+    def __call__(self) -> None:
+        if self._loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._start()
+        else:
+            self._loop.call_soon_threadsafe(self._start)
+
+    def _start(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = self._loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            self.passes += 1
+            try:
+                async with self._sessions() as session, session.begin():
+                    await relay_pending(session, app=self._app)
+            except Exception as exc:  # noqa: BLE001 - beat relays what this pass left behind
+                log.warning("outbox relay after commit failed (beat will relay): %s", exc)
+                return
+            if not self._again:
+                return
+
+    async def drain(self) -> None:
+        """Wait for the pass under way, if any (at shutdown)."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
 
 def enqueue(session: AsyncSession, task_name: str, **kwargs: Any) -> OutboxMessage:
@@ -90,18 +168,27 @@ async def relay_pending(session: AsyncSession, *, limit: int = 200, app: Celery 
             .with_for_update(skip_locked=True)
         )
     ).all()
-    sent = 0
-    for row in rows:
-        row.attempts += 1
-        try:
-            # The task id is derived from the row, so a duplicate send after a
-            # crash is recognisable in the worker and the result backend.
-            (app or current_app).send_task(row.task_name, kwargs=row.kwargs, task_id=f"outbox-{row.id}-{row.attempts}")
-        except Exception as exc:  # noqa: BLE001 - broker errors vary by transport
-            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            break
-        row.sent_at = dt.datetime.now(dt.UTC)
-        row.last_error = None
-        sent += 1
+    if not rows:
+        return 0
+    sender: Celery = app or current_app
+
+    def publish() -> int:
+        sent = 0
+        for row in rows:
+            row.attempts += 1
+            try:
+                # The task id is derived from the row, so a duplicate send after a
+                # crash is recognisable in the worker and the result backend.
+                sender.send_task(row.task_name, kwargs=row.kwargs, task_id=f"outbox-{row.id}-{row.attempts}")
+            except Exception as exc:  # noqa: BLE001 - broker errors vary by transport
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                break
+            row.sent_at = dt.datetime.now(dt.UTC)
+            row.last_error = None
+            sent += 1
+        return sent
+
+    # Publishing blocks on the broker (and waits out a timeout when Redis is down): not on the event loop.
+    sent = await asyncio.to_thread(publish)
     await session.flush()
     return sent

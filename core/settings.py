@@ -202,6 +202,9 @@ class WorkerSettings:
     """KYODO_WORKER_HEARTBEAT_SECONDS: how often a worker reports it is alive to /health/ready."""
     outbox_relay_seconds: float = field(default_factory=lambda: _env_float("KYODO_OUTBOX_RELAY_SECONDS", 5.0))
     """KYODO_OUTBOX_RELAY_SECONDS: how often beat relays outbox rows left behind to Celery."""
+    relay_inline: bool = field(default_factory=lambda: _env_bool("KYODO_OUTBOX_RELAY_INLINE", True))
+    """KYODO_OUTBOX_RELAY_INLINE: web processes relay outbox rows themselves right after each commit
+    (false: they ask a worker to, through a relay task)."""
     seal_lease_seconds: int = field(default_factory=lambda: _env_int("KYODO_SEAL_LEASE_SECONDS", 900))
     """KYODO_SEAL_LEASE_SECONDS: a seal attempt silent this long (its worker died) is sent again by beat."""
     beat_lock_seconds: int = field(default_factory=lambda: _env_int("KYODO_BEAT_LOCK_SECONDS", 30))

@@ -9,6 +9,7 @@ bound to a rolled-back transaction.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -32,15 +33,17 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import kyodo.models  # noqa: F401 - every domain's tables, before anything walks the metadata
 from core import i18n
 from core.db import alchemy_config
+from core.outbox import InlineRelay, set_relay_here
 from core.runtime import redis_url
 from core.settings import Settings, SigningSettings, get_settings
 from kyodo import navigation
 from kyodo.auth import CSRF_COOKIE, CSRF_HEADER, authentication_middleware
+from kyodo.celery_app import publishing_app
 from kyodo.dependencies import dependencies
 from kyodo.errors import exception_handlers
 from kyodo.logfile import configure_log_file
@@ -113,9 +116,18 @@ def _services_lifespan(
         )
         listener = PolicyListener(url)
         listener.start()
+        relay = None
+        if settings.worker.relay_inline:
+            # Outbox rows go to the broker from here, right after the commit that wrote them.
+            sessions = async_sessionmaker(db_config.get_engine(), expire_on_commit=False)
+            relay = InlineRelay(sessions, publishing_app(settings), asyncio.get_running_loop())
+            set_relay_here(relay)
         try:
             yield
         finally:
+            if relay is not None:
+                set_relay_here(None)
+                await relay.drain()
             listener.stop()
             await client.aclose()
 

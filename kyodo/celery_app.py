@@ -22,9 +22,9 @@ from celery.worker import WorkController
 import kyodo.models  # noqa: F401 - every domain's tables, before anything walks the metadata
 from core.outbox import set_relay_kick
 from core.runtime import redis_url
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 
-__all__ = ["HEARTBEAT_PREFIX", "RELAY_TASK", "TASK_MODULES", "WorkerHeartbeat", "celery"]
+__all__ = ["HEARTBEAT_PREFIX", "RELAY_TASK", "TASK_MODULES", "WorkerHeartbeat", "celery", "publishing_app"]
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +110,16 @@ def _kick_relay() -> None:
 
 
 set_relay_kick(_kick_relay)
+
+
+def publishing_app(settings: Settings) -> Celery:
+    """A Celery client for ``settings``' broker with the platform's routes (mail on its own queue …).
+
+    A web process publishes through it when it relays the outbox itself, so the tasks
+    go where its own settings say, whatever the process environment.
+    """
+    app = Celery("kyodo-publisher", set_as_current=False)
+    app.config_from_object("kyodo.celery_config")
+    url = redis_url(settings)
+    app.conf.update(broker_url=url, result_backend=url)
+    return app

@@ -187,7 +187,9 @@ def settings() -> Settings:
             pool_size=2,
         ),
         redis=RedisSettings(url=os.environ["KYODO_REDIS_URL"]),
-        worker=WorkerSettings(heartbeat_seconds=1.0),
+        # Tests relay the outbox themselves (and look at it first); tests/kyodo/test_outbox.py
+        # covers the web process's own relay.
+        worker=WorkerSettings(heartbeat_seconds=1.0, relay_inline=False),
     )
 
 
@@ -321,6 +323,8 @@ def start_worker(
     name: str = "test",
     timeout: float = 90.0,
     extra_env: dict[str, str] | None = None,
+    *,
+    args: tuple[str, ...] = (),
 ) -> WorkerProcess:
     """Start a worker for ``settings`` and wait (up to ``timeout`` seconds) until it reports alive.
 
@@ -338,7 +342,7 @@ def start_worker(
     )
     env.update(extra_env or {})  # e.g. the platform's seal (testpki.settings_environment)
     worker = WorkerProcess(env, f"{name}-{uuid.uuid4().hex[:6]}", tmp_path / f"{name}-worker.log")
-    worker.start()
+    worker.start(*args)
     try:
         worker.wait_heartbeat(timeout)
     except BaseException:

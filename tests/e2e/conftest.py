@@ -28,7 +28,7 @@ import httpx
 import pytest
 import redis
 from celery import Celery
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from core.settings import AppSettings, DatabaseSettings, MailSettings, RedisSettings, Settings, to_psycopg_url
@@ -43,6 +43,9 @@ from tests.conftest import (
     _drop_database,
 )
 from tests.signing.conftest import free_port
+
+# Two shared cores run the whole suite: a page may take seconds under load.
+expect.set_options(timeout=20_000)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -12,7 +12,6 @@ from tests import factories as f
 from tests.e2e.conftest import DRAFTER, Live, accessibility_problems
 
 PT_PER_MM = 72 / 25.4
-expect.set_options(timeout=20_000)  # two shared cores: a page may take seconds under load
 
 
 def _rows(live: Live, sql: str, *args: Any) -> list[tuple[Any, ...]]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from pathlib import Path
 
 from celery.result import AsyncResult
+from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
@@ -87,5 +90,32 @@ async def test_committed_work_is_relayed_at_once_without_beat(fresh_database: Se
             assert row.sent_at is not None
     finally:
         set_relay_kick(_kick_relay)
+        worker.stop()
+        await engine.dispose()
+
+
+async def test_a_web_process_relays_what_was_committed_itself(fresh_database: Settings, tmp_path: Path) -> None:
+    # The worker takes no relay tasks and no beat runs: only the web process's own relay can
+    # hand the row to the broker, and it must do so for a commit made on another event loop too.
+    from kyodo.app import create_app
+
+    settings = dataclasses.replace(fresh_database, worker=dataclasses.replace(fresh_database.worker, relay_inline=True))
+    sender = task_sender(settings)
+    worker = start_worker(settings, tmp_path, name="inline-relay", args=("-Q", "celery,mail"))
+    engine = create_async_engine(to_psycopg_url(settings.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with AsyncTestClient(app=create_app(settings)) as client:
+            assert (await client.get("/health/live")).status_code == 200
+            async with maker() as session:
+                messages = [enqueue(session, "kyodo.ping", value=f"{n}件目") for n in range(3)]
+                await session.commit()
+            for n, message in enumerate(messages):
+                result: AsyncResult[str] = AsyncResult(f"outbox-{message.id}-1", app=sender)
+                assert await asyncio.to_thread(result.get, timeout=30) == f"{n}件目"
+        async with maker() as session:
+            rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+            assert [(row.sent_at is not None, row.attempts) for row in rows] == [(True, 1)] * 3
+    finally:
         worker.stop()
         await engine.dispose()
