@@ -1,8 +1,9 @@
 """`kyodo demo`: every part of the platform on one machine, stopped together by Ctrl-C.
 
 Order of start: embedded PostgreSQL and Redis (unless external URLs are set),
-migrations, demo data, then the web server, a Celery worker and Celery beat as
-child processes. Order of stop: web, beat, worker, then Redis and PostgreSQL, so
+migrations, demo data, then the web server, a Celery worker (and one for mail alone),
+the alert watcher and Celery beat as child processes. Order of stop: web, beat, the
+watcher, the workers, then Redis and PostgreSQL, so
 that nothing is cut off mid-transaction. A child that dies unexpectedly stops the
 whole set, with the name of its log file, rather than leaving a half-working
 platform.
@@ -162,6 +163,14 @@ class Supervisor:
         beat_file.parent.mkdir(parents=True, exist_ok=True)
         self.children = [
             spawn("worker", self._kyodo("worker"), env=env, log_path=self.logs / "worker.log"),
+            # Mail has a process of its own as well, so a mail never waits for a seal to finish
+            # (the main worker takes mail too, should this one be down).
+            spawn(
+                "mail",
+                self._kyodo("worker", "--concurrency", "1", "-Q", "mail", "-n", "mail@%h"),
+                env=env,
+                log_path=self.logs / "mail.log",
+            ),
             spawn("watch", self._kyodo("watch"), env=env, log_path=self.logs / "watch.log"),
             spawn(
                 "beat",
@@ -213,11 +222,11 @@ class Supervisor:
                 signal.signal(sig, handler)
 
     def stop(self) -> None:
-        """Web first, then beat, then the worker (which finishes its current task)."""
-        for name in ("web", "beat", "worker"):
+        """Web first, then beat and the watcher, then the workers (which finish their current task)."""
+        for name in ("web", "beat", "watch", "mail", "worker"):
             for child in self.children:
                 if child.name == name:
-                    child.stop(timeout=20 if name == "worker" else 10)
+                    child.stop(timeout=20 if name in ("worker", "mail") else 10)
         self.children = []
         if self.mailbox is not None:
             self.mailbox.stop()

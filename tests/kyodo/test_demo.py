@@ -112,6 +112,7 @@ def test_demo_runs_everything_and_ctrl_c_leaves_nothing_behind(demo_dir: Path) -
     names = " ".join(_cmdline(p) for p in children)
     for part in ("postgres", "redis-server", "worker", "beat", "serve"):
         assert part in names, f"{part} is not running under kyodo demo"
+    assert "-Q mail -n mail@" in names, "no worker of its own for mail"
 
     os.kill(demo.pid, signal.SIGINT)  # what Ctrl-C sends
     assert demo.wait(90) == 0
