@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from core import spreadsheet
 from core.dates import month_end
-from core.fonts import FontMissing, add_japanese_font, japanese_font
+from core.fonts import FontMissing, add_japanese_font, japanese_font, pdf_bytes
 from core.i18n import format_date, japanese_era
 from onboarding.billing import REDUCED_TAX_RATE_PERCENT, invoice_number, rate_totals
 from onboarding.models import Invoice, InvoiceKind, InvoiceLine
@@ -112,7 +112,7 @@ def invoice_pdf(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
                 ]
             )
     _pdf_totals(pdf, invoice, lines)
-    return bytes(pdf.output())
+    return pdf_bytes(pdf)
 
 
 def _pdf_heading(pdf: FPDF, invoice: Invoice) -> None:

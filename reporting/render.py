@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from fontTools.ttLib import OPTIMIZE_FONT_SPEED
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from core import spreadsheet
+from core.fonts import add_japanese_font, pdf_bytes
 from core.i18n import current_locale, format_date, japanese_era, pgettext
 from core.i18n import gettext as _
 from reporting.figures import JST, MemberMonth
-from reporting.fonts import font_for
 from reporting.models import Incident, IncidentProgress
 
 __all__ = [
@@ -37,7 +35,6 @@ __all__ = [
     "render_incident_report",
     "render_pdf",
     "report_language",
-    "report_texts",
     "unmeasured_definition",
 ]
 
@@ -85,11 +82,6 @@ def unmeasured_definition() -> str:
         "stopped: an outage the check could not record) is unmeasured and counted as downtime, unless it lies "
         "in announced maintenance."
     )
-
-
-def report_texts(figures: Sequence[MemberMonth]) -> list[str]:
-    """Every piece of data text the reports of ``figures`` may print (to cut the font)."""
-    return [json.dumps(f.to_json(), ensure_ascii=False) for f in figures]
 
 
 @contextmanager
@@ -259,19 +251,14 @@ def render_pdf(
 ) -> bytes:
     """The report as a PDF in the current report language (see :func:`report_language`).
 
-    ``font`` is a cut of the Japanese font for a batch (:func:`reporting.fonts.font_for`);
-    by default one is cut for this report's texts.
+    ``font`` is a font file to embed instead of the bundled Japanese one. Either is
+    parsed once per process and only the printed glyphs are embedded (:mod:`core.fonts`).
     """
     month = format_month(fig.month, era=era)
     pdf = _Pdf(format="A4")
     pdf.set_margins(15, 15, 15)
     pdf.watermark = draft_label() if issued_at is None else ""
-    pdf.add_font(FONT, fname=str(font or font_for([*report_texts([fig]), draft_label()])))
-    # fpdf2 subsets the font again when writing; favour speed over a few bytes there.
-    for added in pdf.fonts.values():
-        ttfont = getattr(added, "ttfont", None)
-        if ttfont is not None:
-            ttfont.cfg[OPTIMIZE_FONT_SPEED] = True
+    add_japanese_font(pdf, FONT, path=font)
     pdf.set_lang(current_locale.get())
     title = _("Monthly service report")
     pdf.set_title(f"{fig.member_name} {title} {month}")
@@ -300,7 +287,7 @@ def render_pdf(
     _plans(pdf, fig)
     _releases(pdf, fig, era=era)
     _security_measures(pdf, fig)
-    return bytes(pdf.output())
+    return pdf_bytes(pdf)
 
 
 def _summary(pdf: _Pdf, fig: MemberMonth) -> None:
@@ -562,11 +549,9 @@ def render_incident_report(
     incident: Incident, progress: Sequence[IncidentProgress], *, scope: str, era: bool = True
 ) -> bytes:
     """The serious-incident report (重大障害報告書, OPS 5.2.1④) of one incident as a PDF, in the report language."""
-    texts = [incident.title, incident.symptom, incident.cause, incident.prevention, scope]
-    texts += [f"{p.note} {p.written_by}" for p in progress]
     pdf = _Pdf(format="A4")
     pdf.set_margins(15, 15, 15)
-    pdf.add_font(FONT, fname=str(font_for(texts)))
+    add_japanese_font(pdf, FONT)
     pdf.set_lang(current_locale.get())
     title = _("Serious incident report")
     pdf.set_title(f"{title} {incident.title}")
@@ -613,4 +598,4 @@ def render_incident_report(
     pdf.para(incident.cause or "—")
     pdf.heading(_("5. Prevention"))
     pdf.para(incident.prevention or "—")
-    return bytes(pdf.output())
+    return pdf_bytes(pdf)

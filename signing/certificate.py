@@ -19,7 +19,7 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from core.dates import JST
-from core.fonts import add_japanese_font
+from core.fonts import add_japanese_font, pdf_bytes
 from core.i18n import format_date
 from signing.fonts import japanese_font_path
 from signing.labels import audit_kind_label, party_status_label, speaking
@@ -192,7 +192,7 @@ def _render(data: CertificateData) -> bytes:
         [50, 104, 26],
         small_columns={1},
     )
-    return bytes(pdf.output())
+    return pdf_bytes(pdf)
 
 
 def _heading(pdf: FPDF, text: str) -> None:

@@ -63,6 +63,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.dates import JST
 from core.db import system_session
 from core.errors import Invalid
+from core.fonts import add_japanese_font, pdf_bytes
 from core.i18n import format_date
 from core.i18n import gettext as _
 from core.settings import Settings
@@ -706,9 +707,10 @@ def _jst(moment: dt.datetime) -> str:
 class _Report(FPDF):
     def __init__(self) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
-        font = str(japanese_font_path())
-        self.add_font("IPAexGothic", "", font)
-        self.add_font("IPAexGothic", "B", font)
+        # Parsed once per process (core.fonts); table headings ask for bold, the one weight serves.
+        font = japanese_font_path()
+        add_japanese_font(self, "IPAexGothic", path=font)
+        add_japanese_font(self, "IPAexGothic", "B", path=font)
         self.set_auto_page_break(auto=True, margin=18)
         self.set_title("構成団体データ削除報告書")
         self.set_creator("Kyodo")
@@ -767,7 +769,7 @@ def render_deletion_report(report: DeletionReport, settings: Settings) -> bytes:
     ]
     counts.append(["合計", "", f"{sum(report.row_counts.values()):,}"])
     _table(pdf, ["種類", "テーブル", "件数"], counts, [80, 70, 30])
-    return bytes(pdf.output())
+    return pdf_bytes(pdf)
 
 
 def _table(pdf: FPDF, headings: list[str], rows: list[list[str]], widths: list[int]) -> None:

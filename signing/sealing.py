@@ -38,7 +38,9 @@ import aiohttp
 from asn1crypto import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
+from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko_certvalidator.policy_decl import RevocationCheckingRule
 
@@ -123,6 +125,8 @@ class Sealer:
         self._owns_session = session is None
         self._timestamper: _trust.PinnedTimeStamper | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reserved: int | None = None
+        """Room for the signature container (hex digits), learned from this sealer's first seal."""
 
     @property
     def signing_certificate(self) -> x509.Certificate:
@@ -148,6 +152,7 @@ class Sealer:
             await self._session.close()
             self._session = None
         self._timestamper = None
+        self._reserved = None
 
     def _http(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -198,7 +203,8 @@ class Sealer:
             (revoked, expired, untrusted).
         :raises SigningError: anything else that went wrong while signing.
         """
-        for attempt in (1, 2):
+        tsa_changes = 0
+        while True:
             try:
                 return await self._seal_once(pdf_bytes, fields, reason, location, contact_info)
             except _trust.TsaCertificateChanged as e:
@@ -206,9 +212,14 @@ class Sealer:
                 # DSS would lack the new certificate's revocation data.
                 log.warning("TSA certificate changed to %s; re-pinning", e)
                 self._timestamper = None
-                if attempt == 2:
+                self._reserved = None  # its chain, and so the container, may differ in size
+                tsa_changes += 1
+                if tsa_changes == 2:
                     raise SigningError("TSA certificate changed twice during one seal") from e
-        raise AssertionError("unreachable")
+            except _ReservationTooSmall as e:
+                # E.g. the container outgrew the room: seal again, pyHanko sizing it (nothing was kept).
+                log.warning("seal in the room learned before failed (%s); sealing again with pyHanko's estimate", e)
+                self._reserved = None
 
     async def _seal_once(
         self,
@@ -271,13 +282,40 @@ class Sealer:
             new_field_spec=SigFieldSpec(sig_field_name=self.field_name),
         )
         output = io.BytesIO()
+        reserved = self._reserved
         try:
-            await pdf_signer.async_sign_pdf(writer, output=output)
+            # Without bytes_reserved pyHanko signs a dummy container first to size
+            # the room for the real one (a fifth of a seal's CPU). Its size (the
+            # chain, the signed attributes, the TSA's token) is the same for every
+            # seal of this sealer, so the room sized for the first seal is reused.
+            await pdf_signer.async_sign_pdf(writer, output=output, bytes_reserved=reserved)
         except _trust.TsaCertificateChanged:
             raise
+        except PyHankoSigningError as e:
+            if reserved is not None:
+                raise _ReservationTooSmall(str(e)) from e
+            raise _trust.as_signing_error(e, "seal") from e
         except (PdfError, RecursionError) as e:
             # Writing the signed revision failed on the document's structure.
             raise SealingInputError(f"the PDF could not be signed as it is: {type(e).__name__}: {e}") from e
         except Exception as e:
             raise _trust.as_signing_error(e, "seal") from e
-        return output.getvalue()
+        sealed = output.getvalue()
+        if reserved is None:
+            self._reserved = _signature_room(sealed)
+        return sealed
+
+
+class _ReservationTooSmall(Exception):
+    """The signature container did not fit the room learned from an earlier seal."""
+
+
+def _signature_room(sealed: bytes) -> int | None:
+    """The room (hex digits) of the certification signature's /Contents, from its /ByteRange."""
+    try:
+        signatures = PdfFileReader(io.BytesIO(sealed), strict=False).embedded_signatures
+        _zero, gap_start, gap_end, _rest = (int(n) for n in signatures[0].byte_range)
+    except (PdfError, ValueError, IndexError, TypeError):
+        return None
+    room = gap_end - gap_start - 2  # less the angle brackets around the hex string
+    return room if room > 0 and room % 2 == 0 else None

@@ -204,6 +204,32 @@ async def test_several_files_and_pages_with_one_sealer(signing_settings: Signing
     assert "第2頁" not in _page_text(sealed[1], 1)  # nothing leaked onto other pages
 
 
+def _signature_room(pdf: bytes) -> int:
+    _zero, start, end, _rest = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0].byte_range
+    return int(end) - int(start) - 2
+
+
+async def test_later_seals_reuse_the_room_the_first_needed_and_recover_when_it_is_too_small(
+    signing_settings: SigningSettings, pki: TestPKI
+) -> None:
+    """pyHanko sizes the signature container once per sealer; a container that outgrows it is sealed again."""
+    boxes = [TextBoxFill(0, 72, 700, 250, 20, "甲：札幌市")]
+    async with Sealer(signing_settings) as sealer:
+        first = await sealer.seal(make_pdf(1, title="A"), boxes, reason=REASON, location=LOCATION)
+        room = _signature_room(first)
+        sealer._reserved = room + 1000  # as if the first seal had needed more: the next one is given that much
+        second = await sealer.seal(make_pdf(1, title="B"), boxes, reason=REASON, location=LOCATION)
+        assert _signature_room(second) == room + 1000
+        sealer._reserved = 1000  # far too small for the chain and the TSA's token
+        third = await sealer.seal(make_pdf(1, title="C"), boxes, reason=REASON, location=LOCATION)
+        assert _signature_room(third) == room  # sized by pyHanko again, and learned again
+        assert sealer._reserved == room
+    for out in (first, second, third):
+        report = await verify_async(out, trust_roots=[pki.root_cert])
+        assert report.ok, report.problems
+        assert report.archive_timestamped
+
+
 async def test_sandbox_certificate_is_labelled(pki: TestPKI, pki_server: PKIServer) -> None:
     out = await _seal(pki.signing_settings("sandbox"), make_pdf(1), [])
     report = await verify_async(out, trust_roots=[pki.root_cert])
