@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from advanced_alchemy.base import BigIntBase
 from celery import Celery, current_app
-from sqlalchemy import DateTime, Index, Integer, String, Text, func, select, update
+from sqlalchemy import DateTime, Index, Integer, String, Text, case, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -179,20 +179,27 @@ async def claim(session: AsyncSession, row_id: int, hand_over: int, holder: str,
     One ``UPDATE``: of two attempts at once exactly one wins. An attempt may claim
     the row when it is the current hand-over not claimed yet, when it already holds
     the row, or when the lease has run out (whoever held it went silent).
+
+    The relay publishes a task before it commits, so the task may claim first. The
+    ``UPDATE`` therefore finds the row by its id alone, waits for the relay's row
+    lock, and decides on the committed row (in the ``SET``): a condition in the
+    ``WHERE`` would be judged on the row as it was before the relay's commit.
     """
-    claimed = await session.scalar(
+    claimable = OutboxMessage.finished_at.is_(None) & (
+        (OutboxMessage.lease_holder.is_(None) & (OutboxMessage.attempts == hand_over))
+        | (OutboxMessage.lease_holder == holder)
+        | (OutboxMessage.lease_until < _NOW)
+    )
+    now_holder = await session.scalar(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
-        .where(OutboxMessage.finished_at.is_(None))
-        .where(
-            ((OutboxMessage.lease_holder.is_(None)) & (OutboxMessage.attempts == hand_over))
-            | (OutboxMessage.lease_holder == holder)
-            | (OutboxMessage.lease_until < _NOW)
+        .values(
+            lease_holder=case((claimable, holder), else_=OutboxMessage.lease_holder),
+            lease_until=case((claimable, _NOW + _seconds(seconds)), else_=OutboxMessage.lease_until),
         )
-        .values(lease_holder=holder, lease_until=_NOW + _seconds(seconds))
-        .returning(OutboxMessage.id)
+        .returning(OutboxMessage.lease_holder)
     )
-    return claimed is not None
+    return now_holder == holder
 
 
 async def release(session: AsyncSession, row_id: int, holder: str, seconds: float) -> bool:
