@@ -207,6 +207,12 @@ class WorkerSettings:
     (false: they ask a worker to, through a relay task)."""
     seal_lease_seconds: int = field(default_factory=lambda: _env_int("KYODO_SEAL_LEASE_SECONDS", 900))
     """KYODO_SEAL_LEASE_SECONDS: a seal attempt silent this long (its worker died) is sent again by beat."""
+    mail_lease_seconds: int = field(default_factory=lambda: _env_int("KYODO_MAIL_LEASE_SECONDS", 120))
+    """KYODO_MAIL_LEASE_SECONDS: a mail attempt silent this long (its worker died) is sent again by beat.
+
+    Keep it well above the SMTP timeout (20 s per exchange): an attempt still talking
+    to a slow server when its lease runs out may be sent a second time.
+    """
     beat_lock_seconds: int = field(default_factory=lambda: _env_int("KYODO_BEAT_LOCK_SECONDS", 30))
     """KYODO_BEAT_LOCK_SECONDS: a beat that stopped extending its lock this long is replaced by a waiting one."""
 

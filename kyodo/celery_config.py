@@ -18,6 +18,12 @@ _settings = get_settings()
 broker_url = redis_url(_settings)
 result_backend = broker_url
 broker_connection_retry_on_startup = True
+# Redis hands an unacknowledged task to another worker after this long. It stays an
+# hour: it must be longer than the longest task and the longest countdown of a retry
+# (the seal's backoff waits up to 30 min; renewals and reports run for minutes), or a
+# task still waiting or running would be handed out twice. Mail and seals do not
+# wait for it: each attempt holds a lease (KYODO_MAIL_LEASE_SECONDS,
+# KYODO_SEAL_LEASE_SECONDS) and beat hands a silent one to another worker.
 broker_transport_options = {"visibility_timeout": 3600}
 # A task is acknowledged only when it finished, and put back if its worker died:
 # with idempotent tasks this turns "a worker killed mid-task" into a retry.
@@ -61,6 +67,12 @@ beat_schedule = {
         "task": "signing.requeue_waiting_seals",
         "schedule": timedelta(minutes=1),
         "options": {"expires": 50},
+    },
+    # Mail whose attempt went silent (its worker died): sent again once its lease ran out.
+    "requeue-silent-mail": {
+        "task": "signing.requeue_silent_mail",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
     },
     # Webhook notices whose retry is due (the first attempt goes straight from the outbox).
     "retry-webhooks": {

@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.asyncrun import run_async
 from core.db import system_session
 from core.i18n import current_locale, gettext
-from core.outbox import enqueue
-from core.settings import Settings
+from core.outbox import enqueue, lease_on_hand_over
+from core.settings import Settings, get_settings
 from onboarding.environment import TEST_MAIL_NOTICE, TEST_MAIL_PREFIX
 from onboarding.models import Environment
 from signing.blobs import master_key, open_with_master
@@ -165,6 +165,8 @@ def queue_contract_mail(
 
 
 install_notice_routing(MAIL_TASK)
+# Each mail's outbox row is leased from its hand-over on (see signing.tasks.send_mail).
+lease_on_hand_over(MAIL_TASK, lambda: get_settings().worker.mail_lease_seconds)
 
 
 async def mail_sender(session: AsyncSession, contract_id: uuid.UUID) -> Sender | None:
@@ -199,12 +201,20 @@ def _signed(body: str, sender: Sender) -> str:
 
 
 def deliver(
-    settings: Settings, *, to: str, subject: str, body: str, sealed_link: str = "", sender: Sender | None = None
+    settings: Settings,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    sealed_link: str = "",
+    sender: Sender | None = None,
+    message_id: str | None = None,
 ) -> str:
     """Send one mail through the configured SMTP server (or the development mailbox); returns its Message-ID.
 
     With ``sender`` the mail speaks for the member: its name is the sender's display
     name, and the body ends with the member, the department and whom to call.
+    ``message_id`` fixes the Message-ID (the same on every attempt of one mail); else a fresh one.
     """
     if sealed_link:
         body = body.replace(LINK_PLACEHOLDER, open_link(settings, sealed_link))
@@ -220,7 +230,7 @@ def deliver(
     message["From"] = _from_header(mail.mail_from, sender)
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="kyodo")
+    message["Message-ID"] = message_id or make_msgid(domain="kyodo")
     message.set_content(body, charset="utf-8")
     with smtplib.SMTP(host, port, timeout=20) as smtp:
         if mail.smtp_starttls:

@@ -652,6 +652,7 @@ class Platform:
             KYODO_WEB_WORKERS="1",
             KYODO_BEAT_LOCK_SECONDS=str(BEAT_LOCK_SECONDS),
             KYODO_SEAL_LEASE_SECONDS="20",
+            KYODO_MAIL_LEASE_SECONDS="20",
             KYODO_WORKER_HEARTBEAT_SECONDS="1",
             KYODO_SIGN_IN_PER_MINUTE="0",
             KYODO_LINK_PER_MINUTE="0",

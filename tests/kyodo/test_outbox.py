@@ -11,7 +11,16 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.outbox import OutboxMessage, enqueue, relay_pending, set_relay_kick
+from core.outbox import (
+    OutboxMessage,
+    _Relay,
+    claim,
+    enqueue,
+    finish,
+    lease_on_hand_over,
+    relay_pending,
+    set_relay_kick,
+)
 from core.settings import Settings, to_psycopg_url
 from tests.conftest import start_worker, task_sender
 
@@ -118,4 +127,37 @@ async def test_a_web_process_relays_what_was_committed_itself(fresh_database: Se
             assert [(row.sent_at is not None, row.attempts) for row in rows] == [(True, 1)] * 3
     finally:
         worker.stop()
+        await engine.dispose()
+
+
+async def test_a_task_faster_than_the_relays_commit_still_claims_its_row(fresh_database: Settings) -> None:
+    # The relay publishes the task before it commits: the worker's claim may come first.
+    engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    lease_on_hand_over("kyodo.ping", lambda: 60)
+    try:
+        async with maker() as session:
+            message = enqueue(session, "kyodo.ping", value="早い")
+            await session.commit()
+        async with maker() as relay, maker() as worker:
+            assert await relay_pending(relay, app=task_sender(fresh_database)) == 1  # not committed yet
+            racing = asyncio.create_task(claim(worker, message.id, 1, "attempt-a", 30))
+            await asyncio.sleep(0.5)
+            assert not racing.done()  # it waits for the relay's row lock
+            await relay.commit()
+            assert await racing
+            await worker.commit()
+        async with maker() as session:
+            # The same hand-over delivered twice: the second attempt does not get the row.
+            assert not await claim(session, message.id, 1, "attempt-b", 30)
+            assert await claim(session, message.id, 1, "attempt-a", 30)  # the holder keeps it
+            await finish(session, message.id, "sent")
+            await session.commit()
+        async with maker() as session:
+            assert not await claim(session, message.id, 1, "attempt-a", 30)  # finished: nobody
+            row = await session.get(OutboxMessage, message.id)
+            assert row is not None
+            assert (row.outcome, row.lease_holder, row.finished_at is not None) == ("sent", None, True)
+    finally:
+        _Relay.leased.pop("kyodo.ping", None)
         await engine.dispose()
