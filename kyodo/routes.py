@@ -43,6 +43,7 @@ from reporting.operator_controllers import (
     OperatorTargetController,
 )
 from signing.controllers import (
+    BulkSendingApiController,
     BulkSendingController,
     ContractApiController,
     ContractEditorController,
@@ -81,6 +82,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ContractPagesController,
         ContractEditorController,
         BulkSendingController,
+        BulkSendingApiController,
         ContractorController,
         ContractRecordsController,
         ContractRecordsApiController,

@@ -15,6 +15,8 @@ rows they may see by the services' repository.
   department moves;
 * ``_portal`` — :class:`PortalController`, ``/portal``: a contractor's concluded contracts, across members;
 * ``_bulk`` — :class:`BulkSendingController`, ``/contracts/{id}/bulk``: one draft sent to the rows of a CSV file;
+* ``_bulk_api`` — :class:`BulkSendingApiController`, its JSON twin: ``/api/v1/contracts/{id}/bulk``,
+  ``/api/v1/bulk/{id}``;
 * ``_common`` — request parsing, the actions dependency, errors and downloads.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from signing.controllers._api import ContractApiController
 from signing.controllers._bulk import BulkSendingController
+from signing.controllers._bulk_api import BulkSendingApiController
 from signing.controllers._contractor import GATE_COOKIE, ContractorController
 from signing.controllers._editor import ContractEditorController
 from signing.controllers._pages import ContractPagesController
@@ -30,6 +33,7 @@ from signing.controllers._records import ContractRecordsApiController, ContractR
 
 __all__ = [
     "GATE_COOKIE",
+    "BulkSendingApiController",
     "BulkSendingController",
     "ContractApiController",
     "ContractEditorController",

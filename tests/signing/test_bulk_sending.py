@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import json
 import time
 import uuid
 from pathlib import Path
@@ -32,7 +31,7 @@ from kyodo.app import create_app
 from signing import services as svc
 from signing.audit import Actor
 from signing.mail import MAIL_TASK, deliver
-from signing.models import AuditEvent, Contract, ContractStatus, Party, PartyKind
+from signing.models import AuditEvent, BulkBatch, Contract, ContractStatus, Party, PartyKind
 from tenants.passwords import verify_access_code
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in, start_worker, task_sender
@@ -504,16 +503,16 @@ async def test_a_row_the_database_refuses_leaves_nothing_and_a_large_batch_runs_
             assert len(set(passwords)) == 20
             assert shown_once((await client.get(url)).text) == []
 
-            # The task delivered again after a worker stopped between a row's commit and its record:
-            # the row's contract is found, not made twice.
+            # The task delivered again for a finished batch sends nothing more; the result is PostgreSQL's.
             batch = url.rsplit("/", 1)[-1]
-            store = redis.Redis.from_url(fresh_database.redis.url)
-            state_key = f"kyodo:bulk:batch:{draft.member_id}:{batch}"
-            store.hdel(f"kyodo:bulk:results:{draft.member_id}:{batch}", "2")
-            store.set(state_key, json.dumps({**json.loads(store.get(state_key) or "{}"), "status": "running"}))
             sender.send_task("signing.bulk_send", kwargs={"member_id": str(draft.member_id), "batch_id": batch})
             await _until_done(client, maker, sender, url)
             assert "20件の契約を送信しました。送信できなかった行：1件。" in (await client.get(url)).text
+            assert redis.Redis.from_url(fresh_database.redis.url).keys("kyodo:bulk:batch*") == []
+            stored_batch = await _batch_row(maker, uuid.UUID(batch))
+            assert (stored_batch.row_count, stored_batch.sent_count, stored_batch.failed_count) == (21, 20, 1)
+            assert stored_batch.finished_at is not None
+            assert stored_batch.sealed_passwords is None  # shown once, then dropped
 
         assert await _what_is_stored(maker) == {"contracts": 23, "circulating": 22, "refused parties": 0}
         stored = await _outbox_and_trail_text(maker)
@@ -523,16 +522,32 @@ async def test_a_row_the_database_refuses_leaves_nothing_and_a_large_batch_runs_
         await engine.dispose()
 
 
-async def test_passwords_not_looked_at_in_time_are_gone_and_the_page_says_so(
-    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+async def _batch_row(maker: Any, batch_id: uuid.UUID) -> BulkBatch:
+    async with maker() as session:
+        await system_access(session)
+        batch = await session.get(BulkBatch, batch_id)
+        assert batch is not None
+        return batch
+
+
+async def test_passwords_not_looked_at_in_seven_days_are_gone_and_the_page_says_so(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession
 ) -> None:
     draft = await prepare_draft(db_session, office)
     await sign_in(client, "morioka-drafter")
     url = await _send_file(client, draft.id, CP932_ROWS.encode("cp932"))
-    batch = url.rsplit("/", 1)[-1]
-    # What Redis does when the key's hour is over.
-    redis.Redis.from_url(settings.redis.url).delete(f"kyodo:bulk:secrets:{draft.member_id}:{batch}")
+    batch = await db_session.get(BulkBatch, uuid.UUID(url.rsplit("/", 1)[-1]))
+    assert batch is not None
+    assert batch.sealed_passwords is not None  # encrypted, waiting for the one view
+    assert batch.passwords_until - batch.created_at <= dt.timedelta(days=7)
+    batch.passwords_until = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)  # seven days later
+    await db_session.flush()
     page = await client.get(url)
     assert shown_once(page.text) == []
-    assert "1時間以内に表示されなかった" in page.text
+    assert "7日以内に表示されなかった" in page.text
+    assert "パスワードを再設定" in page.text  # how to give a new one
     assert "3件の契約を送信しました" in page.text
+    await db_session.refresh(batch)
+    assert batch.sealed_passwords is None
+    assert batch.passwords_dropped_at is not None
+    assert batch.passwords_shown_at is None
