@@ -896,7 +896,7 @@ async def batch_view(
         status=batch.status.value,
         rows=rows,
         passwords_shown=shown,
-        passwords_gone=done and not shown and any(r.ok for r in rows),
+        passwords_gone=done and not shown and batch.sealed_passwords is None and any(r.ok for r in rows),
         passwords_shown_before=shown_before,
         started_by=batch.started_by_name,
         created_at=batch.created_at,
