@@ -232,6 +232,7 @@ async def test_a_cp932_file_is_previewed_then_sent_with_one_password_each_shown_
     shown = {tr.select("td")[2].get_text(): tr.select("td")[-1].get_text() for tr in table}
     assert set(shown) == {"takahashi@example.co.jp", "yamasaki@example.co.jp", "sasaki@example.co.jp"}
     assert "盛総第101号" in table[0].get_text()
+    await check_stored_batch(db_session, office, uuid.UUID(result_url.rsplit("/", 1)[-1]))
 
     again = await client.get(result_url)
     assert again.status_code == 200
@@ -249,6 +250,24 @@ async def test_a_cp932_file_is_previewed_then_sent_with_one_password_each_shown_
         assert "/c/" in body
         assert password not in body  # never the password in the mail
     assert box.to("placeholder@example.co.jp") == []
+
+
+async def check_stored_batch(session: AsyncSession, office: Office, batch_id: uuid.UUID) -> None:
+    """The batch is PostgreSQL's: who started it, when, its counts and each row's outcome; the passwords dropped."""
+    await system_access(session)
+    batch = await session.get(BulkBatch, batch_id, populate_existing=True)
+    assert batch is not None
+    assert batch.started_by == f"staff:{office.drafter_a.id}"
+    assert (batch.row_count, batch.sent_count, batch.failed_count) == (3, 3, 0)
+    assert batch.finished_at is not None
+    assert batch.sealed_passwords is None  # shown once, then dropped
+    assert batch.passwords_shown_at is not None
+    rows = (
+        await session.scalars(select(BulkBatchRow).where(BulkBatchRow.batch_id == batch_id).order_by(BulkBatchRow.line))
+    ).all()
+    assert [(r.line, r.state) for r in rows] == [(line, BulkRowState.SENT) for line in (2, 3, 4)]
+    assert rows[0].contract_number == "盛総第101号"
+    assert all(r.contract_id for r in rows)
 
 
 async def check_made(session: AsyncSession, office: Office, draft: Contract, shown: dict[str, str]) -> None:
@@ -530,7 +549,7 @@ async def test_a_row_the_database_refuses_leaves_nothing_and_a_large_batch_runs_
 async def _batch_row(maker: Any, batch_id: uuid.UUID) -> BulkBatch:
     async with maker() as session:
         await system_access(session)
-        batch = await session.get(BulkBatch, batch_id)
+        batch: BulkBatch | None = await session.get(BulkBatch, batch_id)
         assert batch is not None
         return batch
 
@@ -552,10 +571,11 @@ async def test_passwords_not_looked_at_in_seven_days_are_gone_and_the_page_says_
     assert "7日以内に表示されなかった" in page.text
     assert "パスワードを再設定" in page.text  # how to give a new one
     assert "3件の契約を送信しました" in page.text
-    await db_session.refresh(batch)
-    assert batch.sealed_passwords is None
-    assert batch.passwords_dropped_at is not None
-    assert batch.passwords_shown_at is None
+    stored = await db_session.get(BulkBatch, batch.id, populate_existing=True)
+    assert stored is not None
+    assert stored.sealed_passwords is None  # dropped unseen
+    assert stored.passwords_shown_at is None
+    assert stored.passwords_dropped_at is not None
 
 
 @asynccontextmanager
