@@ -43,6 +43,7 @@ from reporting.operator_controllers import (
     OperatorTargetController,
 )
 from signing.controllers import (
+    BulkSendingApiController,
     BulkSendingController,
     ContractApiController,
     ContractEditorController,
@@ -83,6 +84,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ContractEditorController,
         BulkSendingController,
         FinanceCsvController,
+        BulkSendingApiController,
         ContractorController,
         ContractRecordsController,
         ContractRecordsApiController,

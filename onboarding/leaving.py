@@ -73,8 +73,9 @@ __all__ = [
     "table_csvs",
 ]
 
-EXCLUDED_COLUMNS = frozenset({"password_hash", "key_hash", "token_hash", "sealed_secret"})
-"""Secrets never exported (password, key and link-token hashes, sealed webhook secrets): useless elsewhere."""
+EXCLUDED_COLUMNS = frozenset({"password_hash", "key_hash", "token_hash", "sealed_secret", "sealed_passwords"})
+"""Secrets never exported (password, key and link-token hashes, sealed webhook secrets, the sealed access
+passwords of a bulk sending not yet seen): useless elsewhere."""
 
 
 def member_blob_dir(settings: Settings, member_id: uuid.UUID) -> Path:
@@ -181,6 +182,8 @@ TABLE_KINDS: dict[str, str] = {
     "ip_range": "接続元IPアドレス範囲",
     "security_event": "セキュリティ記録",
     "address_book_entry": "アドレス帳",
+    "bulk_batch": "一括送信",
+    "bulk_batch_row": "一括送信の行（結果）",
 }
 """What each table holds, as the deletion report names it (always in Japanese, like the report)."""
 

@@ -145,6 +145,20 @@ class BlobStore:
             assert wrapped is not None
         return AESGCM(_open(self._masters, wrapped, str(member_id).encode()))
 
+    async def seal_for_member(self, session: AsyncSession, member_id: uuid.UUID, plaintext: bytes, aad: bytes) -> bytes:
+        """``plaintext`` encrypted (AES-GCM, random nonce first) under the member's data key, for a database column.
+
+        Deleting a leaving member deletes its data key, so what was sealed this way cannot be read again.
+        """
+        aead = await self._data_key(session, member_id)
+        nonce = secrets.token_bytes(_NONCE)
+        return nonce + aead.encrypt(nonce, plaintext, aad)
+
+    async def open_for_member(self, session: AsyncSession, member_id: uuid.UUID, sealed: bytes, aad: bytes) -> bytes:
+        """Decrypt what :meth:`seal_for_member` wrote (``aad`` must be the same)."""
+        aead = await self._data_key(session, member_id)
+        return aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
+
     async def put(self, session: AsyncSession, member_id: uuid.UUID, data: bytes) -> str:
         """Store ``data`` (once) and return its SHA-256."""
         digest = sha256_hex(data)

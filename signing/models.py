@@ -42,6 +42,10 @@ from tenants.models import MemberOwned
 __all__ = [
     "AuditEvent",
     "AuditKind",
+    "BulkBatch",
+    "BulkBatchRow",
+    "BulkBatchStatus",
+    "BulkRowState",
     "ConclusionCertificate",
     "Contract",
     "ContractDocument",
@@ -386,3 +390,79 @@ class PortalSignIn(UUIDv7AuditBase):
     user_agent: Mapped[str] = mapped_column(Text, default="")
     mailed: Mapped[bool] = mapped_column(Boolean, default=False)
     """A link was mailed: the address is an agreed party of a concluded contract (never shown to the requester)."""
+
+
+class BulkBatchStatus(enum.StrEnum):
+    """How far a bulk-sending batch got."""
+
+    QUEUED = "queued"
+    """Waiting for the worker."""
+    RUNNING = "running"
+    DONE = "done"
+    """Every row was sent or failed."""
+
+
+class BulkRowState(enum.StrEnum):
+    """The outcome of one row of a bulk-sending batch."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    """Its contract was made and sent (in the same transaction as this state)."""
+    FAILED = "failed"
+    """Nothing of it was kept; ``error`` says why."""
+
+
+class BulkBatch(MemberOwned, UUIDv7AuditBase):
+    """One bulk sending (一括送信): a draft sent to the rows of a file, by one staff member or API key.
+
+    ``sealed_passwords`` holds the access passwords of the rows, encrypted
+    (AES-GCM) under the member's data key, until the one who started the batch
+    has seen them once or :data:`signing.services._bulk.PASSWORDS_KEEP` is over;
+    then it is emptied and ``passwords_dropped_at`` says when.
+    """
+
+    __tablename__ = "bulk_batch"
+    __table_args__ = (Index("ix_bulk_batch_member_created", "member_id", "created_at"),)
+
+    draft_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contract.id", ondelete="SET NULL"), nullable=True)
+    draft_subject: Mapped[str] = mapped_column(String(400))
+    environment: Mapped[Environment] = mapped_column(_enum(Environment, "environment"), default=Environment.LIVE)
+    """The draft's: a test batch goes with the test contracts at go-live."""
+    started_by: Mapped[str] = mapped_column(String(80))
+    """``staff:<id>`` or ``apikey:<id>``: only this caller sees the batch."""
+    started_by_name: Mapped[str] = mapped_column(String(200), default="")
+    started_as: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+    """The caller's principal and origin when it started (the worker acts as them)."""
+    status: Mapped[BulkBatchStatus] = mapped_column(
+        _enum(BulkBatchStatus, "bulk_batch_status"), default=BulkBatchStatus.QUEUED
+    )
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    sent_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sealed_passwords: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    passwords_until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    """After this the passwords are dropped, seen or not."""
+    passwords_shown_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    passwords_dropped_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class BulkBatchRow(MemberOwned, UUIDv7AuditBase):
+    """One row of a batch: what it asked for and what became of it (kept as long as the member's contracts)."""
+
+    __tablename__ = "bulk_batch_row"
+    __table_args__ = (UniqueConstraint("batch_id", "line"),)
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bulk_batch.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)
+    """The line of the file (or the position in the JSON list, from 1)."""
+    environment: Mapped[Environment] = mapped_column(_enum(Environment, "environment"), default=Environment.LIVE)
+    data: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+    """The checked row: company, person, e-mail, amount, contract number, subject, transaction date."""
+    state: Mapped[BulkRowState] = mapped_column(_enum(BulkRowState, "bulk_row_state"), default=BulkRowState.PENDING)
+    contract_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contract.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    contract_number: Mapped[str] = mapped_column(String(100), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

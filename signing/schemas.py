@@ -12,13 +12,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.i18n import gettext as _
 from signing.labels import failure_message
 from signing.models import AuditEvent, Contract, ContractDocument, Party, SealedDocument, TextBox
-from signing.services import FinanceImport, FinanceRow
+from signing.services import BatchView, BulkPreview, FinanceImport, FinanceRow
 
 __all__ = [
     "AuditEventOut",
     "AuditTrailOut",
+    "BulkBatchOut",
+    "BulkBatchRowOut",
+    "BulkPreviewOut",
+    "BulkPreviewRowOut",
+    "BulkProblemOut",
     "ContractOut",
     "ContractPage",
     "ContractStatusOut",
@@ -321,4 +327,158 @@ class FinanceImportOut:
             unchanged=result.count("unchanged"),
             problems=[FinanceProblemOut(line, message) for line, message in result.problems],
             rows=[FinanceRowOut.of(r) for r in result.rows],
+        )
+
+
+@dataclass
+class BulkProblemOut:
+    """A problem of the file or the list as a whole: its line (0: the whole request) and why, in Japanese."""
+
+    line: int
+    message: str
+
+
+@dataclass
+class BulkPreviewRowOut:
+    """A row as it would be sent (the draft's values where the row leaves one empty), with its problems."""
+
+    line: int
+    """The line of the CSV file (the header is line 1), or the place in the JSON list (from 1)."""
+    company: str
+    person: str
+    email: str
+    amount: int | None
+    contract_number: str
+    subject: str
+    transaction_date: dt.date | None
+    problems: list[str]
+
+
+@dataclass
+class BulkPreviewOut:
+    """The check of a bulk sending (a dry run: nothing was written): ``sendable`` when no problem remains."""
+
+    draft_id: uuid.UUID
+    sendable: bool
+    problem_count: int
+    problems: list[BulkProblemOut]
+    rows: list[BulkPreviewRowOut]
+    encoding: str
+    """How the file was read (``utf-8``, ``utf-8-sig``, ``cp932``); empty for JSON rows."""
+
+    @classmethod
+    def of(cls, result: BulkPreview) -> BulkPreviewOut:
+        return cls(
+            draft_id=result.draft.id,
+            sendable=result.sendable,
+            problem_count=result.problem_count,
+            problems=[BulkProblemOut(line=line, message=message) for line, message in result.problems],
+            rows=[
+                BulkPreviewRowOut(
+                    line=r.line,
+                    company=r.company,
+                    person=r.person,
+                    email=r.email,
+                    amount=r.amount,
+                    contract_number=r.contract_number,
+                    subject=r.subject,
+                    transaction_date=r.transaction_date,
+                    problems=list(r.problems),
+                )
+                for r in result.rows
+            ],
+            encoding=result.encoding,
+        )
+
+
+@dataclass
+class BulkBatchRowOut:
+    """One row of a batch and what became of it."""
+
+    line: int
+    state: str
+    """``pending`` (not yet processed), ``sent`` (its contract is in circulation) or ``failed`` (nothing kept)."""
+    company: str
+    person: str
+    email: str
+    contract_id: uuid.UUID | None
+    contract_number: str
+    error: str
+    """Why the row failed, in Japanese (empty otherwise)."""
+    password: str | None
+    """The contractor's access password: only in the first answer after the batch is done, never again."""
+
+
+@dataclass
+class BulkBatchOut:
+    """A bulk sending: progress, counts and every row's outcome; the access passwords once."""
+
+    id: uuid.UUID
+    draft_id: uuid.UUID | None
+    draft_subject: str
+    status: str
+    """``queued``, ``running`` or ``done``."""
+    total: int
+    processed: int
+    sent: int
+    failed: int
+    created_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    passwords_included: bool
+    """True in the one answer that carries the rows' ``password``; keep them now, they are not shown again."""
+    passwords_note: str
+    """What became of the passwords, in Japanese (shown now, shown before, or dropped unseen after 7 days)."""
+    rows: list[BulkBatchRowOut]
+
+    @classmethod
+    def of(cls, batch: BatchView) -> BulkBatchOut:
+        if batch.passwords_shown:
+            note = _(
+                "The access passwords are in this answer only and cannot be shown again: keep them now and pass "
+                "each one on by phone or on paper. A lost one is replaced with a new access password for that party."
+            )
+        elif batch.passwords_gone and batch.passwords_shown_before:
+            note = _(
+                "The access passwords were shown once and can no longer be shown. If one was lost, set a new "
+                "password for that contract's party (POST /api/v1/contracts/{id}/parties/{party_id}/password)."
+            )
+        elif batch.passwords_gone:
+            note = _(
+                "The access passwords were not looked at within seven days and have been deleted. Set a new "
+                "password for each contract's party (POST /api/v1/contracts/{id}/parties/{party_id}/password)."
+            )
+        elif batch.running or batch.sent:
+            note = _(
+                "The access passwords come in the first answer of GET /api/v1/bulk/{id} once every row is done, "
+                "and only in that one."
+            )
+        else:
+            note = ""
+        return cls(
+            id=uuid.UUID(batch.id),
+            draft_id=uuid.UUID(batch.draft_id) if batch.draft_id else None,
+            draft_subject=batch.draft_subject,
+            status=batch.status,
+            total=len(batch.rows),
+            processed=batch.processed,
+            sent=len(batch.sent),
+            failed=len(batch.failed),
+            created_at=batch.created_at,
+            finished_at=batch.finished_at,
+            passwords_included=batch.passwords_shown,
+            passwords_note=note,
+            rows=[
+                BulkBatchRowOut(
+                    line=r.row.line,
+                    state=r.state.value,
+                    company=r.row.company,
+                    person=r.row.person,
+                    email=r.row.email,
+                    contract_id=uuid.UUID(r.contract_id) if r.contract_id else None,
+                    contract_number=r.contract_number,
+                    error=r.error,
+                    password=r.password or None,
+                )
+                for r in batch.rows
+            ],
         )

@@ -33,7 +33,7 @@ from signing.errors import SigningError
 from signing.exit import give_up_deletion, run_deletion_request
 from signing.mail import MAIL_TASK, deliver, sender_of_mail
 from signing.models import AuditKind
-from signing.services import remind
+from signing.services import drop_expired_bulk_passwords, remind
 from tenants import oplog
 from tenants.idempotency import KEEP as IDEMPOTENCY_KEEP
 from tenants.repositories.idempotency import purge_keys
@@ -283,7 +283,8 @@ def purge_operation_logs() -> int:
     long as the contract. The staff operation log of
     :mod:`tenants.oplog` is purged too, leaving a checkpoint in each chain.
     Both tables are append-only for the application role, so this runs as the
-    schema owner. The JSON API's idempotency keys older than 24 hours go too.
+    schema owner. The JSON API's idempotency keys older than 24 hours go too, and
+    the access passwords of bulk-sending batches older than seven days, seen or not.
     """
     settings = get_settings()
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=365 * settings.contracts.operation_log_years)
@@ -297,6 +298,8 @@ def purge_operation_logs() -> int:
     # The staff operation log (sign-ins, administration, imports) keeps its chains verifiable.
     deleted += oplog.purge_expired(settings)
     purge_idempotency_keys(settings)
+    dropped = drop_expired_bulk_passwords(settings)
+    log.info("dropped the access passwords of %s bulk-sending batches older than seven days", dropped)
     return deleted
 
 

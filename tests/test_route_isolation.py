@@ -49,6 +49,7 @@ _TABLE_OF_PARAM = {
     "delivery": "webhook_delivery",
     "address": "notification_address",
     "release": "report_release",
+    "batch": "bulk_batch",
 }
 
 
@@ -285,7 +286,43 @@ async def _contracts_of_b(session: AsyncSession, setup: TwoMembers, mayor: Any, 
         if n == 1:
             contract.status = ContractStatus.SEAL_FAILED
             contract.seal_failure = {"reason": "characters", "text_box_id": str(box.id), "label": "受託者名"}
+    await _bulk_batch_of_b(session, setup, drafter, contract)
     await session.flush()
+
+
+async def _bulk_batch_of_b(session: AsyncSession, setup: TwoMembers, drafter: Any, contract: Any) -> None:
+    """A finished bulk sending of member B's drafter, its passwords not yet seen (A must reach neither)."""
+    from signing.models import BulkBatch, BulkBatchRow, BulkBatchStatus, BulkRowState
+
+    batch = BulkBatch(
+        member_id=setup.b.id,
+        draft_id=contract.id,
+        draft_subject="八幡平市一括送信の下書き",
+        started_by=f"staff:{drafter.id}",
+        started_by_name=drafter.name,
+        status=BulkBatchStatus.DONE,
+        row_count=1,
+        sent_count=1,
+        passwords_until=dt.datetime.now(dt.UTC) + dt.timedelta(days=7),
+        sealed_passwords=b"sealed-passwords-of-hachimantai",
+    )
+    session.add(batch)
+    await session.flush()
+    session.add(
+        BulkBatchRow(
+            member_id=setup.b.id,
+            batch_id=batch.id,
+            line=2,
+            data={
+                "company": "八幡平一括商事株式会社",
+                "person": "一括 太郎",
+                "email": "ikkatsu@hachimantai.example.jp",
+            },
+            state=BulkRowState.SENT,
+            contract_id=contract.id,
+            contract_number="八総第99号",
+        )
+    )
 
 
 async def _concluded_contract_of_b(session: AsyncSession, setup: TwoMembers) -> None:

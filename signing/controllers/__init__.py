@@ -17,6 +17,8 @@ rows they may see by the services' repository.
 * ``_bulk`` — :class:`BulkSendingController`, ``/contracts/{id}/bulk``: one draft sent to the rows of a CSV file;
 * ``_finance`` — :class:`FinanceCsvController`, ``/contracts/finance/…``: the finance system's CSV, export and
   import;
+* ``_bulk_api`` — :class:`BulkSendingApiController`, its JSON twin: ``/api/v1/contracts/{id}/bulk``,
+  ``/api/v1/bulk/{id}``;
 * ``_common`` — request parsing, the actions dependency, errors and downloads.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 from signing.controllers._api import ContractApiController
 from signing.controllers._bulk import BulkSendingController
+from signing.controllers._bulk_api import BulkSendingApiController
 from signing.controllers._contractor import GATE_COOKIE, ContractorController
 from signing.controllers._editor import ContractEditorController
 from signing.controllers._finance import FinanceCsvController
@@ -33,6 +36,7 @@ from signing.controllers._records import ContractRecordsApiController, ContractR
 
 __all__ = [
     "GATE_COOKIE",
+    "BulkSendingApiController",
     "BulkSendingController",
     "ContractApiController",
     "ContractEditorController",

@@ -4,8 +4,9 @@
 every row with its problems and writes nothing; "send" makes and sends the
 contracts (a large batch in a worker) and leads to ``/contracts/bulk/{batch}``,
 which shows the rows sent and failed and, on its first view once the batch is
-finished, each contract's access password (printable, then gone). Each handler
-calls one method of :class:`signing.services.BulkSending`.
+finished, each contract's access password (printable, then gone). The batch and
+its rows are read from PostgreSQL. Each handler calls one method of
+:class:`signing.services.BulkSending`, as its JSON twin (:mod:`signing.controllers._bulk_api`) does.
 """
 
 from __future__ import annotations
@@ -130,8 +131,8 @@ class BulkSendingController(Controller):
             return await self._start_page(bulk, contract_id, error=exc.message, status=status_of(exc))
         return Redirect(path=f"/contracts/bulk/{batch_id}", status_code=303)
 
-    @get("/bulk/{batch_id:str}", guards=_GUARDS)
-    async def result(self, *, batch_id: FromPath[str], bulk: NamedDependency[svc.BulkSending]) -> Response[Any]:
+    @get("/bulk/{batch_id:uuid}", guards=_GUARDS)
+    async def result(self, *, batch_id: FromPath[uuid.UUID], bulk: NamedDependency[svc.BulkSending]) -> Response[Any]:
         """Rows sent and failed; on the first view of a finished batch, the access passwords (once)."""
         batch = await bulk.batch(batch_id, reveal=True)
         return Template(
@@ -141,8 +142,8 @@ class BulkSendingController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @get("/bulk/{batch_id:str}/progress", guards=_GUARDS)
-    async def progress(self, *, batch_id: FromPath[str], bulk: NamedDependency[svc.BulkSending]) -> Response[Any]:
+    @get("/bulk/{batch_id:uuid}/progress", guards=_GUARDS)
+    async def progress(self, *, batch_id: FromPath[uuid.UUID], bulk: NamedDependency[svc.BulkSending]) -> Response[Any]:
         """The progress box, polled while a worker sends the rows; when done the page reloads to show the result."""
         batch = await bulk.batch(batch_id, reveal=False)
         headers = {"Cache-Control": "no-store"}

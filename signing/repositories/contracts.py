@@ -151,19 +151,6 @@ class ContractRepository(MemberScopedRepository):
             self.scoped(Contract).where(Contract.previous_id == contract_id, Contract.deleted_at.is_(None)).limit(1)
         )
 
-    async def bulk_sent(self, batch_id: str, line: int) -> Contract | None:
-        """The contract bulk sending made for ``line`` of the batch ``batch_id``, if it was made (a task run twice)."""
-        made = (
-            select(AuditEvent.contract_id)
-            .where(
-                AuditEvent.member_id == self.member_id,
-                AuditEvent.detail["bulk_sending"]["batch"].astext == batch_id,
-                AuditEvent.detail["bulk_sending"]["line"].as_integer() == line,
-            )
-            .scalar_subquery()
-        )
-        return await self.first(self.scoped(Contract).where(Contract.id.in_(made)).limit(1))
-
     async def latest_certificate(self, contract_id: uuid.UUID) -> ConclusionCertificate | None:
         """The newest sealed certificate of conclusion of the contract."""
         return await self.first(

@@ -37,8 +37,19 @@ from signing.services._actions import ContractActions, ContractView, PasswordInp
 from signing.services._bulk import BACKGROUND_ROWS as BULK_BACKGROUND_ROWS
 from signing.services._bulk import COLUMNS as BULK_COLUMNS
 from signing.services._bulk import MAX_ROWS as BULK_MAX_ROWS
-from signing.services._bulk import BatchView, BulkPreview, BulkRow, BulkSending, placeholder_of
+from signing.services._bulk import PASSWORDS_KEEP as BULK_PASSWORDS_KEEP
+from signing.services._bulk import (
+    BatchRow,
+    BatchView,
+    BulkPreview,
+    BulkRow,
+    BulkRowInput,
+    BulkRowsInput,
+    BulkSending,
+    placeholder_of,
+)
 from signing.services._bulk import column_label as bulk_column_label
+from signing.services._bulk import drop_expired_passwords as drop_expired_bulk_passwords
 from signing.services._circulation import (
     agree,
     cancel,
@@ -127,6 +138,7 @@ __all__ = [
     "BULK_BACKGROUND_ROWS",
     "BULK_COLUMNS",
     "BULK_MAX_ROWS",
+    "BULK_PASSWORDS_KEEP",
     "CLEARABLE",
     "FINANCE_COLUMNS",
     "FINANCE_HEADERS",
@@ -136,9 +148,12 @@ __all__ = [
     "MIN_CONTRACTOR_PASSWORD",
     "SEAL_TASK",
     "TRAIL_EXPORT_LIMIT",
+    "BatchRow",
     "BatchView",
     "BulkPreview",
     "BulkRow",
+    "BulkRowInput",
+    "BulkRowsInput",
     "BulkSending",
     "Confirmation",
     "ContractActions",
@@ -190,6 +205,7 @@ __all__ = [
     "decline",
     "delete_draft",
     "document_download",
+    "drop_expired_bulk_passwords",
     "edit_draft",
     "edit_party",
     "edit_text_box",

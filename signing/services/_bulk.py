@@ -23,11 +23,18 @@ Three steps:
   :data:`BACKGROUND_ROWS` rows are sent in the request; a larger batch by the
   task ``signing.bulk_send`` (fed through the outbox), whose progress the result
   page polls.
-* The passwords exist in clear only in the request that made them and, until the
-  clerk who started the batch opens its result page, **encrypted under the master
-  key in Redis** (AES-GCM, :data:`SECRETS_SECONDS` at most; the worker reads them
-  from there, so neither the outbox nor PostgreSQL ever holds one). The result
-  page takes them out of Redis (``GETDEL``) and shows them once; PostgreSQL keeps
+* A batch and its rows are **PostgreSQL's** (:class:`~signing.models.BulkBatch`,
+  :class:`~signing.models.BulkBatchRow`): who started it, when, its counts and
+  each row's outcome (sent with its contract, or failed with why), kept as long
+  as the member's contracts and deleted with the member. A row's contract and
+  its outcome are committed together, the row locked meanwhile, so a task
+  delivered again sends no row twice.
+* The passwords exist in clear only in the request that made them and in the
+  one answer that shows them. Meanwhile they are in the batch **encrypted under
+  the member's data key** (AES-GCM, the key of the document store), for the
+  worker and for the first view of the finished batch (the result page, or
+  ``GET /api/v1/bulk/{id}``), which shows them once and drops them; unseen
+  they are dropped after :data:`PASSWORDS_KEEP`. PostgreSQL keeps otherwise
   only their Argon2 hashes, as for single contracts.
 
 Every contract made records in its trail that it came from bulk sending of the
@@ -36,7 +43,6 @@ draft (``bulk_sending``: draft, batch, line); the draft stays a draft.
 
 from __future__ import annotations
 
-import base64
 import csv
 import datetime as dt
 import io
@@ -44,12 +50,13 @@ import json
 import logging
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
 
 from core.errors import Conflict, Invalid, NotFound, ServiceError, TooLarge
 from core.i18n import gettext as _
@@ -60,9 +67,21 @@ from core.settings import Settings
 from core.text import has_control_characters
 from onboarding.staff_csv import ImportRejected, decode
 from signing.audit import Actor, append_event
-from signing.blobs import open_with_master, seal_with_master
-from signing.models import AuditKind, Contract, ContractStatus, Party, PartyKind, TextBox
-from signing.repositories import ContractRepository
+from signing.blobs import BlobStore
+from signing.models import (
+    AuditKind,
+    BulkBatch,
+    BulkBatchRow,
+    BulkBatchStatus,
+    BulkRowState,
+    Contract,
+    ContractStatus,
+    Party,
+    PartyKind,
+    TextBox,
+)
+from signing.repositories.bulk import BulkRepository
+from signing.repositories.bulk import drop_expired_passwords as purge_passwords
 from signing.services._circulation import send
 from signing.services._common import documents_of, get_contract, valid_email
 from signing.services._drafts import suggested_password
@@ -75,12 +94,17 @@ __all__ = [
     "BULK_TASK",
     "COLUMNS",
     "MAX_ROWS",
+    "PASSWORDS_KEEP",
+    "BatchRow",
     "BatchView",
     "BulkPreview",
     "BulkRow",
+    "BulkRowInput",
+    "BulkRowsInput",
     "BulkSending",
     "batch_view",
     "column_label",
+    "drop_expired_passwords",
     "parse_csv",
     "placeholder_of",
     "preview",
@@ -100,10 +124,8 @@ MAX_AMOUNT = 10**15
 """Largest amount accepted (yen)."""
 PREVIEW_SECONDS = 3600
 """How long a checked file waits for its "send" button (Redis)."""
-SECRETS_SECONDS = 3600
-"""How long the encrypted access passwords of a batch wait for the clerk's result page (Redis), at most."""
-STATE_SECONDS = 7 * 24 * 3600
-"""How long a batch's result (rows sent and failed, no password) can be looked at again."""
+PASSWORDS_KEEP = dt.timedelta(days=7)
+"""How long the encrypted access passwords of a batch wait for their one view, at most."""
 _AAD = b"kyodo-bulk-passwords"
 _PREFIX = "kyodo:bulk:"
 
@@ -143,6 +165,40 @@ _HEADERS: dict[str, str] = {
     "取引年月日": "transaction_date",
     "契約日": "transaction_date",
 }
+
+
+@dataclass
+class BulkRowInput:
+    """One counterparty as the JSON API takes it (the columns of the file; only company, person, e-mail required).
+
+    ``amount`` in yen (a number, or text such as ``"1,200,000"``), ``transaction_date`` as
+    ``2026-04-01`` or ``令和8年4月1日``; what is left out comes from the draft.
+    """
+
+    company: str = ""
+    person: str = ""
+    email: str = ""
+    amount: int | str | None = None
+    contract_number: str = ""
+    subject: str = ""
+    """Added after the draft's subject."""
+    transaction_date: str | None = None
+
+
+@dataclass
+class BulkRowsInput:
+    """The counterparties of a bulk sending as JSON: each row's ``line`` is its place in the list, from 1."""
+
+    rows: list[BulkRowInput]
+
+
+def _json_rows(rows: Sequence[BulkRowInput]) -> list[dict[str, Any]]:
+    """The rows of a JSON list as the file's rows are read: every value as text, numbered from 1."""
+    return [
+        {"line": line, "extra": False}
+        | {column: "" if getattr(row, column) is None else str(getattr(row, column)).strip() for column in COLUMNS}
+        for line, row in enumerate(rows, start=1)
+    ]
 
 
 def column_label(column: str) -> str:
@@ -370,9 +426,15 @@ def _key(kind: str, member_id: uuid.UUID | str, ident: str) -> str:
 
 
 async def preview(
-    session: AsyncSession, redis: Redis, principal: Principal, draft_id: uuid.UUID, data: bytes
+    session: AsyncSession,
+    redis: Redis,
+    principal: Principal,
+    draft_id: uuid.UUID,
+    data: bytes | Sequence[BulkRowInput],
 ) -> BulkPreview:
-    """Check a file against the draft: every row with its problems. Writes nothing to the database.
+    """Check a file (or the JSON API's list of rows) against the draft: every row with its problems.
+
+    Writes nothing to the database.
 
     When the file can be sent, its checked rows are kept in Redis (for the send
     button, :data:`PREVIEW_SECONDS`) and ``preview_id`` names them.
@@ -382,19 +444,22 @@ async def preview(
     draft = await get_contract(session, draft_id, principal)
     placeholder = placeholder_of(draft)
     result = BulkPreview(draft=draft, placeholder=placeholder, rows=[], problems=[])
-    try:
-        text, result.encoding = decode(data)
-    except ImportRejected as exc:
-        result.problems.append((0, exc.message))
-        return result
-    raw, result.problems = parse_csv(text)
+    if isinstance(data, bytes):
+        try:
+            text, result.encoding = decode(data)
+        except ImportRejected as exc:
+            result.problems.append((0, exc.message))
+            return result
+        raw, result.problems = parse_csv(text)
+    else:
+        raw = _json_rows(data)
     if len(raw) > MAX_ROWS:
         result.problems.append(
             (0, _("The file has {n} rows; at most {max} can be sent at once.").format(n=len(raw), max=MAX_ROWS))
         )
         return result
     if not raw and not result.problems:
-        result.problems.append((2, _("The file has no rows of counterparties.")))
+        result.problems.append((2 if isinstance(data, bytes) else 0, _("The file has no rows of counterparties.")))
     seen: dict[str, int] = {}
     for row in raw:
         result.rows.append(await _check_row(row, draft, seen))
@@ -500,33 +565,44 @@ def _failure(exc: Exception) -> str:
     return _("The contract could not be saved (a database error). Nothing of this row was kept; try it again.")
 
 
-async def _state(redis: Redis, member_id: uuid.UUID | str, batch_id: str) -> dict[str, Any] | None:
-    raw = await redis.get(_key("batch", member_id, batch_id))
-    return json.loads(raw) if raw else None
+def _seal_aad(batch_id: uuid.UUID) -> bytes:
+    return _AAD + b":" + str(batch_id).encode()
 
 
-async def _put_state(redis: Redis, state: dict[str, Any]) -> None:
-    await redis.set(_key("batch", state["member_id"], state["id"]), json.dumps(state), ex=STATE_SECONDS)
+async def _seal_passwords(
+    session: AsyncSession, settings: Settings, batch: BulkBatch, passwords: dict[int, str]
+) -> bytes:
+    plain = json.dumps(passwords).encode()
+    return await BlobStore(settings).seal_for_member(session, batch.member_id, plain, _seal_aad(batch.id))
 
 
-async def _record(redis: Redis, state: dict[str, Any], line: int, result: dict[str, Any]) -> None:
-    key = _key("results", state["member_id"], state["id"])
-    await redis.hset(key, str(line), json.dumps(result))
-    await redis.expire(key, STATE_SECONDS)
+async def _open_passwords(session: AsyncSession, settings: Settings, batch: BulkBatch) -> dict[int, str]:
+    """The batch's passwords by line ({} when they are gone or their time is over)."""
+    if batch.sealed_passwords is None or batch.passwords_until <= dt.datetime.now(dt.UTC):
+        return {}
+    plain = await BlobStore(settings).open_for_member(
+        session, batch.member_id, batch.sealed_passwords, _seal_aad(batch.id)
+    )
+    return {int(k): str(v) for k, v in json.loads(plain).items()}
 
 
-async def _results(redis: Redis, member_id: uuid.UUID | str, batch_id: str) -> dict[int, dict[str, Any]]:
-    raw = await redis.hgetall(_key("results", member_id, batch_id))
-    return {int(k): json.loads(v) for k, v in raw.items()}
+def _drop_passwords(batch: BulkBatch, now: dt.datetime) -> None:
+    batch.sealed_passwords = None
+    batch.passwords_dropped_at = now
 
 
-def _seal(settings: Settings, passwords: dict[int, str]) -> str:
-    return base64.b64encode(seal_with_master(settings, json.dumps(passwords).encode(), _AAD)).decode()
+def _mark_sent(item: BulkBatchRow, contract: Contract) -> None:
+    item.state = BulkRowState.SENT
+    item.contract_id = contract.id
+    item.contract_number = contract.contract_number
+    item.error = ""
+    item.finished_at = dt.datetime.now(dt.UTC)
 
 
-def _open(settings: Settings, sealed: str | bytes) -> dict[int, str]:
-    data = json.loads(open_with_master(settings, base64.b64decode(sealed), _AAD))
-    return {int(k): str(v) for k, v in data.items()}
+def _mark_failed(item: BulkBatchRow, error: str) -> None:
+    item.state = BulkRowState.FAILED
+    item.error = error
+    item.finished_at = dt.datetime.now(dt.UTC)
 
 
 async def start(
@@ -538,13 +614,15 @@ async def start(
     *,
     draft_id: uuid.UUID,
     preview_id: str,
-) -> str:
+) -> uuid.UUID:
     """Send a checked file (the preview ``preview_id`` of the draft); the id of the batch.
 
-    Small batches are sent now, each row in a savepoint of the request's
-    transaction; larger ones are handed to the task :data:`BULK_TASK`.
+    The batch and its rows are written first (the passwords sealed under the
+    member's data key). Small batches are sent now, each row in a savepoint of
+    the request's transaction; larger ones are handed to the task
+    :data:`BULK_TASK` in the same transaction.
 
-    :raises core.errors.Invalid: the preview is not (or no longer) there, or was of another draft or clerk.
+    :raises core.errors.Invalid: the preview is not (or no longer) there, or was of another draft or caller.
     """
     assert principal.member_id is not None
     draft = await get_contract(session, draft_id, principal)
@@ -556,28 +634,48 @@ async def start(
             _("The checked file is no longer available (it was sent already or waited too long). Upload it again.")
         )
     rows = [BulkRow.of_json(r) for r in checked["rows"]]
-    batch_id = uuid.uuid4().hex
+    now = dt.datetime.now(dt.UTC)
+    repository = BulkRepository(session, principal.member_id)
+    batch = BulkBatch(
+        id=uuid7(),
+        member_id=principal.member_id,
+        draft_id=draft.id,
+        draft_subject=draft.subject,
+        environment=draft.environment,
+        started_by=principal.subject,
+        started_by_name=principal.name,
+        started_as={
+            "principal": _principal_json(principal),
+            "actor": {"actor": who.actor, "ip": who.ip, "user_agent": who.user_agent},
+        },
+        status=BulkBatchStatus.QUEUED,
+        row_count=len(rows),
+        sent_count=0,
+        failed_count=0,
+        passwords_until=now + PASSWORDS_KEEP,
+    )
     passwords = {r.line: suggested_password(12) for r in rows}
-    state: dict[str, Any] = {
-        "id": batch_id,
-        "member_id": str(principal.member_id),
-        "staff_id": str(principal.id),
-        "draft_id": str(draft.id),
-        "draft_subject": draft.subject,
-        "rows": [r.as_json() for r in rows],
-        "status": "queued",
-        "started_at": dt.datetime.now(dt.UTC).isoformat(),
-        "principal": _principal_json(principal),
-        "actor": {"actor": who.actor, "ip": who.ip, "user_agent": who.user_agent},
-    }
-    await redis.set(_key("secrets", principal.member_id, batch_id), _seal(settings, passwords), ex=SECRETS_SECONDS)
-    if len(rows) > BACKGROUND_ROWS:
-        await _put_state(redis, state)
-        enqueue(session, BULK_TASK, member_id=str(principal.member_id), batch_id=batch_id)
-        return batch_id
-    state["status"] = "running"
-    await _put_state(redis, state)
+    batch.sealed_passwords = await _seal_passwords(session, settings, batch, passwords)
+    repository.add(batch)
+    items = []
     for row in rows:
+        item = BulkBatchRow(
+            batch_id=batch.id,
+            line=row.line,
+            environment=draft.environment,
+            data=row.as_json(),
+            state=BulkRowState.PENDING,
+            contract_number="",
+            error="",
+        )
+        repository.add(item)
+        items.append((row, item))
+    await session.flush()
+    if len(rows) > BACKGROUND_ROWS:
+        enqueue(session, BULK_TASK, member_id=str(principal.member_id), batch_id=str(batch.id))
+        return batch.id
+    batch.status = BulkBatchStatus.RUNNING
+    for row, item in items:
         try:
             async with session.begin_nested():
                 contract = await send_row(
@@ -588,74 +686,89 @@ async def start(
                     draft_id=draft.id,
                     row=row,
                     password=passwords[row.line],
-                    batch_id=batch_id,
+                    batch_id=str(batch.id),
                 )
         except Exception as exc:  # noqa: BLE001 - any failure of a row is that row's, recorded with why
-            await _record(redis, state, row.line, {"ok": False, "error": _failure(exc)})
+            _mark_failed(item, _failure(exc))
+            batch.failed_count += 1
         else:
-            await _record(redis, state, row.line, _sent(contract))
-    state["status"] = "done"
-    await _put_state(redis, state)
-    return batch_id
-
-
-def _sent(contract: Contract) -> dict[str, Any]:
-    return {"ok": True, "contract_id": str(contract.id), "contract_number": contract.contract_number}
+            _mark_sent(item, contract)
+            batch.sent_count += 1
+    batch.status = BulkBatchStatus.DONE
+    batch.finished_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    return batch.id
 
 
 async def run_batch(
-    redis: Redis,
     settings: Settings,
     *,
     member_id: uuid.UUID,
     batch_id: str,
     open_session: Callable[[uuid.UUID], Any],
 ) -> str:
-    """The worker's part: send every row not sent yet, each in a transaction of its own.
+    """The worker's part: send every row still pending, each in a transaction of its own.
 
     ``open_session(member_id)`` is an async context manager giving a session scoped
-    to the member that commits when the block ends without error. Safe to run twice:
-    rows already recorded are skipped.
+    to the member that commits when the block ends without error. A row's
+    contract and its outcome are committed together, the row locked meanwhile:
+    a task delivered again (a worker killed mid-batch) or run twice at once
+    sends no row twice and leaves no row half sent.
     """
-    state = await _state(redis, member_id, batch_id)
-    if state is None:
+    try:
+        ident = uuid.UUID(batch_id)
+    except ValueError:
         return "missing"
-    if state["status"] == "done":
-        return "done"
-    principal = _principal_of(state["principal"])
-    who = Actor(**state["actor"])
-    sealed = await redis.get(_key("secrets", member_id, batch_id))
-    passwords = _open(settings, sealed) if sealed else {}
-    state["status"] = "running"
-    await _put_state(redis, state)
-    done = await _results(redis, member_id, batch_id)
-    for row in (BulkRow.of_json(r) for r in state["rows"]):
-        if row.line in done:
-            continue
+    async with open_session(member_id) as session:
+        repository = BulkRepository(session, member_id)
+        batch = await repository.batch(ident, for_update=True)
+        if batch is None:
+            return "missing"
+        if batch.status is BulkBatchStatus.DONE:
+            return "done"
+        batch.status = BulkBatchStatus.RUNNING
+        started_as = dict(batch.started_as)
+        draft_id = batch.draft_id
+        passwords = await _open_passwords(session, settings, batch)
+        lines = await repository.pending_lines(ident)
+    principal = _principal_of(started_as["principal"])  # type: ignore[arg-type]
+    who = Actor(**started_as["actor"])  # type: ignore[arg-type]
+    for line in lines:
         try:
             async with open_session(member_id) as session:
-                made = await ContractRepository(session, member_id).bulk_sent(batch_id, row.line)
-                if made is not None:  # sent by an earlier run that stopped before recording it
-                    result = _sent(made)
-                elif row.line not in passwords:
-                    result = {"ok": False, "error": _expired()}
+                repository = BulkRepository(session, member_id)
+                item = await repository.row_for_update(ident, line)
+                if item is None or item.state is not BulkRowState.PENDING:
+                    continue  # done by another run of the task
+                if line not in passwords or draft_id is None:
+                    _mark_failed(item, _expired())
                 else:
                     contract = await send_row(
                         session,
                         settings,
                         principal,
                         who,
-                        draft_id=uuid.UUID(state["draft_id"]),
-                        row=row,
-                        password=passwords[row.line],
-                        batch_id=batch_id,
+                        draft_id=draft_id,
+                        row=BulkRow.of_json(dict(item.data)),
+                        password=passwords[line],
+                        batch_id=str(ident),
                     )
-                    result = _sent(contract)
+                    _mark_sent(item, contract)
+                await repository.count_row(ident, item.state)
         except Exception as exc:  # noqa: BLE001 - any failure of a row is that row's, recorded with why
-            result = {"ok": False, "error": _failure(exc)}
-        await _record(redis, state, row.line, result)
-    state["status"] = "done"
-    await _put_state(redis, state)
+            error = _failure(exc)
+            async with open_session(member_id) as session:  # the row's transaction was rolled back: only why
+                repository = BulkRepository(session, member_id)
+                item = await repository.row_for_update(ident, line)
+                if item is not None and item.state is BulkRowState.PENDING:
+                    _mark_failed(item, error)
+                    await repository.count_row(ident, BulkRowState.FAILED)
+    async with open_session(member_id) as session:
+        repository = BulkRepository(session, member_id)
+        batch = await repository.batch(ident, for_update=True)
+        if batch is not None and batch.status is not BulkBatchStatus.DONE and not await repository.count_pending(ident):
+            batch.status = BulkBatchStatus.DONE
+            batch.finished_at = dt.datetime.now(dt.UTC)
     return "done"
 
 
@@ -668,16 +781,20 @@ def _expired() -> str:
 
 @dataclass
 class BatchRow:
-    """A row of a batch as the result page shows it."""
+    """A row of a batch as the result page and the API show it."""
 
     row: BulkRow
-    ok: bool | None
-    """True sent, False failed, None not yet processed."""
+    state: BulkRowState
     contract_id: str = ""
     contract_number: str = ""
     error: str = ""
     password: str = ""
     """Only on the first view of a finished batch."""
+
+    @property
+    def ok(self) -> bool | None:
+        """True sent, False failed, None not yet processed."""
+        return None if self.state is BulkRowState.PENDING else self.state is BulkRowState.SENT
 
 
 @dataclass
@@ -694,7 +811,11 @@ class BatchView:
     passwords_gone: bool
     """The batch is finished and its passwords are no longer there (shown before, or they waited too long)."""
     passwords_shown_before: bool = False
-    """They were shown on an earlier view (else they waited longer than :data:`SECRETS_SECONDS`)."""
+    """They were shown on an earlier view (else they waited longer than :data:`PASSWORDS_KEEP`)."""
+    started_by: str = ""
+    created_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    passwords_until: dt.datetime | None = None
 
     @property
     def processed(self) -> int:
@@ -710,64 +831,87 @@ class BatchView:
 
     @property
     def running(self) -> bool:
-        return self.status != "done"
+        return self.status != BulkBatchStatus.DONE.value
+
+
+def _batch_id(batch_id: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(batch_id, uuid.UUID):
+        return batch_id
+    try:
+        return uuid.UUID(batch_id)
+    except ValueError:
+        raise NotFound(_("No such bulk sending.")) from None
 
 
 async def batch_view(
-    redis: Redis,
+    session: AsyncSession,
     settings: Settings,
     principal: Principal,
-    batch_id: str,
+    batch_id: uuid.UUID | str,
     *,
     reveal: bool,
 ) -> BatchView:
-    """The batch ``batch_id`` of the caller (another clerk's or member's is not found).
+    """The batch ``batch_id`` of the caller (another staff member's, API key's or member's is not found).
 
-    With ``reveal`` and the batch finished, the passwords are taken out of Redis
-    and returned in the rows: this happens once; later views say they are gone.
+    With ``reveal`` and the batch finished, the passwords are decrypted,
+    returned in the rows and dropped from the database: this happens once;
+    later views say they are gone. Passwords older than :data:`PASSWORDS_KEEP`
+    are dropped unseen.
     """
-    if principal.member_id is None or not batch_id.isalnum():
+    if principal.member_id is None:
         raise NotFound(_("No such bulk sending."))
-    state = await _state(redis, principal.member_id, batch_id)
-    if state is None or state["staff_id"] != str(principal.id):
+    repository = BulkRepository(session, principal.member_id)
+    batch = await repository.batch(_batch_id(batch_id), for_update=reveal)
+    if batch is None or batch.started_by != principal.subject:
         raise NotFound(_("No such bulk sending."))
-    results = await _results(redis, principal.member_id, batch_id)
+    items = await repository.rows(batch.id)
+    now = dt.datetime.now(dt.UTC)
+    shown_before = batch.passwords_shown_at is not None
+    done = batch.status is BulkBatchStatus.DONE
     passwords: dict[int, str] = {}
-    done = state["status"] == "done"
-    if done and reveal:
-        sealed = await redis.getdel(_key("secrets", principal.member_id, batch_id))
-        passwords = _open(settings, sealed) if sealed else {}
-    rows = []
-    for row in (BulkRow.of_json(r) for r in state["rows"]):
-        result = results.get(row.line)
-        rows.append(
-            BatchRow(
-                row=row,
-                ok=None if result is None else bool(result["ok"]),
-                contract_id=(result or {}).get("contract_id", ""),
-                contract_number=(result or {}).get("contract_number", ""),
-                error=(result or {}).get("error", ""),
-                password=passwords.get(row.line, "") if result and result["ok"] else "",
-            )
+    if batch.sealed_passwords is not None and batch.passwords_until <= now:
+        _drop_passwords(batch, now)
+    elif done and reveal and batch.sealed_passwords is not None:
+        passwords = await _open_passwords(session, settings, batch)
+        _drop_passwords(batch, now)
+        if passwords:
+            batch.passwords_shown_at = now
+    rows = [
+        BatchRow(
+            row=BulkRow.of_json(dict(item.data)),
+            state=item.state,
+            contract_id=str(item.contract_id or ""),
+            contract_number=item.contract_number,
+            error=item.error,
+            password=passwords.get(item.line, "") if item.state is BulkRowState.SENT else "",
         )
+        for item in items
+    ]
     shown = any(r.password for r in rows)
-    if shown:
-        state["passwords_shown_at"] = dt.datetime.now(dt.UTC).isoformat()
-        await _put_state(redis, state)
+    await session.flush()
     return BatchView(
-        id=batch_id,
-        draft_id=state["draft_id"],
-        draft_subject=state["draft_subject"],
-        status=state["status"],
+        id=str(batch.id),
+        draft_id=str(batch.draft_id or ""),
+        draft_subject=batch.draft_subject,
+        status=batch.status.value,
         rows=rows,
         passwords_shown=shown,
-        passwords_gone=done and not shown and any(r.ok for r in rows),
-        passwords_shown_before=bool(state.get("passwords_shown_at")),
+        passwords_gone=done and not shown and batch.sealed_passwords is None and any(r.ok for r in rows),
+        passwords_shown_before=shown_before,
+        started_by=batch.started_by_name,
+        created_at=batch.created_at,
+        finished_at=batch.finished_at,
+        passwords_until=batch.passwords_until,
     )
 
 
+def drop_expired_passwords(settings: Settings, now: dt.datetime | None = None) -> int:
+    """Drop every batch's passwords older than :data:`PASSWORDS_KEEP`, seen or not (the daily purge)."""
+    return purge_passwords(settings, now or dt.datetime.now(dt.UTC))
+
+
 class BulkSending:
-    """Bulk sending as the staff screens use it: one method per step, for the caller's member and self."""
+    """Bulk sending as the staff screens and the JSON API use it: one method per step, for the caller."""
 
     def __init__(self, session: AsyncSession, redis: Redis, settings: Settings, principal: Principal, who: Actor):
         if principal.member_id is None:
@@ -783,10 +927,10 @@ class BulkSending:
         draft = await get_contract(self.session, draft_id, self.principal)
         return draft, placeholder_of(draft)
 
-    async def preview(self, draft_id: uuid.UUID, data: bytes) -> BulkPreview:
-        """Check a file against the draft; nothing is written to the database."""
+    async def preview(self, draft_id: uuid.UUID, data: bytes | Sequence[BulkRowInput]) -> BulkPreview:
+        """Check a file (CSV bytes) or a list of rows against the draft; nothing is written to the database."""
         limit = self.settings.contracts.max_import_mb * 1024 * 1024
-        if len(data) > limit:
+        if isinstance(data, bytes) and len(data) > limit:
             raise TooLarge(_("The file is larger than {limit} MB.").format(limit=self.settings.contracts.max_import_mb))
         return await preview(self.session, self.redis, self.principal, draft_id, data)
 
@@ -802,12 +946,12 @@ class BulkSending:
         rows = [BulkRow.of_json(r) for r in checked["rows"]]
         return BulkPreview(draft=draft, placeholder=placeholder, rows=rows, problems=[], preview_id=preview_id)
 
-    async def start(self, draft_id: uuid.UUID, preview_id: str) -> str:
+    async def start(self, draft_id: uuid.UUID, preview_id: str) -> uuid.UUID:
         """Send the checked file; the batch's id."""
         return await start(
             self.session, self.redis, self.settings, self.principal, self.who, draft_id=draft_id, preview_id=preview_id
         )
 
-    async def batch(self, batch_id: str, *, reveal: bool) -> BatchView:
+    async def batch(self, batch_id: uuid.UUID | str, *, reveal: bool) -> BatchView:
         """The caller's batch; with ``reveal``, the passwords once it is finished (once only)."""
-        return await batch_view(self.redis, self.settings, self.principal, batch_id, reveal=reveal)
+        return await batch_view(self.session, self.settings, self.principal, batch_id, reveal=reveal)

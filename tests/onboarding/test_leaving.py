@@ -34,6 +34,7 @@ from onboarding.metering import record_conclusion
 from onboarding.models import DeletionReport, DeletionRequest, DeletionStatus, StaffImport
 from onboarding.staff_import import preview
 from policy.models import MemberRole
+from signing.models import BulkBatch, BulkBatchRow, BulkRowState
 from signing.verification import verify_async
 from tenants import oplog
 from tenants.idempotency import IdempotencyKey
@@ -141,6 +142,26 @@ async def _concluded_contract(
     session.add(
         IdempotencyKey(
             member_id=member.id, caller=f"staff:{clerk.id}", key="create-1", fingerprint="0" * 64, status_code=201
+        )
+    )
+    batch = BulkBatch(
+        member_id=member.id,
+        draft_id=contract.id,
+        draft_subject=contract.subject,
+        started_by=f"staff:{clerk.id}",
+        passwords_until=dt.datetime.now(dt.UTC),
+        sealed_passwords=b"sealed",
+    )
+    session.add(batch)
+    await session.flush()
+    session.add(
+        BulkBatchRow(
+            member_id=member.id,
+            batch_id=batch.id,
+            line=2,
+            data={"company": "岩手建設"},
+            state=BulkRowState.SENT,
+            contract_id=contract.id,
         )
     )
     await session.flush()
@@ -298,6 +319,11 @@ def _check_archive(archive: Path) -> dict:
         assert "morioka-clerk" in staff_csv
         assert "hachimantai" not in staff_csv  # nothing of the other member
         assert "password_hash" not in staff_csv.splitlines()[0]  # secrets are not exported
+        batches = z.read("tables/bulk_batch.csv").decode("utf-8-sig")
+        assert "sealed_passwords" not in batches.splitlines()[0]  # nor a bulk sending's sealed passwords
+        assert "岩手建設" in z.read("tables/bulk_batch_row.csv").decode(
+            "utf-8-sig"
+        )  # the rows and their outcomes are exported
     return manifest
 
 

@@ -129,7 +129,13 @@ async def test_promotion_keeps_every_setting_and_clears_test_data(
     assert after == before  # every setting, every column: nothing re-entered, nothing lost
     assert sum(len(rows) for rows in before.values()) >= 7
     recorded = [h for h in await _history(db_session, member) if h.id == change.id]
-    cleared = {"contract": 0, "usage_event": 5, "trial_run": 5}  # the member had no test contract
+    cleared = {
+        "contract": 0,
+        "bulk_batch": 0,
+        "bulk_batch_row": 0,
+        "usage_event": 5,
+        "trial_run": 5,
+    }  # no test contract
     assert [h.detail for h in recorded] == [{"trial_runs": 5, "cleared": cleared}]
     assert await stages.trial_run_count(db_session, member.id) == 0
     async with _database(db_session) as fresh:
@@ -144,8 +150,8 @@ async def test_promotion_keeps_every_setting_and_clears_test_data(
 
 
 def test_tables_holding_test_data_are_found_from_the_metadata() -> None:
-    # Every member-owned table with an environment column: contracts and usage, nothing hand-listed.
-    assert stages.test_data_tables() == ["contract", "usage_event"]
+    # Every member-owned table with an environment column: contracts, bulk sendings and usage, nothing hand-listed.
+    assert stages.test_data_tables() == ["bulk_batch", "bulk_batch_row", "contract", "usage_event"]
 
 
 async def test_secretariat_ticks_checklist_and_moves_stages_with_htmx(

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import json
+import os
+import signal
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +29,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from core.outbox import OutboxMessage, relay_pending
-from core.scope import Principal, PrincipalKind, elevated
+from core.scope import Principal, PrincipalKind, elevated, for_member
 from core.settings import MailSettings, Settings, to_psycopg_url
 from kyodo.app import create_app
 from signing import services as svc
 from signing.audit import Actor
 from signing.mail import MAIL_TASK, deliver
-from signing.models import AuditEvent, Contract, ContractStatus, Party, PartyKind
+from signing.models import AuditEvent, BulkBatch, BulkBatchRow, BulkRowState, Contract, ContractStatus, Party, PartyKind
+from signing.services._bulk import run_batch
 from tenants.passwords import verify_access_code
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in, start_worker, task_sender
@@ -228,6 +232,7 @@ async def test_a_cp932_file_is_previewed_then_sent_with_one_password_each_shown_
     shown = {tr.select("td")[2].get_text(): tr.select("td")[-1].get_text() for tr in table}
     assert set(shown) == {"takahashi@example.co.jp", "yamasaki@example.co.jp", "sasaki@example.co.jp"}
     assert "盛総第101号" in table[0].get_text()
+    await check_stored_batch(db_session, office, uuid.UUID(result_url.rsplit("/", 1)[-1]))
 
     again = await client.get(result_url)
     assert again.status_code == 200
@@ -245,6 +250,24 @@ async def test_a_cp932_file_is_previewed_then_sent_with_one_password_each_shown_
         assert "/c/" in body
         assert password not in body  # never the password in the mail
     assert box.to("placeholder@example.co.jp") == []
+
+
+async def check_stored_batch(session: AsyncSession, office: Office, batch_id: uuid.UUID) -> None:
+    """The batch is PostgreSQL's: who started it, when, its counts and each row's outcome; the passwords dropped."""
+    await system_access(session)
+    batch = await session.get(BulkBatch, batch_id, populate_existing=True)
+    assert batch is not None
+    assert batch.started_by == f"staff:{office.drafter_a.id}"
+    assert (batch.row_count, batch.sent_count, batch.failed_count) == (3, 3, 0)
+    assert batch.finished_at is not None
+    assert batch.sealed_passwords is None  # shown once, then dropped
+    assert batch.passwords_shown_at is not None
+    rows = (
+        await session.scalars(select(BulkBatchRow).where(BulkBatchRow.batch_id == batch_id).order_by(BulkBatchRow.line))
+    ).all()
+    assert [(r.line, r.state) for r in rows] == [(line, BulkRowState.SENT) for line in (2, 3, 4)]
+    assert rows[0].contract_number == "盛総第101号"
+    assert all(r.contract_id for r in rows)
 
 
 async def check_made(session: AsyncSession, office: Office, draft: Contract, shown: dict[str, str]) -> None:
@@ -504,16 +527,16 @@ async def test_a_row_the_database_refuses_leaves_nothing_and_a_large_batch_runs_
             assert len(set(passwords)) == 20
             assert shown_once((await client.get(url)).text) == []
 
-            # The task delivered again after a worker stopped between a row's commit and its record:
-            # the row's contract is found, not made twice.
+            # The task delivered again for a finished batch sends nothing more; the result is PostgreSQL's.
             batch = url.rsplit("/", 1)[-1]
-            store = redis.Redis.from_url(fresh_database.redis.url)
-            state_key = f"kyodo:bulk:batch:{draft.member_id}:{batch}"
-            store.hdel(f"kyodo:bulk:results:{draft.member_id}:{batch}", "2")
-            store.set(state_key, json.dumps({**json.loads(store.get(state_key) or "{}"), "status": "running"}))
             sender.send_task("signing.bulk_send", kwargs={"member_id": str(draft.member_id), "batch_id": batch})
             await _until_done(client, maker, sender, url)
             assert "20件の契約を送信しました。送信できなかった行：1件。" in (await client.get(url)).text
+            assert redis.Redis.from_url(fresh_database.redis.url).keys("kyodo:bulk:batch*") == []
+            stored_batch = await _batch_row(maker, uuid.UUID(batch))
+            assert (stored_batch.row_count, stored_batch.sent_count, stored_batch.failed_count) == (21, 20, 1)
+            assert stored_batch.finished_at is not None
+            assert stored_batch.sealed_passwords is None  # shown once, then dropped
 
         assert await _what_is_stored(maker) == {"contracts": 23, "circulating": 22, "refused parties": 0}
         stored = await _outbox_and_trail_text(maker)
@@ -523,16 +546,154 @@ async def test_a_row_the_database_refuses_leaves_nothing_and_a_large_batch_runs_
         await engine.dispose()
 
 
-async def test_passwords_not_looked_at_in_time_are_gone_and_the_page_says_so(
-    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+async def _batch_row(maker: Any, batch_id: uuid.UUID) -> BulkBatch:
+    async with maker() as session:
+        await system_access(session)
+        batch: BulkBatch | None = await session.get(BulkBatch, batch_id)
+        assert batch is not None
+        return batch
+
+
+async def test_passwords_not_looked_at_in_seven_days_are_gone_and_the_page_says_so(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession
 ) -> None:
     draft = await prepare_draft(db_session, office)
     await sign_in(client, "morioka-drafter")
     url = await _send_file(client, draft.id, CP932_ROWS.encode("cp932"))
-    batch = url.rsplit("/", 1)[-1]
-    # What Redis does when the key's hour is over.
-    redis.Redis.from_url(settings.redis.url).delete(f"kyodo:bulk:secrets:{draft.member_id}:{batch}")
+    batch = await db_session.get(BulkBatch, uuid.UUID(url.rsplit("/", 1)[-1]))
+    assert batch is not None
+    assert batch.sealed_passwords is not None  # encrypted, waiting for the one view
+    assert batch.passwords_until - batch.created_at <= dt.timedelta(days=7)
+    batch.passwords_until = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)  # seven days later
+    await db_session.flush()
     page = await client.get(url)
     assert shown_once(page.text) == []
-    assert "1時間以内に表示されなかった" in page.text
+    assert "7日以内に表示されなかった" in page.text
+    assert "パスワードを再設定" in page.text  # how to give a new one
     assert "3件の契約を送信しました" in page.text
+    stored = await db_session.get(BulkBatch, batch.id, populate_existing=True)
+    assert stored is not None
+    assert stored.sealed_passwords is None  # dropped unseen
+    assert stored.passwords_shown_at is None
+    assert stored.passwords_dropped_at is not None
+
+
+@asynccontextmanager
+async def _member_session(maker: Any, member_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+    """What the worker's task opens for each row: a session of the member, committed when the block ends."""
+    async with maker() as session:
+        try:
+            await for_member(session, member_id)
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+async def _consistent(maker: Any, draft: Contract, batch_id: uuid.UUID) -> dict[str, int]:
+    """Rows by state; each sent row has its own contract in circulation, and no contract of the batch lacks a row."""
+    async with maker() as session:
+        await system_access(session)
+        rows = (await session.scalars(select(BulkBatchRow).where(BulkBatchRow.batch_id == batch_id))).all()
+        made = (
+            await session.scalars(
+                select(Contract).where(Contract.member_id == draft.member_id, Contract.id != draft.id)
+            )
+        ).all()
+        batch = await session.get(BulkBatch, batch_id)
+    sent = [r for r in rows if r.state is BulkRowState.SENT]
+    assert sorted(str(r.contract_id) for r in sent) == sorted(str(c.id) for c in made)  # one contract per sent row
+    assert {c.status for c in made} <= {ContractStatus.CIRCULATING}  # nothing half sent (no copy left a draft)
+    assert batch is not None
+    assert (batch.sent_count, batch.failed_count) == (
+        len(sent),
+        len([r for r in rows if r.state is BulkRowState.FAILED]),
+    )
+    return {state.value: len([r for r in rows if r.state is state]) for state in BulkRowState}
+
+
+async def test_a_worker_killed_mid_batch_and_the_task_delivered_again_sends_no_row_twice(
+    fresh_database: Settings, tmp_path: Path, smtp_server: tuple[Mailbox, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real worker killed (SIGKILL) while it sends; the task delivered again, twice at once: each row once."""
+    _box, port = smtp_server
+    monkeypatch.setenv("KYODO_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("KYODO_SMTP_PORT", str(port))
+    engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    workers = [start_worker(fresh_database, tmp_path, name="bulk-killed")]
+    try:
+        draft = await _committed_draft(maker)
+        async with AsyncTestClient(app=create_app(fresh_database)) as client:
+            await sign_in(client, "morioka-drafter")
+            url = await _send_file(client, draft.id, _rows(40, refused_line=0))
+            batch_id = uuid.UUID(url.rsplit("/", 1)[-1])
+            sender = task_sender(fresh_database)
+            deadline = time.monotonic() + 180
+            while (await _batch_row(maker, batch_id)).sent_count < 3:
+                async with maker() as session:
+                    await relay_pending(session, app=sender)
+                    await session.commit()
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+            popen = workers[0].popen
+            assert popen is not None
+            os.killpg(popen.pid, signal.SIGKILL)  # in the middle of a row, most likely
+            popen.wait(10)
+            killed = await _consistent(maker, draft, batch_id)
+            assert killed["pending"] > 0, killed  # it did stop mid-batch
+            assert 'id="bulk-progress"' in (await client.get(url)).text
+
+            # Delivered again: to a new worker, and at the same time to a second run (as a broker may do).
+            workers.append(start_worker(fresh_database, tmp_path, name="bulk-again"))
+            kwargs = {"member_id": str(draft.member_id), "batch_id": str(batch_id)}
+            sender.send_task("signing.bulk_send", kwargs=kwargs)
+            second = await svc_run_batch(fresh_database, draft.member_id, batch_id, maker)
+            assert second == "done"
+            await _until_done(client, maker, sender, url)
+            page = await client.get(url)
+            assert "40件の契約を送信しました。送信できなかった行：0件。" in page.text
+            assert len(set(shown_once(page.text))) == 40
+        assert await _consistent(maker, draft, batch_id) == {"pending": 0, "sent": 40, "failed": 0}
+        assert await _what_is_stored(maker) == {"contracts": 41, "circulating": 40, "refused parties": 0}
+    finally:
+        for worker in workers:
+            worker.stop()
+        await engine.dispose()
+
+
+async def svc_run_batch(settings: Settings, member_id: uuid.UUID, batch_id: uuid.UUID, maker: Any) -> str:
+    """The task's work, run here while the worker runs it too."""
+    return await run_batch(
+        settings,
+        member_id=member_id,
+        batch_id=str(batch_id),
+        open_session=lambda member: _member_session(maker, member),
+    )
+
+
+async def test_passwords_unseen_for_seven_days_are_dropped_by_the_daily_purge(
+    fresh_database: Settings, tmp_path: Path
+) -> None:
+    engine = create_async_engine(to_psycopg_url(fresh_database.database.url))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        draft = await _committed_draft(maker)
+        async with AsyncTestClient(app=create_app(fresh_database)) as client:
+            await sign_in(client, "morioka-drafter")
+            url = await _send_file(client, draft.id, CP932_ROWS.encode("cp932"))
+            batch_id = uuid.UUID(url.rsplit("/", 1)[-1])
+            now = dt.datetime.now(dt.UTC)
+            assert svc.drop_expired_bulk_passwords(fresh_database, now + dt.timedelta(days=6)) == 0
+            assert (await _batch_row(maker, batch_id)).sealed_passwords is not None
+            assert svc.drop_expired_bulk_passwords(fresh_database, now + dt.timedelta(days=7, minutes=1)) == 1
+            stored = await _batch_row(maker, batch_id)
+            assert stored.sealed_passwords is None
+            assert stored.passwords_dropped_at is not None
+            page = await client.get(url)
+            assert shown_once(page.text) == []
+            assert "7日以内に表示されなかった" in page.text
+            assert "3件の契約を送信しました" in page.text  # the result stays
+    finally:
+        await engine.dispose()

@@ -21,7 +21,7 @@ from onboarding import stages
 from onboarding.environment import TEST_MAIL_NOTICE, TEST_MAIL_PREFIX
 from onboarding.models import Environment
 from signing.mail import MAIL_TASK, deliver
-from signing.models import AuditEvent, Contract, ContractDocument, Party
+from signing.models import AuditEvent, BulkBatch, Contract, ContractDocument, Party
 from tenants.models import Member, MemberStatus
 from tests import factories as f
 from tests.signing.conftest import Mailbox, Office
@@ -126,6 +126,31 @@ async def test_contracts_of_the_trial_are_deleted_at_go_live_and_live_ones_stay(
         repeated = await stages.promote_to_live(db_session, a.id)
     assert repeated["contract"] == 0
     assert (await _counts(db_session, live))["contract"] == 1
+
+
+async def test_a_bulk_sending_of_the_trial_goes_with_its_contracts_at_go_live(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession
+) -> None:
+    from tests.signing.test_bulk_api import ROWS
+    from tests.signing.test_bulk_sending import prepare_draft
+
+    a = office.members.a
+    await _in_stage(db_session, a, MemberStatus.TRIAL)
+    draft = await prepare_draft(db_session, office)
+    headers = {"Authorization": f"Bearer {office.key_a}"}
+    sent = await client.post(f"/api/v1/contracts/{draft.id}/bulk", headers=headers, json=ROWS)
+    assert sent.status_code == 202, sent.text
+    async with elevated(db_session):
+        batch = await db_session.get(BulkBatch, sent.json()["id"])
+        assert batch is not None
+        assert batch.environment is Environment.TEST
+
+    change = await stages.transition(db_session, a, MemberStatus.LIVE, by="事務局 太郎")
+    await db_session.flush()
+
+    assert change.detail["cleared"]["contract"] == 4  # the draft and its three contracts
+    assert (change.detail["cleared"]["bulk_batch"], change.detail["cleared"]["bulk_batch_row"]) == (1, 3)
+    assert (await client.get(f"/api/v1/bulk/{sent.json()['id']}", headers=headers)).status_code == 404
 
 
 async def test_mail_about_a_test_contract_says_so(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.scope import for_member
 from kyodo.routes import route_handlers
 from signing.controllers import (
+    BulkSendingApiController,
     BulkSendingController,
     ContractApiController,
     ContractorController,
@@ -254,8 +255,14 @@ def test_every_record_and_portal_route_is_covered() -> None:
             "/{contract_id:uuid}/bulk",
             "/{contract_id:uuid}/bulk/preview",
             "/{contract_id:uuid}/bulk/send",
-            "/bulk/{batch_id:str}",
-            "/bulk/{batch_id:str}/progress",
+            "/bulk/{batch_id:uuid}",
+            "/bulk/{batch_id:uuid}/progress",
+        },
+        # cross-member and another API key: test_bulk_api.test_another_member_or_key_reaches_neither_…
+        BulkSendingApiController: {
+            "/contracts/{contract_id:uuid}/bulk/preview",
+            "/contracts/{contract_id:uuid}/bulk",
+            "/bulk/{batch_id:uuid}",
         },
         # cross-member: test_finance_csv.test_another_member_neither_sees_nor_touches_the_contracts
         FinanceCsvController: {"/export.csv", "/import", "/import/preview"},
