@@ -196,8 +196,11 @@ class RedisSettings:
 class WorkerSettings:
     """Celery worker and beat."""
 
-    concurrency: int = field(default_factory=lambda: _env_int("KYODO_WORKER_CONCURRENCY", 2))
-    """KYODO_WORKER_CONCURRENCY: worker processes per `kyodo worker`."""
+    concurrency: int = field(
+        default_factory=lambda: _env_int("KYODO_WORKER_CONCURRENCY", min(8, 2 * (os.cpu_count() or 1)))
+    )
+    """KYODO_WORKER_CONCURRENCY: worker processes per `kyodo worker` (default two per core: a seal
+    spends most of its time waiting for the timestamp and revocation servers)."""
     heartbeat_seconds: float = field(default_factory=lambda: _env_float("KYODO_WORKER_HEARTBEAT_SECONDS", 5.0))
     """KYODO_WORKER_HEARTBEAT_SECONDS: how often a worker reports it is alive to /health/ready."""
     outbox_relay_seconds: float = field(default_factory=lambda: _env_float("KYODO_OUTBOX_RELAY_SECONDS", 5.0))
