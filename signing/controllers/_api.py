@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, BodyKwarg, FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Invalid, ServiceError
+from core.errors import Conflict, Invalid, ServiceError
 from core.i18n import gettext as _
 from policy.guards import requires, requires_member_staff
 from signing import services as svc
@@ -181,9 +182,12 @@ class ContractApiController(Controller):
     async def import_finance(
         self,
         *,
+        request: Request[Any, Any, Any],
         data: FormData,
         actions: NamedDependency[svc.ContractActions],
+        db_session: NamedDependency[AsyncSession],
         dry_run: FromQuery[bool] = False,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[FinanceImportOut]:
         """Import the finance CSV (multipart ``file``; UTF-8, with or without BOM, or CP932): all rows or none.
 
@@ -192,14 +196,27 @@ class ContractApiController(Controller):
         contract title), a draft's row sets its particulars, and a row of a contract past the draft must say what
         the contract holds (``unchanged``). 状態 and the hashes are read-only (a different value is an error), the
         times are ignored. With ``dry_run=true`` nothing is written and the answer says what the import would do.
-        Any problem: ``422`` with every problem by line, and nothing is written.
+        Any problem: ``422`` with every problem by line, and nothing is written. With an ``Idempotency-Key`` an
+        import that was done answers a retry as the first time and makes nothing again (a check or a refused file
+        keeps nothing: its retry checks again).
         """
         upload = data.get("file")
         if not isinstance(upload, UploadFile):
             raise Invalid(_("Please choose a CSV file."))
-        result = await actions.finance_import(await upload.read(), dry_run=dry_run)
-        status = 200 if result.importable else 422
-        return Response(FinanceImportOut.of(result, dry_run=dry_run), status_code=status)
+        content = await upload.read()
+        # With a key, the file is checked first: a refused file keeps no key, so its retry is checked again.
+        result = await actions.finance_import(content, dry_run=dry_run or idempotency_key is not None)
+        if dry_run or idempotency_key is None or not result.importable:
+            return Response(FinanceImportOut.of(result, dry_run=dry_run), status_code=200 if result.importable else 422)
+
+        async def work() -> FinanceImportOut:
+            done = await actions.finance_import(content, dry_run=False)
+            if not done.importable:  # the contracts changed between the check and the import
+                raise Conflict(_("The contracts changed while the file was being imported. Please send it again."))
+            return FinanceImportOut.of(done, dry_run=False)
+
+        file_hash = hashlib.sha256(content).hexdigest()
+        return await idempotent(request, db_session, idempotency_key, work, body=file_hash, status_code=200)
 
     @get("/{contract_id:uuid}", guards=[requires("contract", "view")])
     async def get_one(

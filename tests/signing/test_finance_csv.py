@@ -403,3 +403,32 @@ async def test_a_viewer_may_export_but_not_import(
     refused = await _screen_check(client, HEADER.encode() + "\n1,件名\n".encode())
     assert refused.status_code == 403
     assert len(await _contracts(db_session)) == 0
+
+
+async def test_an_api_import_retried_with_its_key_makes_the_new_drafts_once(
+    client: AsyncTestClient, db_session: AsyncSession, office: Office
+) -> None:
+    # A finance system that lost the answer sends the same file again with the same key.
+    body = "\ufeff" + HEADER + "\r\n" + ",ごみ収集業務委託,880000,2026-04-01,ｶﾌﾞｼｷｶﾞｲｼｬ岩手環境,,,,,,,,\r\n"
+    headers = {"Authorization": f"Bearer {office.key_a}", "Idempotency-Key": "zaimu-import-0001"}
+
+    async def send(content: str) -> Any:
+        files = [("file", ("contracts.csv", content.encode(), "text/csv"))]
+        return await client.post("/api/v1/contracts/import", headers=headers, files=files)
+
+    first = await send(body)
+    assert first.status_code == 200, first.text
+    again = await send(body)
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert [c.subject for c in await _contracts(db_session)] == ["ごみ収集業務委託"]
+    # The same key with another file is refused; a refused file keeps no key, so its corrected retry works.
+    assert (await send(body.replace("880000", "990000"))).status_code == 422
+    headers["Idempotency-Key"] = "zaimu-import-0002"
+    refused = await send(body.replace("880000", "八十八万"))
+    assert refused.status_code == 422
+    assert "idempotent-replayed" not in refused.headers
+    corrected = await send(body.replace("ごみ収集", "粗大ごみ収集"))
+    assert corrected.status_code == 200, corrected.text
+    assert sorted(c.subject for c in await _contracts(db_session)) == ["ごみ収集業務委託", "粗大ごみ収集業務委託"]
