@@ -37,6 +37,7 @@ from signing.mail import MAIL_LOCALE, queue_mail
 from signing.repositories.webhooks import WebhookRepository
 from signing.webhooks import (
     DELIVER_TASK,
+    HAND_OVER_LEASE,
     RETRY_SCHEDULE,
     DeliveryStatus,
     WebhookAttempt,
@@ -51,7 +52,7 @@ __all__ = ["Outcome", "attempt_delivery", "check_target", "queue_due", "resend"]
 
 log = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(minutes=15)
+LEASE = HAND_OVER_LEASE
 """A due retry handed to a worker is handed again after this long if it was lost on the way."""
 USER_AGENT = "Kyodo-Webhooks/1"
 
@@ -278,7 +279,7 @@ async def resend(session: AsyncSession, repo: WebhookRepository, delivery: Webho
     """Send a delivery again, with the same ``webhook-id``, and a full day of retries if it fails."""
     delivery.status = DeliveryStatus.PENDING
     delivery.round_start = delivery.attempts
-    delivery.next_attempt_at = None
+    delivery.next_attempt_at = dt.datetime.now(dt.UTC) + LEASE
     enqueue(session, DELIVER_TASK, delivery_id=str(delivery.id), attempt=delivery.attempts)
     await session.flush()
     return delivery

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.outbox import enqueue
 from signing.models import AuditEvent, AuditKind
 from signing.repositories.webhooks import WebhookRepository
-from signing.webhooks import DELIVER_TASK, FROM_AUDIT, DeliveryStatus, WebhookDelivery
+from signing.webhooks import DELIVER_TASK, FROM_AUDIT, HAND_OVER_LEASE, DeliveryStatus, WebhookDelivery
 
 __all__ = ["emit"]
 
@@ -98,9 +98,11 @@ async def emit(session: AsyncSession, row: AuditEvent) -> int:
                 attempts=0,
                 round_start=0,
                 last_error="",
+                # Handed again by beat if this first attempt is never made (its worker killed mid-attempt).
+                next_attempt_at=dt.datetime.now(dt.UTC) + HAND_OVER_LEASE,
             )
             repo.add(delivery)
             await session.flush()
-            enqueue(session, DELIVER_TASK, delivery_id=str(delivery.id))
+            enqueue(session, DELIVER_TASK, delivery_id=str(delivery.id), attempt=0)
             written += 1
     return written

@@ -65,6 +65,9 @@ __all__ = [
 ]
 
 DELIVER_TASK = "signing.deliver_webhook"
+HAND_OVER_LEASE = dt.timedelta(minutes=15)
+"""An attempt handed to a worker (the first one too) is handed again by beat after this long unless it was
+made: a worker killed mid-attempt, or a task lost on the way, costs minutes instead of the broker's hour."""
 RETRY_TASK = "signing.retry_webhooks"
 
 EVENTS: tuple[str, ...] = (

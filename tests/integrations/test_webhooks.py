@@ -26,7 +26,15 @@ from signing.audit import Actor, append_event
 from signing.mail import MAIL_TASK
 from signing.models import AuditKind, Contract, ContractStatus
 from signing.webhook_delivery import attempt_delivery, check_target, queue_due
-from signing.webhooks import RETRY_SCHEDULE, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from signing.webhooks import (
+    DELIVER_TASK,
+    HAND_OVER_LEASE,
+    RETRY_SCHEDULE,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from tests import factories as f
 from tests.conftest import TwoMembers, csrf_token, sign_in
 from tests.integrations.conftest import Receiver, Stack
@@ -311,3 +319,30 @@ async def test_only_webhook_managers_reach_the_screens(
     await f.staff(db_session, two_members.a, "hook-drafter", roles=("drafter",))
     await sign_in(client, "hook-drafter")
     assert (await client.get("/admin/webhooks/")).status_code == 403
+
+
+async def test_a_first_attempt_never_made_is_handed_again_after_the_lease_and_made_once(
+    db_session: AsyncSession, two_members: TwoMembers, private_ok: Settings, receiver: Receiver
+) -> None:
+    # Its worker was killed mid-attempt (the attempt's transaction rolled back) or its task was lost
+    # on the way: beat hands it to another worker after the lease, not after the broker's hour.
+    _endpoint, delivery = await _endpoint_and_event(db_session, two_members, private_ok, receiver.url)
+
+    async def handed() -> list[dict[str, object]]:
+        rows = await db_session.scalars(
+            select(OutboxMessage).where(OutboxMessage.task_name == DELIVER_TASK).order_by(OutboxMessage.id)
+        )
+        return [m.kwargs for m in rows]
+
+    first = {"delivery_id": str(delivery.id), "attempt": 0}
+    assert await handed() == [first]
+    now = dt.datetime.now(dt.UTC)
+    assert await queue_due(db_session, now=now + dt.timedelta(minutes=1)) == 0  # the attempt may still be under way
+    assert await queue_due(db_session, now=now + HAND_OVER_LEASE + dt.timedelta(seconds=1)) == 1
+    assert await handed() == [first, first]
+    assert await attempt_delivery(db_session, private_ok, delivery.id, attempt=0) is not None
+    # The first hand-over, delivered late by the broker, finds the attempt made.
+    assert await attempt_delivery(db_session, private_ok, delivery.id, attempt=0) is None
+    assert len(receiver.requests) == 1
+    await db_session.refresh(delivery)
+    assert (delivery.status, delivery.next_attempt_at) == (DeliveryStatus.DELIVERED, None)
