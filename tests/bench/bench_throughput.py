@@ -63,6 +63,7 @@ import httpx
 import psutil
 import psycopg
 
+from core.settings import ServerSettings, WorkerSettings
 from kyodo.processes import ChildProcess, free_port, spawn
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -608,11 +609,12 @@ def main() -> None:
             key = demo.kyodo("apikey", "create", "--member", MEMBER, "--label", "bench", "--role", "admin")
             title_id, login_id = _lookup(demo)
             pdf = make_pdf(1)
-            web_processes = int(demo.env.get("KYODO_WEB_WORKERS") or 0) or min(4, max(2, os.cpu_count() or 1))
-            worker_processes = int(demo.env.get("KYODO_WORKER_CONCURRENCY") or 2)
+            # What the demo's processes read from the same environment (the settings' defaults otherwise).
+            server, worker = ServerSettings(), WorkerSettings()
+            web_processes, worker_processes = server.web_workers, worker.concurrency
             print(
                 f"CPUs: {os.cpu_count()}  contracts: {args.contracts}  concurrency: {args.concurrency}  "
-                f"web processes: {web_processes}  worker processes: {worker_processes}"
+                f"web processes: {web_processes}  worker processes: {worker_processes} (and one for mail)"
             )
             seals, seal_cpu = seal_limit(demo, pdf, worker_processes, args.seal_seconds)
             meter = CpuMeter(demo.child.pid)
