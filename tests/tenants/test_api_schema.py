@@ -72,3 +72,20 @@ async def test_creating_requests_document_the_idempotency_key(client: AsyncTestC
     # The answers keep their documented shape.
     created = schema["paths"]["/api/v1/contracts"]["post"]["responses"]["201"]["content"]["application/json"]
     assert created["schema"]["$ref"].endswith("ContractOut")
+
+
+async def test_the_openapi_document_is_valid_openapi(client: AsyncTestClient) -> None:
+    """What a generator of client code reads first: the whole document against the OpenAPI 3.1 schema."""
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert schema["openapi"].startswith("3.1")
+    validate(schema)
+    broken = {**schema, "paths": {"/api/v1/x": {"get": {"responses": "none"}}}}
+    try:
+        validate(broken)
+    except OpenAPIValidationError:
+        pass
+    else:
+        raise AssertionError("the validator accepted a document without responses")
