@@ -12,7 +12,8 @@ The certificate is always Japanese: render it inside :func:`speaking` ``("ja")``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "search_term_labels",
     "search_terms_text",
     "speaking",
+    "verification_problem",
 ]
 
 
@@ -182,3 +184,62 @@ def failure_message(failure: Mapping[str, Any] | None) -> str:
         "Save or print it to PDF again (for example with “Microsoft Print to PDF”), replace the file and "
         "circulate the contract again, or cancel it."
     ).format(file=file_name)
+
+
+_PROBLEMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r"no signature"), lambda m: _("The file carries no seal (signature).")),
+    (
+        re.compile(r"no document timestamp after the last signature \(not PAdES B-LTA\)"),
+        lambda m: _("There is no document timestamp after the last seal, so it is not verifiable for the long term."),
+    ),
+    (
+        re.compile(r"the file was changed after its last signature/timestamp \((?P<level>.*)\)"),
+        lambda m: _("The file was changed after its last seal or timestamp ({level}).").format(level=m["level"]),
+    ),
+    (re.compile(r"the signed bytes were changed"), lambda m: _("The sealed content was changed.")),
+    (
+        re.compile(r"the signature value does not verify"),
+        lambda m: _("The seal's signature value does not match the content."),
+    ),
+    (
+        re.compile(r"the document was modified after sealing \((?P<level>.*)\)"),
+        lambda m: _("The document was modified after it was sealed ({level}).").format(level=m["level"]),
+    ),
+    (re.compile(r"the timestamped bytes were changed"), lambda m: _("The timestamped content was changed.")),
+    (
+        re.compile(r"the timestamp signature does not verify"),
+        lambda m: _("The timestamp's signature does not match the content."),
+    ),
+    (
+        re.compile(r"TSA certificate not trusted/valid at (?P<moment>.*)"),
+        lambda m: _("The timestamp authority's certificate was not trusted or not valid at {moment}.").format(
+            moment=m["moment"]
+        ),
+    ),
+    (
+        re.compile(r"the newest timestamp's TSA certificate has expired: renewal was missed"),
+        lambda m: _("The certificate of the newest timestamp has expired: the timestamp was not renewed in time."),
+    ),
+    (
+        re.compile(r"long-term validation: (?P<result>[^:]*): (?P<detail>.*)"),
+        lambda m: _("Long-term validation failed ({result}): {detail}").format(result=m["result"], detail=m["detail"]),
+    ),
+)
+
+
+def verification_problem(problem: str) -> str:
+    """A problem of a verification report (``signing.verification``, English for the API) in the reader's language.
+
+    A problem of one signature comes as ``"<field>: <problem>"``; the field name stays as it is.
+    Details from pyHanko (after "long-term validation") are not translated.
+    """
+    field, sep, rest = problem.partition(": ")
+    if sep and not any(pattern.fullmatch(problem) for pattern, _text in _PROBLEMS):
+        inner = verification_problem(rest)
+        if inner != rest:
+            return f"{field}: {inner}"
+    for pattern, text in _PROBLEMS:
+        found = pattern.fullmatch(problem)
+        if found is not None:
+            return text(found)
+    return problem

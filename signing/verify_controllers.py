@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import gettext as _
 from core.settings import SigningSettings, get_settings
+from signing.labels import verification_problem
 from signing.records import find_record
 from signing.verification import VerificationReport, verify
 
@@ -73,7 +74,7 @@ def signature_rows(report: VerificationReport) -> list[SignatureRow]:
                 covers=covers.get(sig.coverage, sig.coverage),
                 long_term=long_term,
                 ok=sig.ok,
-                problems=sig.problems,
+                problems=tuple(verification_problem(p) for p in sig.problems),
             )
         )
     return rows
@@ -125,7 +126,13 @@ class VerificationController(Controller):
         record = await find_record(db_session, report.sha256)
         return Template(
             "signing/verify.html",
-            context={"report": report, "rows": signature_rows(report), "record": record, "error": None},
+            context={
+                "report": report,
+                "rows": signature_rows(report),
+                "problems": [verification_problem(p) for p in report.problems],
+                "record": record,
+                "error": None,
+            },
         )
 
 

@@ -76,6 +76,11 @@ async def test_public_page_reports_a_changed_byte(verify_client: AsyncTestClient
         files={"file": ("keiyaku.pdf", _tampered(sealed_pdf), "application/pdf")},
     )
     assert "署名を確認できませんでした" in page.text
+    # Why, in Japanese: the reasons under the result and in the table, not the report's English.
+    reasons = text_at(page.text, "[role=alert] + ul")
+    assert "封緘された内容が変更されています" in reasons, reasons
+    assert "the signed bytes were changed" not in page.text
+    assert "封緘された内容が変更されています" in text_at(page.text, "table")
 
 
 async def test_public_page_refuses_a_file_that_is_not_a_pdf(verify_client: AsyncTestClient) -> None:
