@@ -43,9 +43,7 @@ draft (``bulk_sending``: draft, batch, line); the draft stays a draft.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import logging
 import unicodedata
@@ -64,6 +62,7 @@ from core.i18n import parse_date
 from core.outbox import enqueue
 from core.scope import Permission, Principal, PrincipalKind, ViewScope
 from core.settings import Settings
+from core.spreadsheet import read_rows
 from core.text import has_control_characters
 from onboarding.staff_csv import ImportRejected, decode
 from signing.audit import Actor, append_event
@@ -311,30 +310,7 @@ def _columns(header: list[str]) -> tuple[dict[int, str], list[tuple[int, str]]]:
 
 def parse_csv(text: str) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
     """Raw rows (``line`` and the known columns) and the problems of the header, of a CSV text."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return [], [(1, _("The file is empty."))]
-    except csv.Error as exc:
-        return [], [(1, _("Broken CSV: {error}").format(error=exc))]
-    columns, problems = _columns(header)
-    rows: list[dict[str, Any]] = []
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append((reader.line_num, _("Broken CSV: {error}").format(error=exc)))
-            break
-        if not any(v.strip() for v in values):
-            continue
-        row: dict[str, Any] = {"line": reader.line_num, "extra": len(values) > len(header)}
-        for index, key in columns.items():
-            row[key] = values[index].strip() if index < len(values) else ""
-        rows.append(row)
-    return rows, problems
+    return read_rows(text, _columns)
 
 
 def _known() -> str:

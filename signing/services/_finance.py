@@ -29,7 +29,6 @@ names in :data:`ENGLISH` are read too)::
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import hashlib
 import io
@@ -307,30 +306,7 @@ def _columns(header: list[str]) -> tuple[dict[int, str], list[tuple[int, str]]]:
 
 def _read(text: str) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
     """Raw rows (``line`` and the known columns) and the problems of the header row."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return [], [(1, _("The file is empty."))]
-    except csv.Error as exc:
-        return [], [(1, _("Broken CSV: {error}").format(error=exc))]
-    columns, problems = _columns(header)
-    rows: list[dict[str, Any]] = []
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append((reader.line_num, _("Broken CSV: {error}").format(error=exc)))
-            break
-        if not any(v.strip() for v in values):
-            continue
-        row: dict[str, Any] = {"line": reader.line_num, "extra": len(values) > len(header)}
-        for index, key in columns.items():
-            row[key] = spreadsheet_text(values[index]) if index < len(values) else ""
-        rows.append(row)
-    return rows, problems
+    return spreadsheet.read_rows(text, _columns, cell=spreadsheet_text)
 
 
 def spreadsheet_text(cell: str) -> str:
