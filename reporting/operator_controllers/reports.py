@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -108,6 +109,31 @@ class OperatorReportController(Controller):
     async def _slug(self, session: AsyncSession, member: Member) -> str:
         return (await ReportingRepository(session, None).consortium(member.consortium_id)).slug
 
+    async def _change(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        lg_code: str,
+        month: str,
+        *,
+        anchor: str,
+        change: Callable[[uuid.UUID, dt.date], Awaitable[object]],
+        form: dict[str, Any] | None = None,
+    ) -> Redirect | Template:
+        """Make one change to a member's report of ``month``, then back to its section (``#anchor-lg_code``);
+        a refusal shows the page with the reason (and, for a form, what was typed)."""
+        first = month_of(month)
+        member = await self._member(session, lg_code)
+        member_id, slug = member.id, await self._slug(session, member)
+        try:
+            await change(member_id, first)
+        except IssueRefusedError as exc:
+            form_of = f"{anchor}-{lg_code}" if form is not None else ""
+            return await self._page(
+                session, request, slug, first, error=str(exc), form=form, form_of=form_of, status_code=400
+            )
+        return Redirect(f"/operator/reports/?consortium={slug}&month={month}#{anchor}-{lg_code}", status_code=303)
+
     @get("/{lg_code:str}/{month:str}/draft.pdf")
     async def draft(
         self, operator_session: NamedDependency[AsyncSession], lg_code: FromPath[str], month: FromPath[str]
@@ -146,23 +172,13 @@ class OperatorReportController(Controller):
         """Write why a target was missed and the improvement plan (MOR-14(2))."""
         if item not in ITEMS:
             raise NotFoundException()
-        first = month_of(month)
-        member = await self._member(operator_session, lg_code)
-        member_id, slug = member.id, await self._slug(operator_session, member)
         principal = current_principal(request)
-        try:
-            await write_plan(
-                operator_session,
-                member_id,
-                first,
-                item=item,
-                reason=field(data, "reason"),
-                plan=field(data, "plan"),
-                by=principal.name,
-            )
-        except IssueRefusedError as exc:
-            return await self._page(operator_session, request, slug, first, error=str(exc), status_code=400)
-        return Redirect(f"/operator/reports/?consortium={slug}&month={month}#m-{lg_code}", status_code=303)
+
+        async def change(member_id: uuid.UUID, first: dt.date) -> None:
+            reason, plan = field(data, "reason"), field(data, "plan")
+            await write_plan(operator_session, member_id, first, item=item, reason=reason, plan=plan, by=principal.name)
+
+        return await self._change(request, operator_session, lg_code, month, anchor="m", change=change)
 
     @post("/{lg_code:str}/{month:str}/releases", status_code=303)
     async def release(
@@ -174,10 +190,8 @@ class OperatorReportController(Controller):
         month: FromPath[str],
     ) -> Redirect | Template:
         """Add a release or change of the month to the member's report (NII-9(3))."""
-        first = month_of(month)
-        member = await self._member(operator_session, lg_code)
-        member_id, slug = member.id, await self._slug(operator_session, member)
-        try:
+
+        async def change(member_id: uuid.UUID, first: dt.date) -> None:
             try:
                 day = dt.date.fromisoformat(field(data, "released_on")) if field(data, "released_on") else None
             except ValueError:
@@ -191,18 +205,10 @@ class OperatorReportController(Controller):
                 impact=field(data, "impact"),
                 by=current_principal(request).name,
             )
-        except IssueRefusedError as exc:
-            return await self._page(
-                operator_session,
-                request,
-                slug,
-                first,
-                error=str(exc),
-                form=data,
-                form_of=f"release-{lg_code}",
-                status_code=400,
-            )
-        return Redirect(f"/operator/reports/?consortium={slug}&month={month}#releases-{lg_code}", status_code=303)
+
+        return await self._change(
+            request, operator_session, lg_code, month, anchor="releases", change=change, form=data
+        )
 
     @post("/{lg_code:str}/{month:str}/releases/{release_id:uuid}/delete", status_code=303)
     async def delete_release(
@@ -214,14 +220,11 @@ class OperatorReportController(Controller):
         release_id: FromPath[uuid.UUID],
     ) -> Redirect | Template:
         """Remove a release entry written by mistake (not once the report is issued)."""
-        first = month_of(month)
-        member = await self._member(operator_session, lg_code)
-        member_id, slug = member.id, await self._slug(operator_session, member)
-        try:
+
+        async def change(member_id: uuid.UUID, first: dt.date) -> None:
             await remove_release(operator_session, member_id, first, release_id)
-        except IssueRefusedError as exc:
-            return await self._page(operator_session, request, slug, first, error=str(exc), status_code=400)
-        return Redirect(f"/operator/reports/?consortium={slug}&month={month}#releases-{lg_code}", status_code=303)
+
+        return await self._change(request, operator_session, lg_code, month, anchor="releases", change=change)
 
     @post("/{lg_code:str}/{month:str}/security", status_code=303)
     async def security_measures(
@@ -233,10 +236,8 @@ class OperatorReportController(Controller):
         month: FromPath[str],
     ) -> Redirect | Template:
         """Write the month's security measures (SAP-10(1)): detected, done, planned."""
-        first = month_of(month)
-        member = await self._member(operator_session, lg_code)
-        member_id, slug = member.id, await self._slug(operator_session, member)
-        try:
+
+        async def change(member_id: uuid.UUID, first: dt.date) -> None:
             await write_security_measures(
                 operator_session,
                 member_id,
@@ -246,18 +247,10 @@ class OperatorReportController(Controller):
                 planned=field(data, "planned"),
                 by=current_principal(request).name,
             )
-        except IssueRefusedError as exc:
-            return await self._page(
-                operator_session,
-                request,
-                slug,
-                first,
-                error=str(exc),
-                form=data,
-                form_of=f"security-{lg_code}",
-                status_code=400,
-            )
-        return Redirect(f"/operator/reports/?consortium={slug}&month={month}#security-{lg_code}", status_code=303)
+
+        return await self._change(
+            request, operator_session, lg_code, month, anchor="security", change=change, form=data
+        )
 
     @post("/{lg_code:str}/{month:str}/issue", guards=[requires("report", "issue")], status_code=303)
     async def issue_one(
@@ -268,14 +261,11 @@ class OperatorReportController(Controller):
         month: FromPath[str],
     ) -> Redirect | Template:
         """Issue one member's report; refused while a missed target has no plan."""
-        first = month_of(month)
-        member = await self._member(operator_session, lg_code)
-        member_id, slug = member.id, await self._slug(operator_session, member)
-        try:
+
+        async def change(member_id: uuid.UUID, first: dt.date) -> None:
             await issue_report(operator_session, member_id, first, issued_by=current_principal(request).name)
-        except IssueRefusedError as exc:
-            return await self._page(operator_session, request, slug, first, error=str(exc), status_code=400)
-        return Redirect(f"/operator/reports/?consortium={slug}&month={month}#m-{lg_code}", status_code=303)
+
+        return await self._change(request, operator_session, lg_code, month, anchor="m", change=change)
 
     @post("/issue", guards=[requires("report", "issue")], status_code=200)
     async def issue_all(
