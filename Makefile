@@ -48,7 +48,7 @@ demo: setup
 	$(BIN)/kyodo demo
 
 ## test: lint, types, migrations and the whole test suite
-test: setup lint typecheck migrations-check pytest
+test: setup lint typecheck migrations-check pytest test-multi-host
 
 lint:
 	$(BIN)/ruff check .
@@ -63,7 +63,7 @@ migrations-check:
 pytest:
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=25
 
-## test-multi-host: the multi-host test (network namespaces, HAProxy; needs root), about four minutes
+## test-multi-host: the multi-host test (network namespaces, HAProxy), on its own after the rest: 1-3 minutes; skipped with the reason without root
 test-multi-host: setup
 	KYODO_TEST_MULTI_HOST=1 $(BIN)/pytest tests/deploy/test_multi_host.py -p no:xdist -q
 
