@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from fpdf import FPDF
     from fpdf.fonts import TTFFont
 
-__all__ = ["FONT_FILE", "FONT_PACKAGE", "FontMissing", "add_japanese_font", "japanese_font", "pdf_bytes"]
+__all__ = ["FONT_FILE", "FONT_PACKAGE", "FontMissing", "add_japanese_font", "japanese_font", "pdf_bytes", "sfnt"]
 
 FONT_PACKAGE = "japanize_matplotlib"
 FONT_FILE = Path("fonts") / "ipaexg.ttf"
@@ -136,8 +136,8 @@ def _checksum(data: bytes) -> int:
     return sum(words) & 0xFFFFFFFF
 
 
-def _sfnt(tables: dict[str, bytes]) -> bytes:
-    """A TrueType file holding ``tables`` (raw)."""
+def sfnt(tables: dict[str, bytes]) -> bytes:
+    """A TrueType file holding ``tables`` (raw bytes by tag), with its table directory and checksums."""
     tags = sorted(tables)
     count = len(tags)
     selector = max(i for i in range(16) if 2**i <= count)
@@ -338,7 +338,7 @@ class _Index:
         if self.vmtx is not None:
             tables["vmtx"] = b"".join(self.vmtx[gid] for gid in gids)
         tables["post"] = struct.pack(">I", 0x00030000) + self.tables["post"][4:32]  # names: the order set below
-        font = TTFont(io.BytesIO(_sfnt(tables)), lazy=True, recalcBBoxes=False, recalcTimestamp=False)
+        font = TTFont(io.BytesIO(sfnt(tables)), lazy=True, recalcBBoxes=False, recalcTimestamp=False)
         order = [self.glyph_order[gid] for gid in gids]
         font.setGlyphOrder(order)
         mapping = {codepoint: name for name in order for codepoint in self.codepoints.get(name, ())}

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from fontTools import ttLib
 
+from core.fonts import sfnt
+
 from .errors import SigningConfigurationError
 from .fonts import font_bytes
 
@@ -26,12 +28,6 @@ __all__ = ["TrueTypeFont", "load_font"]
 _KEEP_TABLES = ("cvt ", "fpgm", "glyf", "head", "hhea", "hmtx", "loca", "maxp", "prep")
 # Composite glyph flags (OpenType 'glyf' spec).
 _ARG_WORDS, _HAS_SCALE, _MORE, _XY_SCALE, _TWO_BY_TWO = 0x1, 0x8, 0x20, 0x40, 0x80
-
-
-def _checksum(data: bytes) -> int:
-    padded = data + b"\0" * (-len(data) % 4)
-    words: tuple[int, ...] = struct.unpack(f">{len(padded) // 4}I", padded)
-    return sum(words) & 0xFFFFFFFF
 
 
 class TrueTypeFont:
@@ -138,22 +134,7 @@ class TrueTypeFont:
         head[8:12] = b"\0\0\0\0"  # checkSumAdjustment: not used by PDF consumers
         head[50:52] = struct.pack(">h", 1)  # indexToLocFormat: long offsets
         tables["head"] = bytes(head)
-        return _assemble(tables)
-
-
-def _assemble(tables: dict[str, bytes]) -> bytes:
-    tags = sorted(tables)
-    n = len(tags)
-    entry_selector = max(i for i in range(16) if 2**i <= n)
-    search_range = 16 * 2**entry_selector
-    out = bytearray(struct.pack(">IHHHH", 0x00010000, n, search_range, entry_selector, 16 * n - search_range))
-    offset = 12 + 16 * n
-    body = bytearray()
-    for tag in tags:
-        data = tables[tag]
-        out += struct.pack(">4sIII", tag.encode("latin-1"), _checksum(data), offset + len(body), len(data))
-        body += data + b"\0" * (-len(data) % 4)
-    return bytes(out + body)
+        return sfnt(tables)
 
 
 _fonts_lock = threading.Lock()
