@@ -381,6 +381,11 @@ class SigningSettings:
     http_timeout: float = field(default_factory=lambda: float(_env_opt("KYODO_SIGNING_HTTP_TIMEOUT", "10") or "10"))
     """Seconds to wait for one TSA, OCSP or CRL answer before giving up."""
 
+    revocation_reuse_seconds: float = field(
+        default_factory=lambda: float(_env_opt("KYODO_SIGNING_REVOCATION_REUSE_SECONDS", "60") or "0")
+    )
+    """How long a sealer reuses the OCSP responses and CRLs it fetched (0: fetch them for every seal)."""
+
     def problem(self) -> str | None:
         """What makes these settings unusable (a missing or contradictory field), or None."""
         if not self.tsa_url:

@@ -7,7 +7,8 @@ about the test PKI; everything is derived from :class:`SigningSettings`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import aiohttp
@@ -22,6 +23,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+from pyhanko_certvalidator.fetchers.api import FetcherBackend, Fetchers
 from pyhanko_certvalidator.policy_decl import (
     CertRevTrustPolicy,
     RevocationCheckingPolicy,
@@ -36,6 +38,7 @@ from .errors import SealingUnavailable, SigningConfigurationError, SigningError
 __all__ = [
     "KeptKeySigner",
     "PinnedTimeStamper",
+    "ReusedRevocationData",
     "TsaCertificateChanged",
     "as_signing_error",
     "declares_crl_and_ocsp",
@@ -236,6 +239,52 @@ def revocation_policy(end_entity_rule: RevocationCheckingRule) -> CertRevTrustPo
     )
 
 
+class ReusedRevocationData(FetcherBackend):
+    """pyHanko's HTTP fetchers, kept for ``seconds`` so that seals in a row share what they fetched.
+
+    Each seal asks the OCSP responder about the seal and TSA certificates and
+    fetches the issuing CA's CRL: four requests a seal, whose answers are the
+    same for every seal of the next minutes (an OCSP response here is valid
+    for ten minutes, a CRL for days). pyHanko's fetchers remember each answer
+    (and each failure) for their lifetime, so the sealer keeps one set of them
+    for ``seconds`` and then starts a new set, which fetches again. A seal
+    certificate revoked meanwhile is noticed by the seals after that, at most
+    ``seconds`` later. ``forget`` drops the set at once; the sealer calls it
+    after a failed seal so that a failed fetch is not remembered.
+    ``seconds`` of 0 gives every seal its own fetchers.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: float,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Fetch over ``session``; reuse the answers for ``seconds`` by ``clock``."""
+        self._backend = AIOHttpFetcherBackend(session, per_request_timeout=timeout)
+        self.seconds = seconds
+        self._clock = clock
+        self._fetchers: Fetchers | None = None
+        self._since = 0.0
+
+    def get_fetchers(self) -> Fetchers:
+        """The current set of fetchers, or a new one when the last is older than ``seconds``."""
+        now = self._clock()
+        if self._fetchers is None or self.seconds <= 0 or now - self._since >= self.seconds:
+            self._fetchers = self._backend.get_fetchers()
+            self._since = now
+        return self._fetchers
+
+    def forget(self) -> None:
+        """Fetch anew for the next seal."""
+        self._fetchers = None
+
+    async def close(self) -> None:
+        """Nothing to close: the HTTP session belongs to the sealer."""
+
+
 def signing_validation_context(
     *,
     trust_roots: list[x509.Certificate],
@@ -243,20 +292,23 @@ def signing_validation_context(
     session: aiohttp.ClientSession,
     timeout: float,
     end_entity_rule: RevocationCheckingRule,
+    fetchers: FetcherBackend | None = None,
 ) -> ValidationContext:
     """A fresh, fetching validation context for one seal or renewal.
 
     Fresh on purpose: a ``ValidationContext`` accumulates every OCSP response
     and CRL it sees and pyHanko embeds all of them, so sharing one across
     documents would leak stale or unrelated revocation data into the DSS.
-    The HTTP session (and its connection pool) is what gets reused.
+    The HTTP session (and its connection pool) is what gets reused, and, with
+    ``fetchers`` (:class:`ReusedRevocationData`), the answers fetched for the
+    certificates of this document's path by the seals just before.
     """
     return ValidationContext(
         trust_roots=trust_roots,
         other_certs=list(other_certs),
         allow_fetching=True,
         revinfo_policy=revocation_policy(end_entity_rule),
-        fetcher_backend=AIOHttpFetcherBackend(session, per_request_timeout=timeout),
+        fetcher_backend=fetchers or AIOHttpFetcherBackend(session, per_request_timeout=timeout),
         # Responders' clocks and ours differ a little (and a loaded machine answers
         # late): an OCSP response "from the future" by a few seconds is still good.
         time_tolerance=CLOCK_TOLERANCE,

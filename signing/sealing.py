@@ -127,6 +127,7 @@ class Sealer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reserved: int | None = None
         """Room for the signature container (hex digits), learned from this sealer's first seal."""
+        self._revocation: _trust.ReusedRevocationData | None = None
 
     @property
     def signing_certificate(self) -> x509.Certificate:
@@ -153,6 +154,16 @@ class Sealer:
             self._session = None
         self._timestamper = None
         self._reserved = None
+        self._revocation = None
+
+    def _revocation_data(self) -> _trust.ReusedRevocationData:
+        if self._revocation is None:
+            self._revocation = _trust.ReusedRevocationData(
+                self._http(),
+                timeout=self.settings.http_timeout,
+                seconds=self.settings.revocation_reuse_seconds,
+            )
+        return self._revocation
 
     def _http(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -211,6 +222,7 @@ class Sealer:
                 # The TSA rolled its certificate over since we pinned it; the
                 # DSS would lack the new certificate's revocation data.
                 log.warning("TSA certificate changed to %s; re-pinning", e)
+                self._forget_revocation_data()
                 self._timestamper = None
                 self._reserved = None  # its chain, and so the container, may differ in size
                 tsa_changes += 1
@@ -220,6 +232,15 @@ class Sealer:
                 # E.g. the container outgrew the room: seal again, pyHanko sizing it (nothing was kept).
                 log.warning("seal in the room learned before failed (%s); sealing again with pyHanko's estimate", e)
                 self._reserved = None
+            except BaseException:
+                # Whatever failed (a responder down, a revoked certificate), the next
+                # seal fetches its revocation data again rather than reuse a failure.
+                self._forget_revocation_data()
+                raise
+
+    def _forget_revocation_data(self) -> None:
+        if self._revocation is not None:
+            self._revocation.forget()
 
     async def _seal_once(
         self,
@@ -260,6 +281,7 @@ class Sealer:
             session=self._http(),
             timeout=self.settings.http_timeout,
             end_entity_rule=rule,
+            fetchers=self._revocation_data(),
         )
         meta = PdfSignatureMetadata(
             field_name=self.field_name,

@@ -124,3 +124,44 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     check_settings(signing_settings)
     with pytest.raises(SigningConfigurationError, match="TSA"):
         check_settings(SigningSettings(tsa_url=""))
+
+
+def test_tokens_and_ocsp_answers_carry_the_pki_certificates_at_the_server_clock(tmp_path: Path) -> None:
+    """The timestamper and responder kept between answers still answer as certomancer does."""
+    from datetime import UTC, datetime, timedelta
+
+    from asn1crypto import cms
+
+    pki = TestPKI.ensure(tmp_path / "pki", port=1)
+    moments = [datetime(2031, 4, 1, 9, 0, tzinfo=UTC)]
+    server = PKIServer(pki, clock=lambda: moments[-1])
+    ts_req = tsp.TimeStampReq(
+        {
+            "version": 1,
+            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"}, "hashed_message": b"\x02" * 32},
+            "nonce": 7,
+            "cert_req": True,
+        }
+    ).dump()
+    for moment in (moments[0], moments[0] + timedelta(hours=1)):
+        moments.append(moment)
+        token = tsp.TimeStampResp.load(server.answer_tsa(None, ts_req))["time_stamp_token"]
+        signed = token["content"]
+        info = signed["encap_content_info"]["content"].parsed
+        assert info["gen_time"].native == moment
+        assert info["nonce"].native == 7
+        embedded = {c.chosen.dump() for c in signed["certificates"] if isinstance(c, cms.CertificateChoices)}
+        assert embedded == {pki.cert("tsa-1").dump(), pki.cert("interm").dump()}
+
+        ocsp_answer = ocsp.OCSPResponse.load(
+            server.answer_ocsp("interm", _ocsp_request(pki.cert("provider"), pki.cert("interm")))
+        )
+        basic = ocsp_answer["response_bytes"]["response"].parsed
+        assert basic["tbs_response_data"]["produced_at"].native == moment
+        assert [c.dump() for c in basic["certs"]] == [pki.cert("ocsp").dump()]
+
+    # A successor TSA reloads the PKI: its tokens come from the new certificate.
+    successor = pki.add_successor_tsa(valid_from=moments[-1] - timedelta(days=1))
+    token = tsp.TimeStampResp.load(server.answer_tsa(None, ts_req))["time_stamp_token"]
+    embedded = {c.chosen.dump() for c in token["content"]["certificates"]}
+    assert pki.cert(successor.label).dump() in embedded

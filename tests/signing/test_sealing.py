@@ -7,6 +7,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
@@ -14,6 +15,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 from core.settings import SigningSettings
 from signing import (
@@ -228,6 +230,72 @@ async def test_later_seals_reuse_the_room_the_first_needed_and_recover_when_it_i
         report = await verify_async(out, trust_roots=[pki.root_cert])
         assert report.ok, report.problems
         assert report.archive_timestamped
+
+
+def _count_requests(services: PKIServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    counts = {"tsa": 0, "ocsp": 0, "crl": 0}
+    for kind in counts:
+        answer = getattr(services, f"answer_{kind}")
+
+        def counted(*args: object, _answer: Any = answer, _kind: str = kind) -> bytes:
+            counts[_kind] += 1
+            result: bytes = _answer(*args)
+            return result
+
+        monkeypatch.setattr(services, f"answer_{kind}", counted)
+    return counts
+
+
+def _revocation_data(pdf: bytes) -> tuple[int, int]:
+    dss = DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(pdf)))
+    return len(dss.ocsps), len(dss.crls)
+
+
+async def test_seals_in_a_row_reuse_the_revocation_data_and_still_embed_it(
+    signing_settings: SigningSettings, services: PKIServer, pki: TestPKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counts = _count_requests(services, monkeypatch)
+    async with Sealer(signing_settings) as sealer:
+        first = await sealer.seal(make_pdf(1), [], reason=REASON, location=LOCATION)
+        fetched = dict(counts)
+        second = await sealer.seal(make_pdf(2), [], reason=REASON, location=LOCATION)
+    # The seal and TSA certificates' OCSP answers and the CA's CRL, asked for once...
+    assert fetched["ocsp"] == 2
+    assert fetched["crl"] == 2
+    assert counts["ocsp"] == fetched["ocsp"]
+    assert counts["crl"] == fetched["crl"]
+    # ...the timestamps never: each seal has its own two.
+    assert counts["tsa"] == fetched["tsa"] + 2
+    # Both documents carry all of it and validate on their own, long-term.
+    assert _revocation_data(first) == _revocation_data(second) == (2, 2)
+    for pdf in (first, second):
+        report = await verify_async(pdf, trust_roots=[pki.root_cert])
+        assert report.ok, report.problems
+        assert report.signatures[0].ltv == "OK"
+
+
+async def test_revocation_data_is_fetched_again_after_its_time_and_after_a_failure(
+    signing_settings: SigningSettings, services: PKIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    counts = _count_requests(services, monkeypatch)
+    async with Sealer(replace(signing_settings, revocation_reuse_seconds=0)) as sealer:
+        for _ in range(2):
+            await sealer.seal(make_pdf(1), [], reason=REASON, location=LOCATION)
+    assert counts["ocsp"] == 4  # 0: every seal asks
+
+    async with Sealer(replace(signing_settings, revocation_reuse_seconds=0.5)) as sealer:
+        await sealer.seal(make_pdf(1), [], reason=REASON, location=LOCATION)
+        services.revocation_available = False
+        # Within the half second the answers fetched are still good.
+        await sealer.seal(make_pdf(1), [], reason=REASON, location=LOCATION)
+        await asyncio.sleep(0.6)
+        with pytest.raises(SealingUnavailable):
+            await sealer.seal(make_pdf(1), [], reason=REASON, location=LOCATION)
+        services.revocation_available = True
+        # The failure is not remembered: the next seal fetches and succeeds.
+        assert await sealer.seal(make_pdf(1), [], reason=REASON, location=LOCATION)
 
 
 async def test_sandbox_certificate_is_labelled(pki: TestPKI, pki_server: PKIServer) -> None:
