@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -53,6 +54,7 @@ from kyodo.ratelimit import STORE, rate_limit_configs, rate_limit_store
 from kyodo.routes import route_handlers, template_dirs
 from policy.engine import PolicyListener
 from reporting.telemetry import telemetry_lifespan, telemetry_middleware
+from signing.pdfgate import start_fork_server
 from tenants.sessions import SessionStore
 
 __all__ = ["create_app"]
@@ -99,6 +101,14 @@ async def _check_database_role(engine: AsyncEngine) -> None:
         )
 
 
+def _warm_up() -> None:
+    i18n.load_catalogs()
+    try:
+        start_fork_server()
+    except OSError as e:  # the checks start it themselves, and say so if they cannot
+        log.warning("PDF check fork server not started ahead: %s", e)
+
+
 def _services_lifespan(
     settings: Settings, db_config: SQLAlchemyAsyncConfig
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
@@ -116,6 +126,9 @@ def _services_lifespan(
         )
         listener = PolicyListener(url)
         listener.start()
+        # Beside the first requests, not before them: the catalogs (~0.3 s) and the PDF
+        # checks' fork server (1-3 s), which the first upload or preview would wait for.
+        threading.Thread(target=_warm_up, name="kyodo-warm-up", daemon=True).start()
         relay = None
         if settings.worker.relay_inline:
             # Outbox rows go to the broker from here, right after the commit that wrote them.

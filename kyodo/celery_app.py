@@ -94,6 +94,20 @@ def _listen_for_policy_changes(**_: Any) -> None:
     PolicyListener(redis_url(get_settings())).start()
 
 
+@worker_process_init.connect
+def _warm_up(**_: Any) -> None:
+    # What every process would otherwise do at its first task, with a contract waiting:
+    # read the catalogs, parse the Japanese font, load the sealing key.
+    from core.fonts import load_japanese_font  # noqa: PLC0415
+    from core.i18n import load_catalogs  # noqa: PLC0415
+    from signing.fonts import japanese_font_path  # noqa: PLC0415
+    from signing.seal_tasks import prepare_sealers  # noqa: PLC0415
+
+    load_catalogs()
+    load_japanese_font(japanese_font_path())
+    prepare_sealers()
+
+
 celery = Celery("kyodo", include=TASK_MODULES, set_as_current=True)
 celery.set_default()
 celery.config_from_object("kyodo.celery_config")

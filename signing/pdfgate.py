@@ -71,6 +71,7 @@ __all__ = [
     "check_pdf_off_loop",
     "page_preview",
     "render_page_off_loop",
+    "start_fork_server",
 ]
 
 PREVIEW_WIDTH = 900
@@ -142,6 +143,14 @@ def _forkserver() -> ForkServerContext:
             context.set_forkserver_preload(_PRELOAD)
             _context = context
         return _context
+
+
+def start_fork_server() -> None:
+    """Start the fork server now (its parsers take 1-3 s to load), not at the first upload or preview."""
+    _forkserver()
+    from multiprocessing import forkserver  # noqa: PLC0415
+
+    forkserver.ensure_running()
 
 
 def _run(job: str, args: tuple[Any, ...], limits: PdfLimits) -> tuple[Any, ...]:

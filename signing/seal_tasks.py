@@ -88,6 +88,14 @@ class _Pool:
         return cls.pool
 
 
+def prepare_sealers() -> None:
+    """Load this process's sealing key now (at worker start), if the sealing settings are complete."""
+    try:
+        _Pool.get()
+    except SigningConfigurationError as e:
+        log.info("no sealer prepared at start: %s", e)
+
+
 def backoff_seconds(retries: int) -> int:
     """30 s, 1 min, 2 min … capped at 30 min: a TSA outage is waited out, never bypassed."""
     return int(min(1800, 30 * 2**retries))
