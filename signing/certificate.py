@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-from fpdf.fonts import FontFace
+from fpdf.fonts import TTFFont
 
 from core.dates import JST
 from core.fonts import add_japanese_font, pdf_bytes
@@ -94,10 +94,6 @@ def _event(value: AuditKind | str) -> str:
         return audit_kind_label(AuditKind(value))
     except ValueError:
         return str(value)
-
-
-_HEADINGS = FontFace(emphasis="")
-"""Table headings in the regular face (the font has one weight)."""
 
 
 def _jst(moment: dt.datetime) -> str:
@@ -201,22 +197,82 @@ def _heading(pdf: FPDF, text: str) -> None:
     pdf.set_font("IPAexGothic", size=9)
 
 
+_LINE_HEIGHT = 5.5
+"""Height of a table line (mm), as fpdf2's tables had it."""
+
+
 def _table(
     pdf: FPDF, headings: list[str], rows: list[list[str]], widths: list[int], small_columns: set[int] | None = None
 ) -> None:
-    pdf.set_font("IPAexGothic", size=9)
-    with pdf.table(
-        col_widths=widths, text_align="LEFT", line_height=5.5, first_row_as_headings=True, headings_style=_HEADINGS
-    ) as table:
-        header = table.row()
-        for heading in headings:
-            header.cell(heading)
-        for values in rows:
-            row = table.row()
-            for index, value in enumerate(values):
-                if small_columns and index in small_columns:
-                    pdf.set_font("IPAexGothic", size=7)
-                    row.cell(value)
-                    pdf.set_font("IPAexGothic", size=9)
+    """A bordered table, its headings again at the top of each page a row spills onto.
+
+    Drawn with ``FPDF.text`` line by line rather than with ``FPDF.table``, whose
+    cells are each laid out twice by ``multi_cell`` (once to measure, once to
+    draw): half the time of a certificate. A cell breaks before the character
+    that would cross its right edge, and at a space when a Latin word would be
+    cut; forced breaks (``\n``) are kept. No cell has more than a few lines.
+    """
+    scale = pdf.epw / sum(widths)
+    columns = [w * scale for w in widths]
+    small = small_columns or set()
+
+    def laid_out(values: Sequence[str], sizes: list[float]) -> list[list[str]]:
+        return [_lines(pdf, value, width, size) for value, width, size in zip(values, columns, sizes, strict=True)]
+
+    heading_sizes = [9.0] * len(columns)
+    row_sizes = [7.0 if index in small else 9.0 for index in range(len(columns))]
+    heading_lines = laid_out(headings, heading_sizes)
+
+    def draw(cells: list[list[str]], sizes: list[float], height: float) -> None:
+        x, y = pdf.l_margin, pdf.get_y()
+        for lines, width, size in zip(cells, columns, sizes, strict=True):
+            pdf.rect(x, y, width, height)
+            pdf.set_font_size(size)
+            top = y + (height - len(lines) * _LINE_HEIGHT) / 2  # in the middle, as fpdf2's tables
+            for number, line in enumerate(lines):
+                if line:
+                    pdf.text(x + pdf.c_margin, top + (number + 0.5) * _LINE_HEIGHT + 0.3 * pdf.font_size, line)
+            x += width
+        pdf.set_xy(pdf.l_margin, y + height)
+
+    def height_of(cells: list[list[str]]) -> float:
+        return max(len(lines) for lines in cells) * _LINE_HEIGHT
+
+    draw(heading_lines, heading_sizes, height_of(heading_lines))
+    for values in rows:
+        cells = laid_out(values, row_sizes)
+        height = height_of(cells)
+        if pdf.get_y() + height > pdf.page_break_trigger:
+            pdf.add_page()
+            draw(heading_lines, heading_sizes, height_of(heading_lines))
+        draw(cells, row_sizes, height)
+    pdf.set_font_size(9)
+
+
+def _lines(pdf: FPDF, text: str, width: float, size_pt: float) -> list[str]:
+    """``text`` broken into lines that fit ``width`` (mm) at ``size_pt``, by the font's advance widths."""
+    face = pdf.current_font
+    assert isinstance(face, TTFFont)  # the Japanese TrueType font, always
+    widths = face.cw
+    room = (width - 2 * pdf.c_margin) * pdf.k * 1000 / size_pt  # in the font's thousandths of an em
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line, used = "", 0.0
+        for char in paragraph:
+            advance = widths[ord(char)]
+            if line and used + advance > room:
+                cut = line.rfind(" ")
+                if char.isascii() and char.isalnum() and line[-1:].isascii() and line[-1:].isalnum() and cut > 0:
+                    # Do not cut a Latin word: carry it over from the last space.
+                    lines.append(line[:cut])
+                    line = line[cut + 1 :]
+                    used = sum(widths[ord(c)] for c in line)
                 else:
-                    row.cell(value)
+                    lines.append(line.rstrip(" "))
+                    line, used = "", 0.0
+                    if char == " ":
+                        continue
+            line += char
+            used += advance
+        lines.append(line)
+    return lines

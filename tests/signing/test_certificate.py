@@ -105,3 +105,19 @@ def test_certificates_share_one_parsed_font_but_not_their_glyphs() -> None:
         embedded = TTFont(io.BytesIO(descendant["/FontDescriptor"]["/FontFile2"].get_data()))
         assert len(embedded.getGlyphOrder()) < 400, "a subset, not the whole font"
         assert not any(ord(c) in (embedded.getBestCmap() or {}) for c in other)
+
+
+def test_long_cells_wrap_inside_their_column_and_headings_repeat_on_each_page() -> None:
+    """Cells break inside their column (Latin words whole), and a table that goes on to a new page repeats its headings."""
+    many = [
+        PartyLine(i, "契約者", f"株式会社岩手建設 Iwate Construction Holdings {i}", f"氏名{i}", f"p{i}@example.jp", "合意済み")
+        for i in range(1, 60)
+    ]
+    pdf = render_certificate(_data(parties=many))
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    assert len(pages) > 1
+    second = pages[1].extract_text()
+    assert "事業者・名義" in second  # the parties' headings again on the next page
+    words = second.split()
+    assert "Construction" in words
+    assert "Holdings" in words  # not cut in the middle
