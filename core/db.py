@@ -37,12 +37,31 @@ __all__ = [
     "create_engine",
     "mark_metadata_complete",
     "metadata",
+    "per_transaction",
     "session_scope",
     "system_session",
 ]
 
 metadata: MetaData = orm_registry.metadata
 """The one metadata every model registers in; Alembic compares against it."""
+
+
+def per_transaction(session: AsyncSession, name: str) -> dict[Any, Any]:
+    """A dictionary that lives as long as the session's current transaction (or savepoint).
+
+    For what a transaction learned and may reuse until it ends, e.g. the tail of an
+    audit chain it holds the lock of. A commit, a rollback or a savepoint (begun,
+    released or rolled back) gives the next caller an empty one.
+    """
+    sync = session.sync_session
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
+    key = f"kyodo.per_transaction.{name}"
+    found = sync.info.get(key)
+    if found is None or found[0] is not transaction:
+        found = (transaction, {})
+        sync.info[key] = found
+    values: dict[Any, Any] = found[1]
+    return values
 
 
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:

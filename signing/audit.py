@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import session_scope
+from core.db import per_transaction, session_scope
 from core.scope import Principal, elevated
 from signing.models import AuditEvent, AuditKind, Party
 from signing.repositories import ContractRepository
@@ -155,10 +155,17 @@ async def append_event(
     documents: list[str] | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an event to its chain in the caller's transaction."""
+    """Append an event to its chain in the caller's transaction.
+
+    The chain is locked until the transaction ends, so the transaction's next event
+    on the same chain follows this one without locking and reading the tail again.
+    """
     repo = ContractRepository(session, member_id)
-    await repo.lock_chain(f"audit:{contract_id or member_id}")
-    prev = await repo.last_hash(contract_id) or GENESIS
+    chain = f"audit:{contract_id or member_id}"
+    prev = per_transaction(session, "audit_tails").get(chain)
+    if prev is None:
+        await repo.lock_chain(chain)
+        prev = await repo.last_hash(contract_id) or GENESIS
     now = dt.datetime.now(dt.UTC)
     row = AuditEvent(
         member_id=member_id,
@@ -188,6 +195,7 @@ async def append_event(
     )
     session.add(row)
     await session.flush()
+    per_transaction(session, "audit_tails")[chain] = row.hash
     # The notices to the member's other systems are written with the event they announce.
     await emit_webhooks(session, row)
     return row

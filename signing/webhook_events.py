@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import per_transaction
 from core.outbox import enqueue
 from signing.models import AuditEvent, AuditKind
 from signing.repositories.webhooks import WebhookRepository
@@ -66,7 +67,11 @@ async def emit(session: AsyncSession, row: AuditEvent) -> int:
     if not events or row.contract_id is None:
         return 0
     repo = WebhookRepository(session, row.member_id)
-    endpoints = await repo.subscribed(events)
+    # A request appending several events reads the member's endpoints once.
+    known = per_transaction(session, "webhook_endpoints")
+    if row.member_id not in known:
+        known[row.member_id] = await repo.active()
+    endpoints = [e for e in known[row.member_id] if any(event in e.events for event in events)]
     if not endpoints:
         return 0
     contract = await repo.contract(row.contract_id)

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Update, func, literal_column, or_, select, text, true, update
 from sqlalchemy.orm import InstrumentedAttribute, aliased, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.dates import JST
 from core.repository import MemberScopedRepository
@@ -123,20 +124,32 @@ class ContractRepository(MemberScopedRepository):
     async def contract(self, contract_id: uuid.UUID, principal: Principal | None = None) -> Contract | None:
         """The contract with its documents, parties and sealed files, read afresh; None when not visible."""
         statement = self.visible(principal) if principal is not None else self.scoped(Contract)
-        contract = await self.first(
-            statement.where(Contract.id == contract_id).execution_options(populate_existing=True)
+        # One SELECT of the row and one per collection (a refresh would first select the row's id again).
+        return await self.first(
+            statement.where(Contract.id == contract_id)
+            .options(
+                selectinload(Contract.documents),
+                selectinload(Contract.parties),
+                selectinload(Contract.sealed_documents),
+            )
+            .execution_options(populate_existing=True)
         )
-        if contract is not None:
-            await self.session.refresh(contract, ["documents", "parties", "sealed_documents"])
-        return contract
 
     async def lock(self, contract: Contract) -> None:
         """Lock the contract's row for this transaction and re-read its status and parties."""
-        await self.first(self.scoped(Contract).where(Contract.id == contract.id).with_for_update())
-        await self.session.refresh(contract, ["status", "parties"])
-        await self.all(
-            self.scoped(Party).where(Party.contract_id == contract.id).execution_options(populate_existing=True)
+        # Two statements: the row's status, locked, and its parties read afresh (the collection set
+        # from them as the relationship orders it), the rest of the loaded contract left as it is.
+        status = await self.session.scalar(
+            self.scoped(Contract).with_only_columns(Contract.status).where(Contract.id == contract.id).with_for_update()
         )
+        parties = await self.all(
+            self.scoped(Party)
+            .where(Party.contract_id == contract.id)
+            .order_by(Party.order_no, Party.created_at)
+            .execution_options(populate_existing=True)
+        )
+        set_committed_value(contract, "status", status)
+        set_committed_value(contract, "parties", list(parties))
 
     async def text_boxes(self, contract_id: uuid.UUID) -> list[TextBox]:
         """The contract's text boxes, by page and creation."""

@@ -30,7 +30,8 @@ class SenderRepository(ContractRepository):
 
     async def sender(self, contract_id: uuid.UUID) -> Sender | None:
         """The member, department and contact of the contract; None when it does not exist."""
-        contract = await self.first(self.scoped(Contract).where(Contract.id == contract_id))
+        # Usually already loaded by the request (the contract page, the link): no second SELECT.
+        contract = await self.session.get(Contract, contract_id)
         if contract is None:
             return None
         member = await self.session.get(Member, contract.member_id)

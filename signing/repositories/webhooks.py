@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import array
 
 from core.repository import MemberScopedRepository
 from signing.models import Contract
@@ -33,14 +32,10 @@ class WebhookRepository(MemberScopedRepository):
         """One endpoint of the member, or None."""
         return await self.get(WebhookEndpoint, endpoint_id, for_update=for_update)
 
-    async def subscribed(self, events: Iterable[str]) -> Sequence[WebhookEndpoint]:
-        """Active endpoints of the member that asked for any of ``events``."""
-        wanted = list(events)
+    async def active(self) -> Sequence[WebhookEndpoint]:
+        """The member's active endpoints, oldest first."""
         return await self.all(
-            self.scoped(WebhookEndpoint)
-            .where(WebhookEndpoint.active)
-            .where(WebhookEndpoint.events.has_any(array(wanted)))
-            .order_by(WebhookEndpoint.created_at)
+            self.scoped(WebhookEndpoint).where(WebhookEndpoint.active).order_by(WebhookEndpoint.created_at)
         )
 
     async def contract(self, contract_id: uuid.UUID) -> Contract | None:

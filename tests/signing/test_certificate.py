@@ -108,11 +108,9 @@ def test_certificates_share_one_parsed_font_but_not_their_glyphs() -> None:
 
 
 def test_long_cells_wrap_inside_their_column_and_headings_repeat_on_each_page() -> None:
-    """Cells break inside their column (Latin words whole), and a table that goes on to a new page repeats its headings."""
-    many = [
-        PartyLine(i, "契約者", f"株式会社岩手建設 Iwate Construction Holdings {i}", f"氏名{i}", f"p{i}@example.jp", "合意済み")
-        for i in range(1, 60)
-    ]
+    """Cells break inside their column (Latin words whole); a table going on to a new page repeats its headings."""
+    company = "株式会社岩手建設 Iwate Construction Holdings"
+    many = [PartyLine(i, "契約者", f"{company} {i}", f"氏名{i}", f"p{i}@example.jp", "合意済み") for i in range(1, 60)]
     pdf = render_certificate(_data(parties=many))
     pages = PdfReader(io.BytesIO(pdf)).pages
     assert len(pages) > 1
