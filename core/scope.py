@@ -29,6 +29,7 @@ __all__ = [
     "MEMBER_SETTING",
     "NO_CONSORTIUM",
     "SYSTEM_SETTING",
+    "Afterwards",
     "Permission",
     "Principal",
     "PrincipalKind",
@@ -161,13 +162,32 @@ async def for_member(session: AsyncSession, member_id: uuid.UUID | None) -> None
     await _apply_now(session)
 
 
+class Afterwards:
+    """Where :func:`elevated` leaves the session: the scope it found, or the member named here.
+
+    Looking something up across members and then working inside the member it
+    belongs to (a contractor's link, an API key) would otherwise set the scope
+    twice on the way out: back to the one before, then to the member.
+    """
+
+    def __init__(self) -> None:
+        self.member_id: uuid.UUID | None = None
+        self.chosen = False
+
+    def member(self, member_id: uuid.UUID) -> None:
+        """Leave the block scoped to ``member_id`` (as :func:`for_member` would)."""
+        self.member_id = member_id
+        self.chosen = True
+
+
 @asynccontextmanager
-async def elevated(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+async def elevated(session: AsyncSession, afterwards: Afterwards | None = None) -> AsyncIterator[AsyncSession]:
     """See every member's rows inside the block; the previous scope comes back afterwards, even on error.
 
     For workers, operator commands and the aggregations behind the secretariat's
     figures. Never around a query whose rows reach a member's staff: those read
-    through their member's scope.
+    through their member's scope. With ``afterwards`` naming a member, the block
+    ends in that member's scope instead of the previous one.
     """
     previous = (session.info.get("member_id", ""), session.info.get("system", False))
     session.info["system"] = True
@@ -176,7 +196,10 @@ async def elevated(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     try:
         yield session
     finally:
-        session.info["member_id"], session.info["system"] = previous
+        if afterwards is not None and afterwards.chosen:
+            session.info["member_id"], session.info["system"] = str(afterwards.member_id or ""), False
+        else:
+            session.info["member_id"], session.info["system"] = previous
         if await _transaction_usable(session):
             await _apply_now(session)
         # Otherwise the transaction failed inside the block: the caller must roll back, and the

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.scope import NO_CONSORTIUM, Principal, PrincipalKind, elevated, for_member
+from core.scope import NO_CONSORTIUM, Afterwards, Principal, PrincipalKind, elevated, for_member
 from core.settings import SecuritySettings
 from policy.engine import PolicyEngine
 from policy.permissions import OPERATOR_PERMISSIONS, OPERATOR_ROLE, SECRETARIAT_ROLE, consortium_domain
@@ -453,6 +453,10 @@ async def load_principal(
     )
 
 
+API_KEY_USE_PRECISION = dt.timedelta(minutes=1)
+"""An API key's ``last_used_at`` is kept to the minute: a system calling many times a minute writes it once."""
+
+
 async def authenticate_api_key(
     session: AsyncSession, key: str, policies: PolicyEngine, *, ip: str | None
 ) -> PrincipalLookup:
@@ -461,11 +465,14 @@ async def authenticate_api_key(
     if len(parts) < 3 or parts[0] != "kyd":
         return PrincipalLookup()
     # The prefix names the key across all members; the rest is the key's member only.
-    async with elevated(session):
+    then = Afterwards()
+    async with elevated(session, then):
         api_key = await TenantRepository(session, None).api_key_by_prefix(parts[1])
-    if api_key is None or api_key.revoked_at is not None or not verify_api_key(key, api_key.key_hash):
+        valid = api_key is not None and api_key.revoked_at is None and verify_api_key(key, api_key.key_hash)
+        if api_key is not None and valid:
+            then.member(api_key.member_id)  # from here on, only the key's member
+    if api_key is None or not valid:
         return PrincipalLookup()
-    await for_member(session, api_key.member_id)
     member = await session.get(Member, api_key.member_id)
     if member is None or member.status is MemberStatus.LEFT:
         return PrincipalLookup()
@@ -474,7 +481,9 @@ async def authenticate_api_key(
             session, api_key.member_id, SecurityEventKind.IP_REFUSED, subject=api_key.prefix, ip=ip
         )
         return PrincipalLookup(ip_refused=True)
-    api_key.last_used_at = _now()
+    now = _now()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= API_KEY_USE_PRECISION:
+        api_key.last_used_at = now  # one UPDATE a minute, not one per request
     policy = await policies.member_policy(session, api_key.member_id)
     subject = f"apikey:{api_key.id}"
     return PrincipalLookup(

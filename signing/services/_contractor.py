@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import Gone, Locked, NotFound
 from core.i18n import gettext as _
-from core.scope import elevated, for_member
+from core.scope import Afterwards, elevated
 from core.settings import Settings
 from signing.audit import Actor, Origin, append_event
 from signing.models import (
@@ -185,9 +185,10 @@ class ContractorLink:
     @classmethod
     async def open(cls, session: AsyncSession, settings: Settings, token: str, origin: Origin) -> ContractorLink:
         """The party and contract behind ``token`` (404/410-like errors for a dead link)."""
-        async with elevated(session):
+        then = Afterwards()
+        async with elevated(session, then):
             party, contract = await party_by_token(session, token)
-        await for_member(session, contract.member_id)
+            then.member(contract.member_id)
         return cls(session, settings, party, contract, origin)
 
     def gate_value(self) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.scope import elevated, for_member
+from core.scope import Afterwards, elevated, for_member
 from core.settings import Settings, to_psycopg_url
 
 MEMBER = uuid.UUID("0193a8f0-0000-7000-8000-000000000001")
@@ -60,3 +60,18 @@ async def test_a_database_error_inside_reaches_the_caller_as_itself(session: Asy
     assert getattr(raised.value.orig, "sqlstate", None) == "22012", "division by zero, not 'transaction aborted'"
     await session.rollback()
     assert await _scope(session) == ("off", str(MEMBER)), "the next transaction starts in the member's scope"
+
+
+async def test_afterwards_leaves_the_block_in_the_member_found_inside(session: AsyncSession) -> None:
+    other = uuid.UUID("0193a8f0-0000-7000-8000-000000000002")
+    await for_member(session, MEMBER)
+    then = Afterwards()
+    async with elevated(session, then):
+        then.member(other)
+    assert await _scope(session) == ("off", str(other))
+    assert session.info["member_id"] == str(other)
+    # Nothing chosen (the lookup found nothing, or failed): the scope before comes back.
+    with pytest.raises(LookupError):
+        async with elevated(session, Afterwards()):
+            raise LookupError("no such link")
+    assert await _scope(session) == ("off", str(other))

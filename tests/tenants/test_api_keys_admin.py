@@ -37,11 +37,15 @@ async def test_create_use_revoke_refuse(
         staff = await system.get("/api/v1/staff", headers=other_system)
         assert staff.status_code == 200, staff.text  # the auditor role may view staff
         assert "morioka-admin" in staff.text
+    first_use = (await api(client, "GET", "/api/v1/api-keys")).json()[0]["last_used_at"]
+    assert first_use is not None
+    async with AsyncTestClient(app=app) as system:
         assert (
             await system.post("/api/v1/departments", json={"code": "1", "name": "x"}, headers=other_system)
         ).status_code == 403
     listed = await api(client, "GET", "/api/v1/api-keys")
-    assert listed.json()[0]["last_used_at"] is not None
+    # Kept to the minute: a second call within it writes nothing.
+    assert listed.json()[0]["last_used_at"] == first_use
     assert listed.json()[0]["roles"] == ["auditor"]
 
     assert (await api(client, "DELETE", f"/api/v1/api-keys/{body['id']}")).status_code == 204
