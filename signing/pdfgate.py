@@ -5,7 +5,8 @@ Parsing an untrusted PDF can take seconds and much memory (60,000 pages took
 the web process never parses one itself: each check (:func:`check_pdf_off_loop`)
 and each page preview (:func:`render_page_off_loop`) runs in a process of its own,
 forked from a small server process that has the parsers loaded already
-(``multiprocessing``'s *forkserver*, started on first use, ~20 ms a fork).
+(``multiprocessing``'s *forkserver*, ~20 ms a fork; :func:`start_fork_server` starts
+it beside a web process's first requests, else the first job does).
 That process gets
 
 * at most ``KYODO_PDF_CHECK_MEMORY_MB`` of address space beyond what the loaded
