@@ -15,7 +15,9 @@ import logging
 import secrets
 import smtplib
 import ssl
+import time
 import uuid
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
@@ -174,20 +176,40 @@ async def mail_sender(session: AsyncSession, contract_id: uuid.UUID) -> Sender |
     return await SenderRepository(session, None).sender(contract_id)
 
 
-def sender_of_mail(contract_id: str) -> Sender | None:
-    """:func:`mail_sender` for the mail task (its own session with system access); None without a contract."""
+SENDER_REUSE_SECONDS = 60.0
+"""How long a mail worker process reuses the sender it looked up for a contract's mails."""
+_SENDERS: dict[str, tuple[float, Sender]] = {}
+
+
+def sender_of_mail(contract_id: str, *, clock: Callable[[], float] = time.monotonic) -> Sender | None:
+    """:func:`mail_sender` for the mail task (its own session with system access); None without a contract.
+
+    A contract's mails come in a row (its invitations, then three or more
+    【締結完了】 mails at once), so the sender found for one is reused for the
+    contract's mails of the next :data:`SENDER_REUSE_SECONDS`: a member's new
+    contact or department name reaches its mails at most that much later.
+    """
     if not contract_id:
         return None
+    now = clock()
+    kept = _SENDERS.get(contract_id)
+    if kept is not None and now - kept[0] < SENDER_REUSE_SECONDS:
+        return kept[1]
 
     async def _lookup() -> Sender | None:
         async with system_session() as session:
             return await mail_sender(session, uuid.UUID(contract_id))
 
     try:
-        return run_async(_lookup())
+        found = run_async(_lookup())
     except Exception:  # noqa: BLE001 - the mail still goes, signed by the platform only
         logging.getLogger(__name__).warning("sender of contract %s not found; mail sent unsigned", contract_id)
         return None
+    if found is not None:
+        if len(_SENDERS) >= 4096:  # a worker's recent contracts only
+            _SENDERS.clear()
+        _SENDERS[contract_id] = (now, found)
+    return found
 
 
 def _signed(body: str, sender: Sender) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from typing import Any
 
+import pytest
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.settings import MailSettings, Settings
 from signing.mail import deliver, mail_sender
 from signing.models import Contract
+from signing.repositories.senders import Sender
 from tenants.models import Department, OperationLog
 from tests import factories as f
 from tests.conftest import sign_in
@@ -132,3 +135,35 @@ async def test_the_administrator_sets_whom_contractors_call_on_a_screen(
     sender = await mail_sender(db_session, uuid.UUID(contract_id))
     assert sender is not None
     assert sender.contact == "契約課 019-651-4112（平日 8:30〜17:15）"
+
+
+def test_a_mail_worker_looks_a_contracts_sender_up_once_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A contract's mails in a row (invitations, 【締結完了】 to every party) share one lookup of its sender."""
+    import contextlib
+
+    from signing import mail
+
+    lookups: list[uuid.UUID] = []
+
+    async def looked_up(session: object, contract_id: uuid.UUID) -> Sender:
+        lookups.append(contract_id)
+        return Sender(member="盛岡市", department=f"契約課{len(lookups)}", contact="019-651-4111")
+
+    @contextlib.asynccontextmanager
+    async def no_session() -> Any:
+        yield None
+
+    monkeypatch.setattr(mail, "mail_sender", looked_up)
+    monkeypatch.setattr(mail, "system_session", no_session)
+    monkeypatch.setattr(mail, "_SENDERS", {})
+    contract, other = str(uuid.uuid4()), str(uuid.uuid4())
+    now = [1000.0]
+    first = [mail.sender_of_mail(contract, clock=lambda: now[0]) for _ in range(4)]
+    assert len(lookups) == 1
+    assert {s.department for s in first if s is not None} == {"契約課1"}
+    assert mail.sender_of_mail(other, clock=lambda: now[0]) is not None  # another contract: its own
+    assert len(lookups) == 2
+    now[0] += mail.SENDER_REUSE_SECONDS
+    later = mail.sender_of_mail(contract, clock=lambda: now[0])
+    assert later is not None
+    assert later.department == "契約課3"  # a minute on, looked up again: a change shows
