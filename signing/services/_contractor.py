@@ -107,6 +107,9 @@ async def check_contractor_password(
         await repo.clear_password_attempts(party.id, password_hash, checked.rehash)
         set_committed_value(party, "failed_attempts", 0)
         set_committed_value(party, "locked", False)
+        if checked.rehash is not None:
+            # The gate's cookie is made from the hash: the one now stored, or the next page refuses it.
+            set_committed_value(party, "password_hash", checked.rehash)
         await append_event(
             session,
             member_id=contract.member_id,

@@ -358,3 +358,27 @@ async def test_forwarding_to_a_broken_address_keeps_the_forwarders_link(
     )
     assert refused.status_code == 400
     assert (await client.get(f"/c/{token}")).status_code == 200, "the link still works for the forwarder"
+
+
+async def test_a_password_kept_under_an_older_hash_opens_the_contract_at_the_first_try(
+    client: AsyncTestClient, office: Office, db_session: AsyncSession, settings: Settings
+) -> None:
+    """The right password upgrades an older hash; the browser's pass through the gate is for the new one."""
+    from argon2 import PasswordHasher
+
+    await _sent(client, office)
+    token = (await _links(db_session, settings))["first@example.co.jp"]
+    party = await db_session.scalar(select(Party).where(Party.email == "first@example.co.jp"))
+    assert party is not None
+    party.password_hash = PasswordHasher().hash("secret-pw")  # argon2-cffi's defaults, as earlier links had
+    party_id = party.id
+    await db_session.flush()
+    await _open(client, token)
+    page = await client.get(f"/c/{token}")
+    assert page.status_code == 200
+    assert "この契約に同意する" in page.text, "sent back to the password gate"
+    db_session.expire_all()
+    upgraded = await db_session.get(Party, party_id)
+    assert upgraded is not None
+    assert upgraded.password_hash is not None
+    assert "m=19456" in upgraded.password_hash  # stored at the access-password profile now
