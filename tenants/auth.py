@@ -269,11 +269,13 @@ async def login(
     login_id = login_id.strip()
     # The ID is unique across all members, so finding it needs every member's
     # rows; everything after that is about one member's account only.
-    async with elevated(session):
+    then = Afterwards()
+    async with elevated(session, then):
         staff = await TenantRepository(session, None).staff_by_login_id(login_id)
+        if staff is not None:
+            then.member(staff.member_id)
     accounts = AccountRepository(session)
     if staff is not None:
-        await for_member(session, staff.member_id)
         member = await session.get(Member, staff.member_id)
         assert member is not None
         # The network is judged only once the password is right: before that, a real ID
