@@ -11,10 +11,12 @@ party row (token hash only) nor the outbox reveals a usable link.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import secrets
 import smtplib
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,7 +33,7 @@ from core.asyncrun import run_async
 from core.db import system_session
 from core.i18n import current_locale, gettext
 from core.outbox import enqueue, lease_on_hand_over
-from core.settings import Settings, get_settings
+from core.settings import MailSettings, Settings, get_settings
 from onboarding.environment import TEST_MAIL_NOTICE, TEST_MAIL_PREFIX
 from onboarding.models import Environment
 from signing.blobs import master_key, open_with_master
@@ -254,10 +256,66 @@ def deliver(
     message["Subject"] = subject
     message["Message-ID"] = message_id or make_msgid(domain="kyodo")
     message.set_content(body, charset="utf-8")
-    with smtplib.SMTP(host, port, timeout=20) as smtp:
-        if mail.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if mail.smtp_user:
-            smtp.login(mail.smtp_user, mail.smtp_password)
-        smtp.send_message(message)
+    _CONNECTIONS.send(message, host, port, mail)
     return str(message["Message-ID"])
+
+
+class _Connections(threading.local):
+    """The SMTP connection of this thread, kept open between mails sent in a row.
+
+    A contract's mails come together (its 【締結完了】 mails to every party at
+    once), and each new connection costs a TCP handshake, the greeting, EHLO,
+    perhaps STARTTLS and AUTH on both sides. A connection is reused only when its
+    last mail went out less than :data:`SMTP_REUSE_SECONDS` ago and it answers a
+    NOOP; otherwise, and after any error, it is closed and a fresh one is opened.
+    A mail is never sent twice on the way: once ``send_message`` has been called,
+    its outcome (sent, refused, failed) is the mail's.
+    """
+
+    def __init__(self) -> None:
+        self.smtp: smtplib.SMTP | None = None
+        self.key: tuple[str, int, bool, str | None] | None = None
+        self.last = 0.0
+
+    def _close(self) -> None:
+        # Closed without QUIT: after an error the server may not answer any more.
+        smtp, self.smtp, self.key = self.smtp, None, None
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def _open(self, host: str, port: int, mail: MailSettings) -> smtplib.SMTP:
+        key = (host, port, mail.smtp_starttls, mail.smtp_user)
+        if self.smtp is not None and self.key == key and time.monotonic() - self.last < SMTP_REUSE_SECONDS:
+            try:
+                if self.smtp.noop()[0] == 250:
+                    return self.smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+        self._close()
+        smtp = smtplib.SMTP(host, port, timeout=20)
+        try:
+            if mail.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if mail.smtp_user:
+                smtp.login(mail.smtp_user, mail.smtp_password or "")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                smtp.close()
+            raise
+        self.smtp, self.key = smtp, key
+        return smtp
+
+    def send(self, message: EmailMessage, host: str, port: int, mail: MailSettings) -> None:
+        smtp = self._open(host, port, mail)
+        try:
+            smtp.send_message(message)
+        except BaseException:
+            self._close()  # whatever state the server is in now, the next mail starts afresh
+            raise
+        self.last = time.monotonic()
+
+
+SMTP_REUSE_SECONDS = 30.0
+"""A mail process keeps its SMTP connection for the next mail sent within this many seconds."""
+_CONNECTIONS = _Connections()

@@ -167,3 +167,49 @@ def test_a_mail_worker_looks_a_contracts_sender_up_once_a_minute(monkeypatch: py
     later = mail.sender_of_mail(contract, clock=lambda: now[0])
     assert later is not None
     assert later.department == "契約課3"  # a minute on, looked up again: a change shows
+
+
+def test_mails_in_a_row_share_one_smtp_connection_and_a_dropped_one_is_replaced(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A contract's mails sent together use one connection; a server that went away meanwhile gets a new one."""
+    import smtplib
+
+    from aiosmtpd.controller import Controller
+
+    from signing import mail
+    from tests.signing.conftest import Mailbox, free_port
+
+    opened: list[int] = []
+
+    class Counting(smtplib.SMTP):
+        def connect(self, host: str = "localhost", port: int = 0, source_address: Any = None) -> Any:
+            opened.append(port)
+            return super().connect(host, port, source_address)
+
+    monkeypatch.setattr(smtplib, "SMTP", Counting)
+    monkeypatch.setattr(mail, "_CONNECTIONS", mail._Connections())
+    box, port = Mailbox(), free_port()
+    smtp = dataclasses.replace(settings, mail=MailSettings(smtp_host="127.0.0.1", smtp_port=port))
+    server = Controller(box, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        for n in range(3):
+            deliver(smtp, to=f"party{n}@example.co.jp", subject="【締結完了】", body="本文です。")
+        assert len(opened) == 1
+        assert [m["To"] for m in box.messages] == [f"party{n}@example.co.jp" for n in range(3)]
+    finally:
+        server.stop()
+    # The server restarts (a deploy, an idle timeout): the next mail notices and connects again.
+    server = Controller(box, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        deliver(smtp, to="later@example.co.jp", subject="件名", body="本文です。")
+        assert len(opened) == 2
+        assert box.to("later@example.co.jp")
+    finally:
+        server.stop()
+    # Nobody listening: the mail fails as before (and is retried by its task).
+    with pytest.raises(ConnectionRefusedError):
+        deliver(smtp, to="lost@example.co.jp", subject="件名", body="本文です。")
+    assert not box.to("lost@example.co.jp")
