@@ -47,6 +47,21 @@ async def office(db_session: AsyncSession, two_members: TwoMembers) -> Office:
     return await make_office(db_session, two_members)
 
 
+async def new_members(session: AsyncSession) -> TwoMembers:
+    """Two members of a new consortium with their administrators, for tests that commit (a worker must see them)."""
+    group = await f.consortium(session)
+    a = await f.member(session, group, "032018", "盛岡市")
+    b = await f.member(session, group, "032140", "八幡平市")
+    return TwoMembers(
+        consortium=group,
+        a=a,
+        b=b,
+        admin_a=await f.staff(session, a, "morioka-admin"),
+        admin_b=await f.staff(session, b, "hachimantai-admin"),
+        secretariat=await f.secretariat(session, group, "jimukyoku"),
+    )
+
+
 async def make_office(session: AsyncSession, two: TwoMembers) -> Office:
     title_a = await f.title(session, two.a, "mayor", "市長", "盛岡市長 内舘 茂")
     title_b = await f.title(session, two.b, "mayor", "市長", "八幡平市長")

@@ -39,10 +39,10 @@ from signing.models import AuditEvent, BulkBatch, BulkBatchRow, BulkRowState, Co
 from signing.services._bulk import run_batch
 from tenants.passwords import verify_access_code
 from tests import factories as f
-from tests.conftest import TwoMembers, csrf_token, sign_in, start_worker, task_sender
+from tests.conftest import csrf_token, sign_in, start_worker, task_sender
 from tests.helpers import shown_once
 from tests.scope import system_access
-from tests.signing.conftest import Mailbox, Office, make_office
+from tests.signing.conftest import Mailbox, Office, make_office, new_members
 
 SUBJECT = "令和8年度 複写機保守 単価契約"
 HEADER_JA = "会社名,担当者名,メールアドレス,金額,契約番号,件名,取引年月日\r\n"
@@ -434,17 +434,7 @@ async def _send_file(client: AsyncTestClient, draft_id: uuid.UUID, body: bytes) 
 async def _committed_draft(maker: Any) -> Contract:
     """Two members, member A's office and its prepared draft, committed (the worker must see them)."""
     async with maker() as session:
-        group = await f.consortium(session)
-        a = await f.member(session, group, "032018", "盛岡市")
-        b = await f.member(session, group, "032140", "八幡平市")
-        two = TwoMembers(
-            consortium=group,
-            a=a,
-            b=b,
-            admin_a=await f.staff(session, a, "morioka-admin"),
-            admin_b=await f.staff(session, b, "hachimantai-admin"),
-            secretariat=await f.secretariat(session, group, "jimukyoku"),
-        )
+        two = await new_members(session)
         draft = await prepare_draft(session, await make_office(session, two))
         await session.commit()
     return draft

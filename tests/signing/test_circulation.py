@@ -21,9 +21,9 @@ from signing.models import AuditEvent, Contract, ContractStatus
 from signing.services import SEAL_TASK
 from tenants.models import SecurityEvent, SecurityEventKind
 from tests import factories as f
-from tests.conftest import TwoMembers, csrf_token, sign_in, start_worker, task_sender
+from tests.conftest import csrf_token, sign_in, start_worker, task_sender
 from tests.scope import system_access
-from tests.signing.conftest import Mailbox, make_office
+from tests.signing.conftest import Mailbox, make_office, new_members
 
 LINK = re.compile(r"/c/([A-Za-z0-9_\-]{20,})")
 BOX = re.compile(r'name="box_([0-9a-f\-]{36})"')
@@ -244,17 +244,7 @@ async def test_twenty_parties_conclude_through_mail_links(
     maker = async_sessionmaker(engine, expire_on_commit=False)
     try:
         async with maker() as session:
-            group = await f.consortium(session)
-            a = await f.member(session, group, "032018", "盛岡市")
-            b = await f.member(session, group, "032140", "八幡平市")
-            two = TwoMembers(
-                consortium=group,
-                a=a,
-                b=b,
-                admin_a=await f.staff(session, a, "morioka-admin"),
-                admin_b=await f.staff(session, b, "hachimantai-admin"),
-                secretariat=await f.secretariat(session, group, "jimukyoku"),
-            )
+            two = await new_members(session)
             office = await make_office(session, two)
             await session.commit()
         circulation = Circulation(maker, box, task_sender(fresh_database))

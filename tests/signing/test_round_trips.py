@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from core.settings import Settings, to_psycopg_url
 from kyodo.app import create_app
 from tests import factories as f
-from tests.conftest import TwoMembers, csrf_token, start_worker, task_sender
-from tests.signing.conftest import Mailbox, make_office
+from tests.conftest import csrf_token, start_worker, task_sender
+from tests.signing.conftest import Mailbox, make_office, new_members
 from tests.signing.test_circulation import Circulation
 
 BOX = re.compile(r'name="box_([0-9a-f\-]{36})"')
@@ -53,17 +53,7 @@ class Statements:
 
 async def _office(maker: Any) -> Any:
     async with maker() as session:
-        group = await f.consortium(session)
-        a = await f.member(session, group, "032018", "盛岡市")
-        b = await f.member(session, group, "032140", "八幡平市")
-        two = TwoMembers(
-            consortium=group,
-            a=a,
-            b=b,
-            admin_a=await f.staff(session, a, "morioka-admin"),
-            admin_b=await f.staff(session, b, "hachimantai-admin"),
-            secretariat=await f.secretariat(session, group, "jimukyoku"),
-        )
+        two = await new_members(session)
         office = await make_office(session, two)
         await session.commit()
     return office
