@@ -103,9 +103,11 @@ def _warm_up(**_: Any) -> None:
     from signing.fonts import japanese_font_path  # noqa: PLC0415
     from signing.seal_tasks import prepare_sealers  # noqa: PLC0415
 
-    load_catalogs()
-    load_japanese_font(japanese_font_path())
-    prepare_sealers()
+    for step in (load_catalogs, lambda: load_japanese_font(japanese_font_path()), prepare_sealers):
+        try:
+            step()
+        except Exception:  # a head start only: whatever fails here fails again, and is reported, at its task
+            log.warning("worker warm-up step failed", exc_info=True)
 
 
 celery = Celery("kyodo", include=TASK_MODULES, set_as_current=True)

@@ -75,3 +75,17 @@ def test_a_web_process_starts_the_pdf_fork_server_at_start() -> None:
         {},
     )
     assert out == "True"
+
+
+def test_a_worker_starts_even_when_its_warm_up_fails(pki: TestPKI) -> None:
+    env = {**_signing_env(pki), "KYODO_SIGNING_FONT_PATH": "/nonexistent/font.ttf"}
+    out = _run(
+        """
+        from kyodo.celery_app import _warm_up
+        from signing.seal_tasks import _Pool
+        _warm_up()
+        print(_Pool.pool is not None)
+        """,
+        env,
+    )
+    assert out == "True"  # the font failed; the catalogs and the key were still loaded
