@@ -1,5 +1,5 @@
 """`python -m kyodo` is the `kyodo` command."""
 
-from kyodo.cli import main
+from kyodo.entry import main
 
 main()

@@ -29,6 +29,7 @@ the event loop, where they would hold up every other request of the process.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import secrets
@@ -70,9 +71,14 @@ _HASHERS: dict[SecretKind, PasswordHasher] = {
     SecretKind.ACCESS_CODE: PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1),
 }
 
-# A fixed hash to verify against when the account does not exist, so that
-# "no such ID" and "wrong password" take the same time.
-_DUMMY_HASH = {kind: hasher.hash("kyodo-dummy-password") for kind, hasher in _HASHERS.items()}
+
+@functools.cache
+def _dummy_hash(kind: SecretKind) -> str:
+    """A fixed hash to verify against when the account does not exist, so that
+    "no such ID" and "wrong password" take the same time (made at first use, not
+    at import: every process imports this module, few check a missing account)."""
+    return _HASHERS[kind].hash("kyodo-dummy-password")
+
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -110,7 +116,7 @@ def needs_rehash(password_hash: str, kind: SecretKind = SecretKind.STAFF) -> boo
 def _verify(password_hash: str | None, password: str, kind: SecretKind, *, rehash: bool) -> Verified:
     hasher = _HASHERS[kind]
     try:
-        ok = hasher.verify(password_hash or _DUMMY_HASH[kind], password) and password_hash is not None
+        ok = hasher.verify(password_hash or _dummy_hash(kind), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return Verified(False)
     if ok and rehash and password_hash is not None and needs_rehash(password_hash, kind):
