@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from advanced_alchemy.base import orm_registry
-from advanced_alchemy.extensions.litestar import (
-    AsyncSessionConfig,
-    EngineConfig,
-    SQLAlchemyAsyncConfig,
-)
 from sqlalchemy import ForeignKey, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -31,7 +26,6 @@ from core.settings import Settings, get_settings, to_psycopg_url
 __all__ = [
     "APPEND_ONLY",
     "MemberOwned",
-    "alchemy_config",
     "append_only_tables",
     "complete_metadata",
     "create_engine",
@@ -74,27 +68,6 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     }
     options.update(overrides)
     return create_async_engine(to_psycopg_url(database_url(settings)), **options)
-
-
-def alchemy_config(
-    settings: Settings,
-    *,
-    engine: AsyncEngine | None = None,
-    session_maker: Callable[[], AsyncSession] | None = None,
-) -> SQLAlchemyAsyncConfig:
-    """The Litestar plugin configuration: one engine per process, autocommit on success."""
-    return SQLAlchemyAsyncConfig(
-        engine_instance=engine or create_engine(settings),
-        session_maker=session_maker,
-        session_config=AsyncSessionConfig(expire_on_commit=False),
-        engine_config=EngineConfig(),
-        # Redirects after a form post (303) commit too: the post-redirect-get pattern.
-        before_send_handler="autocommit_include_redirects",
-        create_all=False,
-        # Handlers get the member-scoped session from kyodo.dependencies under the
-        # usual name "db_session"; the raw one stays internal.
-        session_dependency_key="raw_db_session",
-    )
 
 
 _engines: dict[tuple[int, str], AsyncEngine] = {}

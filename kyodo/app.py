@@ -17,7 +17,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
-from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
 from jinja2 import Environment
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -38,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import kyodo.models  # noqa: F401 - every domain's tables, before anything walks the metadata
 from core import i18n
-from core.db import alchemy_config
+from core.db import create_engine
 from core.outbox import InlineRelay, set_relay_here
 from core.runtime import redis_url
 from core.settings import Settings, SigningSettings, get_settings
@@ -145,6 +150,27 @@ def _services_lifespan(
             await client.aclose()
 
     return lifespan
+
+
+def alchemy_config(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    session_maker: Callable[[], AsyncSession] | None = None,
+) -> SQLAlchemyAsyncConfig:
+    """The Litestar plugin configuration: one engine per process, autocommit on success."""
+    return SQLAlchemyAsyncConfig(
+        engine_instance=engine or create_engine(settings),
+        session_maker=session_maker,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        engine_config=EngineConfig(),
+        # Redirects after a form post (303) commit too: the post-redirect-get pattern.
+        before_send_handler="autocommit_include_redirects",
+        create_all=False,
+        # Handlers get the member-scoped session from kyodo.dependencies under the
+        # usual name "db_session"; the raw one stays internal.
+        session_dependency_key="raw_db_session",
+    )
 
 
 def create_app(
