@@ -80,7 +80,7 @@ DEADLINE_SECONDS = 420.0
 
 def _why_not() -> str | None:
     if os.environ.get("KYODO_TEST_MULTI_HOST") != "1":
-        return "runs on its own with KYODO_TEST_MULTI_HOST=1 (make test runs it after the rest; make test-multi-host)"
+        return "runs with KYODO_TEST_MULTI_HOST=1 (make test and make test-multi-host set it)"
     if os.geteuid() != 0:
         return "network namespaces need root"
     if shutil.which("ip") is None:
