@@ -1,5 +1,5 @@
 """`python -m kyodo` is the `kyodo` command."""
 
-from kyodo.entry import main
+from kyodo.cli import main
 
 main()

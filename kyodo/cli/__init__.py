@@ -16,7 +16,6 @@ import click
 import kyodo.models  # noqa: F401 - every domain's tables, before anything walks the metadata
 from core.runtime import ServicesNotRunning
 from core.settings import get_settings
-from core.startup import startup_imports
 from kyodo.embedded import EmbeddedServiceError
 from kyodo.logfile import configure_log_file
 
@@ -59,8 +58,7 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return super().get_command(ctx, cmd_name)
         module_name, _sep, attribute = COMMANDS[cmd_name].partition(":")
-        with startup_imports():
-            command = getattr(importlib.import_module(module_name), attribute)
+        command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{COMMANDS[cmd_name]} is not a click command")
         return command

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-
 import click
 import uvicorn
 
 from core.settings import get_settings
-from core.startup import startup_imports
 
 __all__ = ["beat", "serve", "worker"]
 
@@ -20,7 +17,7 @@ def serve(host: str | None, port: int | None) -> None:
     """The web server (uvicorn), with KYODO_WEB_WORKERS processes sharing the port."""
     settings = get_settings()
     uvicorn.run(
-        "kyodo.entry:create_app",
+        "kyodo.app:create_app",
         factory=True,
         host=host or settings.server.host,
         port=port or settings.server.port,
@@ -37,14 +34,9 @@ def serve(host: str | None, port: int | None) -> None:
 def worker(ctx: click.Context, concurrency: int | None) -> None:
     """A Celery worker (extra options are passed to Celery)."""
     # Deferred on purpose: importing the Celery app makes this process kick the outbox
-    # relay after every commit; only the worker and beat are Celery processes. The task
-    # modules are imported here too, before the pool forks (see core.startup).
-    with startup_imports():
-        from kyodo.celery_app import TASK_MODULES, celery  # noqa: PLC0415
-        from kyodo.celery_config import QUEUES  # noqa: PLC0415
-
-        for module in TASK_MODULES:
-            importlib.import_module(module)
+    # relay after every commit; only the worker and beat are Celery processes.
+    from kyodo.celery_app import celery  # noqa: PLC0415
+    from kyodo.celery_config import QUEUES  # noqa: PLC0415
 
     settings = get_settings()
     # Every queue (seals, mail, relay) unless the operator chose some with -Q / --queues.
@@ -66,7 +58,6 @@ def worker(ctx: click.Context, concurrency: int | None) -> None:
 def beat(ctx: click.Context) -> None:
     """Celery beat, the scheduler of periodic tasks (run exactly one)."""
     # Deferred on purpose, as in ``worker``: the other commands must not kick the relay through Celery.
-    with startup_imports():
-        from kyodo.celery_app import celery  # noqa: PLC0415
+    from kyodo.celery_app import celery  # noqa: PLC0415
 
     celery.start(["beat", "--loglevel", get_settings().app.log_level, *ctx.args])
