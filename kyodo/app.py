@@ -60,6 +60,7 @@ from kyodo.routes import route_handlers, template_dirs
 from policy.engine import PolicyListener
 from reporting.telemetry import telemetry_lifespan, telemetry_middleware
 from signing.pdfgate import start_fork_server
+from tenants.passwords import prepare_dummy_hashes
 from tenants.sessions import SessionStore
 
 __all__ = ["create_app"]
@@ -108,6 +109,7 @@ async def _check_database_role(engine: AsyncEngine) -> None:
 
 def _warm_up() -> None:
     i18n.load_catalogs()
+    prepare_dummy_hashes()
     try:
         start_fork_server()
     except OSError as e:  # the checks start it themselves, and say so if they cannot

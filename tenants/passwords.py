@@ -49,6 +49,7 @@ __all__ = [
     "hash_secret",
     "needs_rehash",
     "new_api_key",
+    "prepare_dummy_hashes",
     "verify_access_code",
     "verify_api_key",
     "verify_password",
@@ -75,9 +76,19 @@ _HASHERS: dict[SecretKind, PasswordHasher] = {
 @functools.cache
 def _dummy_hash(kind: SecretKind) -> str:
     """A fixed hash to verify against when the account does not exist, so that
-    "no such ID" and "wrong password" take the same time (made at first use, not
-    at import: every process imports this module, few check a missing account)."""
+    "no such ID" and "wrong password" take the same time.
+
+    Made once per process, not at import (every process imports this module, few
+    check a missing account): web processes make both in their warm-up
+    (:func:`prepare_dummy_hashes`), before the first sign-in could tell them apart.
+    """
     return _HASHERS[kind].hash("kyodo-dummy-password")
+
+
+def prepare_dummy_hashes() -> None:
+    """Make the dummy hash of every kind now (a web process's warm-up), not at the first missing account."""
+    for kind in SecretKind:
+        _dummy_hash(kind)
 
 
 MIN_PASSWORD_LENGTH = 10

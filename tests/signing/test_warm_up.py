@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+from tenants.passwords import SecretKind
 from testpki import TestPKI
 
 
@@ -75,6 +76,22 @@ def test_a_web_process_starts_the_pdf_fork_server_at_start() -> None:
         {},
     )
     assert out == "True"
+
+
+def test_a_web_process_makes_the_dummy_hashes_before_a_sign_in_could_time_them() -> None:
+    # Verifying a missing account against a dummy hash made at that moment would take
+    # a hash longer than a wrong password: the first such answer would give the account away.
+    out = _run(
+        """
+        from tenants import passwords
+        assert passwords._dummy_hash.cache_info().currsize == 0, "not made at import"
+        from kyodo.app import _warm_up
+        _warm_up()
+        print(passwords._dummy_hash.cache_info().currsize)
+        """,
+        {},
+    )
+    assert out == str(len(SecretKind))
 
 
 def test_a_worker_starts_even_when_its_warm_up_fails(pki: TestPKI) -> None:
