@@ -78,8 +78,9 @@ __all__ = [
 PREVIEW_WIDTH = 900
 """Width of page previews, in pixels."""
 PREVIEW_CACHE_BYTES = 64 * 1024 * 1024
-_PRELOAD = ["__main__", "signing.pdfcheck"]
-"""Loaded once into the fork server: the main script (so that no job runs it again), pypdf, PDFium, pyHanko."""
+_PRELOAD = ["__main__", "signing.pdfgate"]
+"""Loaded once into the fork server: the main script (so that no job runs it again), this module
+(the jobs' entry point) and through it :mod:`signing.pdfcheck` with pypdf, PDFium and pyHanko's parser."""
 
 log = logging.getLogger(__name__)
 
